@@ -1,0 +1,2 @@
+//! Rule-matching benchmark (in progress).
+fn main() {}

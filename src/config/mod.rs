@@ -1,0 +1,301 @@
+//! Configuration: the TOML file (plus `FEEDWATCH_*__*` environment overrides) turned into a
+//! validated [`Config`] with parsed URLs, durations, sizes and compiled rules.
+//!
+//! Loading never stops at the first mistake: every problem is collected with its key path
+//! (`feed[2].url`) and, when it came from the file, its line, so `feedwatch check` can list them
+//! all at once. Nothing here performs network I/O; the only file reads are the config itself and
+//! the `password_file`s it names.
+
+mod walk;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use url::Url;
+
+use crate::domain::FeedId;
+use crate::rules::Query;
+
+pub use walk::Problem;
+
+/// Where the config lives when neither `--config` nor `$FEEDWATCH_CONFIG` says otherwise.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/feedwatch/feedwatch.toml";
+/// Default `[storage] path`.
+pub const DEFAULT_DB_PATH: &str = "/var/lib/feedwatch/feedwatch.db";
+/// Default `[poll] interval`.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(15 * 60);
+/// Default `[poll] timeout`: the whole request, headers and body.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
+/// Default `[poll] max_body`: 15 MiB.
+pub const DEFAULT_MAX_BODY: u64 = 15 * 1024 * 1024;
+/// Default `[poll] backlog`.
+pub const DEFAULT_BACKLOG: Duration = Duration::from_secs(24 * 3600);
+/// Default `[poll] concurrency`: feeds fetched at the same time.
+pub const DEFAULT_CONCURRENCY: usize = 16;
+/// Smallest accepted polling interval; anything faster is impolite to publishers.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// Default SMTP/notifier send timeout.
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Errors from loading a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read at all.
+    #[error("cannot read config file {}", path.display())]
+    Read {
+        /// The file that was asked for.
+        path: PathBuf,
+        /// Why reading failed.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file was read but has one or more problems (syntax, unknown keys, bad values).
+    #[error("{} in {}:\n{}", plural(problems.len()), path.display(), list(problems))]
+    Invalid {
+        /// The config file.
+        path: PathBuf,
+        /// Every problem found, in file order where known.
+        problems: Vec<Problem>,
+    },
+}
+
+fn plural(n: usize) -> String {
+    if n == 1 {
+        "1 problem".to_string()
+    } else {
+        format!("{n} problems")
+    }
+}
+
+fn list(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("  - {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A validated configuration. Every value here has been checked; nothing downstream re-validates.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file this came from (relative paths in it are relative to its folder).
+    pub source: PathBuf,
+    /// `[storage]`.
+    pub storage: Storage,
+    /// `[poll]`.
+    pub poll: Poll,
+    /// `[[feed]]`, in file order.
+    pub feeds: Vec<Feed>,
+    /// `[[rule]]`, in file order (disabled rules included, with `enabled = false`).
+    pub rules: Vec<Rule>,
+    /// `[notify.NAME]`, by name.
+    pub notifiers: BTreeMap<String, Notifier>,
+}
+
+/// `[storage]`.
+#[derive(Debug, Clone)]
+pub struct Storage {
+    /// SQLite database file, absolute.
+    pub path: PathBuf,
+}
+
+/// `[poll]`.
+#[derive(Debug, Clone)]
+pub struct Poll {
+    /// Default interval between polls of one feed.
+    pub interval: Duration,
+    /// Total time allowed for one fetch.
+    pub timeout: Duration,
+    /// Largest accepted (decompressed) body, in bytes.
+    pub max_body: u64,
+    /// On a feed's first poll only items published within this window alert.
+    pub backlog: Duration,
+    /// How many feeds are fetched at the same time.
+    pub concurrency: usize,
+    /// User-Agent sent with every request.
+    pub user_agent: String,
+}
+
+/// One `[[feed]]`.
+#[derive(Debug, Clone)]
+pub struct Feed {
+    /// The feed URL; also its identity in the database.
+    pub url: Url,
+    /// Display name (defaults to the URL's host).
+    pub name: String,
+    /// Polling interval for this feed.
+    pub interval: Duration,
+    /// Tags rules can select with `tag:NAME`.
+    pub tags: Vec<String>,
+}
+
+impl Feed {
+    /// The feed's identity in the store.
+    pub fn id(&self) -> FeedId {
+        FeedId::from_url(&self.url)
+    }
+}
+
+/// One `[[rule]]`, compiled.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Unique rule name.
+    pub name: String,
+    /// The query as written.
+    pub query_text: String,
+    /// The compiled query.
+    pub query: Query,
+    /// Indices into [`Config::feeds`] this rule watches.
+    pub feeds: Vec<usize>,
+    /// Notifier names this rule sends to.
+    pub notify: Vec<String>,
+    /// `enabled = false` keeps the rule in the file without matching.
+    pub enabled: bool,
+}
+
+/// One `[notify.NAME]`.
+#[derive(Debug, Clone)]
+pub struct Notifier {
+    /// The table's name.
+    pub name: String,
+    /// What kind of notifier, with its settings.
+    pub kind: NotifierKind,
+}
+
+/// Notifier types.
+#[derive(Debug, Clone)]
+pub enum NotifierKind {
+    /// `type = "email"`: SMTP.
+    Email(Email),
+    /// `type = "stdout"`: print each alert to standard output (needs no server).
+    Stdout,
+}
+
+impl NotifierKind {
+    /// The `type` value as written in the config.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            NotifierKind::Email(_) => "email",
+            NotifierKind::Stdout => "stdout",
+        }
+    }
+}
+
+/// How to talk TLS to the SMTP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// `smtp://`: STARTTLS when the server offers it, plain otherwise.
+    Opportunistic,
+    /// `smtp://…?tls=required`: STARTTLS or fail.
+    Required,
+    /// `smtp://…?tls=none`: never TLS (local relays and tests).
+    None,
+    /// `smtps://`: implicit TLS from the first byte.
+    Wrapper,
+}
+
+/// `type = "email"` settings.
+#[derive(Clone)]
+pub struct Email {
+    /// SMTP host name or address.
+    pub host: String,
+    /// SMTP port.
+    pub port: u16,
+    /// TLS mode derived from the URL.
+    pub tls: SmtpTls,
+    /// Optional SMTP AUTH user name.
+    pub username: Option<String>,
+    /// Password read from `password_file`; never printed.
+    pub password: Option<Secret>,
+    /// `From:` mailbox.
+    pub from: lettre::message::Mailbox,
+    /// `To:` mailboxes (at least one).
+    pub to: Vec<lettre::message::Mailbox>,
+    /// Time allowed for one send.
+    pub timeout: Duration,
+}
+
+impl fmt::Debug for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Email")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("from", &self.from.to_string())
+            .field("to", &self.to.len())
+            .finish()
+    }
+}
+
+/// A secret string: `Debug` never shows it.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl Config {
+    /// Loads and validates the config at `path`, applying `FEEDWATCH_SECTION__KEY` environment
+    /// overrides from the process environment.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_with_env(path, &env)
+    }
+
+    /// Like [`Config::load`] with an explicit environment (for tests).
+    pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let base = if base.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            base
+        };
+        let base = std::path::absolute(&base).unwrap_or(base);
+        walk::load(&text, &base, env)
+            .map(|mut c| {
+                c.source = path.to_path_buf();
+                c
+            })
+            .map_err(|problems| ConfigError::Invalid {
+                path: path.to_path_buf(),
+                problems,
+            })
+    }
+
+    /// Enabled rules only, with their index in [`Config::rules`].
+    pub fn enabled_rules(&self) -> impl Iterator<Item = (usize, &Rule)> {
+        self.rules.iter().enumerate().filter(|(_, r)| r.enabled)
+    }
+}
+
+/// The User-Agent feedwatch sends: names the program, its version and where to learn more.
+pub fn default_user_agent() -> String {
+    format!(
+        "feedwatch/{} (+https://github.com/feedwatch/feedwatch)",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+#[cfg(test)]
+mod tests;

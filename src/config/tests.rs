@@ -1,0 +1,268 @@
+use std::path::Path;
+
+use super::walk::load;
+use super::*;
+
+const GOOD: &str = r#"
+[storage]
+path = "data/feedwatch.db"
+
+[poll]
+interval = "15m"
+timeout = "20s"
+max_body = "15MiB"
+backlog = "24h"
+
+[[feed]]
+url = "https://www.themoscowtimes.com/rss/news"
+name = "The Moscow Times"
+interval = "5m"
+tags = ["russia"]
+
+[[feed]]
+url = "https://example.org/feed.xml"
+
+[[rule]]
+name = "moscow-format"
+query = '"Moscow format" OR Kabulov'
+feeds = ["tag:russia"]
+notify = ["analyst"]
+
+[[rule]]
+name = "everything"
+query = 'Taliban'
+enabled = false
+
+[notify.analyst]
+type = "email"
+smtp = "smtp://127.0.0.1:2525"
+from = "feedwatch <feedwatch@localhost>"
+to = ["analyst@example.org"]
+
+[notify.console]
+type = "stdout"
+"#;
+
+fn ok(text: &str) -> Config {
+    match load(text, Path::new("/etc/feedwatch"), &[]) {
+        Ok(c) => c,
+        Err(p) => panic!("unexpected problems: {p:#?}"),
+    }
+}
+
+fn problems(text: &str) -> Vec<Problem> {
+    match load(text, Path::new("/etc/feedwatch"), &[]) {
+        Ok(_) => panic!("config was accepted"),
+        Err(p) => p,
+    }
+}
+
+#[test]
+fn full_example_loads_with_defaults_and_selectors() {
+    let c = ok(GOOD);
+    assert_eq!(
+        c.storage.path,
+        Path::new("/etc/feedwatch/data/feedwatch.db")
+    );
+    assert_eq!(c.poll.max_body, 15 * 1024 * 1024);
+    assert_eq!(c.feeds[0].interval, Duration::from_secs(300));
+    assert_eq!(c.feeds[1].interval, Duration::from_secs(900));
+    assert_eq!(c.feeds[1].name, "example.org");
+    assert_eq!(c.rules[0].feeds, vec![0]);
+    assert_eq!(c.rules[0].notify, vec!["analyst".to_string()]);
+    assert_eq!(c.rules[1].feeds, vec![0, 1], "no feeds key: every feed");
+    assert_eq!(
+        c.rules[1].notify,
+        vec!["analyst".to_string(), "console".to_string()]
+    );
+    assert!(!c.rules[1].enabled);
+    let NotifierKind::Email(e) = &c.notifiers["analyst"].kind else {
+        panic!("email notifier expected");
+    };
+    assert_eq!(
+        (e.host.as_str(), e.port, e.tls),
+        ("127.0.0.1", 2525, SmtpTls::Opportunistic)
+    );
+}
+
+#[test]
+fn empty_file_gives_defaults() {
+    let c = ok("");
+    assert_eq!(c.storage.path, Path::new(DEFAULT_DB_PATH));
+    assert_eq!(c.poll.interval, DEFAULT_INTERVAL);
+    assert!(c.feeds.is_empty());
+}
+
+#[test]
+fn three_mistakes_are_all_reported_with_key_and_line() {
+    let text = GOOD
+        .replace("interval = \"5m\"", "interval = \"5 parsecs\"")
+        .replace(
+            "url = \"https://example.org/feed.xml\"",
+            "url = \"htp:/broken\"",
+        )
+        .replace(
+            "[notify.console]\ntype = \"stdout\"",
+            "[notify.console]\ntype = \"stdout\"\ncolour = \"red\"",
+        );
+    let p = problems(&text);
+    let keys: Vec<&str> = p.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        vec!["feed[0].interval", "feed[1].url", "notify.console.colour"],
+        "{p:#?}"
+    );
+    assert_eq!(p[0].line, Some(14));
+    assert!(
+        p[0].message.contains("invalid duration"),
+        "{}",
+        p[0].message
+    );
+    assert_eq!(p[1].line, Some(18));
+    assert!(p[2].message.starts_with("unknown key"), "{}", p[2].message);
+    assert!(p[2].line.is_some());
+}
+
+#[test]
+fn references_to_missing_feeds_and_notifiers_are_errors() {
+    let text = GOOD
+        .replace(
+            "feeds = [\"tag:russia\"]",
+            "feeds = [\"tag:nowhere\", \"The Moscow Times\"]",
+        )
+        .replace("notify = [\"analyst\"]", "notify = [\"analysts\"]");
+    let p = problems(&text);
+    let keys: Vec<&str> = p.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        vec!["rule[0].feeds[0]", "rule[0].notify[0]"],
+        "{p:#?}"
+    );
+    assert!(
+        p[1].message.contains("analyst, console"),
+        "{}",
+        p[1].message
+    );
+}
+
+#[test]
+fn misspelt_key_gets_a_suggestion() {
+    let p = problems("[poll]\nintervall = \"5m\"\n");
+    assert_eq!(p[0].key, "poll.intervall");
+    assert_eq!(p[0].line, Some(2));
+    assert!(
+        p[0].message.contains("did you mean `interval`"),
+        "{}",
+        p[0].message
+    );
+}
+
+#[test]
+fn bad_query_is_reported_with_the_rule_key() {
+    let text = GOOD.replace("query = 'Taliban'", "query = '(Taliban'");
+    let p = problems(&text);
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert_eq!(p[0].key, "rule[1].query");
+    assert!(p[0].message.contains("invalid query"), "{}", p[0].message);
+}
+
+#[test]
+fn syntax_error_names_the_line() {
+    let p = problems("[poll]\ninterval = \"5m\"\ntimeout = \n");
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0].line, Some(3), "{p:#?}");
+    assert!(p[0].message.contains("TOML syntax error"));
+}
+
+#[test]
+fn wrong_types_and_values_are_reported() {
+    let p = problems(
+        "[poll]\nmax_body = \"lots\"\nconcurrency = 0\n[[feed]]\nurl = 42\n[[feed]]\nname = \"x\"\n",
+    );
+    let keys: Vec<&str> = p.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        vec![
+            "poll.max_body",
+            "poll.concurrency",
+            "feed[0].url",
+            "feed[1]"
+        ],
+        "{p:#?}"
+    );
+    assert!(p[3].message.contains("missing required key `url`"));
+}
+
+#[test]
+fn environment_overrides_file_values() {
+    let env = vec![
+        ("FEEDWATCH_POLL__INTERVAL".to_string(), "1h".to_string()),
+        (
+            "FEEDWATCH_STORAGE__PATH".to_string(),
+            "/tmp/x.db".to_string(),
+        ),
+        // Not overrides: program settings without a section separator.
+        (
+            "FEEDWATCH_CONFIG".to_string(),
+            "/somewhere.toml".to_string(),
+        ),
+    ];
+    let c = load(GOOD, Path::new("/etc/feedwatch"), &env).expect("loads");
+    assert_eq!(c.poll.interval, Duration::from_secs(3600));
+    assert_eq!(c.storage.path, Path::new("/tmp/x.db"));
+    let env = vec![("FEEDWATCH_POLL__TIMEOUT".to_string(), "soon".to_string())];
+    let p = load(GOOD, Path::new("/"), &env).expect_err("rejected");
+    assert_eq!(p[0].key, "poll.timeout");
+}
+
+#[test]
+fn smtp_urls() {
+    let cases = [
+        (
+            "smtp://mail.example.org",
+            Ok(("mail.example.org", 25, SmtpTls::Opportunistic)),
+        ),
+        (
+            "smtp://mail:587?tls=required",
+            Ok(("mail", 587, SmtpTls::Required)),
+        ),
+        (
+            "smtp://127.0.0.1:2525?tls=none",
+            Ok(("127.0.0.1", 2525, SmtpTls::None)),
+        ),
+        ("smtps://mail", Ok(("mail", 465, SmtpTls::Wrapper))),
+        ("smtp://[::1]:25", Ok(("::1", 25, SmtpTls::Opportunistic))),
+        ("http://mail", Err("unsupported scheme")),
+        ("smtp://u:p@mail", Err("credentials")),
+        ("smtp://mail?tls=maybe", Err("unknown tls")),
+    ];
+    for (url, want) in cases {
+        let got = walk::parse_smtp_url(url);
+        match (got, want) {
+            (Ok((h, p, t)), Ok((wh, wp, wt))) => {
+                assert_eq!((h.as_str(), p, t), (wh, wp, wt), "{url}")
+            }
+            (Err(e), Err(w)) => assert!(e.contains(w), "{url}: {e}"),
+            (got, want) => panic!("{url}: got {got:?}, want {want:?}"),
+        }
+    }
+}
+
+#[test]
+fn password_file_is_read_and_never_debug_printed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("pw"), "s3cret\n").expect("write");
+    let text = GOOD.replace(
+        "to = [\"analyst@example.org\"]",
+        "to = [\"analyst@example.org\"]\nusername = \"fw\"\npassword_file = \"pw\"",
+    );
+    let c = load(&text, dir.path(), &[]).expect("loads");
+    let NotifierKind::Email(e) = &c.notifiers["analyst"].kind else {
+        panic!("email");
+    };
+    assert_eq!(e.password.as_ref().map(Secret::expose), Some("s3cret"));
+    assert!(!format!("{c:?}").contains("s3cret"));
+    let missing = text.replace("password_file = \"pw\"", "password_file = \"nope\"");
+    let p = load(&missing, dir.path(), &[]).expect_err("missing file");
+    assert_eq!(p[0].key, "notify.analyst.password_file");
+}

@@ -1,0 +1,910 @@
+//! The validating walk over the merged config tree.
+//!
+//! The `config` crate merges the TOML text with environment overrides into one tree; this walk
+//! checks every key against the schema and collects *all* problems instead of stopping at the
+//! first. Line numbers come from a second, span-keeping parse of the TOML text.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use toml::de::{DeTable, DeValue};
+use url::Url;
+
+use super::{
+    Config, DEFAULT_BACKLOG, DEFAULT_CONCURRENCY, DEFAULT_DB_PATH, DEFAULT_INTERVAL,
+    DEFAULT_MAX_BODY, DEFAULT_SEND_TIMEOUT, DEFAULT_TIMEOUT, Email, Feed, MIN_INTERVAL, Notifier,
+    NotifierKind, Poll, Rule, Secret, SmtpTls, Storage, default_user_agent,
+};
+use crate::rules::Query;
+
+/// Prefix of environment overrides: `FEEDWATCH_POLL__INTERVAL=5m` sets `[poll] interval`.
+/// Only variables with a `__` section separator are overrides, so `FEEDWATCH_CONFIG` and
+/// `FEEDWATCH_LOG` stay plain settings of the program.
+const ENV_PREFIX: &str = "FEEDWATCH_";
+const ENV_SEPARATOR: &str = "__";
+
+/// One problem in the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Key path such as `feed[2].url` (empty for the whole file).
+    pub key: String,
+    /// 1-based line in the file, when the key came from the file.
+    pub line: Option<usize>,
+    /// What is wrong, lowercase, without the key.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(line) = self.line {
+            write!(f, "line {line}: ")?;
+        }
+        if self.key.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", self.key, self.message)
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+#[derive(Clone, Debug, Default)]
+struct KeyPath(Vec<Seg>);
+
+impl KeyPath {
+    fn key(&self, k: &str) -> KeyPath {
+        let mut v = self.0.clone();
+        v.push(Seg::Key(k.to_string()));
+        KeyPath(v)
+    }
+    fn index(&self, i: usize) -> KeyPath {
+        let mut v = self.0.clone();
+        v.push(Seg::Index(i));
+        KeyPath(v)
+    }
+}
+
+impl fmt::Display for KeyPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (n, seg) in self.0.iter().enumerate() {
+            match seg {
+                Seg::Key(k) if n == 0 => write!(f, "{k}")?,
+                Seg::Key(k) => write!(f, ".{k}")?,
+                Seg::Index(i) => write!(f, "[{i}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Finds the line of a key path in the TOML text.
+struct Lines<'t> {
+    text: &'t str,
+    root: Option<DeTable<'t>>,
+}
+
+impl<'t> Lines<'t> {
+    fn line_of(&self, path: &KeyPath) -> Option<usize> {
+        let root = self.root.as_ref()?;
+        let mut span: Option<std::ops::Range<usize>> = None;
+        let mut table: Option<&DeTable<'t>> = Some(root);
+        let mut array: Option<&[toml::Spanned<DeValue<'t>>]> = None;
+        for seg in &path.0 {
+            let value = match seg {
+                Seg::Key(k) => {
+                    let (key, value) = table?.iter().find(|(key, _)| key.get_ref() == k)?;
+                    span = Some(key.span());
+                    value
+                }
+                Seg::Index(i) => {
+                    let value = array?.get(*i)?;
+                    span = Some(value.span());
+                    value
+                }
+            };
+            table = None;
+            array = None;
+            match value.get_ref() {
+                DeValue::Table(t) => table = Some(t),
+                DeValue::Array(a) => array = Some(a.as_ref()),
+                _ => {}
+            }
+        }
+        let start = span?.start.min(self.text.len());
+        Some(self.text[..start].matches('\n').count() + 1)
+    }
+}
+
+struct Walk<'t> {
+    lines: Lines<'t>,
+    problems: Vec<Problem>,
+}
+
+impl Walk<'_> {
+    fn err(&mut self, path: &KeyPath, message: impl Into<String>) {
+        self.problems.push(Problem {
+            key: path.to_string(),
+            line: self.lines.line_of(path),
+            message: message.into(),
+        });
+    }
+
+    /// Checks that `value` is a table with only `allowed` keys; reports unknown ones.
+    fn table<'v>(
+        &mut self,
+        path: &KeyPath,
+        value: &'v Value,
+        allowed: &[&str],
+    ) -> Option<&'v Map<String, Value>> {
+        let Value::Object(map) = value else {
+            self.err(path, format!("expected a table, found {}", kind(value)));
+            return None;
+        };
+        for key in map.keys() {
+            if !allowed.contains(&key.as_str()) {
+                let hint = closest(key, allowed)
+                    .map(|k| format!(" (did you mean `{k}`?)"))
+                    .unwrap_or_default();
+                self.err(
+                    &path.key(key),
+                    format!("unknown key{hint}; expected one of: {}", allowed.join(", ")),
+                );
+            }
+        }
+        Some(map)
+    }
+
+    fn string(&mut self, path: &KeyPath, map: &Map<String, Value>, key: &str) -> Option<String> {
+        match map.get(key)? {
+            Value::String(s) => Some(s.clone()),
+            other => {
+                self.err(
+                    &path.key(key),
+                    format!("expected a string, found {}", kind(other)),
+                );
+                None
+            }
+        }
+    }
+
+    fn required_string(
+        &mut self,
+        path: &KeyPath,
+        map: &Map<String, Value>,
+        key: &str,
+    ) -> Option<String> {
+        if !map.contains_key(key) {
+            self.err(path, format!("missing required key `{key}`"));
+            return None;
+        }
+        self.string(path, map, key)
+    }
+
+    fn bool(&mut self, path: &KeyPath, map: &Map<String, Value>, key: &str) -> Option<bool> {
+        match map.get(key)? {
+            Value::Bool(b) => Some(*b),
+            // Environment overrides arrive as strings.
+            Value::String(s) if s == "true" => Some(true),
+            Value::String(s) if s == "false" => Some(false),
+            other => {
+                self.err(
+                    &path.key(key),
+                    format!("expected true or false, found {}", kind(other)),
+                );
+                None
+            }
+        }
+    }
+
+    fn uint(&mut self, path: &KeyPath, map: &Map<String, Value>, key: &str) -> Option<u64> {
+        let parsed = match map.get(key)? {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.trim().parse::<u64>().ok(),
+            _ => None,
+        };
+        if parsed.is_none() {
+            self.err(&path.key(key), "expected a whole number of 0 or more");
+        }
+        parsed
+    }
+
+    fn duration(
+        &mut self,
+        path: &KeyPath,
+        map: &Map<String, Value>,
+        key: &str,
+    ) -> Option<Duration> {
+        let text = self.string(path, map, key)?;
+        match humantime::parse_duration(text.trim()) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.err(
+                    &path.key(key),
+                    format!("invalid duration {text:?} ({e}); write it like \"15m\", \"1h 30m\" or \"20s\""),
+                );
+                None
+            }
+        }
+    }
+
+    fn size(&mut self, path: &KeyPath, map: &Map<String, Value>, key: &str) -> Option<u64> {
+        let parsed = match map.get(key)? {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.trim().parse::<bytesize::ByteSize>().ok().map(|b| b.0),
+            _ => None,
+        };
+        if parsed.is_none() {
+            self.err(
+                &path.key(key),
+                "invalid size; write it like \"15MiB\", \"500KB\" or a number of bytes",
+            );
+        }
+        parsed
+    }
+
+    fn string_list(
+        &mut self,
+        path: &KeyPath,
+        map: &Map<String, Value>,
+        key: &str,
+    ) -> Option<Vec<String>> {
+        match map.get(key)? {
+            Value::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    match item {
+                        Value::String(s) => out.push(s.clone()),
+                        other => self.err(
+                            &path.key(key).index(i),
+                            format!("expected a string, found {}", kind(other)),
+                        ),
+                    }
+                }
+                Some(out)
+            }
+            // A single string is accepted where a list is expected (`to = "a@b"`).
+            Value::String(s) => Some(vec![s.clone()]),
+            other => {
+                self.err(
+                    &path.key(key),
+                    format!("expected a list of strings, found {}", kind(other)),
+                );
+                None
+            }
+        }
+    }
+
+    fn array<'v>(&mut self, path: &KeyPath, value: &'v Value) -> &'v [Value] {
+        match value {
+            Value::Array(items) => items,
+            other => {
+                self.err(
+                    path,
+                    format!(
+                        "expected an array of tables ([[{path}]]), found {}",
+                        kind(other)
+                    ),
+                );
+                &[]
+            }
+        }
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "nothing",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "a table",
+    }
+}
+
+/// The allowed key closest to a misspelt one, if any is close.
+fn closest<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
+    allowed
+        .iter()
+        .map(|a| (edit_distance(key, a), *a))
+        .filter(|(d, a)| *d <= 2.max(a.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, a)| a)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+const TOP_KEYS: &[&str] = &["storage", "poll", "feed", "rule", "notify"];
+const STORAGE_KEYS: &[&str] = &["path"];
+const POLL_KEYS: &[&str] = &[
+    "interval",
+    "timeout",
+    "max_body",
+    "backlog",
+    "concurrency",
+    "user_agent",
+];
+const FEED_KEYS: &[&str] = &["url", "name", "interval", "tags"];
+const RULE_KEYS: &[&str] = &["name", "query", "feeds", "notify", "enabled"];
+const EMAIL_KEYS: &[&str] = &[
+    "type",
+    "smtp",
+    "username",
+    "password_file",
+    "from",
+    "to",
+    "timeout",
+];
+const STDOUT_KEYS: &[&str] = &["type"];
+
+/// Merges file and environment, then validates. `base` is the folder relative paths start from.
+pub(super) fn load(
+    text: &str,
+    base: &Path,
+    env: &[(String, String)],
+) -> Result<Config, Vec<Problem>> {
+    // Syntax first, with a line number from the span-keeping parser.
+    let root = match DeTable::parse(text) {
+        Ok(t) => t.into_inner(),
+        Err(e) => {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            return Err(vec![Problem {
+                key: String::new(),
+                line,
+                message: format!("TOML syntax error: {}", e.message()),
+            }]);
+        }
+    };
+
+    let overrides: config::Map<String, String> = env
+        .iter()
+        .filter(|(k, _)| {
+            k.strip_prefix(ENV_PREFIX)
+                .is_some_and(|rest| rest.contains(ENV_SEPARATOR))
+        })
+        .cloned()
+        .collect();
+    let merged = config::Config::builder()
+        .add_source(config::File::from_str(text, config::FileFormat::Toml))
+        .add_source(
+            config::Environment::with_prefix("FEEDWATCH")
+                .prefix_separator("_")
+                .separator(ENV_SEPARATOR)
+                .source(Some(overrides)),
+        )
+        .build()
+        .and_then(|c| c.try_deserialize::<Value>());
+    let tree = match merged {
+        Ok(v) => v,
+        Err(e) => {
+            return Err(vec![Problem {
+                key: String::new(),
+                line: None,
+                message: format!("cannot merge config and environment: {e}"),
+            }]);
+        }
+    };
+
+    let mut w = Walk {
+        lines: Lines {
+            text,
+            root: Some(root),
+        },
+        problems: Vec::new(),
+    };
+    let config = walk_root(&mut w, &tree, base);
+    if w.problems.is_empty() {
+        config.ok_or_else(Vec::new)
+    } else {
+        let mut problems = w.problems;
+        problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
+        Err(problems)
+    }
+}
+
+fn walk_root(w: &mut Walk<'_>, tree: &Value, base: &Path) -> Option<Config> {
+    let root = KeyPath::default();
+    let empty = Map::new();
+    let top = match tree {
+        // An empty file deserializes to an empty table or to nothing.
+        Value::Null => &empty,
+        other => w.table(&root, other, TOP_KEYS)?,
+    };
+
+    let storage = walk_storage(w, top.get("storage"), base);
+    let poll = walk_poll(w, top.get("poll"));
+    let default_interval = poll.as_ref().map_or(DEFAULT_INTERVAL, |p| p.interval);
+
+    let feeds = match top.get("feed") {
+        Some(v) => {
+            let path = root.key("feed");
+            let items = w.array(&path, v);
+            items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, f)| walk_feed(w, &path.index(i), f, default_interval))
+                .collect::<Vec<_>>()
+        }
+        None => Vec::new(),
+    };
+    check_unique(w, &root.key("feed"), &feeds, "url", |f| f.url.to_string());
+    check_unique(w, &root.key("feed"), &feeds, "name", |f| f.name.clone());
+
+    let notifiers = match top.get("notify") {
+        Some(v) => walk_notifiers(w, &root.key("notify"), v, base),
+        None => BTreeMap::new(),
+    };
+    // Every [notify.NAME] table, valid or not: a rule naming a broken notifier should not get
+    // a second error saying the notifier does not exist.
+    let declared: BTreeSet<String> = match top.get("notify") {
+        Some(Value::Object(m)) => m.keys().cloned().collect(),
+        _ => BTreeSet::new(),
+    };
+
+    let mut rules = Vec::new();
+    if let Some(v) = top.get("rule") {
+        let path = root.key("rule");
+        let items = w.array(&path, v);
+        let mut names = BTreeSet::new();
+        for (i, r) in items.iter().enumerate() {
+            let p = path.index(i);
+            if let Some(rule) = walk_rule(w, &p, r, &feeds, &declared) {
+                if !names.insert(rule.name.clone()) {
+                    w.err(
+                        &p.key("name"),
+                        format!("duplicate rule name {:?}", rule.name),
+                    );
+                }
+                rules.push(rule);
+            }
+        }
+    }
+    if rules.iter().any(|r| r.enabled) && declared.is_empty() {
+        w.err(
+            &root.key("notify"),
+            "rules are configured but no notifier is: add a [notify.NAME] table",
+        );
+    }
+
+    Some(Config {
+        source: PathBuf::new(),
+        storage: storage?,
+        poll: poll?,
+        feeds,
+        rules,
+        notifiers,
+    })
+}
+
+fn check_unique<T>(
+    w: &mut Walk<'_>,
+    path: &KeyPath,
+    items: &[T],
+    key: &str,
+    f: impl Fn(&T) -> String,
+) {
+    let mut seen = BTreeMap::new();
+    for (i, item) in items.iter().enumerate() {
+        let v = f(item);
+        if let Some(first) = seen.insert(v.clone(), i) {
+            w.err(
+                &path.index(i).key(key),
+                format!("duplicate feed {key} {v:?} (also feed[{first}])"),
+            );
+        }
+    }
+}
+
+fn walk_storage(w: &mut Walk<'_>, value: Option<&Value>, base: &Path) -> Option<Storage> {
+    let path = KeyPath::default().key("storage");
+    let mut db = PathBuf::from(DEFAULT_DB_PATH);
+    if let Some(v) = value {
+        let map = w.table(&path, v, STORAGE_KEYS)?;
+        if let Some(p) = w.string(&path, map, "path") {
+            if p.trim().is_empty() {
+                w.err(&path.key("path"), "must not be empty");
+                return None;
+            }
+            db = PathBuf::from(p);
+        }
+    }
+    Some(Storage {
+        path: if db.is_absolute() { db } else { base.join(db) },
+    })
+}
+
+fn walk_poll(w: &mut Walk<'_>, value: Option<&Value>) -> Option<Poll> {
+    let path = KeyPath::default().key("poll");
+    let mut poll = Poll {
+        interval: DEFAULT_INTERVAL,
+        timeout: DEFAULT_TIMEOUT,
+        max_body: DEFAULT_MAX_BODY,
+        backlog: DEFAULT_BACKLOG,
+        concurrency: DEFAULT_CONCURRENCY,
+        user_agent: default_user_agent(),
+    };
+    let Some(v) = value else {
+        return Some(poll);
+    };
+    let map = w.table(&path, v, POLL_KEYS)?;
+    let before = w.problems.len();
+    if let Some(d) = w.duration(&path, map, "interval") {
+        if d < MIN_INTERVAL {
+            w.err(&path.key("interval"), "must be at least 1s");
+        }
+        poll.interval = d;
+    }
+    if let Some(d) = w.duration(&path, map, "timeout") {
+        if d.is_zero() {
+            w.err(&path.key("timeout"), "must be more than 0s");
+        }
+        poll.timeout = d;
+    }
+    if let Some(n) = w.size(&path, map, "max_body") {
+        if n == 0 {
+            w.err(&path.key("max_body"), "must be more than 0 bytes");
+        }
+        poll.max_body = n;
+    }
+    if let Some(d) = w.duration(&path, map, "backlog") {
+        poll.backlog = d;
+    }
+    if let Some(n) = w.uint(&path, map, "concurrency") {
+        if n == 0 || n > 10_000 {
+            w.err(&path.key("concurrency"), "must be between 1 and 10000");
+        }
+        poll.concurrency = usize::try_from(n).unwrap_or(DEFAULT_CONCURRENCY);
+    }
+    if let Some(ua) = w.string(&path, map, "user_agent") {
+        if ua.trim().is_empty() || ua.contains(['\r', '\n']) {
+            w.err(&path.key("user_agent"), "must be a non-empty single line");
+        }
+        poll.user_agent = ua;
+    }
+    (w.problems.len() == before).then_some(poll)
+}
+
+fn walk_feed(
+    w: &mut Walk<'_>,
+    path: &KeyPath,
+    value: &Value,
+    default_interval: Duration,
+) -> Option<Feed> {
+    let map = w.table(path, value, FEED_KEYS)?;
+    let url = w.required_string(path, map, "url").and_then(|u| {
+        match Url::parse(u.trim()) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+                Some(url)
+            }
+            Ok(url) => {
+                w.err(
+                    &path.key("url"),
+                    format!(
+                        "unsupported URL {u:?}: only http:// and https:// with a host are fetched (scheme was {:?})",
+                        url.scheme()
+                    ),
+                );
+                None
+            }
+            Err(e) => {
+                w.err(&path.key("url"), format!("invalid URL {u:?}: {e}"));
+                None
+            }
+        }
+    });
+    let name = w.string(path, map, "name");
+    if name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+        w.err(&path.key("name"), "must not be empty");
+    }
+    let interval = w.duration(path, map, "interval");
+    if interval.is_some_and(|d| d < MIN_INTERVAL) {
+        w.err(&path.key("interval"), "must be at least 1s");
+    }
+    let tags = w.string_list(path, map, "tags").unwrap_or_default();
+    // A feed with other problems is still returned (with defaults) when its URL is valid, so
+    // rules that select it do not report a second, misleading error; the config as a whole is
+    // rejected anyway because a problem was recorded.
+    let url = url?;
+    Some(Feed {
+        name: name.unwrap_or_else(|| url.host_str().unwrap_or(url.as_str()).to_string()),
+        url,
+        interval: interval.unwrap_or(default_interval),
+        tags,
+    })
+}
+
+fn walk_rule(
+    w: &mut Walk<'_>,
+    path: &KeyPath,
+    value: &Value,
+    feeds: &[Feed],
+    notifiers: &BTreeSet<String>,
+) -> Option<Rule> {
+    let map = w.table(path, value, RULE_KEYS)?;
+    let before = w.problems.len();
+    let name = w.required_string(path, map, "name");
+    if name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+        w.err(&path.key("name"), "must not be empty");
+    }
+    let query_text = w.required_string(path, map, "query");
+    let query = query_text.as_deref().and_then(|q| match Query::parse(q) {
+        Ok(query) => Some(query),
+        Err(e) => {
+            w.err(
+                &path.key("query"),
+                format!("invalid query: {e}\n{}", indent(&e.caret(q))),
+            );
+            None
+        }
+    });
+    let enabled = w.bool(path, map, "enabled").unwrap_or(true);
+
+    let selected = match w.string_list(path, map, "feeds") {
+        None => (0..feeds.len()).collect(),
+        Some(selectors) => {
+            let mut out = BTreeSet::new();
+            for (i, sel) in selectors.iter().enumerate() {
+                let hits: Vec<usize> = feeds
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, f)| selects(sel, f))
+                    .map(|(n, _)| n)
+                    .collect();
+                if hits.is_empty() {
+                    w.err(
+                        &path.key("feeds").index(i),
+                        format!("{sel:?} matches no configured feed (use a feed name, a feed URL or tag:NAME)"),
+                    );
+                }
+                out.extend(hits);
+            }
+            out.into_iter().collect()
+        }
+    };
+    let notify = match w.string_list(path, map, "notify") {
+        None => notifiers.iter().cloned().collect(),
+        Some(names) => {
+            for (i, n) in names.iter().enumerate() {
+                if !notifiers.contains(n) {
+                    let known: Vec<&str> = notifiers.iter().map(String::as_str).collect();
+                    w.err(
+                        &path.key("notify").index(i),
+                        format!(
+                            "no notifier named {n:?} (configured: {})",
+                            if known.is_empty() {
+                                "none".to_string()
+                            } else {
+                                known.join(", ")
+                            }
+                        ),
+                    );
+                }
+            }
+            names
+        }
+    };
+    if w.problems.len() != before {
+        return None;
+    }
+    Some(Rule {
+        name: name?,
+        query_text: query_text?,
+        query: query?,
+        feeds: selected,
+        notify,
+        enabled,
+    })
+}
+
+fn indent(s: &str) -> String {
+    s.lines()
+        .map(|l| format!("      {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Does a rule's `feeds` selector pick this feed? Names, URLs and `tag:NAME`.
+fn selects(selector: &str, feed: &Feed) -> bool {
+    if let Some(tag) = selector.strip_prefix("tag:") {
+        return feed.tags.iter().any(|t| t == tag);
+    }
+    if feed.name == selector {
+        return true;
+    }
+    Url::parse(selector).is_ok_and(|u| u == feed.url)
+}
+
+fn walk_notifiers(
+    w: &mut Walk<'_>,
+    path: &KeyPath,
+    value: &Value,
+    base: &Path,
+) -> BTreeMap<String, Notifier> {
+    let mut out = BTreeMap::new();
+    let Value::Object(map) = value else {
+        w.err(
+            path,
+            format!("expected tables like [notify.NAME], found {}", kind(value)),
+        );
+        return out;
+    };
+    for (name, v) in map {
+        let p = path.key(name);
+        let Value::Object(table) = v else {
+            w.err(&p, format!("expected a table, found {}", kind(v)));
+            continue;
+        };
+        let kind = match table.get("type") {
+            None => {
+                w.err(&p, "missing required key `type` (\"email\" or \"stdout\")");
+                continue;
+            }
+            Some(Value::String(t)) => t.as_str(),
+            Some(other) => {
+                w.err(
+                    &p.key("type"),
+                    format!("expected a string, found {}", kind(other)),
+                );
+                continue;
+            }
+        };
+        let parsed = match kind {
+            "email" => walk_email(w, &p, v, base).map(NotifierKind::Email),
+            "stdout" => w.table(&p, v, STDOUT_KEYS).map(|_| NotifierKind::Stdout),
+            other => {
+                w.err(
+                    &p.key("type"),
+                    format!("unknown notifier type {other:?}; expected \"email\" or \"stdout\""),
+                );
+                None
+            }
+        };
+        if let Some(kind) = parsed {
+            out.insert(
+                name.clone(),
+                Notifier {
+                    name: name.clone(),
+                    kind,
+                },
+            );
+        }
+    }
+    out
+}
+
+fn walk_email(w: &mut Walk<'_>, path: &KeyPath, value: &Value, base: &Path) -> Option<Email> {
+    let map = w.table(path, value, EMAIL_KEYS)?;
+    let before = w.problems.len();
+    let endpoint = w
+        .required_string(path, map, "smtp")
+        .and_then(|s| match parse_smtp_url(&s) {
+            Ok(e) => Some(e),
+            Err(msg) => {
+                w.err(&path.key("smtp"), msg);
+                None
+            }
+        });
+    let username = w.string(path, map, "username");
+    let password = w.string(path, map, "password_file").and_then(|file| {
+        let full = base.join(&file);
+        match std::fs::read_to_string(&full) {
+            // A trailing newline from `echo secret > file` is not part of the password.
+            Ok(s) => Some(Secret(s.trim_end_matches(['\r', '\n']).to_string())),
+            Err(e) => {
+                w.err(
+                    &path.key("password_file"),
+                    format!("cannot read {}: {e}", full.display()),
+                );
+                None
+            }
+        }
+    });
+    if password.is_some() && username.is_none() {
+        w.err(path, "password_file is set but username is not");
+    }
+    let from = w.required_string(path, map, "from").and_then(|s| {
+        match s.parse::<lettre::message::Mailbox>() {
+            Ok(m) => Some(m),
+            Err(e) => {
+                w.err(&path.key("from"), format!("invalid address {s:?}: {e}"));
+                None
+            }
+        }
+    });
+    let mut to = Vec::new();
+    if !map.contains_key("to") {
+        w.err(path, "missing required key `to`");
+    }
+    for (i, s) in w
+        .string_list(path, map, "to")
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        match s.parse::<lettre::message::Mailbox>() {
+            Ok(m) => to.push(m),
+            Err(e) => w.err(
+                &path.key("to").index(i),
+                format!("invalid address {s:?}: {e}"),
+            ),
+        }
+    }
+    if map.contains_key("to") && to.is_empty() && w.problems.len() == before {
+        w.err(&path.key("to"), "needs at least one address");
+    }
+    let timeout = w
+        .duration(path, map, "timeout")
+        .unwrap_or(DEFAULT_SEND_TIMEOUT);
+    if w.problems.len() != before {
+        return None;
+    }
+    let (host, port, tls) = endpoint?;
+    Some(Email {
+        host,
+        port,
+        tls,
+        username,
+        password,
+        from: from?,
+        to,
+        timeout,
+    })
+}
+
+/// `smtp://host[:port][?tls=required|opportunistic|none]` or `smtps://host[:port]`.
+pub(crate) fn parse_smtp_url(s: &str) -> Result<(String, u16, SmtpTls), String> {
+    let url = Url::parse(s.trim()).map_err(|e| format!("invalid SMTP URL {s:?}: {e}"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("put credentials in `username` and `password_file`, not in the URL".into());
+    }
+    let host = url
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| format!("SMTP URL {s:?} has no host"))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let tls_param = url
+        .query_pairs()
+        .find(|(k, _)| k == "tls")
+        .map(|(_, v)| v.into_owned());
+    let (tls, default_port) = match (url.scheme(), tls_param.as_deref()) {
+        ("smtp", None | Some("opportunistic")) => (SmtpTls::Opportunistic, 25),
+        ("smtp", Some("required")) => (SmtpTls::Required, 587),
+        ("smtp", Some("none")) => (SmtpTls::None, 25),
+        ("smtps", None) => (SmtpTls::Wrapper, 465),
+        ("smtp" | "smtps", Some(other)) => {
+            return Err(format!(
+                "unknown tls={other:?} in SMTP URL; use required, opportunistic or none (smtp:// only)"
+            ));
+        }
+        (scheme, _) => {
+            return Err(format!(
+                "unsupported scheme {scheme:?}; use smtp:// (STARTTLS when offered) or smtps:// (implicit TLS)"
+            ));
+        }
+    };
+    Ok((host, url.port().unwrap_or(default_port), tls))
+}

@@ -1,0 +1,155 @@
+//! Plain types shared by every pipeline stage: identities of feeds, items and alerts, a parsed
+//! item, and the alert payload. No I/O and no behaviour beyond construction and hashing.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use url::Url;
+
+/// A feed's identity: its configured URL as written (normalized by `url`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FeedId(String);
+
+impl FeedId {
+    /// The identity of the feed configured at `url`.
+    pub fn from_url(url: &Url) -> FeedId {
+        FeedId(url.as_str().to_string())
+    }
+
+    /// As stored in the database.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// From a database row.
+    pub fn from_stored(s: String) -> FeedId {
+        FeedId(s)
+    }
+}
+
+impl fmt::Display for FeedId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An item's stable identity within its feed: the same story gives the same key on every poll.
+///
+/// Built from, in order of preference: the entry's own GUID/id, its canonical link, or a hash of
+/// its title and text. Never from an id the parser invented.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ItemKey(String);
+
+impl ItemKey {
+    /// `guid:<id>` from the entry's own identifier.
+    pub fn from_guid(guid: &str) -> ItemKey {
+        ItemKey(format!("guid:{guid}"))
+    }
+
+    /// `link:<url>` from the canonical link.
+    pub fn from_link(link: &str) -> ItemKey {
+        ItemKey(format!("link:{link}"))
+    }
+
+    /// `hash:<sha256>` over the given parts (title, text).
+    pub fn from_content(parts: &[&str]) -> ItemKey {
+        ItemKey(format!("hash:{}", hash_hex(parts)))
+    }
+
+    /// As stored in the database.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ItemKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Hex SHA-256 over parts separated by a byte that cannot occur in UTF-8 text.
+pub fn hash_hex(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0xff]);
+    }
+    let digest = h.finalize();
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One normalized feed entry, ready for matching and storage. All text is plain text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    /// Stable key within the feed (see [`ItemKey`]), as a string.
+    pub key: String,
+    /// Plain-text title.
+    pub title: String,
+    /// Absolute link to the story, if any.
+    pub link: Option<String>,
+    /// Plain-text summary / description.
+    pub summary: String,
+    /// Plain-text full content, when the feed carries it.
+    pub content: String,
+    /// Author names.
+    pub authors: Vec<String>,
+    /// Category / tag labels.
+    pub categories: Vec<String>,
+    /// Publication time (or last update when no publication time is given).
+    pub published: Option<DateTime<Utc>>,
+}
+
+/// Everything a notifier needs to tell the user about one match. Stored as JSON in the outbox
+/// row so delivery never has to look at feeds or items again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertPayload {
+    /// Rule name.
+    pub rule: String,
+    /// The rule's query as written.
+    pub query: String,
+    /// The terms that matched, as written in the query.
+    pub matched: Vec<String>,
+    /// Feed display name.
+    pub feed_name: String,
+    /// Feed URL.
+    pub feed_url: String,
+    /// Item title.
+    pub title: String,
+    /// Item link.
+    pub link: Option<String>,
+    /// Item publication time.
+    pub published: Option<DateTime<Utc>>,
+    /// A short plain-text excerpt around the first match.
+    pub snippet: String,
+}
+
+/// An alert as read back from the outbox, ready to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alert {
+    /// Row id in the outbox.
+    pub id: i64,
+    /// Stable unique id (hex), used for Message-ID and idempotency keys.
+    pub uid: String,
+    /// Notifier name this alert goes to.
+    pub notifier: String,
+    /// How many delivery attempts have been made so far.
+    pub attempts: u32,
+    /// Unix seconds when the alert was queued.
+    pub created_at: i64,
+    /// What to say.
+    pub payload: AlertPayload,
+}
+
+/// A new alert decided by the rules, before it is stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAlert {
+    /// Index of the item within the batch being ingested.
+    pub item: usize,
+    /// Notifier name.
+    pub notifier: String,
+    /// What to say.
+    pub payload: AlertPayload,
+}

@@ -1,0 +1,24 @@
+//! feedwatch watches news feeds for the things its user cares about and alerts the moment they
+//! appear. The pipeline runs in one direction; each module knows only those to its left:
+//!
+//! ```text
+//! config → scheduler → fetch → parse (+ text) → store (dedupe) → rules → outbox → notify
+//!                                   ╰──────────── pipeline: one feed, one poll ───────────╯
+//! app: wires it together for `check`, `once` and `run`;  cli/main: the thin front.
+//! ```
+//!
+//! Pure stages (`parse`, `text`, `rules`, `notify::render`, the scheduling policy) do no I/O.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod fetch;
+pub mod notify;
+pub mod outbox;
+pub mod parse;
+pub mod pipeline;
+pub mod rules;
+pub mod scheduler;
+pub mod store;
+pub mod text;

@@ -1,0 +1,25 @@
+//! The `feedwatch` binary: parses the command line, runs the library, maps errors to exit codes
+//! (0 ok, 1 failure, 78 bad configuration — EX_CONFIG, which systemd is told not to restart on).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use feedwatch::app;
+use feedwatch::cli::Cli;
+use feedwatch::config::ConfigError;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    app::init_logging(&cli.log_level);
+    match app::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("feedwatch: error: {e:#}");
+            if e.downcast_ref::<ConfigError>().is_some() {
+                ExitCode::from(app::EXIT_CONFIG)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}

@@ -1,0 +1,619 @@
+//! Semantic tests of the rule language end to end (query → RuleSet → Document), one table per
+//! bullet of the matching contract in docs/rules.md, plus property tests.
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::text::html_to_text;
+
+const SEED: &str = "Russia has invited the Taliban to the so-called “Moscow\n\nformat” talks, envoy Zamir Kabulov said.";
+
+fn content(text: &str) -> Document {
+    Document {
+        content: text.to_string(),
+        ..Document::default()
+    }
+}
+
+fn html(html: &str) -> Document {
+    content(&html_to_text(html))
+}
+
+fn is_match(query: &str, doc: &Document) -> bool {
+    let q = Query::parse(query).unwrap_or_else(|e| panic!("{query:?}: {e}\n{}", e.caret(query)));
+    !RuleSet::new(vec![q]).matches(doc).is_empty()
+}
+
+/// Runs (name, query, document, expected) cases and reports every failure at once.
+fn check(cases: &[(&str, &str, Document, bool)]) {
+    let failures: Vec<String> = cases
+        .iter()
+        .filter(|(_, q, d, want)| is_match(q, d) != *want)
+        .map(|(name, q, _, want)| {
+            format!(
+                "{name}: {q:?} should {}match",
+                if *want { "" } else { "not " }
+            )
+        })
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn seed_text_matches_the_issue_queries() {
+    check(&[
+        (
+            "phrase_across_blank_line_and_curly_quotes",
+            "\"Moscow format\"",
+            content(SEED),
+            true,
+        ),
+        ("bare_word", "Kabulov", content(SEED), true),
+        (
+            "phrase_or_word",
+            "\"Moscow format\" OR Kabulov",
+            content(SEED),
+            true,
+        ),
+        (
+            "issue_example",
+            "(\"Moscow format\" OR Kabulov OR Кабулов) -football",
+            content(SEED),
+            true,
+        ),
+        (
+            "issue_example_excluded",
+            "(\"Moscow format\" OR Kabulov) -Taliban",
+            content(SEED),
+            false,
+        ),
+        ("absent_word", "Lavrov", content(SEED), false),
+    ]);
+}
+
+#[test]
+fn boolean_operators() {
+    let d = || content("alpha beta gamma");
+    check(&[
+        ("implicit_and_true", "alpha gamma", d(), true),
+        ("implicit_and_false", "alpha delta", d(), false),
+        ("explicit_and", "alpha AND beta", d(), true),
+        ("or_one_side", "delta OR beta", d(), true),
+        ("or_neither", "delta OR epsilon", d(), false),
+        ("not_present", "alpha NOT beta", d(), false),
+        ("not_absent", "alpha NOT delta", d(), true),
+        ("minus_present", "alpha -beta", d(), false),
+        ("minus_absent", "alpha -delta", d(), true),
+        ("precedence_and_over_or", "delta alpha OR beta", d(), true),
+        (
+            "parens_change_precedence",
+            "delta (alpha OR beta)",
+            d(),
+            false,
+        ),
+        ("not_group", "alpha -(delta OR beta)", d(), false),
+        ("pure_negative_matches_when_absent", "NOT delta", d(), true),
+        ("pure_negative_fails_when_present", "-alpha", d(), false),
+        ("or_with_negative_branch", "delta OR -epsilon", d(), true),
+        ("lowercase_or_is_a_word", "alpha or beta", d(), false),
+    ]);
+}
+
+#[test]
+fn whole_words_by_default() {
+    check(&[
+        ("possessive", "Kabulov", content("Kabulov's visit"), true),
+        (
+            "curly_possessive",
+            "Kabulov",
+            content("Kabulov’s visit"),
+            true,
+        ),
+        ("upper_case", "Kabulov", content("KABULOV SAID"), true),
+        ("longer_word", "Kabulov", content("Kabulovsky said"), false),
+        ("inside_word", "bul", content("Kabulov"), false),
+        ("digit_suffix", "G7", content("G7 summit"), true),
+        ("digit_glued", "G7", content("G77 summit"), false),
+        ("punctuation_around", "Kabulov", content("(Kabulov)."), true),
+        ("hyphen_separates", "Qaeda", content("al-Qaeda"), true),
+        ("hyphenated_query", "al-Qaeda", content("al‑Qaeda"), true),
+        ("cyrillic_word_chars", "Кабул", content("Кабулов"), false),
+        ("cyrillic_whole", "Кабул", content("в Кабул."), true),
+        ("cjk_no_spaces", "北京", content("他在北京市工作"), true),
+        (
+            "soft_hyphen_inside",
+            "Kabulov",
+            content("Kabu\u{AD}lov"),
+            true,
+        ),
+        (
+            "phrase_must_be_whole",
+            "\"Moscow form\"",
+            content(SEED),
+            false,
+        ),
+    ]);
+}
+
+#[test]
+fn unicode_case_and_normalization() {
+    check(&[
+        ("cyrillic_upper", "Кабулов", content("КАБУЛОВ заявил"), true),
+        ("cyrillic_lower", "Кабулов", content("кабулов заявил"), true),
+        ("cyrillic_query_upper", "КАБУЛОВ", content("Кабулов"), true),
+        ("yo_in_text", "Королев", content("Королёв"), true),
+        ("yo_in_query", "Королёв", content("Королев"), true),
+        ("capital_yo", "ЁЖ", content("еж"), true),
+        ("short_i_distinct", "мои", content("мой"), false),
+        ("greek_case", "Αθήνα", content("ΑΘΗΝΑ"), true),
+        ("greek_final_sigma", "οδος", content("ΟΔΟΣ"), true),
+        ("sharp_s_vs_ss", "strasse", content("Hauptstraße"), false),
+        ("sharp_s_word", "Strasse", content("Straße 5"), true),
+        ("sharp_s_query", "Straße", content("STRASSE"), true),
+        ("capital_sharp_s", "straße", content("STRAẞE"), true),
+        ("nfkc_ligature", "file", content("ﬁle"), true),
+        ("nfkc_fullwidth", "abc", content("ＡＢＣ"), true),
+        (
+            "turkish_dotted_i_folds",
+            "istanbul",
+            content("İstanbul"),
+            true,
+        ),
+    ]);
+}
+
+#[test]
+fn accents_and_diacritics_fold() {
+    check(&[
+        ("umlaut_text", "Zurich", content("Zürich"), true),
+        ("umlaut_query", "Zürich", content("Zurich"), true),
+        ("acute", "cafe", content("café"), true),
+        ("decomposed_acute", "café", content("cafe\u{301}"), true),
+        ("cedilla", "francais", content("Français"), true),
+        ("polish_stroke", "Lodz", content("Łódź"), true),
+        ("danish_stroke", "Orsted", content("Ørsted"), true),
+        ("polish_accents", "Łodz", content("Łódź"), true),
+        ("vietnamese", "Viet", content("Việt Nam"), true),
+    ]);
+}
+
+#[test]
+fn whitespace_and_punctuation() {
+    check(&[
+        (
+            "phrase_over_newlines",
+            "\"Moscow format\"",
+            content("Moscow\r\n \t format"),
+            true,
+        ),
+        (
+            "phrase_over_nbsp",
+            "\"Moscow format\"",
+            content("Moscow\u{A0}format"),
+            true,
+        ),
+        (
+            "query_phrase_spaces",
+            "\"Moscow    format\"",
+            content("Moscow format"),
+            true,
+        ),
+        (
+            "phrase_needs_order",
+            "\"format Moscow\"",
+            content("Moscow format"),
+            false,
+        ),
+        (
+            "curly_quotes_equal_ascii",
+            "'quoted'",
+            content("‘quoted’"),
+            true,
+        ),
+        (
+            "em_dash_equals_hyphen",
+            "\"2020-2021\"",
+            content("2020–2021"),
+            true,
+        ),
+        (
+            "phrase_with_dash",
+            "\"left - right\"",
+            content("left — right"),
+            true,
+        ),
+        ("guillemets", "\"«Moscow»\"", content("\"Moscow\""), true),
+        (
+            "typographic_query_quotes",
+            "“Moscow format”",
+            content(SEED),
+            true,
+        ),
+    ]);
+}
+
+#[test]
+fn html_is_matched_as_read() {
+    check(&[
+        (
+            "bold_phrase",
+            "\"Moscow format\"",
+            html("<b>Moscow</b> format"),
+            true,
+        ),
+        (
+            "nbsp_entity",
+            "\"Moscow format\"",
+            html("Moscow&nbsp;format"),
+            true,
+        ),
+        (
+            "nbsp_in_plain_text",
+            "\"Moscow format\"",
+            html("the Moscow&nbsp;format talks"),
+            true,
+        ),
+        ("entity_letter", "café", html("caf&eacute;"), true),
+        (
+            "paragraphs_do_not_glue",
+            "ab",
+            html("<p>a</p><p>b</p>"),
+            false,
+        ),
+        ("tag_names_invisible", "span", html("<span>x</span>"), false),
+        (
+            "attributes_invisible",
+            "evil",
+            html("<a href=\"evil\">x</a>"),
+            false,
+        ),
+        (
+            "script_invisible",
+            "alert",
+            html("<script>alert(1)</script>text"),
+            false,
+        ),
+    ]);
+}
+
+#[test]
+fn field_scopes() {
+    let d = || Document {
+        title: "Moscow format talks".into(),
+        summary: "summary words".into(),
+        content: "body text about Kabul".into(),
+        authors: vec!["Ann Smith".into(), "Zamir Kabulov".into()],
+        categories: vec!["Politics".into(), "Asia".into()],
+        link: "https://example.com/news/moscow-talks".into(),
+        feed: "TASS English".into(),
+    };
+    check(&[
+        ("title_phrase", "title:\"Moscow format\"", d(), true),
+        ("title_miss", "title:Kabul", d(), false),
+        ("content", "content:Kabul", d(), true),
+        ("summary", "summary:words", d(), true),
+        ("author", "author:Kabulov", d(), true),
+        (
+            "author_phrase_not_across_authors",
+            "author:\"Smith Zamir\"",
+            d(),
+            false,
+        ),
+        ("category", "category:asia", d(), true),
+        ("link", "link:example.com", d(), true),
+        ("link_word", "link:moscow", d(), true),
+        ("feed", "feed:tass", d(), true),
+        ("unscoped_skips_author", "Kabulov", d(), false),
+        ("unscoped_skips_feed", "TASS", d(), false),
+        ("unscoped_title", "talks", d(), true),
+        ("scoped_group", "title:(Kabul OR talks)", d(), true),
+        ("scoped_negation", "Kabul -title:Kabul", d(), true),
+        ("field_case_insensitive", "TITLE:moscow", d(), true),
+    ]);
+}
+
+#[test]
+fn wildcards_and_regexes() {
+    check(&[
+        ("prefix", "talib*", content("the Taliban said"), true),
+        ("prefix_exact", "talib*", content("talib"), true),
+        (
+            "prefix_needs_word_start",
+            "alib*",
+            content("Taliban"),
+            false,
+        ),
+        ("prefix_cyrillic", "талиб*", content("ТАЛИБАН"), true),
+        (
+            "regex_case_insensitive",
+            "/kabul(ov)?/i",
+            content("KABULOV said"),
+            true,
+        ),
+        (
+            "regex_case_sensitive",
+            "/kabul(ov)?/",
+            content("KABULOV said"),
+            false,
+        ),
+        (
+            "regex_is_not_whole_word",
+            "/abul/",
+            content("Kabulov"),
+            true,
+        ),
+        (
+            "regex_word_boundary",
+            "/\\bKabul\\b/",
+            content("Kabulov"),
+            false,
+        ),
+        (
+            "regex_unicode_boundary",
+            "/(?i)\\bкабул\\b/",
+            content("в Кабул."),
+            true,
+        ),
+        (
+            "regex_whitespace_collapsed",
+            "/Moscow format/",
+            content("Moscow\n\nformat"),
+            true,
+        ),
+        (
+            "regex_with_field",
+            "link:/news\\/\\d+/",
+            Document {
+                link: "https://x.org/news/42".into(),
+                ..Document::default()
+            },
+            true,
+        ),
+        (
+            "regex_with_word",
+            "/kabul(ov)?/i talks",
+            content(SEED),
+            true,
+        ),
+        ("regex_only_rule_misses", "/zzz/", content(SEED), false),
+    ]);
+}
+
+#[test]
+fn proximity() {
+    let text = "Moscow said on Tuesday that the planned talks would go ahead";
+    check(&[
+        // Moscow is word 0, talks is word 7.
+        ("within_distance", "\"Moscow talks\"~8", content(text), true),
+        ("exact_distance", "\"Moscow talks\"~7", content(text), true),
+        ("too_far", "\"Moscow talks\"~6", content(text), false),
+        ("any_order", "\"talks Moscow\"~7", content(text), true),
+        (
+            "three_words",
+            "\"Moscow Tuesday talks\"~7",
+            content(text),
+            true,
+        ),
+        ("missing_word", "\"Moscow Kabul\"~20", content(text), false),
+        (
+            "whole_words_only",
+            "\"Mosc talks\"~10",
+            content(text),
+            false,
+        ),
+        (
+            "over_folded_text",
+            "\"moscow TALKS\"~6",
+            content("MOSCOW — the  talks"),
+            true,
+        ),
+        (
+            "not_across_fields",
+            "\"Moscow talks\"~3",
+            Document {
+                title: "Moscow".into(),
+                content: "talks".into(),
+                ..Document::default()
+            },
+            false,
+        ),
+    ]);
+}
+
+#[test]
+fn only_matching_rules_are_returned_in_index_order() {
+    let queries = [
+        "Lavrov",
+        "Kabulov",
+        "\"Moscow format\"",
+        "NOT football",
+        "football",
+        "/Taliban/",
+        "talib*",
+    ];
+    let set = RuleSet::new(
+        queries
+            .iter()
+            .map(|q| Query::parse(q).expect("valid"))
+            .collect(),
+    );
+    assert_eq!(set.len(), 7);
+    let hits = set.matches(&content(SEED));
+    let rules: Vec<usize> = hits.iter().map(|h| h.rule).collect();
+    assert_eq!(rules, vec![1, 2, 3, 5, 6]);
+}
+
+#[test]
+fn hits_explain_with_original_text_snippets() {
+    let q = Query::parse("(\"Moscow format\" OR Kabulov OR Lavrov) -football").expect("valid");
+    let set = RuleSet::new(vec![q]);
+    let doc = Document {
+        title: "Envoy KABULOV on talks".into(),
+        content: SEED.into(),
+        ..Document::default()
+    };
+    let hits = set.matches(&doc);
+    assert_eq!(hits.len(), 1);
+    let got: Vec<(&str, Field, &str)> = hits[0]
+        .terms
+        .iter()
+        .map(|t| (t.term.as_str(), t.field, &t.snippet[t.highlight.clone()]))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("Moscow format", Field::Content, "Moscow format"),
+            ("Kabulov", Field::Title, "KABULOV"),
+            ("Kabulov", Field::Content, "Kabulov"),
+        ]
+    );
+    let content_hit = &hits[0].terms[0];
+    assert!(
+        content_hit.snippet.contains("“Moscow format”"),
+        "{}",
+        content_hit.snippet
+    );
+}
+
+#[test]
+fn snippet_highlights_accented_original() {
+    let set = RuleSet::new(vec![Query::parse("zurich").expect("valid")]);
+    let hits = set.matches(&content("Talks in ZÜRICH on Monday"));
+    let t = &hits[0].terms[0];
+    assert_eq!(&t.snippet[t.highlight.clone()], "ZÜRICH");
+}
+
+#[test]
+fn many_rules_share_patterns() {
+    let queries: Vec<Query> = (0..500)
+        .map(|i| Query::parse(&format!("Kabulov rule{i} OR \"Moscow format\"")).expect("valid"))
+        .collect();
+    let set = RuleSet::new(queries);
+    assert_eq!(set.matches(&content(SEED)).len(), 500);
+    assert_eq!(
+        set.matches(&content("rule7 Kabulov"))
+            .iter()
+            .map(|h| h.rule)
+            .collect::<Vec<_>>(),
+        vec![7]
+    );
+}
+
+#[test]
+fn empty_rule_set_and_empty_document() {
+    assert!(RuleSet::new(Vec::new()).matches(&content(SEED)).is_empty());
+    assert!(RuleSet::new(Vec::new()).is_empty());
+    let set = RuleSet::new(vec![
+        Query::parse("x").expect("valid"),
+        Query::parse("-x").expect("valid"),
+    ]);
+    assert_eq!(
+        set.matches(&Document::default())
+            .iter()
+            .map(|h| h.rule)
+            .collect::<Vec<_>>(),
+        vec![1]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Properties
+
+/// Words drawn from a mixed-script vocabulary, in random case.
+fn word() -> impl Strategy<Value = String> {
+    let vocab = prop::sample::select(vec![
+        "moscow",
+        "format",
+        "kabulov",
+        "taliban",
+        "talks",
+        "кабулов",
+        "переговоры",
+        "ёлка",
+        "zürich",
+        "café",
+        "straße",
+        "αθήνα",
+        "envoy",
+        "北京",
+    ]);
+    (vocab, any::<bool>(), any::<bool>()).prop_map(|(w, upper, title)| {
+        if upper {
+            w.to_uppercase()
+        } else if title {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                .unwrap_or_default()
+        } else {
+            w.to_string()
+        }
+    })
+}
+
+fn separator() -> impl Strategy<Value = String> {
+    prop::sample::select(vec![" ", "  ", "\n", "\n\n", "\t", "\u{A0}", " \r\n "])
+        .prop_map(str::to_string)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn parser_never_panics(src in "\\PC{0,40}") {
+        let _ = Query::parse(&src);
+    }
+
+    #[test]
+    fn parser_never_panics_on_query_like_input(
+        parts in prop::collection::vec(prop::sample::select(vec![
+            "(", ")", "\"", "“", "OR", "AND", "NOT", "-", "title:", "titel:", "*", "~", "~5", "/", "/i",
+            "a", "Кабулов", " ", "\\", "ß", "\u{301}", ":",
+        ]), 0..16)
+    ) {
+        let src: String = parts.concat();
+        if let Err(e) = Query::parse(&src) {
+            prop_assert!(e.position <= src.chars().count());
+            let _ = e.caret(&src);
+        }
+    }
+
+    #[test]
+    fn matcher_never_panics(query in "\\PC{0,20}", text in "\\PC{0,200}") {
+        if let Ok(q) = Query::parse(&query) {
+            let set = RuleSet::new(vec![q]);
+            let doc = Document {
+                title: text.clone(),
+                content: html_to_text(&text),
+                authors: vec![text.clone(), text.clone()],
+                ..Document::default()
+            };
+            for hit in set.matches(&doc) {
+                for t in hit.terms {
+                    prop_assert!(t.snippet.get(t.highlight.clone()).is_some());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn phrase_query_matches_text_built_to_contain_it(
+        phrase in prop::collection::vec(word(), 1..4),
+        before in prop::collection::vec(word(), 0..5),
+        after in prop::collection::vec(word(), 0..5),
+        seps in prop::collection::vec(separator(), 16),
+    ) {
+        let query = format!("\"{}\"", phrase.join(" "));
+        let mut text = String::new();
+        let words: Vec<&String> = before.iter().chain(&phrase).chain(&after).collect();
+        for (i, w) in words.iter().enumerate() {
+            text.push_str(w);
+            text.push_str(&seps[i % seps.len()]);
+        }
+        prop_assert!(is_match(&query, &content(&text)), "{query} in {text:?}");
+        // The same words as a proximity query and as bare words (implicit AND).
+        let near = format!("\"{}\"~{}", phrase.join(" "), phrase.len());
+        prop_assert!(is_match(&near, &content(&text)), "{near} in {text:?}");
+        prop_assert!(is_match(&phrase.join(" "), &content(&text)));
+    }
+}

@@ -1,0 +1,430 @@
+//! SQLite storage: feeds (validators, health), items (deduplicated per feed by stable key) and
+//! the alert outbox. One file, WAL mode, schema from versioned migrations.
+//!
+//! The key promise lives in [`Store::ingest`]: the new items of one poll and the alerts they
+//! trigger are written in **one transaction**, so a crash can neither lose an alert nor queue it
+//! twice. This module knows domain types only — never rules, fetching or notifiers.
+
+mod schema;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::domain::{Alert, AlertPayload, FeedId, Item, NewAlert, hash_hex};
+
+/// How long a writer waits for a lock held by another connection before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Errors from the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database file could not be created or opened.
+    #[error("cannot open database {}", path.display())]
+    Open {
+        /// The database path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The schema migration failed.
+    #[error("cannot migrate database schema")]
+    Migrate(#[source] rusqlite_migration::Error),
+    /// A query failed (disk full, I/O error, locked database…).
+    #[error("database query failed")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A stored alert payload is not valid JSON (the row was written by an incompatible version).
+    #[error("stored alert {id} has an unreadable payload")]
+    Payload {
+        /// Alert row id.
+        id: i64,
+        /// The cause.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// What the store remembers about a feed between polls.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedState {
+    /// Row id.
+    pub id: i64,
+    /// Last ETag.
+    pub etag: Option<String>,
+    /// Last Last-Modified.
+    pub last_modified: Option<String>,
+    /// Unix seconds of the first successful poll; `None` until then.
+    pub first_polled_at: Option<i64>,
+    /// Consecutive failed polls.
+    pub consecutive_failures: u32,
+    /// The last error, if the last poll failed.
+    pub last_error: Option<String>,
+}
+
+/// One successful poll's worth of changes.
+#[derive(Debug, Clone)]
+pub struct Ingest<'a> {
+    /// Feed title from the document.
+    pub title: Option<&'a str>,
+    /// New ETag.
+    pub etag: Option<&'a str>,
+    /// New Last-Modified.
+    pub last_modified: Option<&'a str>,
+    /// Items to store; ones already stored are skipped.
+    pub items: &'a [Item],
+    /// Alerts for those items (by index into `items`).
+    pub alerts: &'a [NewAlert],
+    /// Unix seconds now.
+    pub now: i64,
+}
+
+/// What [`Store::ingest`] wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestReport {
+    /// Items that were new.
+    pub items: usize,
+    /// Alerts queued.
+    pub alerts: usize,
+}
+
+/// A stored item, for backtests and listings.
+#[derive(Debug, Clone)]
+pub struct StoredItem {
+    /// Feed URL.
+    pub feed_url: String,
+    /// The item.
+    pub item: Item,
+}
+
+/// Handle to the database. Cheap to clone; all clones share one connection.
+#[derive(Debug, Clone)]
+pub struct Store {
+    /// The one connection, behind a mutex: SQLite serializes writers anyway, and every
+    /// operation here is short. Async callers hold it only between awaits.
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and migrates it to the latest schema.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let open_err = |source: Box<dyn std::error::Error + Send + Sync>| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| open_err(Box::new(e)))?;
+        }
+        let mut conn = Connection::open(path).map_err(|e| open_err(Box::new(e)))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| open_err(Box::new(e)))?;
+        // WAL for concurrent readers (CLI listings while the daemon runs); synchronous=FULL so
+        // a committed alert survives power loss, not only a process crash.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| open_err(Box::new(e)))?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(|e| open_err(Box::new(e)))?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(|e| open_err(Box::new(e)))?;
+        schema::migrations()
+            .to_latest(&mut conn)
+            .map_err(StoreError::Migrate)?;
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll
+        // back on drop), so a poisoned lock is safe to keep using.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The stored state of a feed, creating its row on first sight.
+    pub fn feed_state(&self, feed: &FeedId) -> Result<FeedState, StoreError> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO feeds (url) VALUES (?1) ON CONFLICT(url) DO NOTHING",
+            params![feed.as_str()],
+        )?;
+        let state = conn.query_row(
+            "SELECT id, etag, last_modified, first_polled_at, consecutive_failures, last_error
+             FROM feeds WHERE url = ?1",
+            params![feed.as_str()],
+            |r| {
+                Ok(FeedState {
+                    id: r.get(0)?,
+                    etag: r.get(1)?,
+                    last_modified: r.get(2)?,
+                    first_polled_at: r.get(3)?,
+                    consecutive_failures: r.get(4)?,
+                    last_error: r.get(5)?,
+                })
+            },
+        )?;
+        Ok(state)
+    }
+
+    /// Which of `keys` are already stored for this feed.
+    pub fn known_keys(&self, feed_id: i64, keys: &[&str]) -> Result<HashSet<String>, StoreError> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare_cached("SELECT 1 FROM items WHERE feed_id = ?1 AND key = ?2")?;
+        let mut known = HashSet::new();
+        for key in keys {
+            if stmt.exists(params![feed_id, key])? {
+                known.insert((*key).to_string());
+            }
+        }
+        Ok(known)
+    }
+
+    /// Records a 304: the feed is healthy and unchanged; validators stay as they are.
+    pub fn record_not_modified(&self, feed_id: i64, now: i64) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE feeds SET last_polled_at = ?2, last_success_at = ?2, last_error = NULL,
+                    consecutive_failures = 0
+             WHERE id = ?1",
+            params![feed_id, now],
+        )?;
+        Ok(())
+    }
+
+    /// Records a failed poll. Returns the new count of consecutive failures.
+    pub fn record_failure(&self, feed_id: i64, now: i64, error: &str) -> Result<u32, StoreError> {
+        let n = self.conn().query_row(
+            "UPDATE feeds SET last_polled_at = ?2, last_error = ?3,
+                    consecutive_failures = consecutive_failures + 1
+             WHERE id = ?1 RETURNING consecutive_failures",
+            params![feed_id, now, error],
+            |r| r.get(0),
+        )?;
+        Ok(n)
+    }
+
+    /// Stores a successful poll: feed metadata, new items and their alerts, atomically.
+    pub fn ingest(
+        &self,
+        feed_id: i64,
+        feed_url: &str,
+        batch: &Ingest<'_>,
+    ) -> Result<IngestReport, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "UPDATE feeds SET title = COALESCE(?2, title), etag = ?3, last_modified = ?4,
+                    first_polled_at = COALESCE(first_polled_at, ?5), last_polled_at = ?5,
+                    last_success_at = ?5, last_error = NULL, consecutive_failures = 0
+             WHERE id = ?1",
+            params![
+                feed_id,
+                batch.title,
+                batch.etag,
+                batch.last_modified,
+                batch.now
+            ],
+        )?;
+        let mut report = IngestReport::default();
+        let mut item_ids: Vec<Option<i64>> = Vec::with_capacity(batch.items.len());
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO items (feed_id, key, title, link, summary, content, authors,
+                                    categories, published_at, first_seen_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT(feed_id, key) DO NOTHING
+                 RETURNING id",
+            )?;
+            for item in batch.items {
+                let id: Option<i64> = insert
+                    .query_row(
+                        params![
+                            feed_id,
+                            item.key,
+                            item.title,
+                            item.link,
+                            item.summary,
+                            item.content,
+                            json_list(&item.authors),
+                            json_list(&item.categories),
+                            item.published.map(|t| t.timestamp()),
+                            batch.now,
+                        ],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if id.is_some() {
+                    report.items += 1;
+                }
+                item_ids.push(id);
+            }
+        }
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO alerts (uid, item_id, rule, notifier, payload, status, attempts,
+                                     created_at, next_attempt_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?6)
+                 ON CONFLICT DO NOTHING",
+            )?;
+            for alert in batch.alerts {
+                // Only alerts for items this batch actually inserted: an item already stored
+                // had its alerts decided when it was first seen.
+                let (Some(item), Some(Some(item_id))) =
+                    (batch.items.get(alert.item), item_ids.get(alert.item))
+                else {
+                    continue;
+                };
+                let uid = alert_uid(feed_url, &item.key, &alert.payload.rule, &alert.notifier);
+                let payload = serde_json::to_string(&alert.payload)
+                    .map_err(|source| StoreError::Payload { id: 0, source })?;
+                report.alerts += insert.execute(params![
+                    uid,
+                    item_id,
+                    alert.payload.rule,
+                    alert.notifier,
+                    payload,
+                    batch.now
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(report)
+    }
+
+    /// Alerts due for delivery at `now`, oldest first.
+    pub fn due_alerts(&self, now: i64, limit: usize) -> Result<Vec<Alert>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, uid, notifier, attempts, payload, created_at FROM alerts
+             WHERE status IN ('pending', 'retry') AND next_attempt_at <= ?1
+             ORDER BY id LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![now, limit as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, u32>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, i64>(5)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, uid, notifier, attempts, payload, created_at) = row?;
+            let payload: AlertPayload = serde_json::from_str(&payload)
+                .map_err(|source| StoreError::Payload { id, source })?;
+            out.push(Alert {
+                id,
+                uid,
+                notifier,
+                attempts,
+                created_at,
+                payload,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Marks an alert delivered.
+    pub fn mark_sent(&self, id: i64, now: i64) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE alerts SET status = 'sent', sent_at = ?2, attempts = attempts + 1,
+                    last_error = NULL
+             WHERE id = ?1",
+            params![id, now],
+        )?;
+        Ok(())
+    }
+
+    /// Records a failed delivery: `retry_at` schedules another attempt, `None` gives up (dead).
+    pub fn mark_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let (status, next) = match retry_at {
+            Some(t) => ("retry", t),
+            None => ("dead", i64::MAX),
+        };
+        self.conn().execute(
+            "UPDATE alerts SET status = ?2, attempts = attempts + 1, last_error = ?3,
+                    next_attempt_at = ?4
+             WHERE id = ?1",
+            params![id, status, error, next],
+        )?;
+        Ok(())
+    }
+
+    /// Alerts not yet delivered (pending or waiting to retry).
+    pub fn undelivered_count(&self) -> Result<u64, StoreError> {
+        let n: i64 = self.conn().query_row(
+            "SELECT count(*) FROM alerts WHERE status IN ('pending', 'retry')",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(n.max(0).unsigned_abs())
+    }
+
+    /// Counts of alerts by status, for status lines and listings.
+    pub fn alert_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT status, count(*) FROM alerts GROUP BY status ORDER BY status",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get(0)?, r.get::<_, i64>(1)?.max(0).unsigned_abs()))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Items first seen at or after `since` (unix seconds), oldest first.
+    pub fn items_since(&self, since: i64) -> Result<Vec<StoredItem>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT f.url, i.key, i.title, i.link, i.summary, i.content, i.authors,
+                    i.categories, i.published_at
+             FROM items i JOIN feeds f ON f.id = i.feed_id
+             WHERE i.first_seen_at >= ?1 ORDER BY i.id",
+        )?;
+        let rows = stmt.query_map(params![since], |r| {
+            Ok(StoredItem {
+                feed_url: r.get(0)?,
+                item: Item {
+                    key: r.get(1)?,
+                    title: r.get(2)?,
+                    link: r.get(3)?,
+                    summary: r.get(4)?,
+                    content: r.get(5)?,
+                    authors: parse_list(&r.get::<_, String>(6)?),
+                    categories: parse_list(&r.get::<_, String>(7)?),
+                    published: r
+                        .get::<_, Option<i64>>(8)?
+                        .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0)),
+                },
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+/// Stable alert identity: the same (feed, item, rule, notifier) always gives the same uid, so a
+/// resend after a crash carries the same Message-ID / idempotency key.
+pub fn alert_uid(feed_url: &str, item_key: &str, rule: &str, notifier: &str) -> String {
+    hash_hex(&[feed_url, item_key, rule, notifier])[..32].to_string()
+}
+
+fn json_list(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".to_string())
+}
+
+fn parse_list(s: &str) -> Vec<String> {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests;

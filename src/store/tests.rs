@@ -1,0 +1,156 @@
+use super::*;
+use crate::domain::{AlertPayload, FeedId, Item, NewAlert};
+
+fn item(key: &str) -> Item {
+    Item {
+        key: key.to_string(),
+        title: format!("title {key}"),
+        link: Some(format!("http://example.org/{key}")),
+        summary: String::new(),
+        content: String::new(),
+        authors: vec!["A".into()],
+        categories: vec![],
+        published: None,
+    }
+}
+
+fn alert(item: usize, notifier: &str) -> NewAlert {
+    NewAlert {
+        item,
+        notifier: notifier.to_string(),
+        payload: AlertPayload {
+            rule: "r".into(),
+            query: "q".into(),
+            matched: vec!["q".into()],
+            feed_name: "f".into(),
+            feed_url: "http://f/".into(),
+            title: "t".into(),
+            link: None,
+            published: None,
+            snippet: String::new(),
+        },
+    }
+}
+
+fn open() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&dir.path().join("sub/feedwatch.db")).expect("open");
+    (dir, store)
+}
+
+#[test]
+fn ingest_dedupes_items_and_queues_alerts_once() {
+    let (_dir, store) = open();
+    let feed = FeedId::from_stored("http://f/".into());
+    let st = store.feed_state(&feed).expect("state");
+    assert_eq!(st.first_polled_at, None);
+    let items = vec![item("a"), item("b")];
+    let alerts = vec![alert(0, "mail"), alert(1, "mail"), alert(1, "hook")];
+    let batch = Ingest {
+        title: Some("F"),
+        etag: Some("\"e1\""),
+        last_modified: None,
+        items: &items,
+        alerts: &alerts,
+        now: 100,
+    };
+    let r = store.ingest(st.id, feed.as_str(), &batch).expect("ingest");
+    assert_eq!(
+        r,
+        IngestReport {
+            items: 2,
+            alerts: 3
+        }
+    );
+    // The same batch again: nothing new, nothing queued twice.
+    let r = store.ingest(st.id, feed.as_str(), &batch).expect("ingest");
+    assert_eq!(r, IngestReport::default());
+    let st = store.feed_state(&feed).expect("state");
+    assert_eq!(st.first_polled_at, Some(100));
+    assert_eq!(st.etag.as_deref(), Some("\"e1\""));
+    let known = store.known_keys(st.id, &["a", "c"]).expect("known");
+    assert_eq!(known.into_iter().collect::<Vec<_>>(), vec!["a".to_string()]);
+    assert_eq!(store.due_alerts(100, 10).expect("due").len(), 3);
+}
+
+#[test]
+fn failed_alert_waits_until_retry_time_and_dead_never_returns() {
+    let (_dir, store) = open();
+    let feed = FeedId::from_stored("http://f/".into());
+    let st = store.feed_state(&feed).expect("state");
+    let items = vec![item("a"), item("b")];
+    let alerts = vec![alert(0, "mail"), alert(1, "mail")];
+    let batch = Ingest {
+        title: None,
+        etag: None,
+        last_modified: None,
+        items: &items,
+        alerts: &alerts,
+        now: 10,
+    };
+    store.ingest(st.id, feed.as_str(), &batch).expect("ingest");
+    let due = store.due_alerts(10, 10).expect("due");
+    assert_eq!(due.len(), 2);
+    assert_ne!(due[0].uid, due[1].uid);
+    store
+        .mark_failed(due[0].id, "connection refused", Some(70))
+        .expect("fail");
+    store
+        .mark_failed(due[1].id, "550 no such user", None)
+        .expect("dead");
+    assert!(store.due_alerts(69, 10).expect("due").is_empty());
+    let again = store.due_alerts(70, 10).expect("due");
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempts, 1);
+    store.mark_sent(again[0].id, 71).expect("sent");
+    assert_eq!(store.undelivered_count().expect("count"), 0);
+    assert_eq!(
+        store.alert_counts().expect("counts"),
+        vec![("dead".to_string(), 1), ("sent".to_string(), 1)]
+    );
+}
+
+#[test]
+fn failures_count_up_and_reset_on_success() {
+    let (_dir, store) = open();
+    let feed = FeedId::from_stored("http://f/".into());
+    let st = store.feed_state(&feed).expect("state");
+    assert_eq!(store.record_failure(st.id, 1, "boom").expect("fail"), 1);
+    assert_eq!(store.record_failure(st.id, 2, "boom").expect("fail"), 2);
+    assert_eq!(
+        store
+            .feed_state(&feed)
+            .expect("state")
+            .last_error
+            .as_deref(),
+        Some("boom")
+    );
+    store.record_not_modified(st.id, 3).expect("304");
+    let st = store.feed_state(&feed).expect("state");
+    assert_eq!((st.consecutive_failures, st.last_error), (0, None));
+}
+
+#[test]
+fn reopening_keeps_everything() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db.sqlite");
+    let feed = FeedId::from_stored("http://f/".into());
+    {
+        let store = Store::open(&path).expect("open");
+        let st = store.feed_state(&feed).expect("state");
+        let items = vec![item("a")];
+        let alerts = vec![alert(0, "mail")];
+        let batch = Ingest {
+            title: None,
+            etag: None,
+            last_modified: None,
+            items: &items,
+            alerts: &alerts,
+            now: 5,
+        };
+        store.ingest(st.id, feed.as_str(), &batch).expect("ingest");
+    }
+    let store = Store::open(&path).expect("reopen");
+    assert_eq!(store.undelivered_count().expect("count"), 1);
+    assert_eq!(store.items_since(0).expect("items").len(), 1);
+}

@@ -1,0 +1,535 @@
+//! Text as a reader sees it, and text as the rule matcher compares it.
+//!
+//! Two pure transformations live here and nothing else (no I/O, no clock):
+//!
+//! * [`html_to_text`]: feed HTML → the plain text a reader sees (tags removed, entities decoded,
+//!   `<script>`/`<style>` dropped, blocks separated, whitespace collapsed). Parsing is done by
+//!   `html2text` (html5ever underneath); we never tokenize HTML by hand.
+//! * [`fold`] / [`Folded`]: the matching form of a text (NFKC, full Unicode case folding,
+//!   diacritics removed, Russian `ё` ≡ `е`, typographic punctuation mapped to ASCII, whitespace
+//!   runs → one space), plus a byte-offset map back into the original so a hit in folded text
+//!   can be highlighted in the original.
+//!
+//! The rules engine (`crate::rules`) folds queries and documents with the same function, so any
+//! choice made here is symmetric by construction.
+
+use std::sync::LazyLock;
+
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::{canonical_combining_class, is_combining_mark};
+
+/// Width given to html2text: large enough that it never wraps a line (a wrap would only turn into
+/// a space after collapsing, but wrapping costs time and could split a URL-like token).
+const HTML_RENDER_WIDTH: usize = 1 << 20;
+
+/// Returns the text a reader sees in `html`, on one line with whitespace runs collapsed.
+///
+/// Plain text (no `<`) is not handed to the HTML parser: only its entities are decoded
+/// (feed-rs leaves `&nbsp;`/`&mdash;` literally in XML-parsed text) and whitespace collapsed, so
+/// a `<`-free string comes back unchanged apart from those two things. Never panics: if the
+/// renderer fails (or panics) the input is returned whitespace-collapsed.
+pub fn html_to_text(html: &str) -> String {
+    if !html.contains('<') {
+        if !html.contains('&') {
+            return collapse_whitespace(html);
+        }
+        // Only entities to decode: escape nothing else, let html5ever decode them as text.
+        return render_html(html).unwrap_or_else(|| collapse_whitespace(html));
+    }
+    render_html(html).unwrap_or_else(|| collapse_whitespace(html))
+}
+
+/// Runs html2text with a decorator that adds no markup (no `[link]` brackets, `*` bullets or
+/// `#` headings: a reader does not see those, so a rule must not match them).
+fn render_html(html: &str) -> Option<String> {
+    // html2text has had panics on hostile input in the past (deep tables, odd widths); one bad
+    // item must not take the daemon down, so a panic becomes "render failed".
+    let rendered = std::panic::catch_unwind(|| {
+        html2text::config::with_decorator(html2text::render::TrivialDecorator::new())
+            .link_footnotes(false)
+            .no_table_borders()
+            .allow_width_overflow()
+            .string_from_read(html.as_bytes(), HTML_RENDER_WIDTH)
+    });
+    match rendered {
+        Ok(Ok(text)) => Some(collapse_whitespace(&text)),
+        _ => None,
+    }
+}
+
+/// Collapses every run of Unicode whitespace (incl. NBSP and line breaks) to one ASCII space
+/// and trims both ends.
+pub fn collapse_whitespace(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for word in s.split(char::is_whitespace).filter(|w| !w.is_empty()) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+/// Folded (matching) form of a text plus a map from each folded byte back to the original.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Folded {
+    /// The folded text. Never starts or ends with a space; never contains two spaces in a row.
+    pub text: String,
+    /// `map[i]` is the byte offset in the original of the start of the source segment that
+    /// produced folded byte `i`; `map[text.len()]` is the original's length. Non-decreasing.
+    map: Vec<u32>,
+}
+
+impl Folded {
+    /// Maps a byte range of [`Folded::text`] back to the byte range of the original text that
+    /// produced it (always on char boundaries of the original). Out-of-range input is clamped.
+    pub fn original_range(&self, range: std::ops::Range<usize>) -> std::ops::Range<usize> {
+        let len = self.text.len();
+        let start = range.start.min(len);
+        let end = range.end.clamp(start, len);
+        let orig_start = self.map[start] as usize;
+        if end == start {
+            return orig_start..orig_start;
+        }
+        // The end is the end of the source segment that produced the last folded byte: the
+        // next map entry that differs from it (a segment such as `ß` → `ss` spans several
+        // folded bytes that all map to the same source offset).
+        let last = self.map[end - 1];
+        let orig_end = self.map[end..]
+            .iter()
+            .copied()
+            .find(|&o| o > last)
+            .unwrap_or(last) as usize;
+        orig_start..orig_end.max(orig_start)
+    }
+}
+
+/// Folds `s` for matching: NFKC, full case folding, diacritics removed, `ё` → `е`,
+/// typographic quotes/dashes/apostrophes → ASCII, whitespace runs → one space, trimmed.
+///
+/// ```
+/// assert_eq!(feedwatch::text::fold("Zürich  “Straße” — ЁЛКА"), "zurich \"strasse\" - елка");
+/// ```
+pub fn fold(s: &str) -> String {
+    fold_with_map(s).text
+}
+
+/// [`fold`], keeping the offset map back into `s` (see [`Folded::original_range`]).
+pub fn fold_with_map(s: &str) -> Folded {
+    // Offsets are stored as u32 to halve the map's size; a longer text is folded only up to
+    // 4 GiB, which no feed item reaches (and the tail is then simply not matchable).
+    let s = if s.len() >= u32::MAX as usize {
+        let mut cut = u32::MAX as usize - 1;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        &s[..cut]
+    } else {
+        s
+    };
+    let mut text = String::with_capacity(s.len());
+    let mut map: Vec<u32> = Vec::with_capacity(s.len() + 1);
+    // Whether a space is owed before the next non-space output (collapsing + trimming).
+    let mut pending_space: Option<u32> = None;
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    let mut scratch = String::new();
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b.is_ascii() {
+            // ASCII fast path: one byte in, one byte out.
+            if b.is_ascii_whitespace() || b == 0x0B {
+                if !text.is_empty() && pending_space.is_none() {
+                    pending_space = Some(i as u32);
+                }
+            } else {
+                if let Some(at) = pending_space.take() {
+                    text.push(' ');
+                    map.push(at);
+                }
+                text.push(b.to_ascii_lowercase() as char);
+                map.push(i as u32);
+            }
+            i += 1;
+            continue;
+        }
+        // A segment: one char plus any following combining chars, so that a base letter and
+        // its accents are normalized together.
+        let seg_end = segment_end(s, i);
+        let seg = &s[i..seg_end];
+        let folded: &str = if seg.chars().nth(1).is_none() {
+            let c = seg.chars().next().unwrap_or(' ');
+            match fold_table_lookup(c) {
+                Some(f) => f,
+                None => {
+                    scratch.clear();
+                    fold_segment(seg, &mut scratch);
+                    &scratch
+                }
+            }
+        } else {
+            scratch.clear();
+            fold_segment(seg, &mut scratch);
+            &scratch
+        };
+        for c in folded.chars() {
+            if c == ' ' {
+                if !text.is_empty() && pending_space.is_none() {
+                    pending_space = Some(i as u32);
+                }
+            } else {
+                if let Some(at) = pending_space.take() {
+                    text.push(' ');
+                    map.push(at);
+                }
+                let before = text.len();
+                text.push(c);
+                map.extend(std::iter::repeat_n(i as u32, text.len() - before));
+            }
+        }
+        i = seg_end;
+    }
+    map.push(s.len() as u32);
+    Folded { text, map }
+}
+
+/// End (byte offset) of the segment starting at `start`: the char there plus every following
+/// char that is a combining char or a conjoining Hangul vowel/trailing jamo.
+fn segment_end(s: &str, start: usize) -> usize {
+    let mut chars = s[start..].char_indices();
+    chars.next();
+    for (off, c) in chars {
+        let joins = canonical_combining_class(c) != 0
+            || is_combining_mark(c)
+            || ('\u{1160}'..='\u{11FF}').contains(&c)
+            || ('\u{D7B0}'..='\u{D7FF}').contains(&c);
+        if !joins {
+            return start + off;
+        }
+    }
+    s.len()
+}
+
+/// First code point not covered by the precomputed single-char fold table.
+const FOLD_TABLE_END: u32 = 0x3000;
+
+/// Fold of every single char below [`FOLD_TABLE_END`] (Latin, Greek, Cyrillic, punctuation…),
+/// computed once: the per-char normalization pipeline is too slow to run on every char of
+/// 100k items, and for a lone char its result never changes.
+static FOLD_TABLE: LazyLock<Vec<Box<str>>> = LazyLock::new(|| {
+    (0..FOLD_TABLE_END)
+        .map(|cp| {
+            let mut out = String::new();
+            if let Some(c) = char::from_u32(cp) {
+                fold_segment(c.encode_utf8(&mut [0; 4]), &mut out);
+            }
+            out.into_boxed_str()
+        })
+        .collect()
+});
+
+fn fold_table_lookup(c: char) -> Option<&'static str> {
+    FOLD_TABLE.get(c as usize).map(|b| &**b)
+}
+
+/// Han ideographs and precomposed Hangul syllables: no case, no compatibility decomposition,
+/// no diacritics, so they fold to themselves (a fast path for CJK feeds).
+fn is_stable_ideograph(c: char) -> bool {
+    matches!(c, '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{AC00}'..='\u{D7A3}')
+}
+
+/// The slow, exact fold of one segment (a base char plus its combining marks), appended to
+/// `out`. Whitespace becomes a single `' '` (collapsed by the caller).
+fn fold_segment(seg: &str, out: &mut String) {
+    // Compatibility caseless form (Unicode §3.13 D146): NFKD(fold(NFKD(fold(NFD(x))))), which is
+    // what `caseless::compatibility_caseless_match` compares; the second round is needed for
+    // chars whose folding is not stable under normalization (e.g. U+0345).
+    use caseless::Caseless;
+    let mut chars = seg.chars();
+    if let (Some(first), None) = (chars.next(), chars.next()) {
+        // Checked before normalization: NFKC would turn `″` into two primes and `´` into a
+        // space plus a combining accent.
+        if let Some(mapped) = ascii_punctuation(first) {
+            out.push(mapped);
+            return;
+        }
+        if is_stable_ideograph(first) {
+            out.push(first);
+            return;
+        }
+    }
+    let decomposed: Vec<char> = seg
+        .chars()
+        .nfd()
+        .default_case_fold()
+        .nfkd()
+        .default_case_fold()
+        .nfkd()
+        .collect();
+    let base_is_cyrillic = decomposed.first().is_some_and(|&c| is_cyrillic(c));
+    let mut kept: Vec<char> = Vec::with_capacity(decomposed.len());
+    for (idx, &c) in decomposed.iter().enumerate() {
+        if is_diacritic(c) {
+            // Latin/Greek accents are dropped (café → cafe). Cyrillic letters keep theirs (й is
+            // not и) except the diaeresis on е: Russian writes ё and е interchangeably.
+            let on_cyrillic_e = idx > 0 && decomposed[idx - 1] == 'е' && c == '\u{0308}';
+            if !base_is_cyrillic || on_cyrillic_e {
+                continue;
+            }
+        }
+        kept.push(c);
+    }
+    for c in kept.into_iter().nfc() {
+        if c.is_whitespace() {
+            out.push(' ');
+        } else if let Some(mapped) = ascii_punctuation(c).or_else(|| strip_stroke(c)) {
+            out.push(mapped);
+        } else if !is_ignorable(c) {
+            out.push(c);
+        }
+    }
+}
+
+/// Combining diacritical marks (the blocks that carry accents for Latin/Greek/Cyrillic). Marks
+/// of other scripts (Devanagari vowel signs, Arabic harakat…) are letters' parts and are kept.
+fn is_diacritic(c: char) -> bool {
+    matches!(c,
+        '\u{0300}'..='\u{036F}'
+        | '\u{1AB0}'..='\u{1AFF}'
+        | '\u{1DC0}'..='\u{1DFF}'
+        | '\u{20D0}'..='\u{20FF}'
+        | '\u{FE20}'..='\u{FE2F}')
+}
+
+fn is_cyrillic(c: char) -> bool {
+    matches!(c, '\u{0400}'..='\u{052F}' | '\u{1C80}'..='\u{1C8F}' | '\u{2DE0}'..='\u{2DFF}' | '\u{A640}'..='\u{A69F}')
+}
+
+/// Invisible format chars that only split words visually: soft hyphen, zero-width space and
+/// joiners, word joiner, BOM. `Kabu\u{AD}lov` is `Kabulov` to a reader.
+fn is_ignorable(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
+}
+
+/// Latin letters whose diacritic (a stroke or a missing dot) has no Unicode decomposition, so
+/// NFD cannot remove it: `Łódź` must fold like `Lodz`, `Ørsted` like `Orsted`. Applied after
+/// case folding, so only lowercase forms appear.
+fn strip_stroke(c: char) -> Option<char> {
+    Some(match c {
+        'ł' => 'l',
+        'ø' => 'o',
+        'đ' => 'd',
+        'ħ' => 'h',
+        'ŧ' => 't',
+        'ƚ' => 'l',
+        'ı' => 'i',
+        _ => return None,
+    })
+}
+
+/// Typographic quotes, apostrophes and dashes → their ASCII forms.
+fn ascii_punctuation(c: char) -> Option<char> {
+    Some(match c {
+        '“' | '”' | '„' | '‟' | '«' | '»' | '″' | '‶' | '〝' | '〞' | '〟' | '＂' => {
+            '"'
+        }
+        '‘' | '’' | '‚' | '‛' | '‹' | '›' | '′' | '‵' | 'ʹ' | 'ʻ' | 'ʼ' | 'ʽ' | '´' | '＇' => {
+            '\''
+        }
+        '‐' | '‑' | '‒' | '–' | '—' | '―' | '−' | '⁃' | '﹘' | '﹣' | '－' | '⸺' | '⸻' => {
+            '-'
+        }
+        _ => return None,
+    })
+}
+
+/// Whether `c` is part of a word for whole-word matching: letters, digits and combining marks
+/// (Unicode-aware: Cyrillic, Greek, CJK are all word chars).
+pub fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || is_combining_mark(c)
+}
+
+/// Scripts written without spaces between words (Han, Kana, Thai, Lao, Khmer, Myanmar…): a
+/// whole-word boundary cannot be required next to them or no CJK query could ever match.
+pub fn is_unspaced_script(c: char) -> bool {
+    matches!(c,
+        '\u{0E00}'..='\u{0EFF}'      // Thai, Lao
+        | '\u{1000}'..='\u{109F}'    // Myanmar
+        | '\u{1780}'..='\u{17FF}'    // Khmer
+        | '\u{3040}'..='\u{30FF}'    // Hiragana, Katakana
+        | '\u{3400}'..='\u{4DBF}'    // CJK Ext A
+        | '\u{4E00}'..='\u{9FFF}'    // CJK Unified
+        | '\u{F900}'..='\u{FAFF}'    // CJK Compatibility
+        | '\u{20000}'..='\u{3FFFF}') // CJK Ext B+
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_to_text_cases() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "bold_inside_phrase",
+                "<b>Moscow</b> format",
+                "Moscow format",
+            ),
+            ("paragraphs_do_not_glue", "<p>a</p><p>b</p>", "a b"),
+            (
+                "divs_do_not_glue",
+                "<div>one</div><div>two</div>",
+                "one two",
+            ),
+            ("br_separates", "a<br>b", "a b"),
+            (
+                "list_items_separate",
+                "<ul><li>x</li><li>y</li></ul>",
+                "x y",
+            ),
+            (
+                "table_cells_separate",
+                "<table><tr><td>x</td><td>y</td></tr></table>",
+                "x y",
+            ),
+            ("inline_spans_join", "Ka<span>bul</span>ov", "Kabulov"),
+            ("nbsp_entity", "Moscow&nbsp;format", "Moscow format"),
+            ("mdash_entity_plain", "a &mdash; b", "a — b"),
+            ("amp_in_html", "<p>R&amp;D</p>", "R&D"),
+            ("numeric_entities", "&#1050;&#x430;", "Ка"),
+            ("script_dropped", "a<script>var x = 1;</script> b", "a b"),
+            (
+                "style_dropped",
+                "<style>p{color:red}</style><p>text</p>",
+                "text",
+            ),
+            (
+                "link_text_no_brackets",
+                "see <a href=\"http://x\">the report</a>.",
+                "see the report.",
+            ),
+            (
+                "heading_no_hashes",
+                "<h1>Title</h1><p>body</p>",
+                "Title body",
+            ),
+            (
+                "plain_text_unchanged",
+                "Plain text, with *stars* and [brackets]",
+                "Plain text, with *stars* and [brackets]",
+            ),
+            ("plain_text_whitespace_collapsed", "  a\n\n b\tc  ", "a b c"),
+            ("lone_less_than", "1 < 2 and 3 > 2", "1 < 2 and 3 > 2"),
+            ("empty", "", ""),
+            ("only_tags", "<p></p><br/>", ""),
+            ("unclosed_tag", "<b>bold <i>text", "bold text"),
+            ("cyrillic", "<p>Кабулов</p>", "Кабулов"),
+        ];
+        for (name, input, want) in cases {
+            assert_eq!(html_to_text(input), *want, "case {name}");
+        }
+    }
+
+    #[test]
+    fn html_to_text_survives_deep_nesting() {
+        let html = "<div>".repeat(5_000) + "deep" + &"</div>".repeat(5_000);
+        assert!(html_to_text(&html).contains("deep"));
+        let tables = "<table><tr><td>".repeat(500) + "x";
+        let _ = html_to_text(&tables);
+    }
+
+    #[test]
+    fn fold_cases() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("ascii_lowercase", "KABULOV", "kabulov"),
+            ("cyrillic_upper", "КАБУЛОВ", "кабулов"),
+            ("yo_to_ye", "Ёлка ёж", "елка еж"),
+            ("yo_decomposed", "е\u{0308}ж", "еж"),
+            ("short_i_kept", "Йошкар-Ола мой", "йошкар-ола мой"),
+            ("umlaut", "Zürich", "zurich"),
+            ("acute", "café", "cafe"),
+            ("decomposed_acute", "cafe\u{0301}", "cafe"),
+            ("sharp_s", "Straße", "strasse"),
+            ("capital_sharp_s", "STRAẞE", "strasse"),
+            ("greek_final_sigma", "ΟΔΟΣ οδος", "οδοσ οδοσ"),
+            ("greek_tonos", "Αθήνα", "αθηνα"),
+            ("ligature_nfkc", "ﬁle", "file"),
+            ("fullwidth_nfkc", "ＡＢＣ", "abc"),
+            ("roman_numeral", "Ⅻ", "xii"),
+            ("curly_double_quotes", "“a” „b“ «c»", "\"a\" \"b\" \"c\""),
+            (
+                "curly_single_quotes",
+                "Kabulov’s ‘x’ ‹y›",
+                "kabulov's 'x' 'y'",
+            ),
+            ("dashes", "a–b—c‐d−e", "a-b-c-d-e"),
+            ("prime", "5′", "5'"),
+            ("whitespace_runs", "a \n\n\t b\u{00A0}c\u{2009}d", "a b c d"),
+            ("trimmed", "  a  ", "a"),
+            ("soft_hyphen_removed", "Kabu\u{00AD}lov", "kabulov"),
+            ("zero_width_space_removed", "Kabu\u{200B}lov", "kabulov"),
+            ("cjk_unchanged", "北京", "北京"),
+            ("stroke_letters", "Łódź Ørsted Đakovo", "lodz orsted dakovo"),
+            ("dotless_i", "KIRIKKALE kırıkkale", "kirikkale kirikkale"),
+            ("devanagari_marks_kept", "हिन्दी", "हिन्दी"),
+            ("empty", "", ""),
+        ];
+        for (name, input, want) in cases {
+            assert_eq!(fold(input), *want, "case {name}");
+        }
+    }
+
+    #[test]
+    fn fold_map_points_back_into_original() {
+        let cases: &[(&str, &str, &str, &str)] = &[
+            // (name, original, folded needle, expected original slice)
+            ("ascii", "Hello World", "world", "World"),
+            ("after_accent", "Zürich Kabulov", "kabulov", "Kabulov"),
+            ("accented_word", "in Zürich.", "zurich", "Zürich"),
+            ("cyrillic", "посол КАБУЛОВ сказал", "кабулов", "КАБУЛОВ"),
+            ("sharp_s_whole", "die Straße hier", "strasse", "Straße"),
+            ("sharp_s_partial", "Straße", "stras", "Straß"),
+            (
+                "collapsed_whitespace",
+                "Moscow\n\n  format talks",
+                "moscow format",
+                "Moscow\n\n  format",
+            ),
+            ("decomposed", "cafe\u{0301} noir", "cafe", "cafe\u{0301}"),
+        ];
+        for (name, orig, needle, want) in cases {
+            let f = fold_with_map(orig);
+            let at = f
+                .text
+                .find(needle)
+                .unwrap_or_else(|| panic!("case {name}: {needle} not in {}", f.text));
+            let r = f.original_range(at..at + needle.len());
+            assert_eq!(&orig[r], *want, "case {name}");
+        }
+    }
+
+    #[test]
+    fn fold_is_idempotent_on_samples() {
+        for s in ["Zürich Straße ЁЖ “x” — ﬁ", "ΣΊΣΥΦΟΣ", "Ⅻ ½ ㎏", "ǅ ǆ"] {
+            let once = fold(s);
+            assert_eq!(fold(&once), once, "{s}");
+        }
+    }
+
+    #[test]
+    fn word_chars_are_unicode_aware() {
+        let cases = [
+            ('a', true),
+            ('Я', true),
+            ('ж', true),
+            ('7', true),
+            ('\'', false),
+            ('-', false),
+            (' ', false),
+            ('北', true),
+        ];
+        for (c, want) in cases {
+            assert_eq!(is_word_char(c), want, "{c:?}");
+        }
+    }
+}

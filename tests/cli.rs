@@ -1,0 +1,114 @@
+//! The command-line contract: `check` exit codes and messages, the default config, and that
+//! the README shows the commands and the config keys that the code accepts.
+
+mod support;
+
+use support::feedwatch;
+
+fn repo(path: &str) -> String {
+    format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[tokio::test]
+async fn check_accepts_the_default_config() {
+    let run = feedwatch(&["--config", &repo("config/feedwatch.toml"), "check"]).await;
+    assert_eq!(run.code, Some(0), "{run:#?}");
+    assert!(run.stdout.contains("config OK"), "{}", run.stdout);
+    assert!(run.stdout.contains("The Moscow Times"), "{}", run.stdout);
+    assert!(run.stdout.contains("moscow-format"), "{}", run.stdout);
+}
+
+#[tokio::test]
+async fn check_lists_every_mistake_with_key_and_line_and_exits_78() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(
+        &cfg,
+        r#"[poll]
+interval = "often"
+
+[[feed]]
+url = "not a url"
+
+[[rule]]
+name = "r"
+query = "Kabulov"
+notify = ["nobody"]
+
+[notify.console]
+type = "stdout"
+"#,
+    )
+    .expect("write");
+    let run = feedwatch(&["--config", cfg.to_str().expect("utf-8"), "check"]).await;
+    assert_eq!(run.code, Some(78), "{run:#?}");
+    for needle in [
+        "3 problems",
+        "line 2: poll.interval: invalid duration",
+        "line 5: feed[0].url: invalid URL",
+        "line 10: rule[0].notify[0]: no notifier named \"nobody\"",
+    ] {
+        assert!(
+            run.stderr.contains(needle),
+            "missing {needle:?} in:\n{}",
+            run.stderr
+        );
+    }
+}
+
+#[tokio::test]
+async fn missing_config_file_is_a_config_error() {
+    let run = feedwatch(&["--config", "/nonexistent/feedwatch.toml", "check"]).await;
+    assert_eq!(run.code, Some(78), "{run:#?}");
+    assert!(
+        run.stderr
+            .contains("cannot read config file /nonexistent/feedwatch.toml")
+    );
+}
+
+#[test]
+fn readme_documents_commands_and_every_config_key() {
+    let readme = std::fs::read_to_string(repo("README.md")).expect("README.md");
+    for needle in [
+        "cargo run --release -- --config config/feedwatch.toml run",
+        "cargo test",
+        "feedwatch check",
+        "feedwatch once",
+        "feedwatch run",
+        "FEEDWATCH_CONFIG",
+    ] {
+        assert!(readme.contains(needle), "README lacks {needle:?}");
+    }
+    for key in [
+        "[storage]",
+        "path",
+        "[poll]",
+        "interval",
+        "timeout",
+        "max_body",
+        "backlog",
+        "concurrency",
+        "user_agent",
+        "[[feed]]",
+        "url",
+        "name",
+        "tags",
+        "[[rule]]",
+        "query",
+        "feeds",
+        "notify",
+        "enabled",
+        "[notify.NAME]",
+        "type",
+        "smtp",
+        "username",
+        "password_file",
+        "from",
+        "to",
+    ] {
+        assert!(
+            readme.contains(&format!("`{key}`")),
+            "README does not document `{key}`"
+        );
+    }
+}

@@ -1,0 +1,356 @@
+//! Real servers on loopback for integration tests: an HTTP feed server that speaks conditional
+//! GET, and an SMTP server (mailin-embedded) that receives real mail from lettre.
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, Response, StatusCode};
+
+/// What the feed server answers on one path.
+#[derive(Clone, Debug)]
+pub struct Route {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub content_type: String,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+impl Route {
+    /// 200 with an RSS body and an ETag.
+    pub fn rss(body: impl Into<Vec<u8>>, etag: &str) -> Route {
+        Route {
+            status: 200,
+            body: body.into(),
+            content_type: "application/rss+xml".into(),
+            etag: Some(etag.into()),
+            last_modified: Some("Thu, 07 Oct 2021 10:00:00 GMT".into()),
+        }
+    }
+}
+
+/// One request as the server saw it.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub path: String,
+    pub headers: HeaderMap,
+    pub status: u16,
+}
+
+#[derive(Default)]
+struct FeedState {
+    routes: HashMap<String, Route>,
+    seen: Vec<Seen>,
+}
+
+/// An HTTP/1.1 server on 127.0.0.1 serving feed bytes with ETag / Last-Modified and 304s.
+#[derive(Clone)]
+pub struct FeedServer {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<FeedState>>,
+}
+
+impl FeedServer {
+    pub async fn start() -> FeedServer {
+        let state: Arc<Mutex<FeedState>> = Arc::default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind feed server");
+        let addr = listener.local_addr().expect("addr");
+        let st = state.clone();
+        let app = axum::Router::new().fallback(move |req: Request<Body>| {
+            let st = st.clone();
+            async move { serve(&st, req) }
+        });
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("feed server runs");
+        });
+        FeedServer { addr, state }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn set(&self, path: &str, route: Route) {
+        self.state
+            .lock()
+            .expect("lock")
+            .routes
+            .insert(path.to_string(), route);
+    }
+
+    pub fn seen(&self, path: &str) -> Vec<Seen> {
+        self.state
+            .lock()
+            .expect("lock")
+            .seen
+            .iter()
+            .filter(|s| s.path == path)
+            .cloned()
+            .collect()
+    }
+}
+
+fn serve(state: &Mutex<FeedState>, req: Request<Body>) -> Response<Body> {
+    let mut st = state.lock().expect("lock");
+    let path = req.uri().path().to_string();
+    let headers = req.headers().clone();
+    let route = st.routes.get(&path).cloned();
+    let (status, resp) = match route {
+        None => (
+            404,
+            Response::builder()
+                .status(404)
+                .body(Body::from("not found")),
+        ),
+        Some(r) => {
+            let inm = headers.get("if-none-match").and_then(|v| v.to_str().ok());
+            let ims = headers
+                .get("if-modified-since")
+                .and_then(|v| v.to_str().ok());
+            let fresh = match (&r.etag, inm, &r.last_modified, ims) {
+                (Some(e), Some(h), _, _) => e == h,
+                (_, None, Some(lm), Some(h)) => lm == h,
+                _ => false,
+            };
+            let mut b = Response::builder();
+            if let Some(e) = &r.etag {
+                b = b.header("etag", e);
+            }
+            if let Some(lm) = &r.last_modified {
+                b = b.header("last-modified", lm);
+            }
+            if fresh && r.status == 200 {
+                (304, b.status(304).body(Body::empty()))
+            } else {
+                (
+                    r.status,
+                    b.status(r.status)
+                        .header("content-type", &r.content_type)
+                        .body(Body::from(r.body.clone())),
+                )
+            }
+        }
+    };
+    st.seen.push(Seen {
+        path,
+        headers,
+        status,
+    });
+    resp.unwrap_or_else(|_| {
+        let mut r = Response::new(Body::empty());
+        *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+        r
+    })
+}
+
+/// One received message.
+#[derive(Clone, Debug)]
+pub struct Mail {
+    pub from: String,
+    pub to: Vec<String>,
+    pub data: Vec<u8>,
+}
+
+impl Mail {
+    pub fn parsed(&self) -> mailparse::ParsedMail<'_> {
+        mailparse::parse_mail(&self.data).expect("a parseable message")
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        use mailparse::MailHeaderMap;
+        self.parsed().headers.get_first_value(name)
+    }
+
+    pub fn subject(&self) -> String {
+        self.header("Subject").unwrap_or_default()
+    }
+
+    /// The decoded text/plain body.
+    pub fn text(&self) -> String {
+        let p = self.parsed();
+        let part = if p.subparts.is_empty() {
+            &p
+        } else {
+            p.subparts
+                .iter()
+                .find(|s| s.ctype.mimetype == "text/plain")
+                .expect("a text/plain part")
+        };
+        part.get_body().expect("decodable body")
+    }
+}
+
+/// How the SMTP server answers RCPT TO.
+pub const ACCEPT: u16 = 250;
+
+#[derive(Clone)]
+struct SmtpHandler {
+    inbox: Arc<Mutex<Vec<Mail>>>,
+    rcpt_code: Arc<AtomicU16>,
+    from: String,
+    to: Vec<String>,
+    data: Vec<u8>,
+}
+
+impl mailin_embedded::Handler for SmtpHandler {
+    fn mail(
+        &mut self,
+        _ip: std::net::IpAddr,
+        _domain: &str,
+        from: &str,
+    ) -> mailin_embedded::Response {
+        self.from = from.to_string();
+        self.to.clear();
+        self.data.clear();
+        mailin_embedded::response::OK
+    }
+
+    fn rcpt(&mut self, to: &str) -> mailin_embedded::Response {
+        match self.rcpt_code.load(Ordering::SeqCst) {
+            ACCEPT => {
+                self.to.push(to.to_string());
+                mailin_embedded::response::OK
+            }
+            code => mailin_embedded::Response::custom(code, "test server refuses".to_string()),
+        }
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.data.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        self.inbox.lock().expect("lock").push(Mail {
+            from: std::mem::take(&mut self.from),
+            to: std::mem::take(&mut self.to),
+            data: std::mem::take(&mut self.data),
+        });
+        mailin_embedded::response::OK
+    }
+}
+
+/// A real SMTP server on 127.0.0.1 (mailin-embedded, plain SMTP, no STARTTLS offered).
+pub struct SmtpServer {
+    pub port: u16,
+    inbox: Arc<Mutex<Vec<Mail>>>,
+    rcpt_code: Arc<AtomicU16>,
+}
+
+impl SmtpServer {
+    /// Starts on a free port.
+    pub fn start() -> SmtpServer {
+        Self::start_on(TcpListener::bind("127.0.0.1:0").expect("bind smtp"))
+    }
+
+    /// Starts on a given port (to bring a "down" server up where the daemon expects it).
+    pub fn start_on_port(port: u16) -> SmtpServer {
+        Self::start_on(TcpListener::bind(("127.0.0.1", port)).expect("bind smtp port"))
+    }
+
+    fn start_on(listener: TcpListener) -> SmtpServer {
+        let port = listener.local_addr().expect("addr").port();
+        let inbox: Arc<Mutex<Vec<Mail>>> = Arc::default();
+        let rcpt_code = Arc::new(AtomicU16::new(ACCEPT));
+        let handler = SmtpHandler {
+            inbox: inbox.clone(),
+            rcpt_code: rcpt_code.clone(),
+            from: String::new(),
+            to: Vec::new(),
+            data: Vec::new(),
+        };
+        let mut server = mailin_embedded::Server::new(handler);
+        server
+            .with_name("smtp.test")
+            .with_num_threads(2)
+            .with_tcp_listener(listener);
+        // The server thread lives until the test process exits.
+        std::thread::spawn(move || {
+            let _ = server.serve();
+        });
+        SmtpServer {
+            port,
+            inbox,
+            rcpt_code,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    pub fn mails(&self) -> Vec<Mail> {
+        self.inbox.lock().expect("lock").clone()
+    }
+
+    /// Makes RCPT TO answer `code` (250 accepts; 450 is temporary, 550 permanent).
+    pub fn answer_rcpt_with(&self, code: u16) {
+        self.rcpt_code.store(code, Ordering::SeqCst);
+    }
+}
+
+/// A port that nothing listens on (bound, then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// Path of a fixture file.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+pub fn read_fixture(name: &str) -> Vec<u8> {
+    std::fs::read(fixture(name)).expect("fixture exists")
+}
+
+/// Output of one run of the feedwatch binary.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the real binary with `args`, bounded by a timeout.
+pub async fn feedwatch(args: &[&str]) -> Run {
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+        .args(args)
+        .env_remove("FEEDWATCH_CONFIG")
+        .env_remove("RUST_LOG")
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), child)
+        .await
+        .expect("feedwatch finished within 60 s")
+        .expect("feedwatch ran");
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Waits (bounded) until `cond` holds.
+pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out after 10 s waiting for: {what}");
+}
