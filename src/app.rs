@@ -14,12 +14,14 @@ use futures_util::StreamExt;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{AlertsAction, AlertsArgs, Cli, Command, TestRuleArgs};
 use crate::config::{Config, NotifierKind, SmtpTls};
-use crate::fetch::{FetchSettings, Fetcher};
+use crate::domain::{Alert, AlertPayload};
+use crate::fetch::{FetchOutcome, FetchSettings, Fetcher, Validators};
 use crate::notify::Notifier;
 use crate::outbox::Outbox;
 use crate::pipeline::{Engine, error_chain};
+use crate::rules::{Query, RuleHit, RuleSet};
 use crate::store::Store;
 
 /// Exit status for a bad configuration (sysexits EX_CONFIG).
@@ -47,6 +49,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check => check(&cli.config),
         Command::Once => runtime()?.block_on(once(&cli.config)),
         Command::Run => runtime()?.block_on(daemon(&cli.config)),
+        Command::Alerts(a) => alerts(&cli.config, &a),
+        Command::SendTest { notifier } => runtime()?.block_on(send_test(&cli.config, &notifier)),
+        Command::TestRule(a) => runtime()?.block_on(test_rule(&a)),
+        Command::Backtest { rule, since, json } => backtest(&cli.config, &rule, since, json),
     }
 }
 
@@ -121,8 +127,18 @@ pub fn summary(c: &Config) -> String {
                 format!("{scheme}://{}:{}{tls} → {}", e.host, e.port, to.join(", "))
             }
             NotifierKind::Stdout => "standard output".to_string(),
+            NotifierKind::Webhook(w) => format!("POST {} ({:?})", w.url, w.format),
         };
-        let _ = writeln!(s, "  - {} ({}): {detail}", n.name, n.kind.type_name());
+        let digest = n
+            .digest
+            .map(|d| format!(", digest {}", d.label()))
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "  - {} ({}): {detail}{digest}",
+            n.name,
+            n.kind.type_name()
+        );
     }
     s
 }
@@ -144,11 +160,11 @@ fn build(config: Config) -> anyhow::Result<Parts> {
     .context("cannot set up the HTTP client")?;
     let mut notifiers = BTreeMap::new();
     for (name, n) in &config.notifiers {
-        let notifier =
-            Notifier::from_config(n).with_context(|| format!("cannot set up notifier {name:?}"))?;
+        let notifier = Notifier::from_config(n, &config.poll.user_agent)
+            .with_context(|| format!("cannot set up notifier {name:?}"))?;
         notifiers.insert(name.clone(), notifier);
     }
-    let outbox = Outbox::new(store.clone(), notifiers);
+    let outbox = Outbox::new(store.clone(), notifiers, config.delivery.clone());
     let engine = Engine::new(Arc::new(config), fetcher, store.clone());
     Ok(Parts {
         engine,
@@ -285,4 +301,310 @@ async fn watch_signals(shutdown: CancellationToken) {
         _ = int.recv() => tracing::info!("SIGINT: shutting down"),
     }
     shutdown.cancel();
+}
+
+fn alerts(path: &Path, args: &AlertsArgs) -> anyhow::Result<ExitCode> {
+    let config = Config::load(path)?;
+    let store = Store::open(&config.storage.path)?;
+    let now = Utc::now().timestamp();
+    match args.action {
+        Some(AlertsAction::Retry { id: Some(id), .. }) => {
+            if store.requeue(id, now)? {
+                println!("alert {id} requeued");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("feedwatch: no undelivered alert with id {id}");
+                Ok(ExitCode::FAILURE)
+            }
+        }
+        Some(AlertsAction::Retry { .. }) => {
+            let n = store.requeue_dead(now)?;
+            println!("{n} dead alert{} requeued", if n == 1 { "" } else { "s" });
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            let rows = store.list_alerts(args.status.map(|s| s.as_str()), args.limit)?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            if rows.is_empty() {
+                println!("no alerts");
+            }
+            let time = |t: i64| {
+                chrono::DateTime::from_timestamp(t, 0)
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                    .unwrap_or_default()
+            };
+            for r in rows {
+                let when = match (r.status.as_str(), r.sent_at, r.next_attempt_at) {
+                    ("sent", Some(t), _) => format!("sent {}", time(t)),
+                    (_, _, Some(_)) if r.digest.is_some() && r.status == "pending" => {
+                        format!("waiting for digest {}", r.digest.as_deref().unwrap_or(""))
+                    }
+                    (_, _, Some(t)) => format!("next attempt {}", time(t)),
+                    _ => String::new(),
+                };
+                println!(
+                    "{:>6}  {:<7}  {:<16}  {:<12}  {}  [{}]",
+                    r.id, r.status, r.rule, r.notifier, r.title, when
+                );
+                if let Some(e) = &r.last_error {
+                    println!(
+                        "        last error ({} attempt{}): {e}",
+                        r.attempts,
+                        if r.attempts == 1 { "" } else { "s" }
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// A sample alert for `send-test`.
+fn sample_alert(notifier: &str) -> Alert {
+    let now = Utc::now();
+    let snippet = "…invited the Taliban to the so-called \u{201c}Moscow format\u{201d} talks, envoy Zamir Kabulov said…".to_string();
+    let hl = |needle: &str| {
+        snippet
+            .find(needle)
+            .map(|a| (a, a + needle.len()))
+            .unwrap_or((0, 0))
+    };
+    let highlights = vec![hl("Moscow format"), hl("Kabulov")];
+    Alert {
+        id: 0,
+        uid: format!("test-{}", now.timestamp()),
+        notifier: notifier.to_string(),
+        attempts: 0,
+        created_at: now.timestamp(),
+        digest: None,
+        payload: AlertPayload {
+            rule: "send-test".into(),
+            query: "\"Moscow format\" OR Kabulov".into(),
+            matched: vec!["Moscow format".into(), "Kabulov".into()],
+            feed_name: "feedwatch test".into(),
+            feed_url: "https://feedwatch.invalid/test.xml".into(),
+            title: "feedwatch test alert: Russia Invites Taliban for Afghan Talks".into(),
+            link: Some("https://feedwatch.invalid/test".into()),
+            published: Some(now),
+            snippet,
+            highlights,
+            summary: "A sample alert sent by `feedwatch send-test`.".into(),
+        },
+    }
+}
+
+async fn send_test(path: &Path, name: &str) -> anyhow::Result<ExitCode> {
+    let config = Config::load(path)?;
+    let Some(cfg) = config.notifiers.get(name) else {
+        let known: Vec<&str> = config.notifiers.keys().map(String::as_str).collect();
+        anyhow::bail!(
+            "no notifier named {name:?} in {} (configured: {})",
+            path.display(),
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        );
+    };
+    let notifier = Notifier::from_config(cfg, &config.poll.user_agent)
+        .with_context(|| format!("cannot set up notifier {name:?}"))?;
+    let alert = sample_alert(name);
+    match notifier.send(&alert, Utc::now().timestamp()).await {
+        Ok(d) => {
+            println!("{name}: delivered; the server answered: {}", d.detail);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            println!("{name}: NOT delivered: {e}");
+            if let NotifyHint::Some(h) = hint(&e.to_string()) {
+                println!("hint: {h}");
+            }
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+enum NotifyHint {
+    Some(&'static str),
+    None,
+}
+
+/// The most common SMTP set-up mistakes, recognised from the error text.
+fn hint(error: &str) -> NotifyHint {
+    let e = error.to_ascii_lowercase();
+    if e.contains("starttls") || e.contains("must issue") {
+        NotifyHint::Some("the server requires STARTTLS: use smtp://HOST:587?tls=required")
+    } else if e.contains("certificate") || e.contains("invalidcertificate") {
+        NotifyHint::Some("the server's TLS certificate is not trusted for this host name")
+    } else if e.contains("authentication") || e.contains("535") || e.contains("530") {
+        NotifyHint::Some("check `username` and the password in `password_file` / `password_env`")
+    } else if e.contains("connection refused") {
+        NotifyHint::Some("nothing listens there: check host and port (25, 465 for smtps://, 587)")
+    } else if e.contains("corrupt message") || e.contains("wrong version number") {
+        NotifyHint::Some("TLS mode mismatch: port 465 wants smtps://, ports 25/587 want smtp://")
+    } else {
+        NotifyHint::None
+    }
+}
+
+/// Text with highlighted ranges marked: bold on a terminal, `*…*` otherwise.
+fn mark(snippet: &str, range: std::ops::Range<usize>, tty: bool) -> String {
+    let (Some(a), Some(b), Some(c)) = (
+        snippet.get(..range.start),
+        snippet.get(range.clone()),
+        snippet.get(range.end..),
+    ) else {
+        return snippet.to_string();
+    };
+    if tty {
+        format!("{a}\x1b[1m{b}\x1b[0m{c}")
+    } else {
+        format!("{a}*{b}*{c}")
+    }
+}
+
+fn print_hit(title: &str, link: Option<&str>, extra: &str, hit: &RuleHit, tty: bool) {
+    println!("{title}{extra}");
+    if let Some(l) = link {
+        println!("  {l}");
+    }
+    for t in &hit.terms {
+        println!(
+            "  {} in {}: {}",
+            t.term,
+            t.field.name(),
+            mark(&t.snippet, t.highlight.clone(), tty)
+        );
+    }
+}
+
+async fn test_rule(args: &TestRuleArgs) -> anyhow::Result<ExitCode> {
+    use std::io::IsTerminal;
+    let query = match Query::parse(&args.query) {
+        Ok(q) => q,
+        Err(e) => {
+            eprintln!("feedwatch: invalid query: {e}\n{}", e.caret(&args.query));
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let (bytes, content_type, base) = match (&args.file, &args.url) {
+        (Some(file), _) => {
+            let bytes =
+                std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+            let abs = std::path::absolute(file).unwrap_or_else(|_| file.clone());
+            let base = url::Url::from_file_path(&abs)
+                .unwrap_or_else(|()| url::Url::parse("file:///feed.xml").expect("valid URL"));
+            (bytes, None, base)
+        }
+        (None, Some(u)) => {
+            let url = url::Url::parse(u).with_context(|| format!("invalid URL {u:?}"))?;
+            let fetcher = Fetcher::new(&FetchSettings {
+                timeout: crate::config::DEFAULT_TIMEOUT,
+                max_body: crate::config::DEFAULT_MAX_BODY,
+                user_agent: crate::config::default_user_agent(),
+            })?;
+            match fetcher.fetch(&url, &Validators::default()).await {
+                Ok(FetchOutcome::Fetched(f)) => (f.body, f.content_type, f.final_url),
+                Ok(FetchOutcome::NotModified) => {
+                    anyhow::bail!("{u}: server answered 304 to an unconditional GET")
+                }
+                Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot fetch {u}"))),
+            }
+        }
+        (None, None) => anyhow::bail!("give --file or --url"),
+    };
+    let feed = crate::parse::parse_feed(&bytes, content_type.as_deref(), &base)
+        .with_context(|| format!("cannot parse {base}"))?;
+    let feed_name = feed.title.clone().unwrap_or_else(|| base.to_string());
+    let rules = RuleSet::new(vec![query]);
+    let tty = std::io::stdout().is_terminal();
+    let mut json = Vec::new();
+    let mut count = 0;
+    for item in &feed.items {
+        let doc = crate::pipeline::document(item, &feed_name);
+        let Some(hit) = rules.matches(&doc).into_iter().next() else {
+            continue;
+        };
+        count += 1;
+        if args.json {
+            json.push(serde_json::json!({
+                "title": item.title, "link": item.link, "published": item.published,
+                "matched": hit.terms,
+            }));
+        } else {
+            print_hit(&item.title, item.link.as_deref(), "", &hit, tty);
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else {
+        println!("{count} of {} items matched", feed.items.len());
+    }
+    Ok(if count > 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn backtest(path: &Path, name: &str, since: Duration, json: bool) -> anyhow::Result<ExitCode> {
+    use std::io::IsTerminal;
+    let config = Config::load(path)?;
+    let Some(rule) = config.rules.iter().find(|r| r.name == name) else {
+        let known: Vec<&str> = config.rules.iter().map(|r| r.name.as_str()).collect();
+        anyhow::bail!("no rule named {name:?} (configured: {})", known.join(", "));
+    };
+    let store = Store::open(&config.storage.path)?;
+    let since_ts = Utc::now().timestamp() - i64::try_from(since.as_secs()).unwrap_or(i64::MAX / 2);
+    let rules = RuleSet::new(vec![rule.query.clone()]);
+    let tty = std::io::stdout().is_terminal();
+    let mut out = Vec::new();
+    let items = store.items_since(since_ts)?;
+    let mut count = 0;
+    for stored in &items {
+        let Some(n) = config
+            .feeds
+            .iter()
+            .position(|f| f.url.as_str() == stored.feed_url)
+        else {
+            continue; // a feed no longer configured
+        };
+        if !rule.feeds.contains(&n) {
+            continue;
+        }
+        let feed = &config.feeds[n];
+        let doc = crate::pipeline::document(&stored.item, &feed.name);
+        let Some(hit) = rules.matches(&doc).into_iter().next() else {
+            continue;
+        };
+        count += 1;
+        if json {
+            out.push(serde_json::json!({
+                "feed": feed.name, "title": stored.item.title, "link": stored.item.link,
+                "published": stored.item.published, "matched": hit.terms,
+            }));
+        } else {
+            print_hit(
+                &stored.item.title,
+                stored.item.link.as_deref(),
+                &format!("  ({})", feed.name),
+                &hit,
+                tty,
+            );
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!(
+            "rule {name:?} would have alerted on {count} of {} stored items from the last {}",
+            items.len(),
+            humantime::format_duration(since)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

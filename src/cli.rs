@@ -43,4 +43,101 @@ pub enum Command {
     Once,
     /// Run the daemon: poll feeds on their intervals and deliver alerts until SIGTERM/SIGINT.
     Run,
+    /// List alerts in the outbox (newest first), or requeue failed ones with `alerts retry`.
+    #[command(args_conflicts_with_subcommands = true)]
+    Alerts(AlertsArgs),
+    /// Send a sample alert through one notifier and show exactly what the server answered.
+    SendTest {
+        /// Notifier name (a `[notify.NAME]` table).
+        notifier: String,
+    },
+    /// Try a query on a feed file or URL: print each matching item, the matched terms and
+    /// where they matched. Exit 0 if anything matched, 1 if nothing did, 2 on a bad query.
+    TestRule(TestRuleArgs),
+    /// Run a configured rule over the items already stored and list what it would have
+    /// alerted on, without sending anything.
+    Backtest {
+        /// Rule name (a `[[rule]]` name).
+        rule: String,
+        /// How far back to look (items first seen within this period).
+        #[arg(long, default_value = "30d", value_parser = humantime::parse_duration)]
+        since: std::time::Duration,
+        /// Machine-readable output (one JSON array).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `feedwatch alerts`.
+#[derive(Debug, clap::Args)]
+pub struct AlertsArgs {
+    /// Only alerts with this status.
+    #[arg(long, value_enum)]
+    pub status: Option<AlertStatus>,
+    /// Machine-readable output (one JSON array).
+    #[arg(long)]
+    pub json: bool,
+    /// At most this many alerts.
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+    /// Requeue instead of listing.
+    #[command(subcommand)]
+    pub action: Option<AlertsAction>,
+}
+
+/// Alert statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AlertStatus {
+    /// Queued, not yet attempted (or waiting for its digest).
+    Pending,
+    /// Failed transiently; another attempt is scheduled.
+    Retry,
+    /// Given up.
+    Dead,
+    /// Delivered.
+    Sent,
+}
+
+impl AlertStatus {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::Pending => "pending",
+            AlertStatus::Retry => "retry",
+            AlertStatus::Dead => "dead",
+            AlertStatus::Sent => "sent",
+        }
+    }
+}
+
+/// `feedwatch alerts …` actions.
+#[derive(Debug, Subcommand)]
+pub enum AlertsAction {
+    /// Requeue one alert by id, or every dead alert with --dead, for immediate delivery by the
+    /// running daemon or the next `once`.
+    Retry {
+        /// Alert id (from `feedwatch alerts`).
+        #[arg(required_unless_present = "dead", conflicts_with = "dead")]
+        id: Option<i64>,
+        /// Requeue every dead alert.
+        #[arg(long)]
+        dead: bool,
+    },
+}
+
+/// `feedwatch test-rule`.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["file", "url"])))]
+pub struct TestRuleArgs {
+    /// The query, e.g. '"Moscow format" OR Kabulov'.
+    pub query: String,
+    /// A feed file to test against.
+    #[arg(long, value_name = "FEED.xml")]
+    pub file: Option<PathBuf>,
+    /// A feed URL to fetch and test against.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Machine-readable output (one JSON array of matching items).
+    #[arg(long)]
+    pub json: bool,
 }

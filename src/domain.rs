@@ -124,6 +124,47 @@ pub struct AlertPayload {
     pub published: Option<DateTime<Utc>>,
     /// A short plain-text excerpt around the first match.
     pub snippet: String,
+    /// Byte ranges of matched terms inside `snippet`, for highlighting.
+    #[serde(default)]
+    pub highlights: Vec<(usize, usize)>,
+    /// The item's plain-text summary (for webhooks), at most a few hundred characters.
+    #[serde(default)]
+    pub summary: String,
+}
+
+impl AlertPayload {
+    /// The snippet split into (text, highlighted) runs; out-of-range or overlapping highlights
+    /// are ignored rather than trusted.
+    pub fn snippet_runs(&self) -> Vec<(&str, bool)> {
+        let mut ranges: Vec<(usize, usize)> = self
+            .highlights
+            .iter()
+            .copied()
+            .filter(|&(a, b)| {
+                a < b
+                    && b <= self.snippet.len()
+                    && self.snippet.is_char_boundary(a)
+                    && self.snippet.is_char_boundary(b)
+            })
+            .collect();
+        ranges.sort_unstable();
+        let mut out = Vec::new();
+        let mut pos = 0;
+        for (a, b) in ranges {
+            if a < pos {
+                continue;
+            }
+            if a > pos {
+                out.push((&self.snippet[pos..a], false));
+            }
+            out.push((&self.snippet[a..b], true));
+            pos = b;
+        }
+        if pos < self.snippet.len() {
+            out.push((&self.snippet[pos..], false));
+        }
+        out
+    }
 }
 
 /// An alert as read back from the outbox, ready to send.
@@ -139,6 +180,8 @@ pub struct Alert {
     pub attempts: u32,
     /// Unix seconds when the alert was queued.
     pub created_at: i64,
+    /// Digest schedule label, when this alert is delivered in a digest.
+    pub digest: Option<String>,
     /// What to say.
     pub payload: AlertPayload,
 }
@@ -150,6 +193,11 @@ pub struct NewAlert {
     pub item: usize,
     /// Notifier name.
     pub notifier: String,
+    /// The story's identity across feeds (canonical link, else feed + item key): a rule alerts
+    /// a notifier about one story once, however many feeds carry it.
+    pub story: String,
+    /// Digest schedule label when this alert waits for a digest instead of going out alone.
+    pub digest: Option<String>,
     /// What to say.
     pub payload: AlertPayload,
 }

@@ -1,29 +1,27 @@
 //! The outbox dispatcher: claims due alerts from the store, sends each through its notifier,
-//! and records the outcome — `sent`, `retry` with the next attempt time, or `dead`.
+//! and records the outcome — `sent`, `retry` with the error and the next attempt time, or
+//! `dead`. Digest queues are sent as one message when their schedule comes round.
 //!
-//! Alerts are delivered oldest first. After a transient failure the rest of that notifier's
-//! alerts wait for the next pass (a mail server that is down is not hammered once per alert).
+//! Alerts are delivered oldest first and marked `sent` the moment the server accepts them:
+//! the only window in which a crash can cause a duplicate is between the server's "accepted"
+//! and that one-row update. After a transient failure the rest of that notifier's alerts wait
+//! for the next pass, so a server that is down is not hammered once per alert.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use crate::domain::Alert;
+use crate::config::{Delivery, DigestSchedule};
+use crate::domain::{Alert, hash_hex};
 use crate::notify::{Notifier, NotifyError};
 use crate::store::{Store, StoreError};
 
-/// First retry delay after a transient failure.
-pub const RETRY_BASE: Duration = Duration::from_secs(30);
-/// Longest delay between retries.
-pub const RETRY_CAP: Duration = Duration::from_secs(3600);
-/// After this long undelivered, an alert is given up (dead).
-pub const GIVE_UP_AFTER: Duration = Duration::from_secs(3 * 24 * 3600);
-/// Alerts claimed per pass.
+/// Single alerts claimed per pass.
 const BATCH: usize = 500;
 
 /// What one delivery pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DeliveryReport {
-    /// Delivered.
+    /// Alerts delivered (digest members included).
     pub sent: usize,
     /// Failed transiently and scheduled again (or skipped behind such a failure).
     pub deferred: usize,
@@ -31,10 +29,20 @@ pub struct DeliveryReport {
     pub dead: usize,
 }
 
-/// Delay before attempt number `attempts + 1`: 30 s doubling, capped at one hour.
-pub fn retry_delay(attempts: u32) -> Duration {
-    let factor = 2u32.saturating_pow(attempts.min(16));
-    RETRY_BASE.saturating_mul(factor).min(RETRY_CAP)
+/// Delay before attempt number `attempts + 1`: `base` doubling up to `cap`, with ±10 %
+/// jitter derived from the alert's uid (deterministic, so tests and retries agree, yet spread
+/// across alerts so a recovering server is not hit by all of them in the same second).
+pub fn retry_delay(policy: &Delivery, attempts: u32, uid: &str) -> Duration {
+    let factor = 2u32.saturating_pow(attempts.min(30));
+    let delay = policy
+        .retry_base
+        .saturating_mul(factor)
+        .min(policy.retry_cap);
+    let h = hash_hex(&[uid, &attempts.to_string()]);
+    let r = u64::from_str_radix(&h[..4], 16).unwrap_or(0x8000); // 0..=65535
+    // factor in [0.9, 1.1]
+    let permille = 900 + (r * 200 / 65_535);
+    delay.mul_f64(permille as f64 / 1000.0)
 }
 
 /// Delivers alerts through the configured notifiers.
@@ -42,21 +50,27 @@ pub fn retry_delay(attempts: u32) -> Duration {
 pub struct Outbox {
     store: Store,
     notifiers: BTreeMap<String, Notifier>,
+    policy: Delivery,
 }
 
 impl Outbox {
     /// An outbox over `store` delivering through `notifiers` (by name).
-    pub fn new(store: Store, notifiers: BTreeMap<String, Notifier>) -> Outbox {
-        Outbox { store, notifiers }
+    pub fn new(store: Store, notifiers: BTreeMap<String, Notifier>, policy: Delivery) -> Outbox {
+        Outbox {
+            store,
+            notifiers,
+            policy,
+        }
     }
 
-    /// One pass over the alerts due at `now` (unix seconds), honouring retry back-off.
+    /// One pass over the alerts due at `now` (unix seconds), honouring retry back-off and
+    /// digest schedules.
     pub async fn deliver_due(&self, now: i64) -> Result<DeliveryReport, StoreError> {
         self.deliver(now, now).await
     }
 
-    /// One pass over every undelivered alert, back-off or not: what `feedwatch once` does,
-    /// since the user asked for delivery now.
+    /// One pass over every undelivered single alert, back-off or not (what `feedwatch once`
+    /// does: the user asked for delivery now). Digests still wait for their schedule.
     pub async fn deliver_all(&self, now: i64) -> Result<DeliveryReport, StoreError> {
         self.deliver(now, i64::MAX - 1).await
     }
@@ -78,44 +92,150 @@ impl Outbox {
                 report.deferred += 1;
                 continue;
             };
-            match notifier.send(&alert).await {
-                Ok(()) => {
-                    self.store.mark_sent(alert.id, now)?;
-                    tracing::info!(alert_id = alert.id, notifier = %alert.notifier,
-                        rule = %alert.payload.rule, title = %alert.payload.title, "alert sent");
-                    report.sent += 1;
+            let result = notifier.send(&alert, now).await;
+            match self.record(std::slice::from_ref(&alert), result, now)? {
+                Outcome::Sent => report.sent += 1,
+                Outcome::Retry => {
+                    failing.insert(alert.notifier.clone());
+                    report.deferred += 1;
                 }
-                Err(e) => {
-                    let retry_at = self.retry_at(&alert, &e, now);
-                    self.store.mark_failed(alert.id, &e.to_string(), retry_at)?;
-                    match retry_at {
-                        Some(at) => {
-                            tracing::warn!(alert_id = alert.id, notifier = %alert.notifier,
-                                attempt = alert.attempts + 1, retry_in_s = at - now,
-                                error = %e, "alert delivery failed; will retry");
-                            failing.insert(alert.notifier.clone());
-                            report.deferred += 1;
+                Outcome::Dead => report.dead += 1,
+            }
+        }
+        self.deliver_digests(now, &mut report).await?;
+        Ok(report)
+    }
+
+    async fn deliver_digests(
+        &self,
+        now: i64,
+        report: &mut DeliveryReport,
+    ) -> Result<(), StoreError> {
+        for q in self.store.digest_queues()? {
+            let due = match DigestSchedule::parse(&q.schedule) {
+                Ok(schedule) => schedule.next_due(q.last_sent, q.oldest),
+                // A label this version cannot read (written by a newer one): send now rather
+                // than hold alerts forever.
+                Err(_) => now,
+            };
+            if now < due || now < q.next_attempt {
+                continue;
+            }
+            let Some(notifier) = self.notifiers.get(&q.notifier) else {
+                continue;
+            };
+            let alerts = self.store.digest_alerts(&q.notifier, &q.schedule)?;
+            if alerts.is_empty() {
+                continue;
+            }
+            let result = notifier.send_digest(&alerts, now).await;
+            let ok = result.is_ok();
+            match self.record(&alerts, result, now)? {
+                Outcome::Sent => report.sent += alerts.len(),
+                Outcome::Retry => report.deferred += alerts.len(),
+                Outcome::Dead => report.dead += alerts.len(),
+            }
+            if ok {
+                let ids: Vec<i64> = alerts.iter().map(|a| a.id).collect();
+                self.store
+                    .mark_digest_sent(&q.notifier, &q.schedule, &ids, now)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records the outcome of sending `alerts` (one alert, or one digest) and logs each state
+    /// change once: the first failure warns, repeated failures are debug, recovery and giving
+    /// up are logged again.
+    fn record(
+        &self,
+        alerts: &[Alert],
+        result: Result<crate::notify::Delivered, NotifyError>,
+        now: i64,
+    ) -> Result<Outcome, StoreError> {
+        let Some(first) = alerts.first() else {
+            return Ok(Outcome::Sent);
+        };
+        let kind = if alerts.len() > 1 || first.digest.is_some() {
+            "digest"
+        } else {
+            "alert"
+        };
+        match result {
+            Ok(delivered) => {
+                if kind == "alert" {
+                    self.store.mark_sent(first.id, now)?;
+                }
+                if first.attempts > 0 {
+                    tracing::info!(alert_id = first.id, notifier = %first.notifier,
+                        attempt = first.attempts + 1, answer = %delivered.detail,
+                        "{kind} delivered after earlier failures");
+                } else {
+                    tracing::info!(alert_id = first.id, notifier = %first.notifier,
+                        rule = %first.payload.rule, title = %first.payload.title,
+                        alerts = alerts.len(), answer = %delivered.detail, "{kind} sent");
+                }
+                Ok(Outcome::Sent)
+            }
+            Err(e) => {
+                let retry_at = self.retry_at(first, &e, now);
+                for a in alerts {
+                    self.store.mark_failed(a.id, &e.to_string(), retry_at)?;
+                }
+                match retry_at {
+                    Some(at) => {
+                        if first.attempts == 0 {
+                            tracing::warn!(alert_id = first.id, notifier = %first.notifier,
+                                attempt = 1, retry_in_s = at - now, error = %e,
+                                "{kind} delivery failed; will retry");
+                        } else {
+                            tracing::debug!(alert_id = first.id, notifier = %first.notifier,
+                                attempt = first.attempts + 1, retry_in_s = at - now, error = %e,
+                                "{kind} delivery failed again; will retry");
                         }
-                        None => {
-                            tracing::error!(alert_id = alert.id, notifier = %alert.notifier,
-                                attempt = alert.attempts + 1, error = %e,
-                                "alert delivery failed permanently; giving up");
-                            report.dead += 1;
-                        }
+                        Ok(Outcome::Retry)
+                    }
+                    None => {
+                        tracing::error!(alert_id = first.id, notifier = %first.notifier,
+                            attempt = first.attempts + 1, error = %e,
+                            "{kind} delivery failed; giving up (dead)");
+                        Ok(Outcome::Dead)
                     }
                 }
             }
         }
-        Ok(report)
     }
 
+    /// When to try again, or `None` to give up: permanent failures at once, transient ones
+    /// once `give_up_after` has passed since the alert was queued.
     fn retry_at(&self, alert: &Alert, e: &NotifyError, now: i64) -> Option<i64> {
+        let NotifyError::Transient { retry_after, .. } = e else {
+            return None;
+        };
         let give_up = alert
             .created_at
-            .saturating_add(GIVE_UP_AFTER.as_secs() as i64);
-        (e.is_transient() && now < give_up)
-            .then(|| now.saturating_add(retry_delay(alert.attempts).as_secs() as i64))
+            .saturating_add(secs(self.policy.give_up_after));
+        if now >= give_up {
+            return None;
+        }
+        let backoff = retry_delay(&self.policy, alert.attempts, &alert.uid);
+        // The server's Retry-After is honoured, never shortened, but bounded by the cap so a
+        // bogus header cannot park an alert for a year.
+        let wait = retry_after
+            .map(|r| r.min(self.policy.retry_cap.max(backoff)))
+            .map_or(backoff, |r| r.max(backoff));
+        Some(now.saturating_add(secs(wait).max(1)))
     }
+}
+
+enum Outcome {
+    Sent,
+    Retry,
+    Dead,
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]
@@ -123,14 +243,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn retry_delay_doubles_from_30s_to_a_1h_cap() {
+    fn retry_delay_doubles_from_base_to_cap_with_bounded_jitter() {
+        let p = Delivery::default();
         let cases = [(0, 30), (1, 60), (2, 120), (6, 1920), (7, 3600), (50, 3600)];
         for (attempts, secs) in cases {
-            assert_eq!(
-                retry_delay(attempts),
-                Duration::from_secs(secs),
-                "{attempts}"
-            );
+            for uid in ["a", "b", "c", "d"] {
+                let d = retry_delay(&p, attempts, uid).as_secs_f64();
+                let nominal = secs as f64;
+                assert!(
+                    d >= nominal * 0.9 - 0.001 && d <= nominal * 1.1 + 0.001,
+                    "attempt {attempts} uid {uid}: {d}"
+                );
+            }
         }
+        let spread: BTreeSet<u128> = ["a", "b", "c", "d", "e", "f"]
+            .iter()
+            .map(|u| retry_delay(&p, 3, u).as_millis())
+            .collect();
+        assert!(spread.len() > 1, "jitter spreads alerts: {spread:?}");
+        assert_eq!(retry_delay(&p, 3, "x"), retry_delay(&p, 3, "x"));
     }
 }

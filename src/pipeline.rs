@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::{Config, Feed};
+use crate::config::{Config, DigestSchedule, Feed};
 use crate::domain::{AlertPayload, Item, NewAlert};
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Validators};
-use crate::parse::{ParseError, ParsedFeed, parse_feed};
+use crate::parse::{ParseError, ParsedFeed, canonical_link, parse_feed};
 use crate::rules::{Document, RuleSet};
 use crate::store::{Ingest, Store, StoreError};
 
@@ -138,11 +138,12 @@ impl Engine {
         let backlog_start = now
             - chrono::Duration::from_std(self.config.poll.backlog).unwrap_or(chrono::Duration::MAX);
         let mut alerts = Vec::new();
+        let mut flood = FloodGuard::default();
         for (n, item) in new_items.iter().enumerate() {
             if first_poll && item.published.is_none_or(|p| p < backlog_start) {
                 continue;
             }
-            alerts.extend(self.decide(feed, cfg, n, item));
+            alerts.extend(self.decide(feed, cfg, n, item, &mut flood, now)?);
         }
 
         let report = self.store.ingest(
@@ -166,9 +167,23 @@ impl Engine {
     }
 
     /// The alerts one item triggers: each matching enabled rule that watches this feed, once
-    /// per notifier of that rule.
-    fn decide(&self, feed: usize, cfg: &Feed, n: usize, item: &Item) -> Vec<NewAlert> {
+    /// per notifier of that rule. Alerts go into a digest when the rule or the notifier asks
+    /// for one, or when the rule's `max_per_hour` flood guard is exceeded.
+    fn decide(
+        &self,
+        feed: usize,
+        cfg: &Feed,
+        n: usize,
+        item: &Item,
+        flood: &mut FloodGuard,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<NewAlert>, StoreError> {
         let doc = document(item, &cfg.name);
+        let story = item
+            .link
+            .as_deref()
+            .map(canonical_link)
+            .unwrap_or_else(|| format!("{}#{}", cfg.url, item.key));
         let mut out = Vec::new();
         for hit in self.rules.matches(&doc) {
             let Some(rule) = self
@@ -187,6 +202,19 @@ impl Engine {
                     matched.push(t.term.clone());
                 }
             }
+            // The first term's snippet, with every term that hit inside that same snippet
+            // highlighted.
+            let (snippet, highlights) = match hit.terms.first() {
+                Some(first) => (
+                    first.snippet.clone(),
+                    hit.terms
+                        .iter()
+                        .filter(|t| t.snippet == first.snippet)
+                        .map(|t| (t.highlight.start, t.highlight.end))
+                        .collect(),
+                ),
+                None => (String::new(), Vec::new()),
+            };
             let payload = AlertPayload {
                 rule: rule.name.clone(),
                 query: rule.query_text.clone(),
@@ -196,21 +224,81 @@ impl Engine {
                 title: item.title.clone(),
                 link: item.link.clone(),
                 published: item.published,
-                snippet: hit
-                    .terms
-                    .first()
-                    .map(|t| t.snippet.clone())
-                    .unwrap_or_default(),
+                snippet,
+                highlights,
+                summary: clip(if item.summary.is_empty() {
+                    &item.content
+                } else {
+                    &item.summary
+                }),
             };
+            let flooded = match rule.max_per_hour {
+                Some(max) => {
+                    let sent = flood.count(&self.store, &rule.name, now)?;
+                    sent >= max
+                }
+                None => false,
+            };
+            let mut single = false;
             for notifier in &rule.notify {
+                let notifier_digest = self.config.notifiers.get(notifier).and_then(|n| n.digest);
+                let digest = rule
+                    .digest
+                    .or(notifier_digest)
+                    .or(flooded.then_some(FLOOD_DIGEST));
+                single |= digest.is_none();
                 out.push(NewAlert {
                     item: n,
                     notifier: notifier.clone(),
+                    story: story.clone(),
+                    digest: digest.map(|d| d.label()),
                     payload: payload.clone(),
                 });
             }
+            if single {
+                flood.add(&rule.name);
+            }
         }
-        out
+        Ok(out)
+    }
+}
+
+/// Where alerts beyond a rule's `max_per_hour` go when neither the rule nor the notifier has
+/// a digest of its own.
+const FLOOD_DIGEST: DigestSchedule = DigestSchedule::Every(std::time::Duration::from_secs(3600));
+
+/// Longest item summary carried in an alert payload, in characters.
+const SUMMARY_CHARS: usize = 500;
+
+fn clip(s: &str) -> String {
+    if s.chars().count() <= SUMMARY_CHARS {
+        s.to_string()
+    } else {
+        s.chars().take(SUMMARY_CHARS - 1).collect::<String>() + "…"
+    }
+}
+
+/// Counts single alerts per rule in the last hour: from the store once per rule and poll,
+/// then in memory for the alerts this poll adds.
+#[derive(Default)]
+struct FloodGuard {
+    counts: std::collections::HashMap<String, u32>,
+}
+
+impl FloodGuard {
+    fn count(&mut self, store: &Store, rule: &str, now: DateTime<Utc>) -> Result<u32, StoreError> {
+        if let Some(n) = self.counts.get(rule) {
+            return Ok(*n);
+        }
+        let n = store.rule_alerts_since(rule, now.timestamp() - 3600)?;
+        self.counts.insert(rule.to_string(), n);
+        Ok(n)
+    }
+
+    fn add(&mut self, rule: &str) {
+        if let Some(n) = self.counts.get_mut(rule) {
+            *n += 1;
+        }
     }
 }
 

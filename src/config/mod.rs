@@ -38,6 +38,14 @@ pub const DEFAULT_CONCURRENCY: usize = 16;
 pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
 /// Default SMTP/notifier send timeout.
 pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default `[delivery] retry_base`.
+pub const DEFAULT_RETRY_BASE: Duration = Duration::from_secs(30);
+/// Default `[delivery] retry_cap`.
+pub const DEFAULT_RETRY_CAP: Duration = Duration::from_secs(3600);
+/// Default `[delivery] give_up_after`.
+pub const DEFAULT_GIVE_UP_AFTER: Duration = Duration::from_secs(3 * 24 * 3600);
+/// Default email subject template.
+pub const DEFAULT_SUBJECT: &str = "[feedwatch] {rule}: {title}";
 
 /// Errors from loading a configuration.
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +100,29 @@ pub struct Config {
     pub rules: Vec<Rule>,
     /// `[notify.NAME]`, by name.
     pub notifiers: BTreeMap<String, Notifier>,
+    /// `[delivery]`: retry policy of the outbox.
+    pub delivery: Delivery,
+}
+
+/// `[delivery]`: how the outbox retries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// First retry delay after a transient failure (doubles each attempt).
+    pub retry_base: Duration,
+    /// Longest delay between two attempts.
+    pub retry_cap: Duration,
+    /// An alert still undelivered this long after it was queued is given up (dead).
+    pub give_up_after: Duration,
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        Delivery {
+            retry_base: DEFAULT_RETRY_BASE,
+            retry_cap: DEFAULT_RETRY_CAP,
+            give_up_after: DEFAULT_GIVE_UP_AFTER,
+        }
+    }
 }
 
 /// `[storage]`.
@@ -153,6 +184,10 @@ pub struct Rule {
     pub notify: Vec<String>,
     /// `enabled = false` keeps the rule in the file without matching.
     pub enabled: bool,
+    /// `digest = …`: this rule's alerts are collected and sent together on this schedule.
+    pub digest: Option<DigestSchedule>,
+    /// `max_per_hour = N`: beyond N alerts in an hour, further ones fold into a digest.
+    pub max_per_hour: Option<u32>,
 }
 
 /// One `[notify.NAME]`.
@@ -162,6 +197,8 @@ pub struct Notifier {
     pub name: String,
     /// What kind of notifier, with its settings.
     pub kind: NotifierKind,
+    /// `digest = …`: every alert to this notifier is collected into digests.
+    pub digest: Option<DigestSchedule>,
 }
 
 /// Notifier types.
@@ -171,6 +208,121 @@ pub enum NotifierKind {
     Email(Email),
     /// `type = "stdout"`: print each alert to standard output (needs no server).
     Stdout,
+    /// `type = "webhook"`: POST each alert to a URL.
+    Webhook(Webhook),
+}
+
+/// Payload shapes a webhook can post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookFormat {
+    /// feedwatch's own versioned JSON schema (the default).
+    Json,
+    /// A Slack incoming-webhook message (`{"text": …}`).
+    Slack,
+    /// A Discord webhook message (`{"content": …}`).
+    Discord,
+    /// An ntfy publish (plain-text body with Title/Click/Tags headers).
+    Ntfy,
+}
+
+/// `type = "webhook"` settings.
+#[derive(Clone)]
+pub struct Webhook {
+    /// Where to POST.
+    pub url: Url,
+    /// Extra request headers (name, value).
+    pub headers: Vec<(String, String)>,
+    /// HMAC key read from `secret_file`; signs every request when set.
+    pub secret: Option<Secret>,
+    /// Payload shape.
+    pub format: WebhookFormat,
+    /// Time allowed for one request.
+    pub timeout: Duration,
+}
+
+impl fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Webhook")
+            .field("url", &self.url.as_str())
+            .field(
+                "headers",
+                &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("format", &self.format)
+            .finish()
+    }
+}
+
+/// When digests are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DigestSchedule {
+    /// `digest = "1h"`: at most one digest per this period.
+    Every(Duration),
+    /// `digest = "daily 08:00"`: once a day at this UTC time.
+    DailyAt {
+        /// Hour, 0–23 (UTC).
+        hour: u32,
+        /// Minute, 0–59.
+        minute: u32,
+    },
+}
+
+impl DigestSchedule {
+    /// Parses `"1h"`, `"30m"` or `"daily HH:MM"` (UTC).
+    pub fn parse(s: &str) -> Result<DigestSchedule, String> {
+        let s = s.trim();
+        if let Some(rest) = s.strip_prefix("daily") {
+            let (h, m) = rest
+                .trim()
+                .split_once(':')
+                .ok_or_else(|| format!("invalid digest {s:?}: write \"daily HH:MM\" (UTC)"))?;
+            let hour: u32 = h
+                .trim()
+                .parse()
+                .map_err(|_| format!("invalid hour in {s:?}"))?;
+            let minute: u32 = m
+                .trim()
+                .parse()
+                .map_err(|_| format!("invalid minute in {s:?}"))?;
+            if hour > 23 || minute > 59 {
+                return Err(format!("invalid time of day in {s:?}"));
+            }
+            return Ok(DigestSchedule::DailyAt { hour, minute });
+        }
+        let d = humantime::parse_duration(s).map_err(|e| {
+            format!("invalid digest {s:?} ({e}); write a period like \"1h\" or \"daily 08:00\"")
+        })?;
+        if d < Duration::from_secs(1) {
+            return Err("a digest period must be at least 1s".to_string());
+        }
+        Ok(DigestSchedule::Every(d))
+    }
+
+    /// The canonical text form, stored with queued alerts.
+    pub fn label(&self) -> String {
+        match self {
+            DigestSchedule::Every(d) => humantime::format_duration(*d).to_string(),
+            DigestSchedule::DailyAt { hour, minute } => format!("daily {hour:02}:{minute:02}"),
+        }
+    }
+
+    /// When the digest after one sent at `last` (unix seconds) is due. `first` is when the
+    /// oldest waiting alert was queued, used when no digest was ever sent.
+    pub fn next_due(&self, last: Option<i64>, first: i64) -> i64 {
+        match *self {
+            DigestSchedule::Every(d) => {
+                let period = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+                last.unwrap_or(first).saturating_add(period)
+            }
+            DigestSchedule::DailyAt { hour, minute } => {
+                let after = last.unwrap_or(first);
+                let day = after.div_euclid(86_400) * 86_400;
+                let at = day + i64::from(hour) * 3600 + i64::from(minute) * 60;
+                if at > after { at } else { at + 86_400 }
+            }
+        }
+    }
 }
 
 impl NotifierKind {
@@ -179,6 +331,7 @@ impl NotifierKind {
         match self {
             NotifierKind::Email(_) => "email",
             NotifierKind::Stdout => "stdout",
+            NotifierKind::Webhook(_) => "webhook",
         }
     }
 }
@@ -207,7 +360,7 @@ pub struct Email {
     pub tls: SmtpTls,
     /// Optional SMTP AUTH user name.
     pub username: Option<String>,
-    /// Password read from `password_file`; never printed.
+    /// Password read from `password_file` (or `password_env`); never printed.
     pub password: Option<Secret>,
     /// `From:` mailbox.
     pub from: lettre::message::Mailbox,
@@ -215,6 +368,8 @@ pub struct Email {
     pub to: Vec<lettre::message::Mailbox>,
     /// Time allowed for one send.
     pub timeout: Duration,
+    /// Subject template with `{rule}`, `{title}`, `{feed}`, `{matched}` placeholders.
+    pub subject: String,
 }
 
 impl fmt::Debug for Email {

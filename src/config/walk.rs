@@ -15,8 +15,9 @@ use url::Url;
 
 use super::{
     Config, DEFAULT_BACKLOG, DEFAULT_CONCURRENCY, DEFAULT_DB_PATH, DEFAULT_INTERVAL,
-    DEFAULT_MAX_BODY, DEFAULT_SEND_TIMEOUT, DEFAULT_TIMEOUT, Email, Feed, MIN_INTERVAL, Notifier,
-    NotifierKind, Poll, Rule, Secret, SmtpTls, Storage, default_user_agent,
+    DEFAULT_MAX_BODY, DEFAULT_SEND_TIMEOUT, DEFAULT_SUBJECT, DEFAULT_TIMEOUT, Delivery,
+    DigestSchedule, Email, Feed, MIN_INTERVAL, Notifier, NotifierKind, Poll, Rule, Secret, SmtpTls,
+    Storage, Webhook, WebhookFormat, default_user_agent,
 };
 use crate::rules::Query;
 
@@ -126,6 +127,8 @@ impl<'t> Lines<'t> {
 struct Walk<'t> {
     lines: Lines<'t>,
     problems: Vec<Problem>,
+    /// The process environment (for `password_env`).
+    env: &'t [(String, String)],
 }
 
 impl Walk<'_> {
@@ -282,6 +285,40 @@ impl Walk<'_> {
         }
     }
 
+    fn digest(&mut self, path: &KeyPath, map: &Map<String, Value>) -> Option<DigestSchedule> {
+        let text = self.string(path, map, "digest")?;
+        match DigestSchedule::parse(&text) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.err(&path.key("digest"), e);
+                None
+            }
+        }
+    }
+
+    /// Reads a secret from a file named by `key` (relative to `base`).
+    fn secret_file(
+        &mut self,
+        path: &KeyPath,
+        map: &Map<String, Value>,
+        key: &str,
+        base: &Path,
+    ) -> Option<Secret> {
+        let file = self.string(path, map, key)?;
+        let full = base.join(&file);
+        match std::fs::read_to_string(&full) {
+            // A trailing newline from `echo secret > file` is not part of the secret.
+            Ok(s) => Some(Secret(s.trim_end_matches(['\r', '\n']).to_string())),
+            Err(e) => {
+                self.err(
+                    &path.key(key),
+                    format!("cannot read {}: {e}", full.display()),
+                );
+                None
+            }
+        }
+    }
+
     fn array<'v>(&mut self, path: &KeyPath, value: &'v Value) -> &'v [Value] {
         match value {
             Value::Array(items) => items,
@@ -334,7 +371,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-const TOP_KEYS: &[&str] = &["storage", "poll", "feed", "rule", "notify"];
+const TOP_KEYS: &[&str] = &["storage", "poll", "feed", "rule", "notify", "delivery"];
+const DELIVERY_KEYS: &[&str] = &["retry_base", "retry_cap", "give_up_after"];
 const STORAGE_KEYS: &[&str] = &["path"];
 const POLL_KEYS: &[&str] = &[
     "interval",
@@ -345,7 +383,15 @@ const POLL_KEYS: &[&str] = &[
     "user_agent",
 ];
 const FEED_KEYS: &[&str] = &["url", "name", "interval", "tags"];
-const RULE_KEYS: &[&str] = &["name", "query", "feeds", "notify", "enabled"];
+const RULE_KEYS: &[&str] = &[
+    "name",
+    "query",
+    "feeds",
+    "notify",
+    "enabled",
+    "digest",
+    "max_per_hour",
+];
 const EMAIL_KEYS: &[&str] = &[
     "type",
     "smtp",
@@ -354,8 +400,20 @@ const EMAIL_KEYS: &[&str] = &[
     "from",
     "to",
     "timeout",
+    "password_env",
+    "subject",
+    "digest",
 ];
-const STDOUT_KEYS: &[&str] = &["type"];
+const STDOUT_KEYS: &[&str] = &["type", "digest"];
+const WEBHOOK_KEYS: &[&str] = &[
+    "type",
+    "url",
+    "headers",
+    "secret_file",
+    "format",
+    "timeout",
+    "digest",
+];
 
 /// Merges file and environment, then validates. `base` is the folder relative paths start from.
 pub(super) fn load(
@@ -413,6 +471,7 @@ pub(super) fn load(
             root: Some(root),
         },
         problems: Vec::new(),
+        env,
     };
     let config = walk_root(&mut w, &tree, base);
     if w.problems.is_empty() {
@@ -488,7 +547,9 @@ fn walk_root(w: &mut Walk<'_>, tree: &Value, base: &Path) -> Option<Config> {
         );
     }
 
+    let delivery = walk_delivery(w, top.get("delivery"));
     Some(Config {
+        delivery: delivery?,
         source: PathBuf::new(),
         storage: storage?,
         poll: poll?,
@@ -515,6 +576,35 @@ fn check_unique<T>(
             );
         }
     }
+}
+
+fn walk_delivery(w: &mut Walk<'_>, value: Option<&Value>) -> Option<Delivery> {
+    let path = KeyPath::default().key("delivery");
+    let mut d = Delivery::default();
+    let Some(v) = value else {
+        return Some(d);
+    };
+    let map = w.table(&path, v, DELIVERY_KEYS)?;
+    let before = w.problems.len();
+    if let Some(x) = w.duration(&path, map, "retry_base") {
+        if x.is_zero() {
+            w.err(&path.key("retry_base"), "must be more than 0s");
+        }
+        d.retry_base = x;
+    }
+    if let Some(x) = w.duration(&path, map, "retry_cap") {
+        d.retry_cap = x;
+    }
+    if let Some(x) = w.duration(&path, map, "give_up_after") {
+        d.give_up_after = x;
+    }
+    if d.retry_cap < d.retry_base {
+        w.err(
+            &path.key("retry_cap"),
+            "must not be shorter than retry_base",
+        );
+    }
+    (w.problems.len() == before).then_some(d)
 }
 
 fn walk_storage(w: &mut Walk<'_>, value: Option<&Value>, base: &Path) -> Option<Storage> {
@@ -660,6 +750,19 @@ fn walk_rule(
         }
     });
     let enabled = w.bool(path, map, "enabled").unwrap_or(true);
+    let digest = w.digest(path, map);
+    let max_per_hour = w
+        .uint(path, map, "max_per_hour")
+        .and_then(|n| match u32::try_from(n) {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                w.err(
+                    &path.key("max_per_hour"),
+                    "must be between 1 and 4294967295",
+                );
+                None
+            }
+        });
 
     let selected = match w.string_list(path, map, "feeds") {
         None => (0..feeds.len()).collect(),
@@ -715,6 +818,8 @@ fn walk_rule(
         feeds: selected,
         notify,
         enabled,
+        digest,
+        max_per_hour,
     })
 }
 
@@ -773,20 +878,25 @@ fn walk_notifiers(
         let parsed = match kind {
             "email" => walk_email(w, &p, v, base).map(NotifierKind::Email),
             "stdout" => w.table(&p, v, STDOUT_KEYS).map(|_| NotifierKind::Stdout),
+            "webhook" => walk_webhook(w, &p, v, base).map(NotifierKind::Webhook),
             other => {
                 w.err(
                     &p.key("type"),
-                    format!("unknown notifier type {other:?}; expected \"email\" or \"stdout\""),
+                    format!(
+                        "unknown notifier type {other:?}; expected \"email\", \"webhook\" or \"stdout\""
+                    ),
                 );
                 None
             }
         };
+        let digest = w.digest(&p, table);
         if let Some(kind) = parsed {
             out.insert(
                 name.clone(),
                 Notifier {
                     name: name.clone(),
                     kind,
+                    digest,
                 },
             );
         }
@@ -807,22 +917,30 @@ fn walk_email(w: &mut Walk<'_>, path: &KeyPath, value: &Value, base: &Path) -> O
             }
         });
     let username = w.string(path, map, "username");
-    let password = w.string(path, map, "password_file").and_then(|file| {
-        let full = base.join(&file);
-        match std::fs::read_to_string(&full) {
-            // A trailing newline from `echo secret > file` is not part of the password.
-            Ok(s) => Some(Secret(s.trim_end_matches(['\r', '\n']).to_string())),
-            Err(e) => {
-                w.err(
-                    &path.key("password_file"),
-                    format!("cannot read {}: {e}", full.display()),
-                );
-                None
-            }
+    let mut password = w.secret_file(path, map, "password_file", base);
+    if let Some(var) = w.string(path, map, "password_env") {
+        if password.is_some() {
+            w.err(
+                &path.key("password_env"),
+                "set password_file or password_env, not both",
+            );
         }
-    });
+        match w.env.iter().find(|(k, _)| *k == var) {
+            Some((_, v)) if !v.is_empty() => password = Some(Secret(v.clone())),
+            _ => w.err(
+                &path.key("password_env"),
+                format!("environment variable {var} is not set or empty"),
+            ),
+        }
+    }
     if password.is_some() && username.is_none() {
-        w.err(path, "password_file is set but username is not");
+        w.err(path, "a password is set but username is not");
+    }
+    let subject = w
+        .string(path, map, "subject")
+        .unwrap_or_else(|| DEFAULT_SUBJECT.to_string());
+    if let Err(e) = crate::notify::render::check_subject_template(&subject) {
+        w.err(&path.key("subject"), e);
     }
     let from = w.required_string(path, map, "from").and_then(|s| {
         match s.parse::<lettre::message::Mailbox>() {
@@ -869,6 +987,86 @@ fn walk_email(w: &mut Walk<'_>, path: &KeyPath, value: &Value, base: &Path) -> O
         password,
         from: from?,
         to,
+        timeout,
+        subject,
+    })
+}
+
+fn walk_webhook(w: &mut Walk<'_>, path: &KeyPath, value: &Value, base: &Path) -> Option<Webhook> {
+    let map = w.table(path, value, WEBHOOK_KEYS)?;
+    let before = w.problems.len();
+    let url = w
+        .required_string(path, map, "url")
+        .and_then(|u| match Url::parse(u.trim()) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+                Some(url)
+            }
+            Ok(_) => {
+                w.err(
+                    &path.key("url"),
+                    format!("unsupported URL {u:?}: use http:// or https://"),
+                );
+                None
+            }
+            Err(e) => {
+                w.err(&path.key("url"), format!("invalid URL {u:?}: {e}"));
+                None
+            }
+        });
+    let mut headers = Vec::new();
+    if let Some(v) = map.get("headers") {
+        let hp = path.key("headers");
+        match v {
+            Value::Object(h) => {
+                for (k, v) in h {
+                    let valid_name = reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_ok();
+                    match v {
+                        Value::String(s)
+                            if valid_name && reqwest::header::HeaderValue::from_str(s).is_ok() =>
+                        {
+                            headers.push((k.clone(), s.clone()));
+                        }
+                        _ => w.err(
+                            &hp.key(k),
+                            "expected a valid header name with a string value",
+                        ),
+                    }
+                }
+            }
+            other => w.err(
+                &hp,
+                format!(
+                    "expected a table of header = \"value\", found {}",
+                    kind(other)
+                ),
+            ),
+        }
+    }
+    let secret = w.secret_file(path, map, "secret_file", base);
+    let format = match w.string(path, map, "format").as_deref() {
+        None | Some("json") => WebhookFormat::Json,
+        Some("slack") => WebhookFormat::Slack,
+        Some("discord") => WebhookFormat::Discord,
+        Some("ntfy") => WebhookFormat::Ntfy,
+        Some(other) => {
+            w.err(
+                &path.key("format"),
+                format!("unknown format {other:?}; expected json, slack, discord or ntfy"),
+            );
+            WebhookFormat::Json
+        }
+    };
+    let timeout = w
+        .duration(path, map, "timeout")
+        .unwrap_or(DEFAULT_SEND_TIMEOUT);
+    if w.problems.len() != before {
+        return None;
+    }
+    Some(Webhook {
+        url: url?,
+        headers,
+        secret,
+        format,
         timeout,
     })
 }

@@ -2,14 +2,14 @@
 //! The Message-ID is derived from the alert's stable uid, so a resend after a crash is
 //! recognisable as the same message.
 
-use lettre::message::header::ContentType;
+use lettre::message::MultiPart;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use super::{NotifyError, render};
+use super::{Delivered, NotifyError, render};
 use crate::config::{Email, SmtpTls};
-use crate::domain::Alert;
+use crate::domain::{Alert, hash_hex};
 
 /// Domain part of generated Message-IDs.
 const MESSAGE_ID_DOMAIN: &str = "feedwatch.invalid";
@@ -20,6 +20,7 @@ pub struct EmailNotifier {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: lettre::message::Mailbox,
     to: Vec<lettre::message::Mailbox>,
+    subject: String,
 }
 
 impl std::fmt::Debug for EmailNotifier {
@@ -56,36 +57,72 @@ impl EmailNotifier {
             transport: builder.build(),
             from: cfg.from.clone(),
             to: cfg.to.clone(),
+            subject: cfg.subject.clone(),
         })
     }
 
     /// Renders and sends one alert.
-    pub async fn send(&self, alert: &Alert) -> Result<(), NotifyError> {
-        let message = self.message(alert)?;
+    pub async fn send(&self, alert: &Alert) -> Result<Delivered, NotifyError> {
+        let message = self.message(
+            render::subject(&self.subject, &alert.payload),
+            &alert.uid,
+            render::text_body(&alert.payload),
+            render::html_body(&alert.payload),
+        )?;
+        self.deliver(message).await
+    }
+
+    /// Renders and sends one digest of several alerts.
+    pub async fn send_digest(&self, alerts: &[Alert]) -> Result<Delivered, NotifyError> {
+        let ids: Vec<&str> = alerts.iter().map(|a| a.uid.as_str()).collect();
+        let message = self.message(
+            render::digest_subject(alerts),
+            &format!("digest-{}", &hash_hex(&ids)[..32]),
+            render::digest_text(alerts),
+            render::digest_html(alerts),
+        )?;
+        self.deliver(message).await
+    }
+
+    async fn deliver(&self, message: Message) -> Result<Delivered, NotifyError> {
         match self.transport.send(message).await {
-            Ok(_) => Ok(()),
+            Ok(resp) => Ok(Delivered {
+                detail: format!(
+                    "{} {}",
+                    resp.code(),
+                    resp.message().collect::<Vec<_>>().join(" ")
+                ),
+            }),
             Err(e) => {
                 let message = error_chain(&e);
                 if e.is_permanent() {
                     Err(NotifyError::Permanent { message })
                 } else {
-                    Err(NotifyError::Transient { message })
+                    Err(NotifyError::Transient {
+                        message,
+                        retry_after: None,
+                    })
                 }
             }
         }
     }
 
-    fn message(&self, alert: &Alert) -> Result<Message, NotifyError> {
+    fn message(
+        &self,
+        subject: String,
+        id: &str,
+        text: String,
+        html: String,
+    ) -> Result<Message, NotifyError> {
         let mut builder = Message::builder()
             .from(self.from.clone())
-            .subject(render::subject(&alert.payload))
-            .message_id(Some(format!("<{}@{MESSAGE_ID_DOMAIN}>", alert.uid)))
-            .header(ContentType::TEXT_PLAIN);
+            .subject(subject)
+            .message_id(Some(format!("<{id}@{MESSAGE_ID_DOMAIN}>")));
         for to in &self.to {
             builder = builder.to(to.clone());
         }
         builder
-            .body(render::text_body(&alert.payload))
+            .multipart(MultiPart::alternative_plain_html(text, html))
             .map_err(|e| NotifyError::Permanent {
                 message: format!("cannot build message: {e}"),
             })

@@ -1,18 +1,100 @@
-//! Alert text: subject line and plain-text body. Pure.
+//! Alert rendering: subject lines, plain-text and HTML bodies, single alerts and digests. Pure.
+//!
+//! Bodies are minijinja templates (HTML auto-escaped, so feed text can never inject markup);
+//! the subject is a one-line template with `{placeholder}` fields checked at config load.
 
-use crate::domain::AlertPayload;
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
-/// Longest subject line, in characters, before the title is cut with an ellipsis.
+use minijinja::{Environment, context};
+use serde::Serialize;
+
+use crate::domain::{Alert, AlertPayload};
+
+/// Longest subject line, in characters, before it is cut with an ellipsis.
 const MAX_SUBJECT_CHARS: usize = 200;
 
-/// `[feedwatch] RULE: TITLE`, on one line, bounded in length.
-pub fn subject(p: &AlertPayload) -> String {
+/// Fields a subject template may use.
+pub const SUBJECT_FIELDS: &[&str] = &["rule", "title", "feed", "matched", "link"];
+
+/// One piece of a parsed subject template.
+enum Piece<'a> {
+    Text(&'a str),
+    Field(&'a str),
+}
+
+fn parse_template(t: &str) -> Result<Vec<Piece<'_>>, String> {
+    let mut out = Vec::new();
+    let mut rest = t;
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix("{{") {
+            out.push(Piece::Text("{"));
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix("}}") {
+            out.push(Piece::Text("}"));
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix('{') {
+            let end = r
+                .find('}')
+                .ok_or_else(|| format!("unclosed `{{` in subject template {t:?}"))?;
+            let name = r[..end].trim();
+            if !SUBJECT_FIELDS.contains(&name) {
+                return Err(format!(
+                    "unknown placeholder {{{name}}} in subject template; available: {}",
+                    SUBJECT_FIELDS
+                        .iter()
+                        .map(|f| format!("{{{f}}}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            out.push(Piece::Field(name));
+            rest = &r[end + 1..];
+        } else if rest.starts_with('}') {
+            return Err(format!(
+                "stray `}}` in subject template {t:?} (write `}}}}` for a literal brace)"
+            ));
+        } else {
+            let end = rest.find(['{', '}']).unwrap_or(rest.len());
+            out.push(Piece::Text(&rest[..end]));
+            rest = &rest[end..];
+        }
+    }
+    Ok(out)
+}
+
+/// Validates a subject template (for config loading).
+pub fn check_subject_template(t: &str) -> Result<(), String> {
+    parse_template(t).map(|_| ())
+}
+
+/// The subject for one alert from `template`, on one line, bounded in length. A template that
+/// fails to parse (it was checked at load, so only by a bug) falls back to the default shape.
+pub fn subject(template: &str, p: &AlertPayload) -> String {
     let title = if p.title.trim().is_empty() {
         "(untitled)"
     } else {
         p.title.trim()
     };
-    let s = format!("[feedwatch] {}: {}", p.rule, title);
+    let s = match parse_template(template) {
+        Ok(pieces) => pieces
+            .iter()
+            .map(|piece| match piece {
+                Piece::Text(t) => (*t).to_string(),
+                Piece::Field("rule") => p.rule.clone(),
+                Piece::Field("title") => title.to_string(),
+                Piece::Field("feed") => p.feed_name.clone(),
+                Piece::Field("matched") => p.matched.join(", "),
+                Piece::Field("link") => p.link.clone().unwrap_or_default(),
+                Piece::Field(_) => String::new(),
+            })
+            .collect::<String>(),
+        Err(_) => format!("[feedwatch] {}: {}", p.rule, title),
+    };
+    one_line(&s)
+}
+
+fn one_line(s: &str) -> String {
     let s: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
     if s.chars().count() > MAX_SUBJECT_CHARS {
         let cut: String = s.chars().take(MAX_SUBJECT_CHARS - 1).collect();
@@ -22,35 +104,163 @@ pub fn subject(p: &AlertPayload) -> String {
     }
 }
 
-/// The plain-text body: title, link, feed, published time, rule and what matched.
+/// Subject of a digest of `alerts`.
+pub fn digest_subject(alerts: &[Alert]) -> String {
+    let mut rules: Vec<&str> = alerts.iter().map(|a| a.payload.rule.as_str()).collect();
+    rules.sort_unstable();
+    rules.dedup();
+    one_line(&format!(
+        "[feedwatch] digest: {} item{} for {}",
+        alerts.len(),
+        if alerts.len() == 1 { "" } else { "s" },
+        rules.join(", ")
+    ))
+}
+
+/// What the templates see for one alert.
+#[derive(Serialize)]
+struct View<'a> {
+    rule: &'a str,
+    query: &'a str,
+    matched: &'a [String],
+    feed_name: &'a str,
+    feed_url: &'a str,
+    title: &'a str,
+    link: Option<&'a str>,
+    published: String,
+    snippet: Vec<(&'a str, bool)>,
+}
+
+fn view(p: &AlertPayload) -> View<'_> {
+    View {
+        rule: &p.rule,
+        query: &p.query,
+        matched: &p.matched,
+        feed_name: &p.feed_name,
+        feed_url: &p.feed_url,
+        title: if p.title.trim().is_empty() {
+            "(untitled)"
+        } else {
+            p.title.trim()
+        },
+        link: p.link.as_deref(),
+        published: p
+            .published
+            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_else(|| "(no date in the feed)".to_string()),
+        snippet: p.snippet_runs(),
+    }
+}
+
+const TEXT_ALERT: &str = "{{ a.title }}
+{% if a.link %}{{ a.link }}
+{% endif %}
+Feed:      {{ a.feed_name }} <{{ a.feed_url }}>
+Published: {{ a.published }}
+Rule:      {{ a.rule }} ({{ a.query }})
+{% if a.matched %}Matched:   {{ a.matched | join(', ') }}
+{% endif %}{% if a.snippet %}
+{% for run in a.snippet %}{% if run[1] %}*{{ run[0] }}*{% else %}{{ run[0] }}{% endif %}{% endfor %}
+{% endif %}";
+
+const HTML_ALERT: &str = r#"<div style="margin:0 0 1.2em 0">
+<h3 style="margin:0 0 .3em 0">{% if a.link %}<a href="{{ a.link }}">{{ a.title }}</a>{% else %}{{ a.title }}{% endif %}</h3>
+<p style="margin:0;color:#555">{{ a.feed_name }} · {{ a.published }}</p>
+{% if a.snippet %}<p style="margin:.5em 0">{% for run in a.snippet %}{% if run[1] %}<b>{{ run[0] }}</b>{% else %}{{ run[0] }}{% endif %}{% endfor %}</p>{% endif %}
+<p style="margin:0;color:#555;font-size:smaller">Rule <b>{{ a.rule }}</b> ({{ a.query }}){% if a.matched %} matched {{ a.matched | join(", ") }}{% endif %}</p>
+</div>"#;
+
+static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    let add = |env: &mut Environment<'static>, name: &'static str, src: String| {
+        env.add_template_owned(name, src)
+            .expect("built-in templates are valid");
+    };
+    add(
+        &mut env,
+        "alert.txt",
+        format!("{{% set a = alert %}}{TEXT_ALERT}\n-- \nSent by feedwatch\n"),
+    );
+    add(
+        &mut env,
+        "alert.html",
+        format!(
+            "<!DOCTYPE html><html><body style=\"font-family:sans-serif\">{{% set a = alert %}}{HTML_ALERT}<p style=\"color:#999;font-size:smaller\">Sent by feedwatch</p></body></html>\n"
+        ),
+    );
+    add(
+        &mut env,
+        "digest.txt",
+        format!(
+            "feedwatch digest: {{{{ count }}}} item{{% if count != 1 %}}s{{% endif %}}\n{{% for rule, items in groups|items %}}\n== {{{{ rule }}}} ({{{{ items|length }}}})\n{{% for a in items %}}\n{TEXT_ALERT}{{% endfor %}}{{% endfor %}}\n-- \nSent by feedwatch\n"
+        ),
+    );
+    add(
+        &mut env,
+        "digest.html",
+        format!(
+            "<!DOCTYPE html><html><body style=\"font-family:sans-serif\"><h2>feedwatch digest: {{{{ count }}}} item{{% if count != 1 %}}s{{% endif %}}</h2>{{% for rule, items in groups|items %}}<h2 style=\"border-bottom:1px solid #ccc\">{{{{ rule }}}} ({{{{ items|length }}}})</h2>{{% for a in items %}}{HTML_ALERT}{{% endfor %}}{{% endfor %}}<p style=\"color:#999;font-size:smaller\">Sent by feedwatch</p></body></html>\n"
+        ),
+    );
+    env
+});
+
+fn render(name: &str, ctx: minijinja::Value) -> String {
+    TEMPLATES
+        .get_template(name)
+        .and_then(|t| t.render(ctx))
+        // The templates are fixed and tested; a failure here is a bug, and the alert still
+        // goes out with the error text rather than being lost.
+        .unwrap_or_else(|e| format!("(feedwatch could not render this alert: {e})"))
+}
+
+/// The plain-text body of one alert: title, link, feed, published time, rule, matches, snippet
+/// (matched terms between `*`).
 pub fn text_body(p: &AlertPayload) -> String {
-    let mut out = String::new();
-    out.push_str(p.title.trim());
-    out.push('\n');
-    if let Some(link) = &p.link {
-        out.push_str(link);
-        out.push('\n');
+    render(
+        "alert.txt",
+        context! { alert => minijinja::value::Serde(view(p)) },
+    )
+}
+
+/// The HTML body of one alert; matched terms in bold, everything from the feed escaped.
+pub fn html_body(p: &AlertPayload) -> String {
+    render(
+        "alert.html",
+        context! { alert => minijinja::value::Serde(view(p)) },
+    )
+}
+
+fn groups(alerts: &[Alert]) -> BTreeMap<&str, Vec<View<'_>>> {
+    let mut g: BTreeMap<&str, Vec<View<'_>>> = BTreeMap::new();
+    for a in alerts {
+        g.entry(a.payload.rule.as_str())
+            .or_default()
+            .push(view(&a.payload));
     }
-    out.push('\n');
-    out.push_str(&format!("Feed:      {} <{}>\n", p.feed_name, p.feed_url));
-    match p.published {
-        Some(t) => out.push_str(&format!("Published: {}\n", t.format("%Y-%m-%d %H:%M UTC"))),
-        None => out.push_str("Published: (no date in the feed)\n"),
-    }
-    out.push_str(&format!("Rule:      {} ({})\n", p.rule, p.query));
-    if !p.matched.is_empty() {
-        out.push_str(&format!("Matched:   {}\n", p.matched.join(", ")));
-    }
-    if !p.snippet.trim().is_empty() {
-        out.push_str(&format!("\n{}\n", p.snippet.trim()));
-    }
-    out.push_str("\n-- \nSent by feedwatch\n");
-    out
+    g
+}
+
+/// Plain-text digest, grouped by rule.
+pub fn digest_text(alerts: &[Alert]) -> String {
+    render(
+        "digest.txt",
+        context! { count => alerts.len(), groups => minijinja::value::Serde(groups(alerts)) },
+    )
+}
+
+/// HTML digest, grouped by rule.
+pub fn digest_html(alerts: &[Alert]) -> String {
+    render(
+        "digest.html",
+        context! { count => alerts.len(), groups => minijinja::value::Serde(groups(alerts)) },
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::DEFAULT_SUBJECT;
 
     fn payload(title: &str) -> AlertPayload {
         AlertPayload {
@@ -60,39 +270,113 @@ mod tests {
             feed_name: "The Moscow Times".into(),
             feed_url: "http://127.0.0.1/rss".into(),
             title: title.into(),
-            link: Some("http://127.0.0.1/a".into()),
+            link: Some("http://127.0.0.1/a?x=1&y=2".into()),
             published: chrono::DateTime::from_timestamp(1_633_600_000, 0),
-            snippet: "envoy Zamir Kabulov said".into(),
+            snippet: "envoy Zamir Kabulov said <b>hi</b>".into(),
+            highlights: vec![(12, 19)],
+            summary: String::new(),
         }
     }
 
     #[test]
     fn subject_is_one_bounded_line() {
         assert_eq!(
-            subject(&payload("Russia Invites\nTaliban")),
+            subject(DEFAULT_SUBJECT, &payload("Russia Invites\nTaliban")),
             "[feedwatch] moscow-format: Russia Invites Taliban"
         );
         assert_eq!(
-            subject(&payload("")),
+            subject(DEFAULT_SUBJECT, &payload("")),
             "[feedwatch] moscow-format: (untitled)"
         );
-        let long = subject(&payload(&"x".repeat(500)));
+        let long = subject(DEFAULT_SUBJECT, &payload(&"x".repeat(500)));
         assert_eq!(long.chars().count(), MAX_SUBJECT_CHARS);
         assert!(long.ends_with('…'));
     }
 
     #[test]
-    fn body_names_title_link_feed_time_and_rule() {
+    fn subject_templates() {
+        let p = payload("T");
+        let cases = [
+            (
+                "{feed} / {rule} / {matched}",
+                "The Moscow Times / moscow-format / Kabulov",
+            ),
+            ("{{literal}} {title}", "{literal} T"),
+            ("{ title }!", "T!"),
+        ];
+        for (t, want) in cases {
+            assert_eq!(subject(t, &p), want, "{t}");
+        }
+        for bad in ["{nope}", "{title", "a } b"] {
+            assert!(check_subject_template(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn text_body_names_title_link_feed_time_and_rule() {
         let b = text_body(&payload("Russia Invites Taliban for Afghan Talks"));
         for needle in [
-            "Russia Invites Taliban for Afghan Talks\nhttp://127.0.0.1/a\n",
+            "Russia Invites Taliban for Afghan Talks\nhttp://127.0.0.1/a?x=1&y=2\n",
             "Feed:      The Moscow Times <http://127.0.0.1/rss>",
             "Published: 2021-10-07 09:46 UTC",
             "Rule:      moscow-format (\"Moscow format\" OR Kabulov)",
             "Matched:   Kabulov",
-            "envoy Zamir Kabulov said",
+            "envoy Zamir *Kabulov* said <b>hi</b>",
         ] {
             assert!(b.contains(needle), "missing {needle:?} in:\n{b}");
         }
+    }
+
+    #[test]
+    fn html_body_escapes_feed_text_and_bolds_matches() {
+        let h = html_body(&payload("A <script>x</script> title"));
+        assert!(
+            h.contains("envoy Zamir <b>Kabulov</b> said &lt;b&gt;hi&lt;&#x2f;b&gt;"),
+            "{h}"
+        );
+        assert!(
+            h.contains("A &lt;script&gt;x&lt;&#x2f;script&gt; title"),
+            "{h}"
+        );
+        assert!(
+            h.contains("href=\"http:&#x2f;&#x2f;127.0.0.1&#x2f;a?x=1&amp;y=2\""),
+            "{h}"
+        );
+        assert!(!h.contains("<script>"));
+    }
+
+    #[test]
+    fn digest_groups_by_rule() {
+        let mk = |id: i64, rule: &str, title: &str| {
+            let mut p = payload(title);
+            p.rule = rule.into();
+            Alert {
+                id,
+                uid: format!("u{id}"),
+                notifier: "n".into(),
+                attempts: 0,
+                created_at: 0,
+                digest: Some("1h".into()),
+                payload: p,
+            }
+        };
+        let alerts = vec![
+            mk(1, "b-rule", "One"),
+            mk(2, "a-rule", "Two"),
+            mk(3, "b-rule", "Three"),
+        ];
+        assert_eq!(
+            digest_subject(&alerts),
+            "[feedwatch] digest: 3 items for a-rule, b-rule"
+        );
+        let t = digest_text(&alerts);
+        let a = t.find("== a-rule (1)").expect("a group");
+        let b = t.find("== b-rule (2)").expect("b group");
+        assert!(
+            a < b && t.find("One").expect("one") > b && t.find("Two").expect("two") < b,
+            "{t}"
+        );
+        let h = digest_html(&alerts);
+        assert_eq!(h.matches("<h3").count(), 3, "{h}");
     }
 }

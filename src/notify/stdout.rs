@@ -3,7 +3,8 @@
 
 use std::io::Write;
 
-use super::{NotifyError, render};
+use super::{Delivered, NotifyError, render};
+use crate::config::DEFAULT_SUBJECT;
 use crate::domain::Alert;
 
 /// Prints alerts to standard output.
@@ -12,18 +13,34 @@ pub struct StdoutNotifier;
 
 impl StdoutNotifier {
     /// Writes one alert block; fails (transiently) only if stdout is closed or full.
-    pub fn send(&self, alert: &Alert) -> Result<(), NotifyError> {
-        let text = format!(
+    pub fn send(&self, alert: &Alert) -> Result<Delivered, NotifyError> {
+        write(&format!(
             "=== {} [alert {}]\n{}\n",
-            render::subject(&alert.payload),
+            render::subject(DEFAULT_SUBJECT, &alert.payload),
             alert.uid,
             render::text_body(&alert.payload)
-        );
-        let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes())
-            .and_then(|()| out.flush())
-            .map_err(|e| NotifyError::Transient {
-                message: format!("cannot write to standard output: {e}"),
-            })
+        ))
     }
+
+    /// Writes one digest block.
+    pub fn send_digest(&self, alerts: &[Alert]) -> Result<Delivered, NotifyError> {
+        write(&format!(
+            "=== {}\n{}\n",
+            render::digest_subject(alerts),
+            render::digest_text(alerts)
+        ))
+    }
+}
+
+fn write(text: &str) -> Result<Delivered, NotifyError> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map(|()| Delivered {
+            detail: "written to standard output".to_string(),
+        })
+        .map_err(|e| NotifyError::Transient {
+            message: format!("cannot write to standard output: {e}"),
+            retry_after: None,
+        })
 }

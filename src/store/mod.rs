@@ -265,8 +265,8 @@ impl Store {
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO alerts (uid, item_id, rule, notifier, payload, status, attempts,
-                                     created_at, next_attempt_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?6)
+                                     created_at, next_attempt_at, story, digest)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?6, ?7, ?8)
                  ON CONFLICT DO NOTHING",
             )?;
             for alert in batch.alerts {
@@ -286,7 +286,9 @@ impl Store {
                     alert.payload.rule,
                     alert.notifier,
                     payload,
-                    batch.now
+                    batch.now,
+                    alert.story,
+                    alert.digest,
                 ])?;
             }
         }
@@ -294,39 +296,150 @@ impl Store {
         Ok(report)
     }
 
-    /// Alerts due for delivery at `now`, oldest first.
+    /// Single (non-digest) alerts due for delivery at `now`, oldest first.
     pub fn due_alerts(&self, now: i64, limit: usize) -> Result<Vec<Alert>, StoreError> {
         let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts
+             WHERE status IN ('pending', 'retry') AND digest IS NULL AND next_attempt_at <= ?1
+             ORDER BY id LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![now, limit as i64], read_alert)?;
+        collect_alerts(rows)
+    }
+
+    /// Digest queues: every (notifier, schedule) with undelivered digest alerts, with the
+    /// oldest alert's queue time, the earliest retry time and the last digest sent.
+    pub fn digest_queues(&self) -> Result<Vec<DigestQueue>, StoreError> {
+        let conn = self.conn();
         let mut stmt = conn.prepare_cached(
-            "SELECT id, uid, notifier, attempts, payload, created_at FROM alerts
-             WHERE status IN ('pending', 'retry') AND next_attempt_at <= ?1
-             ORDER BY id LIMIT ?2",
+            "SELECT a.notifier, a.digest, min(a.created_at), min(a.next_attempt_at),
+                    count(*), d.last_sent_at
+             FROM alerts a LEFT JOIN digests d ON d.notifier = a.notifier AND d.schedule = a.digest
+             WHERE a.status IN ('pending', 'retry') AND a.digest IS NOT NULL
+             GROUP BY a.notifier, a.digest ORDER BY min(a.id)",
         )?;
-        let rows = stmt.query_map(params![now, limit as i64], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, u32>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, i64>(5)?,
-            ))
+        let rows = stmt.query_map([], |r| {
+            Ok(DigestQueue {
+                notifier: r.get(0)?,
+                schedule: r.get(1)?,
+                oldest: r.get(2)?,
+                next_attempt: r.get(3)?,
+                count: r.get::<_, i64>(4)?.max(0).unsigned_abs(),
+                last_sent: r.get(5)?,
+            })
         })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, uid, notifier, attempts, payload, created_at) = row?;
-            let payload: AlertPayload = serde_json::from_str(&payload)
-                .map_err(|source| StoreError::Payload { id, source })?;
-            out.push(Alert {
-                id,
-                uid,
-                notifier,
-                attempts,
-                created_at,
-                payload,
-            });
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The undelivered alerts of one digest queue, oldest first.
+    pub fn digest_alerts(&self, notifier: &str, schedule: &str) -> Result<Vec<Alert>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts
+             WHERE status IN ('pending', 'retry') AND notifier = ?1 AND digest = ?2
+             ORDER BY id"
+        ))?;
+        let rows = stmt.query_map(params![notifier, schedule], read_alert)?;
+        collect_alerts(rows)
+    }
+
+    /// Marks a delivered digest: all its alerts sent and the queue's last-sent time, atomically.
+    pub fn mark_digest_sent(
+        &self,
+        notifier: &str,
+        schedule: &str,
+        ids: &[i64],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE alerts SET status = 'sent', sent_at = ?2, attempts = attempts + 1,
+                        last_error = NULL
+                 WHERE id = ?1",
+            )?;
+            for id in ids {
+                stmt.execute(params![id, now])?;
+            }
         }
-        Ok(out)
+        tx.execute(
+            "INSERT INTO digests (notifier, schedule, last_sent_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (notifier, schedule) DO UPDATE SET last_sent_at = excluded.last_sent_at",
+            params![notifier, schedule, now],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// How many distinct items a rule alerted on (singly, not in digests) since `since`.
+    pub fn rule_alerts_since(&self, rule: &str, since: i64) -> Result<u32, StoreError> {
+        let n: i64 = self.conn().query_row(
+            "SELECT count(DISTINCT item_id) FROM alerts
+             WHERE rule = ?1 AND created_at >= ?2 AND digest IS NULL",
+            params![rule, since],
+            |r| r.get(0),
+        )?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    /// Alerts for listings, newest first, optionally of one status.
+    pub fn list_alerts(
+        &self,
+        status: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<AlertRow>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, uid, rule, notifier, status, attempts, last_error, created_at,
+                    next_attempt_at, sent_at, digest, payload
+             FROM alerts WHERE ?1 IS NULL OR status = ?1 ORDER BY id DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![status, limit as i64], |r| {
+            let payload: String = r.get(11)?;
+            let payload: Option<AlertPayload> = serde_json::from_str(&payload).ok();
+            let status: String = r.get(4)?;
+            let next: i64 = r.get(8)?;
+            Ok(AlertRow {
+                id: r.get(0)?,
+                uid: r.get(1)?,
+                rule: r.get(2)?,
+                notifier: r.get(3)?,
+                attempts: r.get(5)?,
+                last_error: r.get(6)?,
+                created_at: r.get(7)?,
+                next_attempt_at: (status == "pending" || status == "retry").then_some(next),
+                status,
+                sent_at: r.get(9)?,
+                digest: r.get(10)?,
+                title: payload
+                    .as_ref()
+                    .map(|p| p.title.clone())
+                    .unwrap_or_default(),
+                link: payload.and_then(|p| p.link),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Requeues one alert (any status but `sent`) for immediate delivery. Returns whether it
+    /// existed and was requeued.
+    pub fn requeue(&self, id: i64, now: i64) -> Result<bool, StoreError> {
+        let n = self.conn().execute(
+            "UPDATE alerts SET status = 'pending', next_attempt_at = ?2
+             WHERE id = ?1 AND status != 'sent'",
+            params![id, now],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Requeues every dead alert. Returns how many.
+    pub fn requeue_dead(&self, now: i64) -> Result<usize, StoreError> {
+        Ok(self.conn().execute(
+            "UPDATE alerts SET status = 'pending', next_attempt_at = ?1 WHERE status = 'dead'",
+            params![now],
+        )?)
     }
 
     /// Marks an alert delivered.
@@ -360,10 +473,13 @@ impl Store {
         Ok(())
     }
 
-    /// Alerts not yet delivered (pending or waiting to retry).
+    /// Alerts that should have gone out but have not: single alerts pending or waiting to
+    /// retry, and digest alerts whose digest failed. Alerts waiting for their digest's time
+    /// are not counted.
     pub fn undelivered_count(&self) -> Result<u64, StoreError> {
         let n: i64 = self.conn().query_row(
-            "SELECT count(*) FROM alerts WHERE status IN ('pending', 'retry')",
+            "SELECT count(*) FROM alerts
+             WHERE (status = 'pending' AND digest IS NULL) OR status = 'retry'",
             [],
             |r| r.get(0),
         )?;
@@ -410,6 +526,92 @@ impl Store {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+/// Columns read by [`read_alert`], in order.
+const ALERT_COLUMNS: &str = "id, uid, notifier, attempts, payload, created_at, digest";
+
+type RawAlert = (i64, String, String, u32, String, i64, Option<String>);
+
+fn read_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawAlert> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+    ))
+}
+
+fn collect_alerts(
+    rows: impl Iterator<Item = rusqlite::Result<RawAlert>>,
+) -> Result<Vec<Alert>, StoreError> {
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, uid, notifier, attempts, payload, created_at, digest) = row?;
+        let payload: AlertPayload =
+            serde_json::from_str(&payload).map_err(|source| StoreError::Payload { id, source })?;
+        out.push(Alert {
+            id,
+            uid,
+            notifier,
+            attempts,
+            created_at,
+            digest,
+            payload,
+        });
+    }
+    Ok(out)
+}
+
+/// A queue of alerts waiting for one notifier's digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestQueue {
+    /// Notifier name.
+    pub notifier: String,
+    /// Digest schedule label.
+    pub schedule: String,
+    /// When the oldest waiting alert was queued.
+    pub oldest: i64,
+    /// Earliest `next_attempt_at` among them (later than now after a failed digest).
+    pub next_attempt: i64,
+    /// How many alerts wait.
+    pub count: u64,
+    /// When this queue's last digest went out.
+    pub last_sent: Option<i64>,
+}
+
+/// One alert as listed by `feedwatch alerts`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AlertRow {
+    /// Row id (what `alerts retry ID` takes).
+    pub id: i64,
+    /// Stable id (Message-ID / Idempotency-Key).
+    pub uid: String,
+    /// Rule name.
+    pub rule: String,
+    /// Notifier name.
+    pub notifier: String,
+    /// pending, retry, sent or dead.
+    pub status: String,
+    /// Delivery attempts so far.
+    pub attempts: u32,
+    /// Last delivery error.
+    pub last_error: Option<String>,
+    /// Unix seconds queued.
+    pub created_at: i64,
+    /// Unix seconds of the next attempt, while undelivered.
+    pub next_attempt_at: Option<i64>,
+    /// Unix seconds delivered.
+    pub sent_at: Option<i64>,
+    /// Digest schedule, when delivered in a digest.
+    pub digest: Option<String>,
+    /// Item title.
+    pub title: String,
+    /// Item link.
+    pub link: Option<String>,
 }
 
 /// Stable alert identity: the same (feed, item, rule, notifier) always gives the same uid, so a

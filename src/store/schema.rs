@@ -47,9 +47,20 @@ pub(super) fn migrations() -> Migrations<'static> {
             created_at      INTEGER NOT NULL,
             next_attempt_at INTEGER NOT NULL,
             sent_at         INTEGER,
+            story           TEXT NOT NULL,
+            digest          TEXT,
             UNIQUE (item_id, rule, notifier)
         );
-        CREATE INDEX alerts_due ON alerts (status, next_attempt_at);",
+        CREATE INDEX alerts_due ON alerts (status, next_attempt_at);
+        -- One story, one alert per rule and notifier, whichever feed carried it.
+        CREATE UNIQUE INDEX alerts_story ON alerts (rule, notifier, story);
+        CREATE INDEX alerts_rule_created ON alerts (rule, created_at);
+        CREATE TABLE digests (
+            notifier     TEXT NOT NULL,
+            schedule     TEXT NOT NULL,
+            last_sent_at INTEGER NOT NULL,
+            PRIMARY KEY (notifier, schedule)
+        );",
     )])
 }
 

@@ -18,6 +18,8 @@ fn alert(item: usize, notifier: &str) -> NewAlert {
     NewAlert {
         item,
         notifier: notifier.to_string(),
+        story: format!("story-{item}"),
+        digest: None,
         payload: AlertPayload {
             rule: "r".into(),
             query: "q".into(),
@@ -28,6 +30,8 @@ fn alert(item: usize, notifier: &str) -> NewAlert {
             link: None,
             published: None,
             snippet: String::new(),
+            highlights: vec![],
+            summary: String::new(),
         },
     }
 }
@@ -153,4 +157,99 @@ fn reopening_keeps_everything() {
     let store = Store::open(&path).expect("reopen");
     assert_eq!(store.undelivered_count().expect("count"), 1);
     assert_eq!(store.items_since(0).expect("items").len(), 1);
+}
+
+#[test]
+fn one_story_alerts_once_per_rule_and_notifier_across_feeds() {
+    let (_dir, store) = open();
+    for (n, url) in ["http://a/", "http://b/"].iter().enumerate() {
+        let feed = FeedId::from_stored((*url).into());
+        let st = store.feed_state(&feed).expect("state");
+        let items = vec![item(&format!("k{n}"))];
+        let mut a = alert(0, "mail");
+        a.story = "https://news.example/story".into();
+        let batch = Ingest {
+            title: None,
+            etag: None,
+            last_modified: None,
+            items: &items,
+            alerts: &[a],
+            now: 1,
+        };
+        let r = store.ingest(st.id, feed.as_str(), &batch).expect("ingest");
+        assert_eq!(r.items, 1);
+        assert_eq!(r.alerts, usize::from(n == 0), "feed {url}");
+    }
+}
+
+#[test]
+fn digest_alerts_wait_in_their_queue_and_are_sent_together() {
+    let (_dir, store) = open();
+    let feed = FeedId::from_stored("http://f/".into());
+    let st = store.feed_state(&feed).expect("state");
+    let items = vec![item("a"), item("b"), item("c")];
+    let mut alerts = vec![alert(0, "mail"), alert(1, "mail"), alert(2, "mail")];
+    alerts[0].digest = Some("1h".into());
+    alerts[1].digest = Some("1h".into());
+    let batch = Ingest {
+        title: None,
+        etag: None,
+        last_modified: None,
+        items: &items,
+        alerts: &alerts,
+        now: 100,
+    };
+    store.ingest(st.id, feed.as_str(), &batch).expect("ingest");
+    assert_eq!(
+        store.due_alerts(100, 10).expect("due").len(),
+        1,
+        "digest alerts are not single"
+    );
+    assert_eq!(
+        store.undelivered_count().expect("n"),
+        1,
+        "waiting for a digest is not undelivered"
+    );
+    let q = store.digest_queues().expect("queues");
+    assert_eq!(q.len(), 1);
+    assert_eq!((q[0].count, q[0].oldest, q[0].last_sent), (2, 100, None));
+    let batch_alerts = store.digest_alerts("mail", "1h").expect("alerts");
+    let ids: Vec<i64> = batch_alerts.iter().map(|a| a.id).collect();
+    store
+        .mark_digest_sent("mail", "1h", &ids, 200)
+        .expect("sent");
+    assert!(store.digest_queues().expect("queues").is_empty());
+    assert_eq!(store.rule_alerts_since("r", 0).expect("count"), 1);
+}
+
+#[test]
+fn listing_and_requeue() {
+    let (_dir, store) = open();
+    let feed = FeedId::from_stored("http://f/".into());
+    let st = store.feed_state(&feed).expect("state");
+    let items = vec![item("a"), item("b")];
+    let alerts = vec![alert(0, "mail"), alert(1, "mail")];
+    let batch = Ingest {
+        title: None,
+        etag: None,
+        last_modified: None,
+        items: &items,
+        alerts: &alerts,
+        now: 1,
+    };
+    store.ingest(st.id, feed.as_str(), &batch).expect("ingest");
+    let due = store.due_alerts(1, 10).expect("due");
+    store
+        .mark_failed(due[0].id, "550 nope", None)
+        .expect("dead");
+    store
+        .mark_failed(due[1].id, "550 nope", None)
+        .expect("dead");
+    let dead = store.list_alerts(Some("dead"), 10).expect("list");
+    assert_eq!(dead.len(), 2);
+    assert_eq!(dead[0].last_error.as_deref(), Some("550 nope"));
+    assert!(store.requeue(due[0].id, 5).expect("requeue"));
+    assert!(!store.requeue(999, 5).expect("no such alert"));
+    assert_eq!(store.requeue_dead(5).expect("requeue dead"), 1);
+    assert_eq!(store.due_alerts(5, 10).expect("due").len(), 2);
 }

@@ -1,0 +1,384 @@
+//! `type = "webhook"`: POSTs each alert (or digest) to a URL, in feedwatch's versioned JSON
+//! schema or in a preset shape for Slack, Discord or ntfy.
+//!
+//! Every request carries `Idempotency-Key: <alert id>`, so a receiver can drop the duplicate a
+//! crash between "server accepted" and "outbox marked sent" may cause. With a `secret_file`,
+//! requests are signed: `X-Feedwatch-Timestamp: <unix seconds>` and
+//! `X-Feedwatch-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`.
+
+use std::time::Duration;
+
+use hmac::{KeyInit, Mac};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use serde_json::json;
+
+use super::{Delivered, NotifyError, render};
+use crate::config::{Webhook, WebhookFormat};
+use crate::domain::{Alert, AlertPayload, hash_hex};
+
+/// Version of the JSON schema in `format = "json"` bodies.
+pub const SCHEMA_VERSION: u32 = 1;
+/// Discord refuses messages longer than this many characters.
+const DISCORD_MAX: usize = 2000;
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+/// Sends alerts to a webhook.
+#[derive(Debug, Clone)]
+pub struct WebhookNotifier {
+    client: reqwest::Client,
+    cfg: Webhook,
+}
+
+impl WebhookNotifier {
+    /// Builds the HTTP client for this webhook.
+    pub fn new(cfg: &Webhook, user_agent: &str) -> Result<WebhookNotifier, NotifyError> {
+        let mut headers = HeaderMap::new();
+        for (k, v) in &cfg.headers {
+            // Checked at config load; skip rather than fail on the impossible.
+            if let (Ok(k), Ok(v)) = (
+                HeaderName::from_bytes(k.as_bytes()),
+                HeaderValue::from_str(v),
+            ) {
+                headers.insert(k, v);
+            }
+        }
+        let client = reqwest::Client::builder()
+            .user_agent(user_agent)
+            .default_headers(headers)
+            .timeout(cfg.timeout)
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .build()
+            .map_err(|e| NotifyError::Permanent {
+                message: format!("cannot set up HTTP client: {e}"),
+            })?;
+        Ok(WebhookNotifier {
+            client,
+            cfg: cfg.clone(),
+        })
+    }
+
+    /// Posts one alert.
+    pub async fn send(&self, alert: &Alert, now: i64) -> Result<Delivered, NotifyError> {
+        let (body, content_type, extra) = self.body_for(&[alert], false);
+        self.post(&alert.uid, body, content_type, extra, now).await
+    }
+
+    /// Posts a digest of several alerts in one request.
+    pub async fn send_digest(&self, alerts: &[Alert], now: i64) -> Result<Delivered, NotifyError> {
+        let ids: Vec<&str> = alerts.iter().map(|a| a.uid.as_str()).collect();
+        let key = format!("digest-{}", &hash_hex(&ids)[..32]);
+        let refs: Vec<&Alert> = alerts.iter().collect();
+        let (body, content_type, extra) = self.body_for(&refs, true);
+        self.post(&key, body, content_type, extra, now).await
+    }
+
+    fn body_for(&self, alerts: &[&Alert], digest: bool) -> (String, &'static str, HeaderMap) {
+        let mut extra = HeaderMap::new();
+        match self.cfg.format {
+            WebhookFormat::Json => {
+                let body = if digest {
+                    json!({
+                        "version": SCHEMA_VERSION,
+                        "digest": true,
+                        "alerts": alerts.iter().map(|a| alert_json(a)).collect::<Vec<_>>(),
+                    })
+                } else {
+                    alerts.first().map(|a| alert_json(a)).unwrap_or_default()
+                };
+                (body.to_string(), "application/json", extra)
+            }
+            WebhookFormat::Slack => {
+                let text = alerts
+                    .iter()
+                    .map(|a| slack_text(&a.payload))
+                    .collect::<Vec<_>>()
+                    .join("\n\n");
+                (
+                    json!({ "text": text }).to_string(),
+                    "application/json",
+                    extra,
+                )
+            }
+            WebhookFormat::Discord => {
+                let mut text = alerts
+                    .iter()
+                    .map(|a| discord_text(&a.payload))
+                    .collect::<Vec<_>>()
+                    .join("\n\n");
+                if text.chars().count() > DISCORD_MAX {
+                    text = text.chars().take(DISCORD_MAX - 1).collect::<String>() + "…";
+                }
+                (
+                    json!({ "content": text }).to_string(),
+                    "application/json",
+                    extra,
+                )
+            }
+            WebhookFormat::Ntfy => {
+                let title = if digest {
+                    let owned: Vec<Alert> = alerts.iter().map(|a| (*a).clone()).collect();
+                    render::digest_subject(&owned)
+                } else {
+                    alerts
+                        .first()
+                        .map(|a| format!("{}: {}", a.payload.rule, a.payload.title))
+                        .unwrap_or_default()
+                };
+                // ntfy reads the title from a header, which must be visible ASCII/Latin-1;
+                // RFC 2047 encoding is what ntfy documents for anything else.
+                if let Ok(v) = HeaderValue::from_str(&rfc2047(&title)) {
+                    extra.insert("Title", v);
+                }
+                if !digest
+                    && let Some(link) = alerts.first().and_then(|a| a.payload.link.as_deref())
+                    && let Ok(v) = HeaderValue::from_str(link)
+                {
+                    extra.insert("Click", v);
+                }
+                extra.insert("Tags", HeaderValue::from_static("newspaper"));
+                let text = alerts
+                    .iter()
+                    .map(|a| {
+                        let p = &a.payload;
+                        format!(
+                            "{}\n{}{}",
+                            p.title,
+                            p.snippet,
+                            if digest {
+                                p.link
+                                    .as_deref()
+                                    .map(|l| format!("\n{l}"))
+                                    .unwrap_or_default()
+                            } else {
+                                String::new()
+                            }
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n\n");
+                (text, "text/plain; charset=utf-8", extra)
+            }
+        }
+    }
+
+    async fn post(
+        &self,
+        idempotency_key: &str,
+        body: String,
+        content_type: &'static str,
+        extra: HeaderMap,
+        now: i64,
+    ) -> Result<Delivered, NotifyError> {
+        let mut req = self
+            .client
+            .post(self.cfg.url.clone())
+            .header(CONTENT_TYPE, content_type)
+            .header("Idempotency-Key", idempotency_key)
+            .headers(extra);
+        if let Some(secret) = &self.cfg.secret {
+            req = req.header("X-Feedwatch-Timestamp", now.to_string()).header(
+                "X-Feedwatch-Signature",
+                format!("sha256={}", sign(secret.expose(), now, &body)),
+            );
+        }
+        let resp = req
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| NotifyError::Transient {
+                message: format!("POST {} failed: {}", self.cfg.url, chain(&e)),
+                retry_after: None,
+            })?;
+        let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, now));
+        let text: String = resp
+            .text()
+            .await
+            .unwrap_or_default()
+            .chars()
+            .take(200)
+            .collect();
+        let detail = format!(
+            "HTTP {}{}",
+            status.as_u16(),
+            if text.trim().is_empty() {
+                String::new()
+            } else {
+                format!(": {}", text.trim())
+            }
+        );
+        if status.is_success() {
+            Ok(Delivered { detail })
+        } else if status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429 {
+            Err(NotifyError::Transient {
+                message: format!("webhook answered {detail}"),
+                retry_after,
+            })
+        } else {
+            Err(NotifyError::Permanent {
+                message: format!("webhook answered {detail}"),
+            })
+        }
+    }
+}
+
+/// Hex HMAC-SHA256 of `"<timestamp>.<body>"` under `secret`: what a receiver recomputes.
+pub fn sign(secret: &str, timestamp: i64, body: &str) -> String {
+    let mut mac = <HmacSha256 as KeyInit>::new_from_slice(secret.as_bytes())
+        .expect("HMAC accepts keys of any length");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body.as_bytes());
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `Retry-After` as seconds or an HTTP date, relative to `now`.
+pub fn parse_retry_after(v: &str, now: i64) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(v).ok()?.timestamp();
+    Some(Duration::from_secs(u64::try_from(at - now).unwrap_or(0)))
+}
+
+/// The versioned JSON object for one alert (documented in README, "Webhook schema").
+pub fn alert_json(a: &Alert) -> serde_json::Value {
+    let p = &a.payload;
+    json!({
+        "version": SCHEMA_VERSION,
+        "id": a.uid,
+        "rule": p.rule,
+        "query": p.query,
+        "matched": p.matched,
+        "feed": { "url": p.feed_url, "name": p.feed_name },
+        "item": {
+            "title": p.title,
+            "link": p.link,
+            "published": p.published.map(|t| t.to_rfc3339()),
+            "summary": p.summary,
+            "snippet": p.snippet,
+        },
+    })
+}
+
+fn slack_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn slack_text(p: &AlertPayload) -> String {
+    let title = match &p.link {
+        Some(l) => format!("*<{}|{}>*", slack_escape(l), slack_escape(&p.title)),
+        None => format!("*{}*", slack_escape(&p.title)),
+    };
+    let snippet: String = p
+        .snippet_runs()
+        .iter()
+        .map(|(t, hl)| {
+            if *hl {
+                format!("*{}*", slack_escape(t))
+            } else {
+                slack_escape(t)
+            }
+        })
+        .collect();
+    format!(
+        "{title}\n{} · rule {} · matched {}\n{snippet}",
+        slack_escape(&p.feed_name),
+        slack_escape(&p.rule),
+        slack_escape(&p.matched.join(", "))
+    )
+}
+
+fn discord_text(p: &AlertPayload) -> String {
+    let snippet: String = p
+        .snippet_runs()
+        .iter()
+        .map(|(t, hl)| {
+            if *hl {
+                format!("**{t}**")
+            } else {
+                (*t).to_string()
+            }
+        })
+        .collect();
+    format!(
+        "**{}**\n{}\n{} · rule {} · matched {}\n{snippet}",
+        p.title,
+        p.link.as_deref().unwrap_or(""),
+        p.feed_name,
+        p.rule,
+        p.matched.join(", ")
+    )
+}
+
+/// RFC 2047 encoded-word (base64) when `s` is not plain ASCII.
+fn rfc2047(s: &str) -> String {
+    if s.is_ascii() {
+        return s.to_string();
+    }
+    use base64::Engine as _;
+    format!(
+        "=?UTF-8?B?{}?=",
+        base64::engine::general_purpose::STANDARD.encode(s.as_bytes())
+    )
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_matches_a_known_vector() {
+        // echo -n '1700000000.{"a":1}' | openssl dgst -sha256 -hmac 'topsecret'
+        assert_eq!(
+            sign("topsecret", 1_700_000_000, r#"{"a":1}"#),
+            "6a939b0c71853d606167625a15168ee9188c6a511c773ef4f42d307f3849e50f"
+        );
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        assert_eq!(parse_retry_after("120", 0), Some(Duration::from_secs(120)));
+        let now = chrono::DateTime::parse_from_rfc2822("Wed, 21 Oct 2015 07:28:00 GMT")
+            .expect("date")
+            .timestamp();
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:29:30 GMT", now),
+            Some(Duration::from_secs(90))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn rfc2047_only_when_needed() {
+        assert_eq!(rfc2047("plain"), "plain");
+        assert_eq!(rfc2047("Кабулов"), "=?UTF-8?B?0JrQsNCx0YPQu9C+0LI=?=");
+    }
+}
