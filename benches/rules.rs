@@ -236,7 +236,7 @@ const SYLLABLES: &[&str] = &[
 
 /// A synthetic proper name (`Kabuloev`), so rule sets can grow to 10k distinct terms.
 fn synthetic_name(rng: &mut Rng) -> String {
-    let n = 2 + rng.below(3);
+    let n = 3 + rng.below(2);
     let mut s = String::new();
     for _ in 0..n {
         s.push_str(rng.pick(SYLLABLES));
@@ -298,7 +298,7 @@ fn item(rng: &mut Rng) -> Document {
 /// prefixes, proximity, field scopes, and rare regexes / pure negations.
 fn rule(rng: &mut Rng) -> String {
     let name = |rng: &mut Rng| -> String {
-        if rng.chance(10) {
+        if rng.chance(3) {
             rng.pick(NAMES).to_string()
         } else {
             synthetic_name(rng)
@@ -384,7 +384,15 @@ fn main() {
         items.len(),
         total_bytes / items.len().max(1)
     );
-    let counts: &[usize] = if quick { &[100] } else { &[100, 1_000, 10_000] };
+    // `cargo bench --bench rules -- 10000` runs only the given rule counts.
+    let chosen: Vec<usize> = std::env::args().filter_map(|a| a.parse().ok()).collect();
+    let counts: &[usize] = if quick {
+        &[100]
+    } else if !chosen.is_empty() {
+        &chosen
+    } else {
+        &[100, 1_000, 10_000]
+    };
     let mut times = Vec::new();
     for &n in counts {
         times.push((n, run(n, &items, total_bytes)));

@@ -152,11 +152,11 @@ struct Parts {
 
 fn build(config: Config) -> anyhow::Result<Parts> {
     let store = Store::open(&config.storage.path)?;
-    let fetcher = Fetcher::new(&FetchSettings {
-        timeout: config.poll.timeout,
-        max_body: config.poll.max_body,
-        user_agent: config.poll.user_agent.clone(),
-    })
+    let fetcher = Fetcher::new(&FetchSettings::new(
+        config.poll.timeout,
+        config.poll.max_body,
+        config.poll.user_agent.clone(),
+    ))
     .context("cannot set up the HTTP client")?;
     let mut notifiers = BTreeMap::new();
     for (name, n) in &config.notifiers {
@@ -254,10 +254,21 @@ async fn daemon(path: &Path) -> anyhow::Result<ExitCode> {
                     Ok(_) => {}
                     Err(e) => tracing::error!(error = %error_chain(&e), "outbox failed"),
                 }
+                // Sleep until the next retry or digest is due, a poll queues something new,
+                // or the tick (which also covers clock jumps) comes round.
+                let now = Utc::now().timestamp();
+                let pause = match outbox.next_wake() {
+                    Ok(Some(at)) if at > now => {
+                        Duration::from_secs(u64::try_from(at - now).unwrap_or(0))
+                    }
+                    Ok(Some(_)) => Duration::from_millis(500),
+                    _ => OUTBOX_TICK,
+                }
+                .min(OUTBOX_TICK);
                 tokio::select! {
                     () = shutdown.cancelled() => break,
                     () = wake.notified() => {}
-                    () = tokio::time::sleep(OUTBOX_TICK) => {}
+                    () = tokio::time::sleep(pause) => {}
                 }
             }
         })
@@ -502,14 +513,14 @@ async fn test_rule(args: &TestRuleArgs) -> anyhow::Result<ExitCode> {
         }
         (None, Some(u)) => {
             let url = url::Url::parse(u).with_context(|| format!("invalid URL {u:?}"))?;
-            let fetcher = Fetcher::new(&FetchSettings {
-                timeout: crate::config::DEFAULT_TIMEOUT,
-                max_body: crate::config::DEFAULT_MAX_BODY,
-                user_agent: crate::config::default_user_agent(),
-            })?;
+            let fetcher = Fetcher::new(&FetchSettings::new(
+                crate::config::DEFAULT_TIMEOUT,
+                crate::config::DEFAULT_MAX_BODY,
+                crate::config::default_user_agent(),
+            ))?;
             match fetcher.fetch(&url, &Validators::default()).await {
                 Ok(FetchOutcome::Fetched(f)) => (f.body, f.content_type, f.final_url),
-                Ok(FetchOutcome::NotModified) => {
+                Ok(FetchOutcome::NotModified(_)) => {
                     anyhow::bail!("{u}: server answered 304 to an unconditional GET")
                 }
                 Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot fetch {u}"))),

@@ -7,7 +7,9 @@
 //! and that one-row update. After a transient failure the rest of that notifier's alerts wait
 //! for the next pass, so a server that is down is not hammered once per alert.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+#[cfg(test)]
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::config::{Delivery, DigestSchedule};
@@ -17,6 +19,10 @@ use crate::store::{Store, StoreError};
 
 /// Single alerts claimed per pass.
 const BATCH: usize = 500;
+/// How long alerts for a notifier missing from the config wait before being looked at again.
+const MISSING_NOTIFIER_RECHECK: Duration = Duration::from_secs(3600);
+/// Longest `Retry-After` honoured.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 /// What one delivery pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -75,31 +81,60 @@ impl Outbox {
         self.deliver(now, i64::MAX - 1).await
     }
 
+    /// When the next single alert retry or digest is due (unix seconds), if anything waits.
+    pub fn next_wake(&self) -> Result<Option<i64>, StoreError> {
+        let mut next = self.store.next_attempt_at()?;
+        for q in self.store.digest_queues()? {
+            let due = DigestSchedule::parse(&q.schedule)
+                .map(|s| s.next_due(q.last_sent, q.oldest))
+                .unwrap_or(q.oldest)
+                .max(q.next_attempt);
+            next = Some(next.map_or(due, |n| n.min(due)));
+        }
+        Ok(next)
+    }
+
     async fn deliver(&self, now: i64, due_by: i64) -> Result<DeliveryReport, StoreError> {
         let mut report = DeliveryReport::default();
-        let mut failing: BTreeSet<String> = BTreeSet::new();
+        // Notifiers that failed transiently in this pass, with their retry time, and the
+        // alerts skipped behind them (deferred to the same time, attempts not counted).
+        let mut failing: BTreeMap<String, i64> = BTreeMap::new();
+        let mut skipped: BTreeMap<String, Vec<i64>> = BTreeMap::new();
         for alert in self.store.due_alerts(due_by, BATCH)? {
-            if failing.contains(&alert.notifier) {
+            if failing.contains_key(&alert.notifier) {
+                skipped
+                    .entry(alert.notifier.clone())
+                    .or_default()
+                    .push(alert.id);
                 report.deferred += 1;
                 continue;
             }
             let Some(notifier) = self.notifiers.get(&alert.notifier) else {
                 // Its notifier was removed from the config: keep the alert queued, it is not
-                // ours to drop. It is delivered if the notifier comes back.
+                // ours to drop, and look again later (or on `alerts retry`).
                 tracing::warn!(alert_id = alert.id, notifier = %alert.notifier,
                     "alert waits for a notifier that is not configured");
-                failing.insert(alert.notifier.clone());
+                failing.insert(alert.notifier.clone(), now + secs(MISSING_NOTIFIER_RECHECK));
+                skipped
+                    .entry(alert.notifier.clone())
+                    .or_default()
+                    .push(alert.id);
                 report.deferred += 1;
                 continue;
             };
             let result = notifier.send(&alert, now).await;
             match self.record(std::slice::from_ref(&alert), result, now)? {
                 Outcome::Sent => report.sent += 1,
-                Outcome::Retry => {
-                    failing.insert(alert.notifier.clone());
+                Outcome::Retry(at) => {
+                    failing.insert(alert.notifier.clone(), at);
                     report.deferred += 1;
                 }
                 Outcome::Dead => report.dead += 1,
+            }
+        }
+        for (notifier, ids) in skipped {
+            if let Some(until) = failing.get(&notifier) {
+                self.store.defer(&ids, *until)?;
             }
         }
         self.deliver_digests(now, &mut report).await?;
@@ -132,7 +167,7 @@ impl Outbox {
             let ok = result.is_ok();
             match self.record(&alerts, result, now)? {
                 Outcome::Sent => report.sent += alerts.len(),
-                Outcome::Retry => report.deferred += alerts.len(),
+                Outcome::Retry(_) => report.deferred += alerts.len(),
                 Outcome::Dead => report.dead += alerts.len(),
             }
             if ok {
@@ -193,7 +228,7 @@ impl Outbox {
                                 attempt = first.attempts + 1, retry_in_s = at - now, error = %e,
                                 "{kind} delivery failed again; will retry");
                         }
-                        Ok(Outcome::Retry)
+                        Ok(Outcome::Retry(at))
                     }
                     None => {
                         tracing::error!(alert_id = first.id, notifier = %first.notifier,
@@ -219,10 +254,10 @@ impl Outbox {
             return None;
         }
         let backoff = retry_delay(&self.policy, alert.attempts, &alert.uid);
-        // The server's Retry-After is honoured, never shortened, but bounded by the cap so a
-        // bogus header cannot park an alert for a year.
+        // The server's Retry-After is honoured, never shortened, but bounded so a bogus
+        // header cannot park an alert for a year.
         let wait = retry_after
-            .map(|r| r.min(self.policy.retry_cap.max(backoff)))
+            .map(|r| r.min(MAX_RETRY_AFTER))
             .map_or(backoff, |r| r.max(backoff));
         Some(now.saturating_add(secs(wait).max(1)))
     }
@@ -230,7 +265,8 @@ impl Outbox {
 
 enum Outcome {
     Sent,
-    Retry,
+    /// Scheduled again at this unix time.
+    Retry(i64),
     Dead,
 }
 

@@ -1,8 +1,9 @@
 //! Feed bytes → normalized [`Item`]s with stable keys. Pure: no I/O, no clock.
 //!
 //! feed-rs does the parsing (RSS 0.9x/1.0/2.0, Atom, JSON Feed). Around it this module:
-//! - decodes the bytes to UTF-8 first (BOM, then XML declaration, then HTTP charset), because
-//!   feed-rs only honours an encoding named in the XML declaration;
+//! - decodes the bytes to UTF-8 first (BOM, UTF-8 validity, XML declaration, HTTP charset, then
+//!   a guess; see `decode`), because feed-rs only honours an encoding named in the XML
+//!   declaration and labels are often wrong;
 //! - runs the parser under `catch_unwind`, because quick-xml can panic on hostile input (a second
 //!   XML declaration, see shared/reference/dependencies.md §2);
 //! - retries once with bare `&` escaped, the most common way real feeds break XML;
@@ -13,7 +14,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::LazyLock;
 
-use encoding_rs::{Encoding, UTF_8};
+use encoding_rs::{Encoding, KOI8_R, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1251, WINDOWS_1252};
 use feed_rs::model;
 use regex::Regex;
 use url::Url;
@@ -28,6 +29,9 @@ pub struct ParsedFeed {
     pub title: Option<String>,
     /// Entries in document order, deduplicated by key (first occurrence wins).
     pub items: Vec<Item>,
+    /// The character encoding the body was decoded from (an encoding_rs name such as
+    /// `"windows-1251"`), for diagnostics: garbled titles usually mean a wrong guess here.
+    pub encoding: &'static str,
 }
 
 /// Why a body could not be parsed as a feed.
@@ -42,13 +46,14 @@ pub enum ParseError {
 }
 
 /// Parses `body` fetched from `base` (used to resolve relative links). `content_type` is the
-/// HTTP `Content-Type` header, whose charset is used when the document does not name its own.
+/// HTTP `Content-Type` header, whose charset is used when the document does not name its own
+/// encoding and the bytes are not UTF-8.
 pub fn parse_feed(
     body: &[u8],
     content_type: Option<&str>,
     base: &Url,
 ) -> Result<ParsedFeed, ParseError> {
-    let text = decode(body, content_type);
+    let (text, encoding) = decode(body, content_type);
     let feed = match parse_guarded(&text, base) {
         Ok(feed) => feed,
         Err(first) => {
@@ -59,7 +64,7 @@ pub fn parse_feed(
             parse_guarded(&repaired, base).map_err(|_| first)?
         }
     };
-    Ok(normalize(feed))
+    Ok(normalize(feed, encoding))
 }
 
 fn parse_guarded(text: &str, base: &Url) -> Result<model::Feed, ParseError> {
@@ -83,8 +88,17 @@ fn parse_guarded(text: &str, base: &Url) -> Result<model::Feed, ParseError> {
     }
 }
 
-static XML_DECL: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r#"^\s*<\?xml[^>]*?\?>"#).expect("static regex is valid"));
+/// The XML declaration, which may follow whitespace and comments (not well-formed, but common
+/// enough: every feedparser test file starts with a comment). `<?xml-stylesheet` is not one.
+static XML_DECL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"^(?:\s|<!--(?s:.*?)-->)*<\?xml\s[^>]*?\?>"#).expect("static regex is valid")
+});
+/// A later `<?xml … ?>` declaration in markup (group 0 only), or a CDATA section or comment
+/// (group 1), which is kept as is: a declaration quoted there is content, not markup.
+static LATER_DECL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?s)(<!\[CDATA\[.*?\]\]>|<!--.*?-->)|<\?xml\s[^>]*?\?>"#)
+        .expect("static regex is valid")
+});
 static DECL_ENCODING: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']"#).expect("static regex is valid")
 });
@@ -93,15 +107,35 @@ static BARE_AMP: LazyLock<Regex> = LazyLock::new(|| {
         .expect("static regex is valid")
 });
 
+/// How far into the body the XML declaration is looked for (it may follow a comment).
+const DECLARATION_WINDOW: usize = 2048;
+
 /// Decodes to UTF-8 and drops the XML declaration so the parser sees one consistent encoding.
-/// Order: byte-order mark, the document's own declaration, the HTTP charset, then UTF-8.
-fn decode(body: &[u8], content_type: Option<&str>) -> String {
-    if let Some((enc, bom_len)) = Encoding::for_bom(body) {
-        let (text, _) = enc.decode_without_bom_handling(&body[bom_len..]);
-        return strip_declaration(&text);
-    }
-    // The declaration is ASCII in every ASCII-compatible encoding; look at the first bytes only.
-    let head = String::from_utf8_lossy(&body[..body.len().min(512)]);
+/// Returns the text and the encoding used.
+///
+/// Labels are often wrong in practice (a server default `charset=ISO-8859-1` on a UTF-8 file, a
+/// copied `encoding="utf-8"` on a windows-1251 one), so the bytes get a say:
+/// 1. a byte-order mark wins; UTF-16 without one is recognised by `<?` (XML 1.0 Appendix F);
+/// 2. bytes that are valid UTF-8 and not pure ASCII are UTF-8 whatever the labels say: legacy
+///    text is practically never valid UTF-8 beyond a few characters;
+/// 3. otherwise the first label that names an encoding: the document's own declaration, then
+///    the HTTP charset (the document is more specific than a server-wide default);
+/// 4. no usable label and invalid UTF-8: UTF-8 if the valid multi-byte sequences outnumber the
+///    broken ones (a damaged UTF-8 feed), else a guess among windows-1251, KOI8-R and
+///    windows-1252 (see [`sniff_legacy`]).
+fn decode(body: &[u8], content_type: Option<&str>) -> (String, &'static Encoding) {
+    let (enc, skip) = match Encoding::for_bom(body) {
+        Some((enc, bom_len)) => (enc, bom_len),
+        None if body.starts_with(&[0, b'<', 0, b'?']) => (UTF_16BE, 0),
+        None if body.starts_with(&[b'<', 0, b'?', 0]) => (UTF_16LE, 0),
+        None => (choose_encoding(body, content_type), 0),
+    };
+    let (text, _) = enc.decode_without_bom_handling(&body[skip..]);
+    (strip_declarations(&text), enc)
+}
+
+fn choose_encoding(body: &[u8], content_type: Option<&str>) -> &'static Encoding {
+    let head = String::from_utf8_lossy(&body[..body.len().min(DECLARATION_WINDOW)]);
     let declared = XML_DECL
         .find(&head)
         .and_then(|m| DECL_ENCODING.captures(m.as_str()))
@@ -109,18 +143,81 @@ fn decode(body: &[u8], content_type: Option<&str>) -> String {
     let from_header = content_type
         .and_then(charset_param)
         .and_then(|c| Encoding::for_label(c.as_bytes()));
-    let enc = declared.or(from_header).unwrap_or(UTF_8);
-    // UTF-16 labels without a BOM are almost always mislabelled UTF-8 in practice.
-    let enc = enc.output_encoding();
-    let (text, _) = enc.decode_without_bom_handling(body);
-    strip_declaration(&text)
+    // A UTF-16 label on a body without a BOM or `<\0?\0` is a mislabelled ASCII-based file.
+    let mut labels = [declared, from_header]
+        .into_iter()
+        .flatten()
+        .map(Encoding::output_encoding);
+    match std::str::from_utf8(body) {
+        // Pure ASCII reads the same in every ASCII-based label; only a 7-bit encoding such as
+        // ISO-2022-JP decodes it differently, so the label is still honoured.
+        Ok(_) if body.is_ascii() => labels.next().unwrap_or(UTF_8),
+        Ok(_) => UTF_8,
+        Err(_) => labels.find(|e| *e != UTF_8).unwrap_or_else(|| {
+            if mostly_utf8(body) {
+                UTF_8
+            } else {
+                sniff_legacy(body)
+            }
+        }),
+    }
 }
 
-fn strip_declaration(text: &str) -> String {
-    match XML_DECL.find(text) {
-        Some(m) => text[m.end()..].to_string(),
-        None => text.to_string(),
+/// Invalid UTF-8 that still has more valid multi-byte characters than broken sequences.
+fn mostly_utf8(body: &[u8]) -> bool {
+    let (mut good, mut bad) = (0usize, 0usize);
+    for chunk in body.utf8_chunks() {
+        good += chunk.valid().chars().filter(|c| !c.is_ascii()).count();
+        bad += usize::from(!chunk.invalid().is_empty());
     }
+    good > bad
+}
+
+/// A guess for unlabelled, non-UTF-8 bytes. Russian text in windows-1251 or KOI8-R puts almost
+/// all its bytes above 0x7F in 0xC0..=0xFF and in runs (whole words), while Western text in
+/// windows-1252 has isolated accented letters, and CJK/Thai encodings use 0xA1..=0xBF heavily.
+/// The two Cyrillic encodings mirror each other's case: lowercase (most letters) is 0xE0..=0xFF
+/// in windows-1251 and 0xC0..=0xDF in KOI8-R. Anything else is taken as windows-1252, the
+/// WHATWG default for unlabelled Western text, which decodes every byte (never an error).
+/// A real detector (the `chardetng` crate) would do better on Greek, Hebrew or CJK.
+fn sniff_legacy(body: &[u8]) -> &'static Encoding {
+    let (mut high, mut in_runs, mut low_half, mut c0_df) = (0usize, 0usize, 0usize, 0usize);
+    for (i, &b) in body.iter().enumerate() {
+        if b < 0x80 {
+            continue;
+        }
+        high += 1;
+        let prev = i > 0 && body[i - 1] >= 0x80;
+        let next = body.get(i + 1).is_some_and(|&n| n >= 0x80);
+        in_runs += usize::from(prev || next);
+        match b {
+            0x80..=0xBF => low_half += 1,
+            0xC0..=0xDF => c0_df += 1,
+            _ => {}
+        }
+    }
+    let cyrillic = high >= 8 && in_runs * 10 >= high * 6 && low_half * 100 <= high * 15;
+    match cyrillic {
+        true if c0_df * 2 > high - low_half => KOI8_R,
+        true => WINDOWS_1251,
+        false => WINDOWS_1252,
+    }
+}
+
+/// Drops the declaration (the text is UTF-8 now, whatever it said) and any later one, on which
+/// quick-xml panics (shared/reference/dependencies.md §2); a declaration anywhere but at the
+/// start is not well-formed XML anyway.
+fn strip_declarations(text: &str) -> String {
+    let rest = match XML_DECL.find(text) {
+        Some(m) => &text[m.end()..],
+        None => text,
+    };
+    LATER_DECL
+        .replace_all(rest, |c: &regex::Captures<'_>| {
+            c.get(1)
+                .map_or(String::new(), |kept| kept.as_str().to_string())
+        })
+        .into_owned()
 }
 
 fn charset_param(content_type: &str) -> Option<String> {
@@ -138,7 +235,7 @@ fn escape_bare_ampersands(text: &str) -> String {
     BARE_AMP.replace_all(&once, "&amp;$1").into_owned()
 }
 
-fn normalize(feed: model::Feed) -> ParsedFeed {
+fn normalize(feed: model::Feed, encoding: &'static Encoding) -> ParsedFeed {
     let mut seen = std::collections::HashSet::new();
     let mut items = Vec::with_capacity(feed.entries.len());
     for entry in feed.entries {
@@ -148,6 +245,7 @@ fn normalize(feed: model::Feed) -> ParsedFeed {
         }
     }
     ParsedFeed {
+        encoding: encoding.name(),
         title: feed
             .title
             .map(|t| html_to_text(&t.content))
@@ -298,15 +396,163 @@ mod tests {
     }
 
     #[test]
-    fn second_xml_declaration_is_an_error_not_a_panic() {
+    fn second_xml_declaration_is_dropped_not_a_panic() {
         let (mut bytes, _, _) = encoding_rs::KOI8_R.encode(
-            "<?xml version=\"1.0\" encoding=\"koi8-r\"?><rss version=\"2.0\"><channel><item><guid>1</guid><title>x</title></item>",
+            "<?xml version=\"1.0\" encoding=\"koi8-r\"?><rss version=\"2.0\"><channel><item><guid>1</guid><title>Кабул</title></item>",
         );
         bytes
             .to_mut()
             .extend_from_slice(b"<?xml version=\"1.0\" encoding=\"utf-8\"?></channel></rss>");
-        // Whatever the parser makes of it, it must come back as a value.
-        let _ = parse_feed(&bytes, None, &base());
+        let f =
+            parse_feed(&bytes, None, &base()).expect("parses once the stray declaration is gone");
+        assert_eq!(f.items[0].title, "Кабул");
+    }
+
+    #[test]
+    fn declarations_in_cdata_and_comments_are_content() {
+        let xml = r#"<?xml version="1.0"?><rss><!-- <?xml version="1.0"?> --><d><![CDATA[a <?xml version="1.0"?> b]]></d><?xml version="1.0" encoding="koi8-r"?></rss>"#;
+        assert_eq!(
+            strip_declarations(xml),
+            r#"<rss><!-- <?xml version="1.0"?> --><d><![CDATA[a <?xml version="1.0"?> b]]></d></rss>"#
+        );
+    }
+
+    const CYRILLIC: &str = "Будни Кошкиного Дома: московский формат";
+
+    fn rss_with_title(title: &str) -> String {
+        format!(
+            "<rss version=\"2.0\"><channel><title>Лента</title><item><guid>1</guid><title>{title}</title>\
+             <description>Ещё немного текста о переговорах в Москве</description></item></channel></rss>"
+        )
+    }
+
+    /// One row per way the encoding can be stated (or misstated). Each case: the body's real
+    /// encoding, a prefix (declaration or comment) to encode with it, the HTTP Content-Type,
+    /// and the encoding `decode` must pick.
+    #[test]
+    fn encoding_is_found_from_bytes_and_labels() {
+        use encoding_rs::{KOI8_R, SHIFT_JIS, WINDOWS_1251};
+        let cases: [(&str, &'static Encoding, &str, Option<&str>, &str); 9] = [
+            (
+                "windows-1251 named only by the http charset",
+                WINDOWS_1251,
+                "",
+                Some("application/rss+xml; charset=windows-1251"),
+                "windows-1251",
+            ),
+            (
+                "windows-1251 with a quoted http charset",
+                WINDOWS_1251,
+                "",
+                Some("text/xml; Charset=\"cp1251\""),
+                "windows-1251",
+            ),
+            (
+                "koi8-r without any label is sniffed",
+                KOI8_R,
+                "",
+                None,
+                "KOI8-R",
+            ),
+            (
+                "windows-1251 without any label is sniffed",
+                WINDOWS_1251,
+                "",
+                None,
+                "windows-1251",
+            ),
+            (
+                "windows-1251 wrongly declared utf-8, http charset right",
+                WINDOWS_1251,
+                "<?xml version=\"1.0\" encoding=\"utf-8\"?>",
+                Some("text/xml; charset=windows-1251"),
+                "windows-1251",
+            ),
+            (
+                "windows-1251 wrongly declared utf-8, no header: sniffed",
+                WINDOWS_1251,
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>",
+                None,
+                "windows-1251",
+            ),
+            (
+                "utf-8 body beats a server-default latin-1 charset",
+                UTF_8,
+                "",
+                Some("text/xml; charset=ISO-8859-1"),
+                "UTF-8",
+            ),
+            (
+                "declaration after a leading comment",
+                KOI8_R,
+                "<!-- generated -->\n<?xml version=\"1.0\" encoding=\"koi8-r\"?>",
+                Some("text/xml; charset=utf-8"),
+                "KOI8-R",
+            ),
+            (
+                "shift_jis label honoured for non-utf-8 bytes",
+                SHIFT_JIS,
+                "<?xml version=\"1.0\" encoding=\"Shift_JIS\"?>",
+                None,
+                "Shift_JIS",
+            ),
+        ];
+        for (name, real, prefix, content_type, want) in cases {
+            let title = if real == SHIFT_JIS {
+                "東京の天気"
+            } else {
+                CYRILLIC
+            };
+            let text = format!("{prefix}{}", rss_with_title(title));
+            let (bytes, _, unmappable) = real.encode(&text);
+            assert!(!unmappable, "{name}: test text fits {}", real.name());
+            let f =
+                parse_feed(&bytes, content_type, &base()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(f.encoding, want, "{name}");
+            assert_eq!(f.items[0].title, title, "{name}");
+        }
+    }
+
+    #[test]
+    fn unlabelled_latin_text_falls_back_to_windows_1252() {
+        // The Cyrillic description becomes numeric character references, which is still valid XML.
+        let text = rss_with_title("Café crème à Zürich – “quoted”");
+        let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode(&text);
+        let f = parse_feed(&bytes, None, &base()).expect("parses");
+        assert_eq!(f.encoding, "windows-1252");
+        assert_eq!(f.items[0].title, "Café crème à Zürich – “quoted”");
+    }
+
+    #[test]
+    fn damaged_utf8_stays_utf8() {
+        let mut bytes = rss_with_title(CYRILLIC).into_bytes();
+        let at = bytes.len() - 40;
+        bytes.insert(at, 0xFF);
+        let f = parse_feed(&bytes, None, &base()).expect("parses");
+        assert_eq!(f.encoding, "UTF-8");
+        assert_eq!(f.items[0].title, CYRILLIC);
+    }
+
+    #[test]
+    fn utf16_without_bom_is_recognised_by_its_first_bytes() {
+        let text = format!(
+            "<?xml version=\"1.0\" encoding=\"utf-16\"?>{}",
+            rss_with_title(CYRILLIC)
+        );
+        for (name, big_endian) in [("big-endian", true), ("little-endian", false)] {
+            let bytes: Vec<u8> = text
+                .encode_utf16()
+                .flat_map(|u| {
+                    if big_endian {
+                        u.to_be_bytes()
+                    } else {
+                        u.to_le_bytes()
+                    }
+                })
+                .collect();
+            let f = parse_feed(&bytes, None, &base()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(f.items[0].title, CYRILLIC, "{name}");
+        }
     }
 
     #[test]

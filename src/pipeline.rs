@@ -12,7 +12,7 @@ use crate::config::{Config, DigestSchedule, Feed};
 use crate::domain::{AlertPayload, Item, NewAlert};
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Validators};
 use crate::parse::{ParseError, ParsedFeed, canonical_link, parse_feed};
-use crate::rules::{Document, RuleSet};
+use crate::rules::{Document, MatchedTerm, RuleSet};
 use crate::store::{Ingest, Store, StoreError};
 
 /// Why one poll of one feed failed.
@@ -104,7 +104,7 @@ impl Engine {
             last_modified: state.last_modified.clone(),
         };
         let fetched = match self.fetcher.fetch(&cfg.url, &validators).await? {
-            FetchOutcome::NotModified => {
+            FetchOutcome::NotModified(_) => {
                 self.store.record_not_modified(state.id, now.timestamp())?;
                 return Ok(PollReport {
                     not_modified: true,
@@ -202,19 +202,7 @@ impl Engine {
                     matched.push(t.term.clone());
                 }
             }
-            // The first term's snippet, with every term that hit inside that same snippet
-            // highlighted.
-            let (snippet, highlights) = match hit.terms.first() {
-                Some(first) => (
-                    first.snippet.clone(),
-                    hit.terms
-                        .iter()
-                        .filter(|t| t.snippet == first.snippet)
-                        .map(|t| (t.highlight.start, t.highlight.end))
-                        .collect(),
-                ),
-                None => (String::new(), Vec::new()),
-            };
+            let (snippet, highlights) = snippet_with_highlights(&hit.terms);
             let payload = AlertPayload {
                 rule: rule.name.clone(),
                 query: rule.query_text.clone(),
@@ -261,6 +249,33 @@ impl Engine {
         }
         Ok(out)
     }
+}
+
+/// The first term's snippet, with every matched term's text that occurs inside it
+/// highlighted (each term carries its own snippet; the others' matched words are found in
+/// this one by their original spelling).
+fn snippet_with_highlights(terms: &[MatchedTerm]) -> (String, Vec<(usize, usize)>) {
+    let Some(first) = terms.first() else {
+        return (String::new(), Vec::new());
+    };
+    let snippet = first.snippet.clone();
+    let mut ranges = vec![(first.highlight.start, first.highlight.end)];
+    for t in &terms[1..] {
+        let Some(word) = t.snippet.get(t.highlight.clone()).filter(|w| !w.is_empty()) else {
+            continue;
+        };
+        let mut from = 0;
+        while let Some(pos) = snippet.get(from..).and_then(|rest| rest.find(word)) {
+            let start = from + pos;
+            let range = (start, start + word.len());
+            if !ranges.iter().any(|r| r.0 < range.1 && range.0 < r.1) {
+                ranges.push(range);
+            }
+            from = start + word.len();
+        }
+    }
+    ranges.sort_unstable();
+    (snippet, ranges)
 }
 
 /// Where alerts beyond a rule's `max_per_hour` go when neither the rule nor the notifier has

@@ -346,6 +346,9 @@ fn ascii_punctuation(c: char) -> Option<char> {
 /// Whether `c` is part of a word for whole-word matching: letters, digits and combining marks
 /// (Unicode-aware: Cyrillic, Greek, CJK are all word chars).
 pub fn is_word_char(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric();
+    }
     c.is_alphanumeric() || is_combining_mark(c)
 }
 

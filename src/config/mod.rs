@@ -18,7 +18,7 @@ use url::Url;
 use crate::domain::FeedId;
 use crate::rules::Query;
 
-pub use walk::Problem;
+pub use walk::{Problem, schema_keys};
 
 /// Where the config lives when neither `--config` nor `$FEEDWATCH_CONFIG` says otherwise.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/feedwatch/feedwatch.toml";

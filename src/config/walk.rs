@@ -415,6 +415,22 @@ const WEBHOOK_KEYS: &[&str] = &[
     "digest",
 ];
 
+/// Every key the schema accepts, by table (`notify.email` etc. for notifier types), so docs
+/// and tests can be checked against the code.
+pub fn schema_keys() -> Vec<(&'static str, &'static [&'static str])> {
+    vec![
+        ("", TOP_KEYS),
+        ("storage", STORAGE_KEYS),
+        ("poll", POLL_KEYS),
+        ("delivery", DELIVERY_KEYS),
+        ("feed", FEED_KEYS),
+        ("rule", RULE_KEYS),
+        ("notify.email", EMAIL_KEYS),
+        ("notify.webhook", WEBHOOK_KEYS),
+        ("notify.stdout", STDOUT_KEYS),
+    ]
+}
+
 /// Merges file and environment, then validates. `base` is the folder relative paths start from.
 pub(super) fn load(
     text: &str,

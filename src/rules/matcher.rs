@@ -1,18 +1,25 @@
-//! The compiled rule set: one Aho-Corasick automaton over every literal of every rule.
+//! The compiled rule set: one Aho-Corasick automaton over the literals that can trigger a rule.
+//!
+//! Compiling: every literal (word, phrase, prefix, proximity word) of every rule is folded and
+//! deduplicated into a *pattern*. For each rule we pick a small set of patterns of which at
+//! least one must occur for the rule to be true (its *triggers*: `Kabulov` in
+//! `Kabulov talks -football`). Trigger patterns go into one Aho-Corasick automaton; the other
+//! patterns (`talks`, `football`: often common words) are only looked up, lazily, when a
+//! triggered rule needs them. Rules with no trigger at all (`NOT x`, regex-only) are on the
+//! small "always evaluate" list; all regexes also share one `RegexSet` pass per field.
 //!
 //! Matching a document: fold each needed field once ([`PreparedDocument`]), run the automaton
 //! over it once (overlapping, so `moscow` and `moscow format` both report), keep the hits that
-//! sit on word boundaries, then evaluate only the rules that one of those hits can make true
-//! (plus the "always evaluate" rules that have no required literal: pure negations, regexes).
-//! Cost therefore grows with the text and the number of *hits*, not the number of rules.
+//! sit on word boundaries, then evaluate only the rules those hits trigger plus the "always"
+//! list. Cost grows with the text and the number of *hits*, not with the number of rules.
 
 use std::borrow::Cow;
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::ops::Range;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
-use regex::Regex;
+use regex::{Regex, RegexSet, RegexSetBuilder, SetMatches};
 use serde::{Deserialize, Serialize};
 
 use super::query::{Node, Query, TermKind};
@@ -20,23 +27,37 @@ use super::snippet::{LIST_SEPARATOR, snippet};
 use super::{Document, Field, FieldSet};
 use crate::text::{Folded, collapse_whitespace, fold_with_map, is_unspaced_script, is_word_char};
 
-/// Rule sets with at most this many literal patterns get a full DFA (fastest scan, memory grows
+/// Rule sets with at most this many trigger patterns get a full DFA (fastest scan, memory grows
 /// with patterns × alphabet); bigger ones use the contiguous NFA, which stays compact.
 const DFA_MAX_PATTERNS: usize = 5_000;
+
+/// Compiled-size limit for the combined `RegexSet`, in bytes. Above it, regexes run one by one
+/// (same results, slower): a size error must never reject a config whose regexes each compiled.
+const REGEX_SET_SIZE_LIMIT: usize = 64 << 20;
 
 /// All rules, compiled for matching many documents.
 #[derive(Debug, Clone)]
 pub struct RuleSet {
     rules: Vec<CompiledRule>,
-    /// Over the folded form of every literal (word, phrase, prefix, proximity word) of every
-    /// rule, deduplicated: pattern id = index into `triggers`. `None` when there are no literals.
+    /// Folded text of every distinct literal; a pattern id indexes this and the vectors below.
+    patterns: Vec<String>,
+    /// Fields in which each pattern is looked for (union over the terms that use it).
+    pattern_fields: Vec<FieldSet>,
+    /// Whether each pattern is in the automaton (a trigger) or looked up lazily.
+    in_automaton: Vec<bool>,
+    /// Over the trigger patterns; automaton pattern `i` is pattern id `automaton_ids[i]`.
+    /// `None` when no rule has a trigger.
     automaton: Option<AhoCorasick>,
-    /// `triggers[pattern]`: rules that may match when this pattern hits (sorted rule indices).
+    automaton_ids: Vec<u32>,
+    /// `triggers[pattern]`: rules that may match when this pattern hits (sorted, deduplicated).
     triggers: Vec<Vec<u32>>,
     /// Rules that can match without any literal hit (`NOT x`, regex-only): evaluated always.
     always: Vec<u32>,
-    /// Fields any literal looks in: the only ones folded and scanned.
+    /// Fields the automaton scans: where trigger patterns are looked for.
     scan_fields: FieldSet,
+    /// Every regex term of every rule; `CKind::Regex::set_index` indexes it. `None` if there are
+    /// no regexes or the set was too large to build (then each regex runs on its own).
+    regex_set: Option<RegexSet>,
 }
 
 /// A rule that matched a document.
@@ -90,7 +111,7 @@ struct CTerm {
 enum CKind {
     Literal { pattern: u32, prefix: bool },
     Near { patterns: Vec<u32>, distance: u32 },
-    Regex(Regex),
+    Regex { regex: Regex, set_index: usize },
 }
 
 /// A document with each field folded at most once, lazily (only fields some rule looks at).
@@ -187,53 +208,150 @@ struct Hit {
     whole: bool,
 }
 
+impl Hit {
+    /// The hit of `pattern` at `start..end` of `text`, if its start is on a word boundary.
+    fn at(text: &str, start: usize, end: usize, pattern: u32, field: Field) -> Option<Hit> {
+        let inner = text.get(start..end)?;
+        let first = inner.chars().next()?;
+        let last = inner.chars().next_back()?;
+        if !boundary_ok(text.get(..start)?.chars().next_back(), first) {
+            return None;
+        }
+        Some(Hit {
+            pattern,
+            field,
+            start: u32::try_from(start).ok()?,
+            end: u32::try_from(end).ok()?,
+            whole: boundary_ok(text.get(end..)?.chars().next(), last),
+        })
+    }
+}
+
+/// Accumulates the pieces of a [`RuleSet`] while queries are compiled.
+#[derive(Default)]
+struct Compiler {
+    patterns: Vec<String>,
+    pattern_fields: Vec<FieldSet>,
+    ids: HashMap<String, u32>,
+    regex_sources: Vec<String>,
+}
+
+impl Compiler {
+    fn intern(&mut self, folded: &str, fields: FieldSet) -> u32 {
+        if let Some(&id) = self.ids.get(folded) {
+            self.pattern_fields[id as usize] = self.pattern_fields[id as usize].union(fields);
+            return id;
+        }
+        let id = u32::try_from(self.patterns.len()).expect("fewer than 4 billion distinct terms");
+        self.patterns.push(folded.to_string());
+        self.pattern_fields.push(fields);
+        self.ids.insert(folded.to_string(), id);
+        id
+    }
+
+    fn node(&mut self, node: Node, positive: bool, terms: &mut Vec<CTerm>) -> CNode {
+        match node {
+            Node::And(items) => CNode::And(
+                items
+                    .into_iter()
+                    .map(|n| self.node(n, positive, terms))
+                    .collect(),
+            ),
+            Node::Or(items) => CNode::Or(
+                items
+                    .into_iter()
+                    .map(|n| self.node(n, positive, terms))
+                    .collect(),
+            ),
+            Node::Not(inner) => CNode::Not(Box::new(self.node(*inner, !positive, terms))),
+            Node::Term(term) => {
+                let kind = match term.kind {
+                    TermKind::Literal { folded, prefix } => CKind::Literal {
+                        pattern: self.intern(&folded, term.fields),
+                        prefix,
+                    },
+                    TermKind::Near { words, distance } => CKind::Near {
+                        patterns: words.iter().map(|w| self.intern(w, term.fields)).collect(),
+                        distance,
+                    },
+                    TermKind::Regex { regex, set_source } => {
+                        self.regex_sources.push(set_source);
+                        CKind::Regex {
+                            regex,
+                            set_index: self.regex_sources.len() - 1,
+                        }
+                    }
+                };
+                terms.push(CTerm {
+                    written: term.written,
+                    fields: term.fields,
+                    positive,
+                    kind,
+                });
+                CNode::Leaf(terms.len() - 1)
+            }
+        }
+    }
+}
+
 impl RuleSet {
     /// Compiles `queries` (rule `i` is `queries[i]`) into one automaton.
     pub fn new(queries: Vec<Query>) -> RuleSet {
-        let mut patterns: Vec<String> = Vec::new();
-        let mut ids: HashMap<String, u32> = HashMap::new();
-        let mut intern = |s: &str| -> u32 {
-            if let Some(&id) = ids.get(s) {
-                return id;
-            }
-            let id = u32::try_from(patterns.len()).expect("fewer than 4 billion distinct terms");
-            patterns.push(s.to_string());
-            ids.insert(s.to_string(), id);
-            id
-        };
+        let mut compiler = Compiler::default();
         let mut rules = Vec::with_capacity(queries.len());
-        let mut required: Vec<Option<Vec<u32>>> = Vec::with_capacity(queries.len());
-        let mut scan_fields = FieldSet::default();
         for query in queries {
             let mut terms = Vec::new();
-            let root = compile_node(query.root, true, &mut terms, &mut intern);
-            for t in &terms {
-                if !matches!(t.kind, CKind::Regex(_)) {
-                    scan_fields = scan_fields.union(t.fields);
-                }
-            }
-            required.push(required_patterns(&root, &terms));
+            let root = compiler.node(query.root, true, &mut terms);
             rules.push(CompiledRule { root, terms });
         }
+        let Compiler {
+            patterns,
+            pattern_fields,
+            regex_sources,
+            ..
+        } = compiler;
+
         let mut triggers: Vec<Vec<u32>> = vec![Vec::new(); patterns.len()];
         let mut always = Vec::new();
-        for (i, req) in required.into_iter().enumerate() {
+        for (i, rule) in rules.iter().enumerate() {
             let i = u32::try_from(i).expect("fewer than 4 billion rules");
-            match req {
+            match required_patterns(&rule.root, &rule.terms, &patterns) {
                 Some(pats) => pats.into_iter().for_each(|p| triggers[p as usize].push(i)),
                 None => always.push(i),
             }
         }
-        for t in &mut triggers {
+        let mut in_automaton = vec![false; patterns.len()];
+        let mut automaton_ids = Vec::new();
+        let mut scan_fields = FieldSet::default();
+        for (p, t) in triggers.iter_mut().enumerate() {
             t.dedup();
+            if !t.is_empty() {
+                in_automaton[p] = true;
+                automaton_ids.push(p as u32);
+                scan_fields = scan_fields.union(pattern_fields[p]);
+            }
         }
-        let automaton = (!patterns.is_empty()).then(|| build_automaton(&patterns));
+        let automaton = (!automaton_ids.is_empty())
+            .then(|| build_automaton(automaton_ids.iter().map(|&p| patterns[p as usize].as_str())));
+        let regex_set = if regex_sources.is_empty() {
+            None
+        } else {
+            RegexSetBuilder::new(&regex_sources)
+                .size_limit(REGEX_SET_SIZE_LIMIT)
+                .build()
+                .ok()
+        };
         RuleSet {
             rules,
+            patterns,
+            pattern_fields,
+            in_automaton,
             automaton,
+            automaton_ids,
             triggers,
             always,
             scan_fields,
+            regex_set,
         }
     }
 
@@ -265,7 +383,13 @@ impl RuleSet {
         }
         candidates.sort_unstable();
         candidates.dedup();
-        let ctx = Ctx { doc, hits: &hits };
+        let ctx = Ctx {
+            set: self,
+            doc,
+            hits: &hits,
+            lazy_hits: RefCell::new(HashMap::new()),
+            regex_matches: Default::default(),
+        };
         let mut out = Vec::new();
         for r in candidates {
             let rule = &self.rules[r as usize];
@@ -293,35 +417,61 @@ impl RuleSet {
             }
             let text = pf.folded().text.as_str();
             for m in ac.find_overlapping_iter(text) {
-                let (start, end) = (m.start(), m.end());
-                let (Some(before), Some(inner), Some(after)) =
-                    (text.get(..start), text.get(start..end), text.get(end..))
-                else {
-                    continue; // not on char boundaries: cannot happen for UTF-8 patterns
-                };
-                let (Some(first), Some(last)) = (inner.chars().next(), inner.chars().next_back())
-                else {
-                    continue;
-                };
-                if !boundary_ok(before.chars().next_back(), first) {
+                let pattern = self.automaton_ids[m.pattern().as_usize()];
+                if !self.pattern_fields[pattern as usize].contains(field) {
                     continue;
                 }
-                hits.push(Hit {
-                    pattern: m.pattern().as_u32(),
-                    field,
-                    start: start as u32,
-                    end: end as u32,
-                    whole: boundary_ok(after.chars().next(), last),
-                });
+                hits.extend(Hit::at(text, m.start(), m.end(), pattern, field));
             }
         }
         hits.sort_unstable_by_key(|h| (h.pattern, h.field, h.start));
         hits
     }
+
+    /// All boundary-checked occurrences of a pattern that is not in the automaton, found with
+    /// a substring search of each field it applies to.
+    fn search(&self, doc: &PreparedDocument<'_>, pattern: u32) -> Vec<Hit> {
+        let needle = self.patterns[pattern as usize].as_str();
+        let overlaps = self_overlapping(needle);
+        let mut hits = Vec::new();
+        for field in self.pattern_fields[pattern as usize].iter() {
+            let pf = doc.field(field);
+            if pf.original.is_empty() {
+                continue;
+            }
+            let text = pf.folded().text.as_str();
+            if !overlaps {
+                // Occurrences of a needle that cannot overlap itself are exactly the
+                // non-overlapping ones; `match_indices` builds its searcher once.
+                for (start, _) in text.match_indices(needle) {
+                    hits.extend(Hit::at(text, start, start + needle.len(), pattern, field));
+                }
+                continue;
+            }
+            // Restart one char after each occurrence so overlapping occurrences are all seen.
+            let step = needle.chars().next().map_or(1, char::len_utf8);
+            let mut from = 0;
+            while let Some(i) = text.get(from..).and_then(|rest| rest.find(needle)) {
+                let start = from + i;
+                hits.extend(Hit::at(text, start, start + needle.len(), pattern, field));
+                from = start + step;
+            }
+        }
+        hits
+    }
 }
 
-fn build_automaton(patterns: &[String]) -> AhoCorasick {
-    let kind = if patterns.len() <= DFA_MAX_PATTERNS {
+/// Whether two occurrences of `needle` can overlap (a proper prefix is also a suffix, as in
+/// `abab` or `a a`).
+fn self_overlapping(needle: &str) -> bool {
+    needle
+        .char_indices()
+        .skip(1)
+        .any(|(i, _)| needle.starts_with(&needle[i..]))
+}
+
+fn build_automaton<'p>(patterns: impl Iterator<Item = &'p str> + Clone) -> AhoCorasick {
+    let kind = if patterns.clone().count() <= DFA_MAX_PATTERNS {
         AhoCorasickKind::DFA
     } else {
         AhoCorasickKind::ContiguousNFA
@@ -329,7 +479,7 @@ fn build_automaton(patterns: &[String]) -> AhoCorasick {
     AhoCorasick::builder()
         .match_kind(MatchKind::Standard)
         .kind(Some(kind))
-        .build(patterns)
+        .build(patterns.clone())
         .or_else(|_| {
             // A DFA/contiguous NFA can exceed its size limits; the noncontiguous NFA cannot
             // for any realistic rule set.
@@ -355,69 +505,35 @@ fn boundary_ok(outside: Option<char>, inside: char) -> bool {
     }
 }
 
-fn compile_node(
-    node: Node,
-    positive: bool,
-    terms: &mut Vec<CTerm>,
-    intern: &mut impl FnMut(&str) -> u32,
-) -> CNode {
-    match node {
-        Node::And(items) => CNode::And(
-            items
-                .into_iter()
-                .map(|n| compile_node(n, positive, terms, intern))
-                .collect(),
-        ),
-        Node::Or(items) => CNode::Or(
-            items
-                .into_iter()
-                .map(|n| compile_node(n, positive, terms, intern))
-                .collect(),
-        ),
-        Node::Not(inner) => CNode::Not(Box::new(compile_node(*inner, !positive, terms, intern))),
-        Node::Term(term) => {
-            let kind = match term.kind {
-                TermKind::Literal { folded, prefix } => CKind::Literal {
-                    pattern: intern(&folded),
-                    prefix,
-                },
-                TermKind::Near { words, distance } => CKind::Near {
-                    patterns: words.iter().map(|w| intern(w)).collect(),
-                    distance,
-                },
-                TermKind::Regex(regex) => CKind::Regex(regex),
-            };
-            terms.push(CTerm {
-                written: term.written,
-                fields: term.fields,
-                positive,
-                kind,
-            });
-            CNode::Leaf(terms.len() - 1)
-        }
-    }
-}
-
 /// Patterns of which at least one must hit for `node` to be true, or `None` if it can be true
-/// with no literal hit at all (then the rule is evaluated for every document).
-fn required_patterns(node: &CNode, terms: &[CTerm]) -> Option<Vec<u32>> {
+/// with no literal hit at all (then the rule is evaluated for every document). Among the
+/// children of an AND, the smallest set wins, then the one whose shortest pattern is longest
+/// (longer literals are rarer: `Kabulov` is a better trigger than `the`).
+fn required_patterns(node: &CNode, terms: &[CTerm], patterns: &[String]) -> Option<Vec<u32>> {
     match node {
         CNode::Leaf(i) => match &terms[*i].kind {
             CKind::Literal { pattern, .. } => Some(vec![*pattern]),
-            // Every word must occur; any one of them is a valid trigger.
-            CKind::Near { patterns, .. } => patterns.first().map(|p| vec![*p]),
-            CKind::Regex(_) => None,
+            // Every word must occur; the longest one is the best trigger.
+            CKind::Near {
+                patterns: words, ..
+            } => words
+                .iter()
+                .max_by_key(|&&p| patterns[p as usize].len())
+                .map(|&p| vec![p]),
+            CKind::Regex { .. } => None,
         },
-        // All children must be true: the smallest requirement of any child suffices.
         CNode::And(items) => items
             .iter()
-            .filter_map(|n| required_patterns(n, terms))
-            .min_by_key(Vec::len),
+            .filter_map(|n| required_patterns(n, terms, patterns))
+            .min_by_key(|set| {
+                let shortest = set.iter().map(|&p| patterns[p as usize].len()).min();
+                (set.len(), std::cmp::Reverse(shortest))
+            }),
         // Any child may be the true one: every child must contribute a requirement.
         CNode::Or(items) => {
             let mut all = Vec::new();
             for n in items {
-                all.extend(required_patterns(n, terms)?);
+                all.extend(required_patterns(n, terms, patterns)?);
             }
             all.sort_unstable();
             all.dedup();
@@ -427,10 +543,16 @@ fn required_patterns(node: &CNode, terms: &[CTerm]) -> Option<Vec<u32>> {
     }
 }
 
-/// Per-document evaluation state: the document and its sorted hits.
+/// Per-document evaluation state.
 struct Ctx<'d, 'a> {
+    set: &'d RuleSet,
     doc: &'d PreparedDocument<'a>,
+    /// Automaton hits, sorted by (pattern, field, start).
     hits: &'d [Hit],
+    /// Hits of non-trigger patterns, searched on first use.
+    lazy_hits: RefCell<HashMap<u32, Vec<Hit>>>,
+    /// Which regexes of the set match each field, computed on first use.
+    regex_matches: [OnceCell<SetMatches>; 7],
 }
 
 /// Where a term matched, in the coordinates of the text it was matched against.
@@ -449,8 +571,18 @@ impl Ctx<'_, '_> {
             CNode::Not(inner) => !self.eval(rule, inner),
             CNode::Leaf(i) => {
                 let term = &rule.terms[*i];
-                term.fields.iter().any(|f| self.find(term, f).is_some())
+                term.fields.iter().any(|f| self.occurs(term, f))
             }
+        }
+    }
+
+    /// Whether `term` occurs in `field` (cheaper than [`Ctx::find`] for regexes).
+    fn occurs(&self, term: &CTerm, field: Field) -> bool {
+        match (&term.kind, &self.set.regex_set) {
+            (CKind::Regex { set_index, .. }, Some(set)) => self.regex_matches[field as usize]
+                .get_or_init(|| set.matches(self.doc.field(field).collapsed()))
+                .matched(*set_index),
+            _ => self.find(term, field).is_some(),
         }
     }
 
@@ -463,9 +595,10 @@ impl Ctx<'_, '_> {
                     continue;
                 };
                 let pf = self.doc.field(field);
+                let list = matches!(field, Field::Author | Field::Category);
                 let (snippet, highlight) = match found {
-                    Found::Folded(r) => snippet(&pf.original, pf.folded().original_range(r)),
-                    Found::Collapsed(r) => snippet(pf.collapsed(), r),
+                    Found::Folded(r) => snippet(&pf.original, pf.folded().original_range(r), list),
+                    Found::Collapsed(r) => snippet(pf.collapsed(), r, list),
                 };
                 out.push(MatchedTerm {
                     term: term.written.clone(),
@@ -478,25 +611,33 @@ impl Ctx<'_, '_> {
         out
     }
 
-    /// Hits of `pattern` (any field), a contiguous run of the sorted hit list.
-    fn hits_of(&self, pattern: u32) -> &[Hit] {
-        let lo = self.hits.partition_point(|h| h.pattern < pattern);
-        let hi = lo + self.hits[lo..].partition_point(|h| h.pattern == pattern);
-        &self.hits[lo..hi]
+    /// Calls `f` with the hits of `pattern` (all fields, sorted by field then start).
+    fn with_hits<R>(&self, pattern: u32, f: impl FnOnce(&[Hit]) -> R) -> R {
+        if self.set.in_automaton[pattern as usize] {
+            let lo = self.hits.partition_point(|h| h.pattern < pattern);
+            let hi = lo + self.hits[lo..].partition_point(|h| h.pattern == pattern);
+            return f(&self.hits[lo..hi]);
+        }
+        if !self.lazy_hits.borrow().contains_key(&pattern) {
+            let found = self.set.search(self.doc, pattern);
+            self.lazy_hits.borrow_mut().insert(pattern, found);
+        }
+        let lazy = self.lazy_hits.borrow();
+        f(lazy.get(&pattern).map_or(&[], Vec::as_slice))
     }
 
     /// First occurrence of `term` in `field`.
     fn find(&self, term: &CTerm, field: Field) -> Option<Found> {
         match &term.kind {
-            CKind::Literal { pattern, prefix } => self
-                .hits_of(*pattern)
-                .iter()
-                .find(|h| h.field == field && (*prefix || h.whole))
-                .map(|h| Found::Folded(h.start as usize..h.end as usize)),
+            CKind::Literal { pattern, prefix } => self.with_hits(*pattern, |hits| {
+                hits.iter()
+                    .find(|h| h.field == field && (*prefix || h.whole))
+                    .map(|h| Found::Folded(h.start as usize..h.end as usize))
+            }),
             CKind::Near { patterns, distance } => {
                 self.near(patterns, *distance, field).map(Found::Folded)
             }
-            CKind::Regex(regex) => {
+            CKind::Regex { regex, .. } => {
                 let text = self.doc.field(field).collapsed();
                 regex.find(text).map(|m| Found::Collapsed(m.range()))
             }
@@ -508,21 +649,22 @@ impl Ctx<'_, '_> {
     fn near(&self, patterns: &[u32], distance: u32, field: Field) -> Option<Range<usize>> {
         // (word index, which pattern, start, end), sorted by position.
         let mut occ: Vec<(usize, usize, u32, u32)> = Vec::new();
+        let pf = self.doc.field(field);
         for (k, &p) in patterns.iter().enumerate() {
             let before = occ.len();
-            let pf = self.doc.field(field);
-            occ.extend(
-                self.hits_of(p)
-                    .iter()
-                    .filter(|h| h.field == field && h.whole)
-                    .map(|h| (pf.word_index(h.start), k, h.start, h.end)),
-            );
+            self.with_hits(p, |hits| {
+                occ.extend(
+                    hits.iter()
+                        .filter(|h| h.field == field && h.whole)
+                        .map(|h| (pf.word_index(h.start), k, h.start, h.end)),
+                );
+            });
             if occ.len() == before {
                 return None;
             }
         }
         occ.sort_unstable();
-        // Classic minimum window covering all k kinds.
+        // Minimum window covering all k patterns (two pointers over positions).
         let k = patterns.len();
         let mut counts = vec![0usize; k];
         let mut covered = 0;

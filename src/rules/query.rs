@@ -103,7 +103,8 @@ pub(crate) enum TermKind {
     /// Folded words that must all occur within `distance` words of each other.
     Near { words: Vec<String>, distance: u32 },
     /// Regex run on the field's plain text (whitespace collapsed), not on the folded form.
-    Regex(Regex),
+    /// `set_source` is the same regex with its flags inline, for the rule set's `RegexSet`.
+    Regex { regex: Regex, set_source: String },
 }
 
 impl Query {
@@ -204,6 +205,7 @@ enum Tok {
     Regex {
         written: String,
         regex: Regex,
+        set_source: String,
     },
 }
 
@@ -354,6 +356,7 @@ fn lex_regex(chars: &[char], open: usize) -> Result<(Tok, usize), QueryError> {
     }
     let mut builder = RegexBuilder::new(&pattern);
     builder.size_limit(REGEX_SIZE_LIMIT);
+    let mut flags = String::new();
     while let Some(&c) = chars.get(i) {
         if c.is_whitespace() || c == ')' {
             break;
@@ -371,11 +374,24 @@ fn lex_regex(chars: &[char], open: usize) -> Result<(Tok, usize), QueryError> {
                 ));
             }
         };
+        flags.push(c);
         i += 1;
     }
     let regex = builder.build().map_err(|e| regex_error(&e, open, close))?;
     let written: String = chars[open..i].iter().collect();
-    Ok((Tok::Regex { written, regex }, i))
+    let set_source = if flags.is_empty() {
+        pattern
+    } else {
+        format!("(?{flags}){pattern}")
+    };
+    Ok((
+        Tok::Regex {
+            written,
+            regex,
+            set_source,
+        },
+        i,
+    ))
 }
 
 /// Turns a regex build error into a query error pointing inside the regex. The regex crate
@@ -618,11 +634,15 @@ impl Parser {
             }
             Tok::Word(word) => word_term(&word, t.start, fields),
             Tok::Phrase { text, near } => phrase_term(&text, near, t.start, fields),
-            Tok::Regex { written, regex } => Ok(Node::Term(Term {
+            Tok::Regex {
+                written,
+                regex,
+                set_source,
+            } => Ok(Node::Term(Term {
                 written,
                 scoped: fields.is_some(),
                 fields: fields.unwrap_or(FieldSet::UNSCOPED),
-                kind: TermKind::Regex(regex),
+                kind: TermKind::Regex { regex, set_source },
             })),
             Tok::RParen => Err(QueryError::new(t.start, "unmatched `)`")),
             Tok::Or | Tok::And => Err(QueryError::new(

@@ -17,14 +17,20 @@ const ELLIPSIS: &str = "…";
 
 /// Returns `(snippet, highlight)` where `highlight` is the byte range of `hit` inside the
 /// snippet. `hit` is a byte range of `text` (clamped and snapped to char boundaries if not).
-pub fn snippet(text: &str, hit: Range<usize>) -> (String, Range<usize>) {
+/// `list`: `text` is a joined list field; the snippet stays inside the hit's value.
+pub fn snippet(text: &str, hit: Range<usize>, list: bool) -> (String, Range<usize>) {
     let hit = snap(text, hit);
-    let region_start = text[..hit.start]
-        .rfind(LIST_SEPARATOR)
-        .map_or(0, |i| i + LIST_SEPARATOR.len_utf8());
-    let region_end = text[hit.end..]
-        .find(LIST_SEPARATOR)
-        .map_or(text.len(), |i| hit.end + i);
+    let (region_start, region_end) = if list {
+        let start = text[..hit.start]
+            .rfind(LIST_SEPARATOR)
+            .map_or(0, |i| i + LIST_SEPARATOR.len_utf8());
+        let end = text[hit.end..]
+            .find(LIST_SEPARATOR)
+            .map_or(text.len(), |i| hit.end + i);
+        (start, end)
+    } else {
+        (0, text.len())
+    };
 
     let hit_chars = text[hit.clone()].chars().count();
     let (start, end, hit) = if hit_chars >= SNIPPET_CHARS {
@@ -147,7 +153,7 @@ mod tests {
         ];
         for (name, text, needle, want) in &cases {
             let at = text.find(needle).expect("needle present");
-            let (snip, hl) = snippet(text, at..at + needle.len());
+            let (snip, hl) = snippet(text, at..at + needle.len(), text.contains(LIST_SEPARATOR));
             assert_eq!(&snip, want, "case {name}");
             assert_eq!(
                 crate::text::collapse_whitespace(&snip[hl]),
@@ -156,7 +162,7 @@ mod tests {
             );
         }
         let at = long.find("Kabulov").expect("present");
-        let (snip, hl) = snippet(&long, at..at + 7);
+        let (snip, hl) = snippet(&long, at..at + 7, false);
         assert!(snip.starts_with('…') && snip.ends_with('…'), "{snip}");
         assert!(
             snip.chars().count() <= SNIPPET_CHARS + 2,
@@ -170,14 +176,14 @@ mod tests {
     #[test]
     fn huge_hit_is_cut() {
         let text = "x".repeat(1000);
-        let (snip, hl) = snippet(&text, 0..1000);
+        let (snip, hl) = snippet(&text, 0..1000, false);
         assert_eq!(snip.chars().count(), SNIPPET_CHARS + 1);
         assert_eq!(hl, 0..SNIPPET_CHARS);
     }
 
     #[test]
     fn out_of_range_hit_does_not_panic() {
-        let (snip, _) = snippet("Жжж", 1..100);
+        let (snip, _) = snippet("Жжж", 1..100, true);
         assert_eq!(snip, "Жжж");
     }
 }

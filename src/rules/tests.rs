@@ -500,6 +500,44 @@ fn many_rules_share_patterns() {
 }
 
 #[test]
+fn non_trigger_terms_are_found_even_when_overlapping() {
+    // `Kabulov` is the trigger; `"ab ab"` is looked up lazily and its only whole-word
+    // occurrence overlaps an earlier partial one.
+    check(&[
+        (
+            "overlapping_secondary",
+            "Kabulov \"ab ab\"",
+            content("Kabulov xab ab ab"),
+            true,
+        ),
+        (
+            "secondary_absent",
+            "Kabulov \"ab ab\"",
+            content("Kabulov xab ab"),
+            false,
+        ),
+        (
+            "secondary_negated",
+            "Kabulov -\"ab ab\"",
+            content("Kabulov xab ab ab"),
+            false,
+        ),
+        (
+            "common_word_secondary",
+            "Kabulov the",
+            content("the Kabulov"),
+            true,
+        ),
+        (
+            "common_word_in_other_word",
+            "Kabulov the",
+            content("Kabulov them other"),
+            false,
+        ),
+    ]);
+}
+
+#[test]
 fn empty_rule_set_and_empty_document() {
     assert!(RuleSet::new(Vec::new()).matches(&content(SEED)).is_empty());
     assert!(RuleSet::new(Vec::new()).is_empty());

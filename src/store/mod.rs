@@ -308,6 +308,17 @@ impl Store {
         collect_alerts(rows)
     }
 
+    /// The earliest `next_attempt_at` of an undelivered single alert.
+    pub fn next_attempt_at(&self) -> Result<Option<i64>, StoreError> {
+        let t = self.conn().query_row(
+            "SELECT min(next_attempt_at) FROM alerts
+             WHERE status IN ('pending', 'retry') AND digest IS NULL",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(t)
+    }
+
     /// Digest queues: every (notifier, schedule) with undelivered digest alerts, with the
     /// oldest alert's queue time, the earliest retry time and the last digest sent.
     pub fn digest_queues(&self) -> Result<Vec<DigestQueue>, StoreError> {
@@ -470,6 +481,24 @@ impl Store {
              WHERE id = ?1",
             params![id, status, error, next],
         )?;
+        Ok(())
+    }
+
+    /// Moves undelivered alerts' next attempt to `until` without counting an attempt: for
+    /// alerts waiting behind another alert's failure on the same notifier.
+    pub fn defer(&self, ids: &[i64], until: i64) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE alerts SET next_attempt_at = max(next_attempt_at, ?2)
+                 WHERE id = ?1 AND status IN ('pending', 'retry')",
+            )?;
+            for id in ids {
+                stmt.execute(params![id, until])?;
+            }
+        }
+        tx.commit()?;
         Ok(())
     }
 

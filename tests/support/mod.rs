@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -195,6 +195,7 @@ pub const ACCEPT: u16 = 250;
 struct SmtpHandler {
     inbox: Arc<Mutex<Vec<Mail>>>,
     rcpt_code: Arc<AtomicU16>,
+    delay_ms: Arc<AtomicU64>,
     from: String,
     to: Vec<String>,
     data: Vec<u8>,
@@ -229,6 +230,10 @@ impl mailin_embedded::Handler for SmtpHandler {
     }
 
     fn data_end(&mut self) -> mailin_embedded::Response {
+        let delay = self.delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            std::thread::sleep(Duration::from_millis(delay));
+        }
         self.inbox.lock().expect("lock").push(Mail {
             from: std::mem::take(&mut self.from),
             to: std::mem::take(&mut self.to),
@@ -243,6 +248,7 @@ pub struct SmtpServer {
     pub port: u16,
     inbox: Arc<Mutex<Vec<Mail>>>,
     rcpt_code: Arc<AtomicU16>,
+    delay_ms: Arc<AtomicU64>,
 }
 
 impl SmtpServer {
@@ -260,9 +266,11 @@ impl SmtpServer {
         let port = listener.local_addr().expect("addr").port();
         let inbox: Arc<Mutex<Vec<Mail>>> = Arc::default();
         let rcpt_code = Arc::new(AtomicU16::new(ACCEPT));
+        let delay_ms = Arc::new(AtomicU64::new(0));
         let handler = SmtpHandler {
             inbox: inbox.clone(),
             rcpt_code: rcpt_code.clone(),
+            delay_ms: delay_ms.clone(),
             from: String::new(),
             to: Vec::new(),
             data: Vec::new(),
@@ -280,6 +288,7 @@ impl SmtpServer {
             port,
             inbox,
             rcpt_code,
+            delay_ms,
         }
     }
 
@@ -289,6 +298,14 @@ impl SmtpServer {
 
     pub fn mails(&self) -> Vec<Mail> {
         self.inbox.lock().expect("lock").clone()
+    }
+
+    /// Makes the server wait this long before accepting each message (after DATA).
+    pub fn delay_each_message(&self, d: Duration) {
+        self.delay_ms.store(
+            u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
+            Ordering::SeqCst,
+        );
     }
 
     /// Makes RCPT TO answer `code` (250 accepts; 450 is temporary, 550 permanent).
@@ -341,6 +358,170 @@ pub async fn feedwatch(args: &[&str]) -> Run {
         code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A running `feedwatch run` process; killed (SIGKILL) when dropped.
+pub struct Daemon {
+    pub child: tokio::process::Child,
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    /// Starts `feedwatch --config CFG run`, logging to `log`.
+    pub fn start(config: &Path, log: &Path) -> Daemon {
+        let err = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("log file");
+        let out = err.try_clone().expect("clone log handle");
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+            .args([
+                "--config",
+                config.to_str().expect("utf-8"),
+                "--log-level",
+                "debug",
+                "run",
+            ])
+            .env_remove("FEEDWATCH_CONFIG")
+            .env_remove("RUST_LOG")
+            .stdout(out)
+            .stderr(err)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("daemon starts");
+        Daemon {
+            child,
+            log: log.to_path_buf(),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("daemon still running")
+    }
+
+    /// SIGTERM, then waits (bounded) for a clean exit; returns the exit code.
+    pub async fn terminate(mut self) -> Option<i32> {
+        let pid = self.pid().to_string();
+        let ok = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(ok.success(), "kill -TERM {pid}");
+        let status = tokio::time::timeout(Duration::from_secs(20), self.child.wait())
+            .await
+            .expect("daemon stopped within 20 s of SIGTERM")
+            .expect("wait");
+        status.code()
+    }
+
+    /// SIGKILL: the crash case.
+    pub async fn kill(mut self) {
+        self.child.kill().await.expect("kill -9");
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// Waits up to `secs` seconds until `cond` holds.
+pub async fn eventually_within(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..secs * 20 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out after {secs} s waiting for: {what}");
+}
+
+/// One request a [`WebhookReceiver`] got.
+#[derive(Clone, Debug)]
+pub struct Hook {
+    pub headers: HeaderMap,
+    pub body: String,
+    pub at: std::time::Instant,
+    pub status: u16,
+}
+
+/// A scripted answer: status and headers.
+type Answer = (u16, Vec<(String, String)>);
+
+/// A real HTTP receiver on 127.0.0.1 that records POSTs and answers from a script: the n-th
+/// request gets the n-th (status, headers) entry; after the script, 200.
+#[derive(Clone)]
+pub struct WebhookReceiver {
+    pub addr: SocketAddr,
+    hooks: Arc<Mutex<Vec<Hook>>>,
+    script: Arc<Mutex<std::collections::VecDeque<Answer>>>,
+}
+
+impl WebhookReceiver {
+    pub async fn start() -> WebhookReceiver {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind webhook receiver");
+        let addr = listener.local_addr().expect("addr");
+        let r = WebhookReceiver {
+            addr,
+            hooks: Arc::default(),
+            script: Arc::default(),
+        };
+        let st = r.clone();
+        let app = axum::Router::new().fallback(move |req: Request<Body>| {
+            let st = st.clone();
+            async move {
+                let (parts, body) = req.into_parts();
+                let bytes = axum::body::to_bytes(body, 1 << 20)
+                    .await
+                    .unwrap_or_default();
+                let (status, headers) = st
+                    .script
+                    .lock()
+                    .expect("lock")
+                    .pop_front()
+                    .unwrap_or((200, vec![]));
+                st.hooks.lock().expect("lock").push(Hook {
+                    headers: parts.headers,
+                    body: String::from_utf8_lossy(&bytes).into_owned(),
+                    at: std::time::Instant::now(),
+                    status,
+                });
+                let mut b = Response::builder().status(status);
+                for (k, v) in headers {
+                    b = b.header(k, v);
+                }
+                b.body(Body::empty())
+                    .unwrap_or_else(|_| Response::new(Body::empty()))
+            }
+        });
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .await
+                .expect("webhook receiver runs");
+        });
+        r
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/hook", self.addr)
+    }
+
+    /// Queues the answers for the next requests.
+    pub fn answer(&self, status: u16, headers: &[(&str, &str)]) {
+        self.script.lock().expect("lock").push_back((
+            status,
+            headers
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
+        ));
+    }
+
+    pub fn hooks(&self) -> Vec<Hook> {
+        self.hooks.lock().expect("lock").clone()
     }
 }
 
