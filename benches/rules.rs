@@ -318,7 +318,7 @@ fn rule(rng: &mut Rng) -> String {
         800..=869 => format!("title:{}", name(rng)),
         870..=929 => {
             let n = synthetic_name(rng);
-            let cut = n.char_indices().nth(4).map_or(n.len(), |(i, _)| i);
+            let cut = n.char_indices().nth(6).map_or(n.len(), |(i, _)| i);
             format!("{}*", &n[..cut])
         }
         930..=989 => format!("\"{} {}\"~5", name(rng), rng.pick(ENGLISH)),

@@ -11,8 +11,6 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::Utc;
 use futures_util::StreamExt;
-use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 
 use crate::cli::{AlertsAction, AlertsArgs, Cli, Command, TestRuleArgs};
 use crate::config::{Config, NotifierKind, SmtpTls};
@@ -26,21 +24,26 @@ use crate::store::Store;
 
 /// Exit status for a bad configuration (sysexits EX_CONFIG).
 pub const EXIT_CONFIG: u8 = 78;
-/// How often the daemon's dispatcher looks for due retries when nothing wakes it.
-pub const OUTBOX_TICK: Duration = Duration::from_secs(15);
 
-/// Sets up `tracing` on stderr. `RUST_LOG` wins over `--log-level`.
-pub fn init_logging(level: &str) {
+/// Sets up `tracing` on stderr. `RUST_LOG` wins over `--log-level`. On a terminal: colours
+/// and timestamps; otherwise (systemd, pipes) neither, since journald stamps every line
+/// itself; `--log-format json` gives one JSON object per line. Field names are stable:
+/// `feed`, `url`, `status`, `alert_id`, `notifier`, `attempt`, `error`.
+pub fn init_logging(level: &str, format: crate::cli::LogFormat) {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let tty = std::io::stderr().is_terminal();
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    let _ = match format {
+        crate::cli::LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        crate::cli::LogFormat::Text if tty => builder.with_ansi(true).try_init(),
+        crate::cli::LogFormat::Text => builder.with_ansi(false).without_time().try_init(),
+    };
 }
 
 /// Runs one CLI invocation.
@@ -48,11 +51,26 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check => check(&cli.config),
         Command::Once => runtime()?.block_on(once(&cli.config)),
-        Command::Run => runtime()?.block_on(daemon(&cli.config)),
+        Command::Run => runtime()?.block_on(crate::daemon::run(&cli.config)),
         Command::Alerts(a) => alerts(&cli.config, &a),
         Command::SendTest { notifier } => runtime()?.block_on(send_test(&cli.config, &notifier)),
         Command::TestRule(a) => runtime()?.block_on(test_rule(&a)),
         Command::Backtest { rule, since, json } => backtest(&cli.config, &rule, since, json),
+        Command::Feeds { json } => feeds(&cli.config, json),
+        Command::ImportOpml { file, output } => import_opml(&cli.config, &file, output.as_deref()),
+        Command::ExportOpml => export_opml(&cli.config),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "feedwatch", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(cmd)
+                .render(&mut std::io::stdout())
+                .context("cannot write the man page")?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -144,20 +162,27 @@ pub fn summary(c: &Config) -> String {
 }
 
 /// Everything a command needs, built from the config.
-struct Parts {
-    engine: Engine,
-    outbox: Outbox,
-    store: Store,
+pub(crate) struct Parts {
+    pub(crate) engine: Engine,
+    pub(crate) outbox: Outbox,
+    pub(crate) store: Store,
 }
 
+/// Builds the components for `config`, opening the database.
 fn build(config: Config) -> anyhow::Result<Parts> {
     let store = Store::open(&config.storage.path)?;
-    let fetcher = Fetcher::new(&FetchSettings::new(
+    build_with_store(config, store)
+}
+
+/// Builds the components for `config` on an already open store (a reload keeps it).
+pub(crate) fn build_with_store(config: Config, store: Store) -> anyhow::Result<Parts> {
+    let mut settings = FetchSettings::new(
         config.poll.timeout,
         config.poll.max_body,
         config.poll.user_agent.clone(),
-    ))
-    .context("cannot set up the HTTP client")?;
+    );
+    settings.proxy = config.poll.proxy.clone();
+    let fetcher = Fetcher::new(&settings).context("cannot set up the HTTP client")?;
     let mut notifiers = BTreeMap::new();
     for (name, n) in &config.notifiers {
         let notifier = Notifier::from_config(n, &config.poll.user_agent)
@@ -173,43 +198,64 @@ fn build(config: Config) -> anyhow::Result<Parts> {
     })
 }
 
-/// Polls one feed and logs the outcome once. Returns whether it succeeded.
-async fn poll_and_log(engine: &Engine, n: usize) -> bool {
+/// Polls one feed and logs the outcome once. Returns the result (for `once`) and when the
+/// feed is next due.
+pub(crate) async fn poll_and_log(engine: &Engine, n: usize) -> (bool, Option<Duration>) {
     let Some(feed) = engine.config().feeds.get(n) else {
-        return false;
+        return (false, None);
     };
-    match engine.poll(n, Utc::now()).await {
+    let now = Utc::now();
+    let started = std::time::Instant::now();
+    let polled = engine.poll(n, now).await;
+    metrics::histogram!(crate::metrics::POLL_SECONDS).record(started.elapsed().as_secs_f64());
+    let next_in = polled
+        .next_poll
+        .map(|t| (t - now).to_std().unwrap_or(Duration::ZERO));
+    let next = polled
+        .next_poll
+        .map(|t| t.format("%H:%M:%S").to_string())
+        .unwrap_or_else(|| "never".into());
+    let ok = match polled.result {
         Ok(r) if r.not_modified => {
-            tracing::info!(feed = %feed.name, url = %feed.url, "not modified");
+            metrics::counter!(crate::metrics::POLLS, "outcome" => "not_modified").increment(1);
+            tracing::info!(feed = %feed.name, url = %feed.url, next_poll = %next, "not modified");
             true
         }
         Ok(r) => {
+            metrics::counter!(crate::metrics::POLLS, "outcome" => "ok").increment(1);
+            metrics::counter!(crate::metrics::ITEMS).increment(r.new_items as u64);
             tracing::info!(feed = %feed.name, url = %feed.url, items = r.seen,
-                new = r.new_items, alerts = r.alerts, "polled");
+                new = r.new_items, alerts = r.alerts, next_poll = %next, "polled");
             true
         }
         Err(e) => {
+            metrics::counter!(crate::metrics::POLLS, "outcome" => "error").increment(1);
             tracing::warn!(feed = %feed.name, url = %feed.url, error = %error_chain(&e),
-                "poll failed");
+                next_poll = %next, "poll failed");
             false
         }
-    }
+    };
+    (ok, next_in)
 }
 
 async fn once(path: &Path) -> anyhow::Result<ExitCode> {
     let config = Config::load(path)?;
     let concurrency = config.poll.concurrency;
+    let keep = config.storage.keep;
     let parts = build(config)?;
     let feeds = parts.engine.config().feeds.len();
     let engine = &parts.engine;
     let failed = futures_util::stream::iter(0..feeds)
         .map(|n| poll_and_log(engine, n))
         .buffer_unordered(concurrency)
-        .filter(|ok| std::future::ready(!ok))
+        .filter(|(ok, _)| std::future::ready(!ok))
         .count()
         .await;
     let delivery = parts.outbox.deliver_all(Utc::now().timestamp()).await?;
     let undelivered = parts.store.undelivered_count()?;
+    if let Some(keep) = keep {
+        crate::daemon::prune(&parts.store, keep);
+    }
     tracing::info!(
         feeds,
         failed_feeds = failed,
@@ -223,95 +269,6 @@ async fn once(path: &Path) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
-}
-
-async fn daemon(path: &Path) -> anyhow::Result<ExitCode> {
-    let config = Config::load(path)?;
-    let concurrency = config.poll.concurrency;
-    let intervals: Vec<Duration> = config.feeds.iter().map(|f| f.interval).collect();
-    let parts = build(config)?;
-    let shutdown = CancellationToken::new();
-    // Wakes the dispatcher as soon as a poll may have queued alerts.
-    let wake = Arc::new(Notify::new());
-
-    tokio::spawn(watch_signals(shutdown.clone()));
-
-    let dispatcher = {
-        let outbox = parts.outbox.clone();
-        let wake = wake.clone();
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            loop {
-                match outbox.deliver_due(Utc::now().timestamp()).await {
-                    Ok(r) if r.sent + r.dead + r.deferred > 0 => {
-                        tracing::debug!(
-                            sent = r.sent,
-                            deferred = r.deferred,
-                            dead = r.dead,
-                            "delivery pass"
-                        );
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::error!(error = %error_chain(&e), "outbox failed"),
-                }
-                // Sleep until the next retry or digest is due, a poll queues something new,
-                // or the tick (which also covers clock jumps) comes round.
-                let now = Utc::now().timestamp();
-                let pause = match outbox.next_wake() {
-                    Ok(Some(at)) if at > now => {
-                        Duration::from_secs(u64::try_from(at - now).unwrap_or(0))
-                    }
-                    Ok(Some(_)) => Duration::from_millis(500),
-                    _ => OUTBOX_TICK,
-                }
-                .min(OUTBOX_TICK);
-                tokio::select! {
-                    () = shutdown.cancelled() => break,
-                    () = wake.notified() => {}
-                    () = tokio::time::sleep(pause) => {}
-                }
-            }
-        })
-    };
-
-    tracing::info!(
-        feeds = intervals.len(),
-        rules = parts.engine.config().enabled_rules().count(),
-        "feedwatch running"
-    );
-    let engine = parts.engine.clone();
-    crate::scheduler::run(intervals, concurrency, shutdown.clone(), move |n| {
-        let engine = engine.clone();
-        let wake = wake.clone();
-        async move {
-            if poll_and_log(&engine, n).await {
-                wake.notify_one();
-            }
-        }
-    })
-    .await;
-    shutdown.cancel();
-    if let Err(e) = dispatcher.await {
-        tracing::error!(error = %e, "dispatcher task failed");
-    }
-    tracing::info!("feedwatch stopped");
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn watch_signals(shutdown: CancellationToken) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::error!("cannot install signal handlers; stop with SIGKILL");
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
-    }
-    shutdown.cancel();
 }
 
 fn alerts(path: &Path, args: &AlertsArgs) -> anyhow::Result<ExitCode> {
@@ -617,5 +574,132 @@ fn backtest(path: &Path, name: &str, since: Duration, json: bool) -> anyhow::Res
             humantime::format_duration(since)
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn when(t: Option<i64>) -> String {
+    t.and_then(|t| chrono::DateTime::<Utc>::from_timestamp(t, 0))
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_else(|| "-".to_string())
+}
+
+fn feeds(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let config = Config::load(path)?;
+    let store = Store::open(&config.storage.path)?;
+    let rows = store.feeds_overview()?;
+    let by_url: BTreeMap<&str, &crate::store::FeedRow> =
+        rows.iter().map(|r| (r.url.as_str(), r)).collect();
+    if json {
+        let out: Vec<serde_json::Value> = config
+            .feeds
+            .iter()
+            .map(|f| {
+                let mut v = serde_json::json!({ "name": f.name, "url": f.url.as_str() });
+                if let Some(r) = by_url.get(f.url.as_str()) {
+                    v["state"] = serde_json::to_value(r).unwrap_or_default();
+                }
+                v
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for f in &config.feeds {
+        println!("{}  <{}>", f.name, f.url);
+        let Some(r) = by_url.get(f.url.as_str()) else {
+            println!("    never polled");
+            continue;
+        };
+        if let Some(t) = &r.title {
+            println!("    title:        {t}");
+        }
+        let health = if r.gone_at.is_some() {
+            format!("GONE (410 since {}): not polled", when(r.gone_at))
+        } else if r.consecutive_failures > 0 {
+            format!(
+                "FAILING since {} ({} in a row): {}",
+                when(r.failing_since),
+                r.consecutive_failures,
+                r.last_error.as_deref().unwrap_or("")
+            )
+        } else {
+            "ok".to_string()
+        };
+        println!("    health:       {health}");
+        println!("    last success: {}", when(r.last_success_at));
+        println!("    next poll:    {}", when(r.next_poll_at));
+        println!(
+            "    items: {}   etag: {}   last-modified: {}",
+            r.items,
+            if r.has_etag { "yes" } else { "no" },
+            if r.has_last_modified { "yes" } else { "no" }
+        );
+        if let Some(m) = &r.moved_to {
+            println!("    moved permanently to {m}: update the config");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn import_opml(path: &Path, file: &Path, output: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    // OPML exports are UTF-8 in practice; an old Latin-1 one decodes as windows-1252.
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(t) => t.to_string(),
+        Err(_) => encoding_rs::WINDOWS_1252.decode(&bytes).0.into_owned(),
+    };
+    let mut feeds = crate::opml::parse_opml(&text)
+        .with_context(|| format!("cannot read {} as OPML", file.display()))?;
+    // Leave out what the config already has (when there is a config to compare with).
+    let existing: Vec<String> = Config::load(path)
+        .map(|c| c.feeds.iter().map(|f| f.url.to_string()).collect())
+        .unwrap_or_default();
+    let total = feeds.len();
+    feeds.retain(|f| {
+        let normalized = url::Url::parse(&f.url)
+            .map(|u| u.to_string())
+            .unwrap_or_default();
+        !existing.contains(&normalized)
+    });
+    let toml = crate::opml::to_toml_feeds(&feeds);
+    let skipped = total - feeds.len();
+    match output {
+        Some(out) => {
+            if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+            }
+            std::fs::write(out, &toml)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            eprintln!(
+                "wrote {} feed(s) to {} ({skipped} already configured); include it with include = [\"{}\"] and run `feedwatch check`",
+                feeds.len(),
+                out.display(),
+                out.display()
+            );
+        }
+        None => {
+            print!("{toml}");
+            eprintln!(
+                "{} feed(s) to add ({skipped} already configured)",
+                feeds.len()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn export_opml(path: &Path) -> anyhow::Result<ExitCode> {
+    let config = Config::load(path)?;
+    let feeds: Vec<crate::opml::OpmlFeed> = config
+        .feeds
+        .iter()
+        .map(|f| crate::opml::OpmlFeed {
+            url: f.url.to_string(),
+            name: Some(f.name.clone()),
+            tags: f.tags.clone(),
+        })
+        .collect();
+    print!("{}", crate::opml::to_opml(&feeds, "feedwatch feeds"));
     Ok(ExitCode::SUCCESS)
 }

@@ -27,9 +27,23 @@ pub struct Cli {
     #[arg(long, global = true, default_value = "info", value_name = "LEVEL")]
     pub log_level: String,
 
+    /// Log format: `text` (human-readable; no colours or timestamps when not on a terminal,
+    /// since journald adds its own) or `json` (one object per line, for log shippers).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Log output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// Subcommands.
@@ -66,6 +80,31 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List every feed with its health: last success, last error, consecutive failures, next
+    /// poll, item count, stored validators.
+    Feeds {
+        /// Machine-readable output (one JSON array).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read an OPML subscription list and print the `[[feed]]` entries to add (or write them
+    /// to a file that the config includes). Feeds already configured are left out.
+    ImportOpml {
+        /// The OPML file.
+        file: PathBuf,
+        /// Write the entries to this file (e.g. `feeds.d/imported.toml`) instead of printing.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Print the configured feeds as OPML 2.0 (tags become folders).
+    ExportOpml,
+    /// Print a shell completion script.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) generated from this help.
+    Man,
 }
 
 /// `feedwatch alerts`.

@@ -12,13 +12,17 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod domain;
 pub mod fetch;
+pub mod metrics;
 pub mod notify;
+pub mod opml;
 pub mod outbox;
 pub mod parse;
 pub mod pipeline;
 pub mod rules;
 pub mod scheduler;
 pub mod store;
+pub mod systemd;
 pub mod text;

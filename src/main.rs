@@ -10,7 +10,7 @@ use feedwatch::config::ConfigError;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    app::init_logging(&cli.log_level);
+    app::init_logging(&cli.log_level, cli.log_format);
     match app::run(cli) {
         Ok(code) => code,
         Err(e) => {

@@ -198,6 +198,9 @@ impl Outbox {
         };
         match result {
             Ok(delivered) => {
+                metrics::counter!(crate::metrics::DELIVERIES, "notifier" => first.notifier.clone(),
+                    "result" => "sent")
+                .increment(alerts.len() as u64);
                 if kind == "alert" {
                     self.store.mark_sent(first.id, now)?;
                 }
@@ -214,6 +217,9 @@ impl Outbox {
             }
             Err(e) => {
                 let retry_at = self.retry_at(first, &e, now);
+                metrics::counter!(crate::metrics::DELIVERIES, "notifier" => first.notifier.clone(),
+                    "result" => if retry_at.is_some() { "retry" } else { "dead" })
+                .increment(alerts.len() as u64);
                 for a in alerts {
                     self.store.mark_failed(a.id, &e.to_string(), retry_at)?;
                 }
@@ -259,7 +265,10 @@ impl Outbox {
         let wait = retry_after
             .map(|r| r.min(MAX_RETRY_AFTER))
             .map_or(backoff, |r| r.max(backoff));
-        Some(now.saturating_add(secs(wait).max(1)))
+        // Times are whole seconds and `now` was rounded down: one more second makes sure a
+        // server's Retry-After is never undercut.
+        let margin = i64::from(retry_after.is_some());
+        Some(now.saturating_add(secs(wait).max(1) + margin))
     }
 }
 

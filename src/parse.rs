@@ -6,11 +6,13 @@
 //!   declaration and labels are often wrong;
 //! - runs the parser under `catch_unwind`, because quick-xml can panic on hostile input (a second
 //!   XML declaration, see shared/reference/dependencies.md §2);
-//! - retries once with bare `&` escaped, the most common way real feeds break XML;
+//! - retries once with bare `&` escaped (the most common way real feeds break XML) and a missing
+//!   `version` added to an `<rss>` root (feed-rs rejects it otherwise);
 //! - computes its own stable key per entry (GUID → canonical link → content hash), since feed-rs
 //!   invents random ids for entries without one;
 //! - turns every text field into plain text (HTML removed, entities decoded).
 
+use std::borrow::Cow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::LazyLock;
 
@@ -32,6 +34,15 @@ pub struct ParsedFeed {
     /// The character encoding the body was decoded from (an encoding_rs name such as
     /// `"windows-1251"`), for diagnostics: garbled titles usually mean a wrong guess here.
     pub encoding: &'static str,
+    /// The document repeats a GUID on items with different links: its items were keyed by
+    /// link instead (see [`rekey_by_link`]).
+    pub guids_unreliable: bool,
+    /// RSS `<ttl>`: how long the feed may be cached.
+    pub ttl: Option<std::time::Duration>,
+    /// RSS `<skipHours>`: hours (0–23, UTC) in which the publisher asks not to be polled.
+    pub skip_hours: Vec<u32>,
+    /// RSS `<skipDays>`.
+    pub skip_days: Vec<chrono::Weekday>,
 }
 
 /// Why a body could not be parsed as a feed.
@@ -57,14 +68,63 @@ pub fn parse_feed(
     let feed = match parse_guarded(&text, base) {
         Ok(feed) => feed,
         Err(first) => {
-            let repaired = escape_bare_ampersands(&text);
+            let repaired = escape_bare_ampersands(&add_missing_rss_version(&text));
             if repaired == text {
                 return Err(first);
             }
             parse_guarded(&repaired, base).map_err(|_| first)?
         }
     };
-    Ok(normalize(feed, encoding))
+    let mut parsed = normalize(feed, encoding);
+    (parsed.skip_hours, parsed.skip_days) = skip_hints(&text);
+    Ok(parsed)
+}
+
+static SKIP_HOURS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?is)<skipHours>(.*?)</skipHours>").expect("static regex is valid")
+});
+static SKIP_DAYS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?is)<skipDays>(.*?)</skipDays>").expect("static regex is valid")
+});
+static HOUR: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)<hour>\s*(\d{1,2})\s*</hour>").expect("static regex is valid")
+});
+static DAY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)<day>\s*([A-Za-z]+)\s*</day>").expect("static regex is valid")
+});
+
+/// RSS 2.0 `<skipHours>` / `<skipDays>` (feed-rs does not model them). Hours are GMT, 0–23.
+fn skip_hints(text: &str) -> (Vec<u32>, Vec<chrono::Weekday>) {
+    let hours = SKIP_HOURS
+        .captures(text)
+        .map(|c| {
+            HOUR.captures_iter(&c[1])
+                .filter_map(|h| h[1].parse::<u32>().ok())
+                .filter(|h| *h < 24)
+                .collect()
+        })
+        .unwrap_or_default();
+    let days = SKIP_DAYS
+        .captures(text)
+        .map(|c| {
+            DAY.captures_iter(&c[1])
+                .filter_map(|d| d[1].parse::<chrono::Weekday>().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    (hours, days)
+}
+
+/// Re-keys items by their canonical link (items without a link keep their key), for feeds
+/// whose GUIDs cannot be trusted.
+pub fn rekey_by_link(items: &mut [Item]) {
+    for item in items {
+        if let Some(link) = item.link.as_deref() {
+            item.key = ItemKey::from_link(&canonical_link(link))
+                .as_str()
+                .to_string();
+        }
+    }
 }
 
 fn parse_guarded(text: &str, base: &Url) -> Result<model::Feed, ParseError> {
@@ -102,6 +162,9 @@ static LATER_DECL: LazyLock<Regex> = LazyLock::new(|| {
 static DECL_ENCODING: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']"#).expect("static regex is valid")
 });
+/// The first `<rss …>` start tag (group 1: its attributes).
+static RSS_ROOT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"<rss(\s[^>]*)?>").expect("static regex is valid"));
 static BARE_AMP: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"&([^#A-Za-z]|[A-Za-z][A-Za-z0-9]*[^A-Za-z0-9;]|#[0-9]*[^0-9;]|#x[0-9a-fA-F]*[^0-9a-fA-F;])")
         .expect("static regex is valid")
@@ -229,6 +292,18 @@ fn charset_param(content_type: &str) -> Option<String> {
     })
 }
 
+/// feed-rs only recognises `<rss>` with `version="2.0"` (or 0.91/0.92); an `<rss>` root without
+/// the attribute is common in hand-made feeds and is read as RSS 2.0.
+fn add_missing_rss_version(text: &str) -> Cow<'_, str> {
+    match RSS_ROOT.captures(text) {
+        Some(c) if !c.get(1).is_some_and(|a| a.as_str().contains("version")) => {
+            let at = c.get(0).expect("group 0 always matches").start() + "<rss".len();
+            Cow::Owned(format!("{} version=\"2.0\"{}", &text[..at], &text[at..]))
+        }
+        _ => Cow::Borrowed(text),
+    }
+}
+
 fn escape_bare_ampersands(text: &str) -> String {
     // Two passes: adjacent bare ampersands (`&&`) overlap the pattern.
     let once = BARE_AMP.replace_all(text, "&amp;$1");
@@ -236,15 +311,31 @@ fn escape_bare_ampersands(text: &str) -> String {
 }
 
 fn normalize(feed: model::Feed, encoding: &'static Encoding) -> ParsedFeed {
-    let mut seen = std::collections::HashSet::new();
-    let mut items = Vec::with_capacity(feed.entries.len());
-    for entry in feed.entries {
-        let item = normalize_entry(entry);
-        if seen.insert(item.key.clone()) {
-            items.push(item);
-        }
+    let mut all: Vec<Item> = feed.entries.into_iter().map(normalize_entry).collect();
+    // The same GUID on items with different links: a CMS that stamps one id on everything.
+    let mut links_by_guid: std::collections::HashMap<&str, &Option<String>> =
+        std::collections::HashMap::new();
+    let guids_unreliable = all.iter().any(|i| {
+        i.key.starts_with("guid:")
+            && links_by_guid
+                .insert(&i.key, &i.link)
+                .is_some_and(|prev| prev != &i.link)
+    });
+    if guids_unreliable {
+        rekey_by_link(&mut all);
     }
+    let mut seen = std::collections::HashSet::new();
+    let items = all
+        .into_iter()
+        .filter(|i| seen.insert(i.key.clone()))
+        .collect();
     ParsedFeed {
+        guids_unreliable,
+        ttl: feed
+            .ttl
+            .map(|m| std::time::Duration::from_secs(u64::from(m) * 60)),
+        skip_hours: Vec::new(),
+        skip_days: Vec::new(),
         encoding: encoding.name(),
         title: feed
             .title
@@ -553,6 +644,13 @@ mod tests {
             let f = parse_feed(&bytes, None, &base()).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(f.items[0].title, CYRILLIC, "{name}");
         }
+    }
+
+    #[test]
+    fn rss_root_without_version_is_read_as_rss_2() {
+        let xml = r#"<!-- hand-made --><rss><channel><item><guid>1</guid><title>x</title></item></channel></rss>"#;
+        let f = parse_feed(xml.as_bytes(), None, &base()).expect("repaired");
+        assert_eq!(f.items[0].title, "x");
     }
 
     #[test]

@@ -10,10 +10,14 @@ use chrono::{DateTime, Utc};
 
 use crate::config::{Config, DigestSchedule, Feed};
 use crate::domain::{AlertPayload, Item, NewAlert};
-use crate::fetch::{FetchError, FetchOutcome, Fetcher, Validators};
-use crate::parse::{ParseError, ParsedFeed, canonical_link, parse_feed};
+use crate::fetch::{FetchError, FetchOutcome, Fetcher, Hints, RequestOptions, Validators};
+use crate::parse::{ParseError, ParsedFeed, canonical_link, parse_feed, rekey_by_link};
 use crate::rules::{Document, MatchedTerm, RuleSet};
-use crate::store::{Ingest, Store, StoreError};
+use crate::scheduler::{Outcome, Policy, next_poll};
+use crate::store::{FeedState, Ingest, Store, StoreError};
+
+/// Rule name on feed-health alerts (a feed failing for too long, and its recovery).
+pub const HEALTH_RULE: &str = "feed-health";
 
 /// Why one poll of one feed failed.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +31,18 @@ pub enum PollError {
     /// The database failed.
     #[error("database error")]
     Store(#[from] StoreError),
+    /// The server said 410 Gone earlier; the feed is no longer polled.
+    #[error("feed is gone (the server answered 410); polling stopped")]
+    Gone,
+}
+
+/// One poll's result and when the feed is due next (`None`: never, it is gone).
+#[derive(Debug)]
+pub struct Polled {
+    /// What happened.
+    pub result: Result<PollReport, PollError>,
+    /// When to poll again.
+    pub next_poll: Option<DateTime<Utc>>,
 }
 
 /// What a successful poll did.
@@ -53,6 +69,8 @@ pub struct Engine {
     rule_index: Arc<Vec<usize>>,
     fetcher: Fetcher,
     store: Store,
+    /// Scheduling policy (min interval, back-off cap).
+    policy: Policy,
 }
 
 impl Engine {
@@ -65,10 +83,19 @@ impl Engine {
         Engine {
             rules: Arc::new(RuleSet::new(queries)),
             rule_index: Arc::new(rule_index),
+            policy: Policy {
+                min_interval: config.poll.min_interval,
+                ..Policy::default()
+            },
             config,
             fetcher,
             store,
         }
+    }
+
+    /// The store this engine writes to.
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     /// The configuration this engine runs.
@@ -76,40 +103,219 @@ impl Engine {
         &self.config
     }
 
-    /// Polls feed number `feed` of the config once. Failures are recorded on the feed row.
-    pub async fn poll(&self, feed: usize, now: DateTime<Utc>) -> Result<PollReport, PollError> {
+    /// Polls feed number `feed` of the config once. Failures are recorded on the feed row,
+    /// and the next poll time (from the scheduling policy) is stored with it.
+    pub async fn poll(&self, feed: usize, now: DateTime<Utc>) -> Polled {
         let Some(cfg) = self.config.feeds.get(feed) else {
-            return Ok(PollReport::default());
+            return Polled {
+                result: Ok(PollReport::default()),
+                next_poll: None,
+            };
         };
-        let state = self.store.feed_state(&cfg.id())?;
-        let result = self.poll_inner(feed, cfg, &state, now).await;
-        if let Err(e) = &result
-            && !matches!(e, PollError::Store(_))
-        {
-            self.store
-                .record_failure(state.id, now.timestamp(), &error_chain(e))?;
+        let state = match self.store.feed_state(&cfg.id()) {
+            Ok(s) => s,
+            Err(e) => {
+                // The database is unwell: try this feed again after its interval.
+                return Polled {
+                    result: Err(e.into()),
+                    next_poll: Some(now + chrono_duration(cfg.interval)),
+                };
+            }
+        };
+        if state.gone_at.is_some() {
+            return Polled {
+                result: Err(PollError::Gone),
+                next_poll: None,
+            };
         }
-        result
+        let (result, outcome) = match self.poll_inner(feed, cfg, &state, now).await {
+            Ok((report, outcome)) => (Ok(report), outcome),
+            Err(e) => {
+                let outcome = self.record_error(cfg, &state, &e, now);
+                (Err(e), outcome)
+            }
+        };
+        let next_poll = next_poll(&self.policy, cfg.interval, &outcome, now, cfg.url.as_str());
+        let stored = match next_poll {
+            Some(at) => self.store.set_next_poll(state.id, at.timestamp()),
+            None => Ok(()),
+        };
+        if let Err(e) = stored {
+            tracing::warn!(feed = %cfg.name, error = %error_chain(&e), "cannot store next poll time");
+        }
+        Polled { result, next_poll }
+    }
+
+    /// Records a failed poll on the feed row (queuing the one feed-health alert when the feed
+    /// has been failing for longer than `health_alert_after`) and says how to schedule it.
+    fn record_error(
+        &self,
+        cfg: &Feed,
+        state: &FeedState,
+        e: &PollError,
+        now: DateTime<Utc>,
+    ) -> Outcome {
+        let message = error_chain(e);
+        if let PollError::Fetch(FetchError::Gone) = e {
+            tracing::error!(feed = %cfg.name, url = %cfg.url,
+                "the server says this feed is gone (410): polling stopped; remove or change it in the config");
+            if let Err(se) = self
+                .store
+                .record_failure(state.id, cfg.id().as_str(), now.timestamp(), &message, &[])
+                .and_then(|()| self.store.set_gone(state.id, now.timestamp()))
+            {
+                tracing::warn!(feed = %cfg.name, error = %error_chain(&se), "cannot record 410");
+            }
+            return Outcome::Gone;
+        }
+        let failing_since = state.failing_since.unwrap_or(now.timestamp());
+        let overdue = now.timestamp().saturating_sub(failing_since)
+            >= i64::try_from(self.config.poll.health_alert_after.as_secs()).unwrap_or(i64::MAX);
+        let health = if overdue && !state.health_alerted && !matches!(e, PollError::Store(_)) {
+            let since = DateTime::<Utc>::from_timestamp(failing_since, 0).unwrap_or(now);
+            self.health_alerts(
+                cfg,
+                format!("health:{failing_since}"),
+                format!(
+                    "Feed {} has been failing since {}",
+                    cfg.name,
+                    since.format("%Y-%m-%d %H:%M UTC")
+                ),
+                message.clone(),
+            )
+        } else {
+            Vec::new()
+        };
+        if !health.is_empty() {
+            tracing::error!(feed = %cfg.name, url = %cfg.url, error = %message,
+                "feed failing for longer than health_alert_after; health alert queued");
+        }
+        if !matches!(e, PollError::Store(_))
+            && let Err(se) = self.store.record_failure(
+                state.id,
+                cfg.id().as_str(),
+                now.timestamp(),
+                &message,
+                &health,
+            )
+        {
+            tracing::warn!(feed = %cfg.name, error = %error_chain(&se), "cannot record failure");
+        }
+        Outcome::Failure {
+            consecutive: state.consecutive_failures.saturating_add(1),
+            retry_after: match e {
+                PollError::Fetch(f) => f.retry_after(),
+                _ => None,
+            },
+        }
+    }
+
+    /// Feed-health alerts (one per notifier) with a story id that makes them once-only.
+    fn health_alerts(
+        &self,
+        cfg: &Feed,
+        story: String,
+        title: String,
+        detail: String,
+    ) -> Vec<NewAlert> {
+        let payload = AlertPayload {
+            rule: HEALTH_RULE.to_string(),
+            query: String::new(),
+            matched: Vec::new(),
+            feed_name: cfg.name.clone(),
+            feed_url: cfg.url.to_string(),
+            title,
+            link: Some(cfg.url.to_string()),
+            published: None,
+            snippet: detail,
+            highlights: Vec::new(),
+            summary: String::new(),
+        };
+        self.config
+            .notifiers
+            .keys()
+            .map(|n| NewAlert {
+                item: 0,
+                notifier: n.clone(),
+                story: story.clone(),
+                digest: None,
+                payload: payload.clone(),
+            })
+            .collect()
+    }
+
+    /// A recovery notice when this feed had raised a health alert.
+    fn recovery_alerts(&self, cfg: &Feed, state: &FeedState) -> Vec<NewAlert> {
+        match (state.health_alerted, state.failing_since) {
+            (true, Some(since)) => {
+                tracing::info!(feed = %cfg.name, url = %cfg.url, "feed recovered");
+                self.health_alerts(
+                    cfg,
+                    format!("recovered:{since}"),
+                    format!("Feed {} has recovered", cfg.name),
+                    format!(
+                        "It had been failing since {}.",
+                        DateTime::<Utc>::from_timestamp(since, 0)
+                            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                            .unwrap_or_default()
+                    ),
+                )
+            }
+            _ => Vec::new(),
+        }
     }
 
     async fn poll_inner(
         &self,
         feed: usize,
         cfg: &Feed,
-        state: &crate::store::FeedState,
+        state: &FeedState,
         now: DateTime<Utc>,
-    ) -> Result<PollReport, PollError> {
+    ) -> Result<(PollReport, Outcome), PollError> {
         let validators = Validators {
             etag: state.etag.clone(),
             last_modified: state.last_modified.clone(),
         };
-        let fetched = match self.fetcher.fetch(&cfg.url, &validators).await? {
+        // After a permanent redirect the feed lives at its new address.
+        let url = state
+            .moved_to
+            .as_deref()
+            .and_then(|u| url::Url::parse(u).ok())
+            .unwrap_or_else(|| cfg.url.clone());
+        let options = RequestOptions {
+            headers: cfg.headers.clone(),
+            user_agent: cfg.user_agent.clone(),
+        };
+        let outcome = self.fetcher.fetch_with(&url, &validators, &options).await?;
+        if let Some(moved) = outcome.permanent_redirect()
+            && moved != &url
+        {
+            tracing::warn!(feed = %cfg.name, from = %url, to = %moved,
+                "feed moved permanently; polling the new address (update the config)");
+            self.store.set_moved(state.id, moved.as_str())?;
+        }
+        let not_before = not_before(outcome.hints(), now);
+        let fetched = match outcome {
             FetchOutcome::NotModified(_) => {
-                self.store.record_not_modified(state.id, now.timestamp())?;
-                return Ok(PollReport {
-                    not_modified: true,
-                    ..PollReport::default()
-                });
+                let recovery = self.recovery_alerts(cfg, state);
+                self.store.record_not_modified(
+                    state.id,
+                    cfg.id().as_str(),
+                    &recovery,
+                    now.timestamp(),
+                )?;
+                return Ok((
+                    PollReport {
+                        not_modified: true,
+                        alerts: recovery.len(),
+                        ..PollReport::default()
+                    },
+                    Outcome::Success {
+                        not_before,
+                        skip_hours: Vec::new(),
+                        skip_days: Vec::new(),
+                    },
+                ));
             }
             FetchOutcome::Fetched(f) => f,
         };
@@ -118,13 +324,22 @@ impl Engine {
         let body = fetched.body;
         // feed-rs is CPU work and may panic on hostile input: off the async threads, and a
         // panic that escapes catch_unwind still becomes this feed's error (JoinError).
-        let parsed: ParsedFeed =
+        let mut parsed: ParsedFeed =
             tokio::task::spawn_blocking(move || parse_feed(&body, content_type.as_deref(), &base))
                 .await
                 .map_err(|e| ParseError::Panicked(e.to_string()))??;
 
-        let keys: Vec<&str> = parsed.items.iter().map(|i| i.key.as_str()).collect();
-        let known = self.store.known_keys(state.id, &keys)?;
+        // A feed whose GUIDs repeat cannot be trusted to identify items: key it by link.
+        if state.link_keys || parsed.guids_unreliable {
+            if !state.link_keys {
+                tracing::warn!(feed = %cfg.name, url = %cfg.url,
+                    "feed repeats its GUIDs; identifying its items by link from now on");
+                self.store.set_link_keys(state.id)?;
+            }
+            rekey_by_link(&mut parsed.items);
+        }
+
+        let known = self.store.known_items(state.id, &parsed.items)?;
         let new_items: Vec<Item> = parsed
             .items
             .iter()
@@ -146,6 +361,7 @@ impl Engine {
             alerts.extend(self.decide(feed, cfg, n, item, &mut flood, now)?);
         }
 
+        let recovery = self.recovery_alerts(cfg, state);
         let report = self.store.ingest(
             state.id,
             cfg.id().as_str(),
@@ -155,15 +371,24 @@ impl Engine {
                 last_modified: fetched.validators.last_modified.as_deref(),
                 items: &new_items,
                 alerts: &alerts,
+                feed_alerts: &recovery,
                 now: now.timestamp(),
             },
         )?;
-        Ok(PollReport {
-            not_modified: false,
-            seen: parsed.items.len(),
-            new_items: report.items,
-            alerts: report.alerts,
-        })
+        let ttl = parsed.ttl.map(|t| now + chrono_duration(t));
+        Ok((
+            PollReport {
+                not_modified: false,
+                seen: parsed.items.len(),
+                new_items: report.items,
+                alerts: report.alerts + recovery.len(),
+            },
+            Outcome::Success {
+                not_before: later(not_before, ttl),
+                skip_hours: parsed.skip_hours.clone(),
+                skip_days: parsed.skip_days.clone(),
+            },
+        ))
     }
 
     /// The alerts one item triggers: each matching enabled rule that watches this feed, once
@@ -196,6 +421,7 @@ impl Engine {
             if !rule.feeds.contains(&feed) {
                 continue;
             }
+            metrics::counter!(crate::metrics::MATCHES, "rule" => rule.name.clone()).increment(1);
             let mut matched: Vec<String> = Vec::new();
             for t in &hit.terms {
                 if !matched.contains(&t.term) {
@@ -248,6 +474,22 @@ impl Engine {
             }
         }
         Ok(out)
+    }
+}
+
+fn chrono_duration(d: std::time::Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+/// The server's "fresh until" from `Cache-Control: max-age` / `Expires`.
+fn not_before(hints: &Hints, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    hints.fresh_until(now)
+}
+
+fn later(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
     }
 }
 

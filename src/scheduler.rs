@@ -1,79 +1,272 @@
-//! When each feed is polled, and the loop that dispatches the polls.
+//! When each feed is polled (a pure policy function), and the loop that dispatches the polls.
 //!
-//! Policy here is deliberately simple (a fixed interval per feed, measured from the end of the
-//! previous poll so one feed is never polled twice at once); the loop bounds concurrency and
-//! stops dispatching on shutdown, letting in-flight polls finish. It knows nothing about what a
-//! poll does: the daemon hands it a closure.
+//! Policy: a feed is polled every `interval` (never faster than `min_interval`); what the
+//! server says (`Cache-Control: max-age`, `Expires`, RSS `<ttl>`, `Retry-After`) can only push
+//! the next poll later, bounded so a bogus header cannot park a feed for a year; RSS
+//! `skipHours`/`skipDays` are honoured; errors back off exponentially up to a cap, and a
+//! failing feed is retried at the cap for as long as it fails — never parked forever. A
+//! deterministic jitter spreads feeds that share an interval.
+//!
+//! The loop bounds global concurrency and concurrency per host, stops dispatching on
+//! shutdown and lets in-flight polls finish. It knows nothing about what a poll does: the
+//! daemon hands it a closure that returns when the feed should be polled next.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::future::Future;
 use std::time::Duration;
 
+use chrono::{DateTime, Datelike, Timelike, Utc, Weekday};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// Gap between the first polls of successive feeds at start-up, so a daemon with many feeds
-/// does not open every connection in the same instant.
-pub const STARTUP_SPREAD: Duration = Duration::from_millis(50);
+/// Default cap of the error back-off.
+pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
+/// Longest delay a server hint (max-age, Expires, ttl, Retry-After) may impose.
+pub const MAX_HINT_DELAY: Duration = Duration::from_secs(24 * 3600);
+/// Jitter as a fraction of the delay: ±10 %.
+const JITTER_PERMILLE: u64 = 100;
+/// On start-up, feeds never polled before are spread over at most this long.
+pub const STARTUP_SPREAD: Duration = Duration::from_secs(10);
 
-/// When a feed that finished polling at `finished` is next due.
-pub fn next_due(finished: Instant, interval: Duration) -> Instant {
-    finished + interval
+/// The polling policy's knobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// No feed is polled more often than this, whatever its interval or the server says.
+    pub min_interval: Duration,
+    /// Error back-off never exceeds this.
+    pub max_backoff: Duration,
 }
 
-/// First poll time of feed number `n` after start-up at `start`.
-pub fn first_due(start: Instant, n: usize) -> Instant {
-    start + STARTUP_SPREAD.saturating_mul(u32::try_from(n).unwrap_or(u32::MAX))
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            min_interval: Duration::from_secs(60),
+            max_backoff: DEFAULT_MAX_BACKOFF,
+        }
+    }
 }
 
-/// Runs `poll(feed)` for every feed on its interval until `shutdown` is cancelled, with at most
-/// `concurrency` polls in flight. Returns after in-flight polls have finished.
+/// What a poll told the scheduler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// 200 or 304.
+    Success {
+        /// The server's "do not ask before" time (max-age / Expires / ttl), if any.
+        not_before: Option<DateTime<Utc>>,
+        /// RSS `<skipHours>`: hours (0–23, UTC) in which not to poll.
+        skip_hours: Vec<u32>,
+        /// RSS `<skipDays>`.
+        skip_days: Vec<Weekday>,
+    },
+    /// The poll failed.
+    Failure {
+        /// Failures in a row, this one included (1 for the first).
+        consecutive: u32,
+        /// `Retry-After` from a 429/503.
+        retry_after: Option<Duration>,
+    },
+    /// 410 Gone: never poll again.
+    Gone,
+}
+
+/// When to poll a feed next, or `None` never. `key` (the feed URL) seeds the jitter.
+pub fn next_poll(
+    policy: &Policy,
+    interval: Duration,
+    outcome: &Outcome,
+    now: DateTime<Utc>,
+    key: &str,
+) -> Option<DateTime<Utc>> {
+    let base = interval.max(policy.min_interval);
+    let delay = match outcome {
+        Outcome::Gone => return None,
+        Outcome::Success { not_before, .. } => {
+            let hinted = not_before
+                .and_then(|t| (t - now).to_std().ok())
+                .map(|d| d.min(MAX_HINT_DELAY));
+            hinted.map_or(base, |h| h.max(base))
+        }
+        Outcome::Failure {
+            consecutive,
+            retry_after,
+        } => {
+            let exp = consecutive.saturating_sub(1).min(30);
+            let backoff = base
+                .saturating_mul(2u32.saturating_pow(exp))
+                .min(policy.max_backoff.max(base));
+            retry_after
+                .map(|r| r.min(MAX_HINT_DELAY))
+                .map_or(backoff, |r| r.max(backoff))
+        }
+    };
+    let at = now + chrono_duration(jitter(delay, key, now));
+    Some(match outcome {
+        Outcome::Success {
+            skip_hours,
+            skip_days,
+            ..
+        } => skip(at, skip_hours, skip_days),
+        _ => at,
+    })
+}
+
+/// `delay` ± 10 %, chosen by hashing the feed key and the time, so feeds that share an
+/// interval drift apart instead of firing in the same second.
+pub fn jitter(delay: Duration, key: &str, now: DateTime<Utc>) -> Duration {
+    let h = crate::domain::hash_hex(&[key, &now.timestamp().to_string()]);
+    let r = u64::from_str_radix(&h[..8], 16).unwrap_or(0); // 0..=u32::MAX
+    let permille = 1000 - JITTER_PERMILLE + r % (2 * JITTER_PERMILLE + 1);
+    delay.mul_f64(permille as f64 / 1000.0)
+}
+
+/// Moves `at` forward, hour by hour, out of skipped hours and days (at most a week).
+fn skip(mut at: DateTime<Utc>, hours: &[u32], days: &[Weekday]) -> DateTime<Utc> {
+    if hours.len() >= 24 || days.len() >= 7 {
+        return at; // a feed that skips everything is ignoring its own advice
+    }
+    for _ in 0..(24 * 7) {
+        let blocked = hours.contains(&at.hour()) || days.contains(&at.weekday());
+        if !blocked {
+            break;
+        }
+        // Next full hour.
+        at = at.with_nanosecond(0).unwrap_or(at)
+            + chrono::Duration::seconds(3600 - i64::from(at.minute() * 60 + at.second()));
+    }
+    at
+}
+
+fn chrono_duration(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+/// Where a feed starts after (re)start: its persisted next poll when there is one (a restart
+/// resumes the schedule), else soon, spread over [`STARTUP_SPREAD`] (or its interval, if
+/// shorter) by a hash of its key.
+pub fn first_poll(
+    stored: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    key: &str,
+    interval: Duration,
+) -> DateTime<Utc> {
+    match stored {
+        Some(t) => t,
+        None => {
+            let h = crate::domain::hash_hex(&[key]);
+            let spread = STARTUP_SPREAD.min(interval);
+            let ms = u64::from_str_radix(&h[..8], 16).unwrap_or(0)
+                % u64::try_from(spread.as_millis()).unwrap_or(1).max(1);
+            now + chrono::Duration::milliseconds(i64::try_from(ms).unwrap_or(0))
+        }
+    }
+}
+
+/// One feed as the loop sees it.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// When it is first due.
+    pub first: Instant,
+    /// Host (with port) for the per-host limit.
+    pub host: String,
+}
+
+/// Runs `poll(feed)` for every job until `shutdown` is cancelled. `poll` returns how long
+/// to wait before polling that feed again, or `None` to stop polling it. At most
+/// `concurrency` polls run at once, and at most `per_host` against one host. Returns after
+/// in-flight polls have finished.
 pub async fn run<F, Fut>(
-    intervals: Vec<Duration>,
+    jobs: Vec<Job>,
     concurrency: usize,
+    per_host: usize,
     shutdown: CancellationToken,
     poll: F,
 ) where
     F: Fn(usize) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
+    Fut: Future<Output = Option<Duration>> + Send + 'static,
 {
     let concurrency = concurrency.max(1);
-    let start = Instant::now();
-    // Min-heap of (due time, feed index).
-    let mut due: BinaryHeap<Reverse<(Instant, usize)>> = (0..intervals.len())
-        .map(|n| Reverse((first_due(start, n), n)))
+    let per_host = per_host.max(1);
+    // Hosts by index, so the hot path works on integers.
+    let mut host_ids: HashMap<&str, usize> = HashMap::new();
+    let host_of: Vec<usize> = jobs
+        .iter()
+        .map(|j| {
+            let next = host_ids.len();
+            *host_ids.entry(j.host.as_str()).or_insert(next)
+        })
         .collect();
-    // Polls in flight; each yields its feed index when done.
-    let mut in_flight: JoinSet<usize> = JoinSet::new();
+    let hosts = host_ids.len();
+    // Min-heap of (due time, feed) for feeds waiting for their time.
+    let mut due: BinaryHeap<Reverse<(Instant, usize)>> = jobs
+        .iter()
+        .enumerate()
+        .map(|(n, j)| Reverse((j.first, n)))
+        .collect();
+    // Due feeds waiting for a slot, per host, in due order.
+    let mut ready: Vec<VecDeque<usize>> = vec![VecDeque::new(); hosts];
+    // Hosts with ready feeds, round-robin order.
+    let mut ready_hosts: VecDeque<usize> = VecDeque::new();
+    // Polls in flight per host.
+    let mut active: Vec<usize> = vec![0; hosts];
+    // Polls in flight; each yields its feed and the delay until its next poll.
+    let mut in_flight: JoinSet<(usize, Option<Duration>)> = JoinSet::new();
 
     loop {
+        let now = Instant::now();
+        while let Some(Reverse((t, n))) = due.peek().copied() {
+            if t > now {
+                break;
+            }
+            due.pop();
+            let h = host_of[n];
+            if ready[h].is_empty() {
+                ready_hosts.push_back(h);
+            }
+            ready[h].push_back(n);
+        }
+        // Dispatch round-robin over hosts with capacity.
+        let mut blocked = VecDeque::new();
+        while in_flight.len() < concurrency {
+            let Some(h) = ready_hosts.pop_front() else {
+                break;
+            };
+            if active[h] >= per_host {
+                blocked.push_back(h);
+                continue;
+            }
+            let Some(n) = ready[h].pop_front() else {
+                continue;
+            };
+            active[h] += 1;
+            let fut = poll(n);
+            in_flight.spawn(async move { (n, fut.await) });
+            if !ready[h].is_empty() {
+                ready_hosts.push_back(h);
+            }
+        }
+        ready_hosts.extend(blocked);
+
         let next = due.peek().map(|Reverse((t, _))| *t);
-        let can_dispatch = next.is_some() && in_flight.len() < concurrency;
         tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
             Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
                 match done {
-                    Ok(n) => {
-                        let interval = intervals.get(n).copied().unwrap_or(Duration::MAX);
-                        due.push(Reverse((next_due(Instant::now(), interval), n)));
+                    Ok((n, again)) => {
+                        let h = host_of[n];
+                        active[h] = active[h].saturating_sub(1);
+                        if let Some(d) = again {
+                            due.push(Reverse((Instant::now() + d, n)));
+                        }
                     }
                     // A poll task panicked: its feed is lost from the schedule until restart,
-                    // which must be loud.
+                    // which must be loud. (Its host slot stays taken: we no longer know it.)
                     Err(e) => tracing::error!(error = %e, "a poll task failed unexpectedly"),
                 }
             }
-            () = tokio::time::sleep_until(next.unwrap_or(start)), if can_dispatch => {
-                if let Some(Reverse((_, n))) = due.pop() {
-                    let fut = poll(n);
-                    in_flight.spawn(async move {
-                        fut.await;
-                        n
-                    });
-                }
-            }
+            () = tokio::time::sleep_until(next.unwrap_or(now)), if next.is_some() => {}
         }
     }
     // Stop dispatching; let what is running finish (each poll is bounded by its timeout).
@@ -85,8 +278,192 @@ mod tests {
     use super::*;
     use std::sync::{Arc, Mutex};
 
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .expect("valid")
+            .with_timezone(&Utc)
+    }
+
+    fn secs_after(now: DateTime<Utc>, at: Option<DateTime<Utc>>) -> i64 {
+        (at.expect("scheduled") - now).num_seconds()
+    }
+
+    fn success(not_before: Option<DateTime<Utc>>) -> Outcome {
+        Outcome::Success {
+            not_before,
+            skip_hours: vec![],
+            skip_days: vec![],
+        }
+    }
+
+    #[test]
+    fn policy_table() {
+        let now = t("2026-01-05T10:00:00Z"); // a Monday
+        let p = Policy::default();
+        let i15 = Duration::from_secs(900);
+        // (name, interval, outcome, expected delay in seconds before ±10 % jitter)
+        let cases: Vec<(&str, Duration, Outcome, i64)> = vec![
+            ("plain interval", i15, success(None), 900),
+            (
+                "min_interval floor",
+                Duration::from_secs(5),
+                success(None),
+                60,
+            ),
+            (
+                "max-age later than interval pushes later",
+                i15,
+                success(Some(now + chrono::Duration::hours(2))),
+                7200,
+            ),
+            (
+                "hint earlier than interval is ignored",
+                i15,
+                success(Some(now + chrono::Duration::minutes(1))),
+                900,
+            ),
+            (
+                "hint in the past is ignored",
+                i15,
+                success(Some(now - chrono::Duration::hours(1))),
+                900,
+            ),
+            (
+                "absurd hint is capped at 24h",
+                i15,
+                success(Some(now + chrono::Duration::days(365))),
+                86_400,
+            ),
+            (
+                "first failure: interval",
+                i15,
+                Outcome::Failure {
+                    consecutive: 1,
+                    retry_after: None,
+                },
+                900,
+            ),
+            (
+                "third failure: 4x",
+                i15,
+                Outcome::Failure {
+                    consecutive: 3,
+                    retry_after: None,
+                },
+                3600,
+            ),
+            (
+                "many failures: capped at 6h, never parked",
+                i15,
+                Outcome::Failure {
+                    consecutive: 40,
+                    retry_after: None,
+                },
+                21_600,
+            ),
+            (
+                "retry-after longer than backoff wins",
+                i15,
+                Outcome::Failure {
+                    consecutive: 1,
+                    retry_after: Some(Duration::from_secs(7200)),
+                },
+                7200,
+            ),
+            (
+                "retry-after shorter than interval is not earlier",
+                i15,
+                Outcome::Failure {
+                    consecutive: 1,
+                    retry_after: Some(Duration::from_secs(5)),
+                },
+                900,
+            ),
+        ];
+        for (name, interval, outcome, want) in cases {
+            let got = secs_after(now, next_poll(&p, interval, &outcome, now, "http://a/"));
+            let lo = want * 9 / 10;
+            let hi = want * 11 / 10 + 1;
+            assert!(
+                (lo..=hi).contains(&got),
+                "{name}: {got}s not within 10% of {want}s"
+            );
+        }
+        assert_eq!(next_poll(&p, i15, &Outcome::Gone, now, "k"), None, "gone");
+    }
+
+    #[test]
+    fn jitter_spreads_feeds_with_equal_intervals() {
+        let now = t("2026-01-05T10:00:00Z");
+        let p = Policy::default();
+        let times: std::collections::BTreeSet<i64> = (0..50)
+            .map(|i| {
+                let key = format!("http://host/feed{i}");
+                secs_after(
+                    now,
+                    next_poll(&p, Duration::from_secs(900), &success(None), now, &key),
+                )
+            })
+            .collect();
+        assert!(
+            times.len() > 30,
+            "50 feeds spread over {} distinct seconds",
+            times.len()
+        );
+        assert!(times.iter().all(|s| (810..=990).contains(s)), "{times:?}");
+    }
+
+    #[test]
+    fn skip_hours_and_days_push_the_poll_out() {
+        let now = t("2026-01-05T10:00:00Z"); // Monday
+        let p = Policy {
+            min_interval: Duration::from_secs(1),
+            ..Policy::default()
+        };
+        let out = Outcome::Success {
+            not_before: None,
+            skip_hours: vec![10, 11, 12],
+            skip_days: vec![],
+        };
+        let at = next_poll(&p, Duration::from_secs(60), &out, now, "k").expect("scheduled");
+        assert_eq!(at, t("2026-01-05T13:00:00Z"));
+        let out = Outcome::Success {
+            not_before: None,
+            skip_hours: vec![],
+            skip_days: vec![Weekday::Mon, Weekday::Tue],
+        };
+        let at = next_poll(&p, Duration::from_secs(60), &out, now, "k").expect("scheduled");
+        assert_eq!(at, t("2026-01-07T00:00:00Z"));
+    }
+
+    #[test]
+    fn restart_resumes_the_stored_schedule() {
+        let now = t("2026-01-05T10:00:00Z");
+        let stored = t("2026-01-05T10:12:00Z");
+        let i = Duration::from_secs(900);
+        assert_eq!(first_poll(Some(stored), now, "k", i), stored);
+        let fresh = first_poll(None, now, "k", i);
+        assert!(fresh >= now && fresh < now + chrono::Duration::seconds(10));
+        let quick = first_poll(None, now, "k", Duration::from_secs(2));
+        assert!(
+            quick < now + chrono::Duration::seconds(2),
+            "spread within a short interval"
+        );
+    }
+
+    fn jobs(hosts: &[&str]) -> Vec<Job> {
+        let now = Instant::now();
+        hosts
+            .iter()
+            .map(|h| Job {
+                first: now,
+                host: (*h).to_string(),
+            })
+            .collect()
+    }
+
     #[tokio::test(start_paused = true)]
-    async fn each_feed_is_polled_on_its_own_interval() {
+    async fn each_feed_is_polled_when_its_closure_says() {
         let log: Arc<Mutex<Vec<(usize, u64)>>> = Arc::default();
         let token = CancellationToken::new();
         let start = Instant::now();
@@ -94,18 +471,14 @@ mod tests {
             let log = log.clone();
             let token = token.clone();
             tokio::spawn(async move {
-                run(
-                    vec![Duration::from_secs(10), Duration::from_secs(25)],
-                    4,
-                    token,
-                    move |n| {
-                        let log = log.clone();
-                        async move {
-                            let secs = (Instant::now() - start).as_secs();
-                            log.lock().expect("lock").push((n, secs));
-                        }
-                    },
-                )
+                run(jobs(&["a", "b"]), 4, 2, token, move |n| {
+                    let log = log.clone();
+                    async move {
+                        let secs = (Instant::now() - start).as_secs();
+                        log.lock().expect("lock").push((n, secs));
+                        Some(Duration::from_secs(if n == 0 { 10 } else { 25 }))
+                    }
+                })
                 .await;
             })
         };
@@ -113,45 +486,80 @@ mod tests {
         token.cancel();
         task.await.expect("scheduler ends");
         let log = log.lock().expect("lock").clone();
-        let feed0: Vec<u64> = log.iter().filter(|(n, _)| *n == 0).map(|x| x.1).collect();
-        let feed1: Vec<u64> = log.iter().filter(|(n, _)| *n == 1).map(|x| x.1).collect();
-        assert_eq!(feed0, vec![0, 10, 20, 30, 40, 50, 60]);
-        assert_eq!(feed1, vec![0, 25, 50]);
+        let feed = |k| {
+            log.iter()
+                .filter(|(n, _)| *n == k)
+                .map(|x| x.1)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(feed(0), vec![0, 10, 20, 30, 40, 50, 60]);
+        assert_eq!(feed(1), vec![0, 25, 50]);
     }
 
     #[tokio::test(start_paused = true)]
-    async fn concurrency_is_bounded_and_shutdown_waits_for_in_flight_polls() {
-        let active = Arc::new(Mutex::new((0usize, 0usize, 0usize))); // (now, max, finished)
+    async fn a_feed_that_returns_none_is_not_polled_again() {
+        let count = Arc::new(Mutex::new(0));
         let token = CancellationToken::new();
         let task = {
-            let active = active.clone();
+            let count = count.clone();
             let token = token.clone();
-            tokio::spawn(run(
-                vec![Duration::from_secs(3600); 10],
-                3,
-                token,
-                move |_| {
-                    let active = active.clone();
-                    async move {
-                        {
-                            let mut a = active.lock().expect("lock");
-                            a.0 += 1;
-                            a.1 = a.1.max(a.0);
-                        }
-                        tokio::time::sleep(Duration::from_secs(5)).await;
-                        let mut a = active.lock().expect("lock");
-                        a.0 -= 1;
-                        a.2 += 1;
-                    }
-                },
-            ))
+            tokio::spawn(run(jobs(&["a"]), 1, 1, token, move |_| {
+                let count = count.clone();
+                async move {
+                    *count.lock().expect("lock") += 1;
+                    None
+                }
+            }))
         };
-        tokio::time::sleep(Duration::from_secs(6)).await;
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        token.cancel();
+        task.await.expect("ends");
+        assert_eq!(*count.lock().expect("lock"), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn global_and_per_host_concurrency_are_bounded_and_shutdown_waits() {
+        // (active overall, max overall, active on host x, max on host x, finished)
+        let st = Arc::new(Mutex::new((0usize, 0usize, 0usize, 0usize, 0usize)));
+        let token = CancellationToken::new();
+        // 6 feeds on host x, one each on a and b.
+        let hosts = ["x", "x", "x", "x", "x", "x", "a", "b"];
+        let task = {
+            let st = st.clone();
+            let token = token.clone();
+            tokio::spawn(run(jobs(&hosts), 4, 2, token, move |n| {
+                let st = st.clone();
+                let on_x = n < 6;
+                async move {
+                    {
+                        let mut s = st.lock().expect("lock");
+                        s.0 += 1;
+                        s.1 = s.1.max(s.0);
+                        if on_x {
+                            s.2 += 1;
+                            s.3 = s.3.max(s.2);
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    let mut s = st.lock().expect("lock");
+                    s.0 -= 1;
+                    if on_x {
+                        s.2 -= 1;
+                    }
+                    s.4 += 1;
+                    Some(Duration::from_secs(3600))
+                }
+            }))
+        };
+        tokio::time::sleep(Duration::from_secs(7)).await;
         token.cancel();
         task.await.expect("scheduler ends");
-        let (now, max, finished) = *active.lock().expect("lock");
-        assert_eq!(max, 3);
+        let (now, max, _, max_x, finished) = *st.lock().expect("lock");
+        assert_eq!(max, 4, "global limit");
+        assert_eq!(max_x, 2, "per-host limit");
         assert_eq!(now, 0, "shutdown returned with polls still running");
-        assert_eq!(finished, 6, "two waves of three finished by the 6th second");
+        // 0 s: x, a, b, x (4 = global limit, 2 on x); 5 s: two more x (the per-host limit
+        // holds them to 2); cancel at 7 s waits for those.
+        assert_eq!(finished, 6, "the second wave was awaited");
     }
 }

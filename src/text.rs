@@ -61,11 +61,37 @@ fn render_html(html: &str) -> Option<String> {
 /// and trims both ends.
 pub fn collapse_whitespace(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for word in s.split(char::is_whitespace).filter(|w| !w.is_empty()) {
+    // Copies runs of non-whitespace as slices; only non-ASCII chars are decoded (the matcher
+    // calls this on every field that a regex looks at).
+    let bytes = s.as_bytes();
+    let mut run_start = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let (is_ws, len) = if b.is_ascii() {
+            (b.is_ascii_whitespace() || b == 0x0B, 1)
+        } else {
+            let c = s[i..].chars().next().unwrap_or(' ');
+            (c.is_whitespace(), c.len_utf8())
+        };
+        match (is_ws, run_start) {
+            (true, Some(start)) => {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(&s[start..i]);
+                run_start = None;
+            }
+            (false, None) => run_start = Some(i),
+            _ => {}
+        }
+        i += len;
+    }
+    if let Some(start) = run_start {
         if !out.is_empty() {
             out.push(' ');
         }
-        out.push_str(word);
+        out.push_str(&s[start..]);
     }
     out
 }
@@ -422,6 +448,11 @@ mod tests {
                 "Plain text, with *stars* and [brackets]",
             ),
             ("plain_text_whitespace_collapsed", "  a\n\n b\tc  ", "a b c"),
+            (
+                "unicode_whitespace_collapsed",
+                "a\u{A0}\u{2009}b\u{3000}ж\u{B}x",
+                "a b ж x",
+            ),
             ("lone_less_than", "1 < 2 and 3 > 2", "1 < 2 and 3 > 2"),
             ("empty", "", ""),
             ("only_tags", "<p></p><br/>", ""),

@@ -41,7 +41,7 @@ impl Setup {
     fn new(feed_url: &str, notifier: &str, extra: &str) -> Setup {
         let dir = tempfile::tempdir().expect("tempdir");
         let text = format!(
-            "[storage]\npath = \"fw.db\"\n\n[poll]\ninterval = \"1h\"\ntimeout = \"5s\"\n\n\
+            "[storage]\npath = \"fw.db\"\n\n[poll]\ninterval = \"3s\"\nmin_interval = \"1s\"\ntimeout = \"5s\"\n\n\
              [delivery]\nretry_base = \"1s\"\nretry_cap = \"2s\"\n\n\
              [[feed]]\nurl = \"{feed_url}\"\nname = \"News\"\n\n\
              [[rule]]\nname = \"kabulov\"\nquery = '\"Moscow format\" OR Kabulov'\n{extra}\n\n{notifier}\n"

@@ -36,6 +36,12 @@ pub const DEFAULT_BACKLOG: Duration = Duration::from_secs(24 * 3600);
 pub const DEFAULT_CONCURRENCY: usize = 16;
 /// Smallest accepted polling interval; anything faster is impolite to publishers.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// Default `[poll] min_interval`.
+pub const DEFAULT_MIN_INTERVAL: Duration = Duration::from_secs(60);
+/// Default `[poll] per_host`.
+pub const DEFAULT_PER_HOST: usize = 2;
+/// Default `[poll] health_alert_after`.
+pub const DEFAULT_HEALTH_ALERT_AFTER: Duration = Duration::from_secs(24 * 3600);
 /// Default SMTP/notifier send timeout.
 pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default `[delivery] retry_base`.
@@ -102,6 +108,8 @@ pub struct Config {
     pub notifiers: BTreeMap<String, Notifier>,
     /// `[delivery]`: retry policy of the outbox.
     pub delivery: Delivery,
+    /// `[metrics] listen`: where to serve Prometheus metrics and `/healthz`.
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// `[delivery]`: how the outbox retries.
@@ -130,6 +138,8 @@ impl Default for Delivery {
 pub struct Storage {
     /// SQLite database file, absolute.
     pub path: PathBuf,
+    /// Item bodies older than this are pruned (their keys stay, so nothing re-alerts).
+    pub keep: Option<Duration>,
 }
 
 /// `[poll]`.
@@ -147,6 +157,15 @@ pub struct Poll {
     pub concurrency: usize,
     /// User-Agent sent with every request.
     pub user_agent: String,
+    /// No feed is polled more often than this.
+    pub min_interval: Duration,
+    /// At most this many polls run against one host at once.
+    pub per_host: usize,
+    /// A feed failing continuously for longer than this raises one feed-health alert.
+    pub health_alert_after: Duration,
+    /// Proxy for every request (`http://`, `https://` or `socks5://`); the standard proxy
+    /// environment variables apply when unset.
+    pub proxy: Option<Url>,
 }
 
 /// One `[[feed]]`.
@@ -160,6 +179,10 @@ pub struct Feed {
     pub interval: Duration,
     /// Tags rules can select with `tag:NAME`.
     pub tags: Vec<String>,
+    /// Extra request headers for this feed.
+    pub headers: Vec<(String, String)>,
+    /// User-Agent for this feed instead of `[poll] user_agent`.
+    pub user_agent: Option<String>,
 }
 
 impl Feed {

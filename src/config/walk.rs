@@ -14,10 +14,11 @@ use toml::de::{DeTable, DeValue};
 use url::Url;
 
 use super::{
-    Config, DEFAULT_BACKLOG, DEFAULT_CONCURRENCY, DEFAULT_DB_PATH, DEFAULT_INTERVAL,
-    DEFAULT_MAX_BODY, DEFAULT_SEND_TIMEOUT, DEFAULT_SUBJECT, DEFAULT_TIMEOUT, Delivery,
-    DigestSchedule, Email, Feed, MIN_INTERVAL, Notifier, NotifierKind, Poll, Rule, Secret, SmtpTls,
-    Storage, Webhook, WebhookFormat, default_user_agent,
+    Config, DEFAULT_BACKLOG, DEFAULT_CONCURRENCY, DEFAULT_DB_PATH, DEFAULT_HEALTH_ALERT_AFTER,
+    DEFAULT_INTERVAL, DEFAULT_MAX_BODY, DEFAULT_MIN_INTERVAL, DEFAULT_PER_HOST,
+    DEFAULT_SEND_TIMEOUT, DEFAULT_SUBJECT, DEFAULT_TIMEOUT, Delivery, DigestSchedule, Email, Feed,
+    MIN_INTERVAL, Notifier, NotifierKind, Poll, Rule, Secret, SmtpTls, Storage, Webhook,
+    WebhookFormat, default_user_agent,
 };
 use crate::rules::Query;
 
@@ -30,6 +31,8 @@ const ENV_SEPARATOR: &str = "__";
 /// One problem in the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
+    /// The included file the problem is in (`None`: the main config file).
+    pub file: Option<PathBuf>,
     /// Key path such as `feed[2].url` (empty for the whole file).
     pub key: String,
     /// 1-based line in the file, when the key came from the file.
@@ -40,6 +43,9 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(file) = &self.file {
+            write!(f, "{}: ", file.display())?;
+        }
         if let Some(line) = self.line {
             write!(f, "line {line}: ")?;
         }
@@ -86,42 +92,71 @@ impl fmt::Display for KeyPath {
     }
 }
 
-/// Finds the line of a key path in the TOML text.
-struct Lines<'t> {
+/// One parsed TOML text: the main config or an included file.
+struct Source<'t> {
+    /// `None` for the main config.
+    file: Option<PathBuf>,
     text: &'t str,
-    root: Option<DeTable<'t>>,
+    root: DeTable<'t>,
+}
+
+/// Finds the file and line of a key path. `[[feed]]` and `[[rule]]` entries may come from
+/// included files: `origins` maps their merged index to (source, index in that source).
+struct Lines<'t> {
+    sources: Vec<Source<'t>>,
+    origins: BTreeMap<(&'static str, usize), (usize, usize)>,
 }
 
 impl<'t> Lines<'t> {
-    fn line_of(&self, path: &KeyPath) -> Option<usize> {
-        let root = self.root.as_ref()?;
-        let mut span: Option<std::ops::Range<usize>> = None;
-        let mut table: Option<&DeTable<'t>> = Some(root);
-        let mut array: Option<&[toml::Spanned<DeValue<'t>>]> = None;
-        for seg in &path.0 {
-            let value = match seg {
-                Seg::Key(k) => {
-                    let (key, value) = table?.iter().find(|(key, _)| key.get_ref() == k)?;
-                    span = Some(key.span());
-                    value
-                }
-                Seg::Index(i) => {
-                    let value = array?.get(*i)?;
-                    span = Some(value.span());
-                    value
-                }
+    /// (file, line, key path as written in that file).
+    fn locate(&self, path: &KeyPath) -> (Option<PathBuf>, Option<usize>, String) {
+        let mut local = path.clone();
+        let mut source = 0;
+        if let [Seg::Key(table), Seg::Index(i), ..] = path.0.as_slice() {
+            let key = match table.as_str() {
+                "feed" => Some("feed"),
+                "rule" => Some("rule"),
+                _ => None,
             };
-            table = None;
-            array = None;
-            match value.get_ref() {
-                DeValue::Table(t) => table = Some(t),
-                DeValue::Array(a) => array = Some(a.as_ref()),
-                _ => {}
+            if let Some(&(src, li)) = key.and_then(|k| self.origins.get(&(k, *i))) {
+                source = src;
+                local.0[1] = Seg::Index(li);
             }
         }
-        let start = span?.start.min(self.text.len());
-        Some(self.text[..start].matches('\n').count() + 1)
+        let Some(src) = self.sources.get(source) else {
+            return (None, None, path.to_string());
+        };
+        (src.file.clone(), line_in(src, &local), local.to_string())
     }
+}
+
+fn line_in(src: &Source<'_>, path: &KeyPath) -> Option<usize> {
+    let mut span: Option<std::ops::Range<usize>> = None;
+    let mut table: Option<&DeTable<'_>> = Some(&src.root);
+    let mut array: Option<&[toml::Spanned<DeValue<'_>>]> = None;
+    for seg in &path.0 {
+        let value = match seg {
+            Seg::Key(k) => {
+                let (key, value) = table?.iter().find(|(key, _)| key.get_ref() == k)?;
+                span = Some(key.span());
+                value
+            }
+            Seg::Index(i) => {
+                let value = array?.get(*i)?;
+                span = Some(value.span());
+                value
+            }
+        };
+        table = None;
+        array = None;
+        match value.get_ref() {
+            DeValue::Table(t) => table = Some(t),
+            DeValue::Array(a) => array = Some(a.as_ref()),
+            _ => {}
+        }
+    }
+    let start = span?.start.min(src.text.len());
+    Some(src.text[..start].matches('\n').count() + 1)
 }
 
 struct Walk<'t> {
@@ -133,9 +168,11 @@ struct Walk<'t> {
 
 impl Walk<'_> {
     fn err(&mut self, path: &KeyPath, message: impl Into<String>) {
+        let (file, line, key) = self.lines.locate(path);
         self.problems.push(Problem {
-            key: path.to_string(),
-            line: self.lines.line_of(path),
+            file,
+            key,
+            line,
             message: message.into(),
         });
     }
@@ -285,6 +322,41 @@ impl Walk<'_> {
         }
     }
 
+    /// `headers = { Name = "value" }`: valid header names with string values.
+    fn header_table(&mut self, path: &KeyPath, map: &Map<String, Value>) -> Vec<(String, String)> {
+        let mut headers = Vec::new();
+        let Some(v) = map.get("headers") else {
+            return headers;
+        };
+        let hp = path.key("headers");
+        match v {
+            Value::Object(h) => {
+                for (k, v) in h {
+                    let valid_name = reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_ok();
+                    match v {
+                        Value::String(s)
+                            if valid_name && reqwest::header::HeaderValue::from_str(s).is_ok() =>
+                        {
+                            headers.push((k.clone(), s.clone()));
+                        }
+                        _ => self.err(
+                            &hp.key(k),
+                            "expected a valid header name with a string value",
+                        ),
+                    }
+                }
+            }
+            other => self.err(
+                &hp,
+                format!(
+                    "expected a table of header = \"value\", found {}",
+                    kind(other)
+                ),
+            ),
+        }
+        headers
+    }
+
     fn digest(&mut self, path: &KeyPath, map: &Map<String, Value>) -> Option<DigestSchedule> {
         let text = self.string(path, map, "digest")?;
         match DigestSchedule::parse(&text) {
@@ -371,9 +443,14 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-const TOP_KEYS: &[&str] = &["storage", "poll", "feed", "rule", "notify", "delivery"];
+const TOP_KEYS: &[&str] = &[
+    "storage", "poll", "feed", "rule", "notify", "delivery", "include", "metrics",
+];
+/// What an included file may contain.
+const INCLUDED_KEYS: &[&str] = &["feed", "rule"];
+const METRICS_KEYS: &[&str] = &["listen"];
 const DELIVERY_KEYS: &[&str] = &["retry_base", "retry_cap", "give_up_after"];
-const STORAGE_KEYS: &[&str] = &["path"];
+const STORAGE_KEYS: &[&str] = &["path", "keep"];
 const POLL_KEYS: &[&str] = &[
     "interval",
     "timeout",
@@ -381,8 +458,12 @@ const POLL_KEYS: &[&str] = &[
     "backlog",
     "concurrency",
     "user_agent",
+    "min_interval",
+    "per_host",
+    "health_alert_after",
+    "proxy",
 ];
-const FEED_KEYS: &[&str] = &["url", "name", "interval", "tags"];
+const FEED_KEYS: &[&str] = &["url", "name", "interval", "tags", "headers", "user_agent"];
 const RULE_KEYS: &[&str] = &[
     "name",
     "query",
@@ -428,6 +509,7 @@ pub fn schema_keys() -> Vec<(&'static str, &'static [&'static str])> {
         ("notify.email", EMAIL_KEYS),
         ("notify.webhook", WEBHOOK_KEYS),
         ("notify.stdout", STDOUT_KEYS),
+        ("metrics", METRICS_KEYS),
     ]
 }
 
@@ -440,18 +522,8 @@ pub(super) fn load(
     // Syntax first, with a line number from the span-keeping parser.
     let root = match DeTable::parse(text) {
         Ok(t) => t.into_inner(),
-        Err(e) => {
-            let line = e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-            return Err(vec![Problem {
-                key: String::new(),
-                line,
-                message: format!("TOML syntax error: {}", e.message()),
-            }]);
-        }
+        Err(e) => return Err(vec![syntax_problem(None, text, &e)]),
     };
-
     let overrides: config::Map<String, String> = env
         .iter()
         .filter(|(k, _)| {
@@ -474,6 +546,7 @@ pub(super) fn load(
         Ok(v) => v,
         Err(e) => {
             return Err(vec![Problem {
+                file: None,
                 key: String::new(),
                 line: None,
                 message: format!("cannot merge config and environment: {e}"),
@@ -481,12 +554,99 @@ pub(super) fn load(
         }
     };
 
+    // `include = [globs]`: more [[feed]] and [[rule]] tables from other files, appended in
+    // file-name order. Read here; parsed below, where their texts can be borrowed.
+    let mut problems = Vec::new();
+    let mut included: Vec<(PathBuf, String)> = Vec::new();
+    let mut tree = tree;
+    if let Value::Object(top) = &mut tree
+        && let Some(inc) = top.remove("include")
+    {
+        read_includes(&inc, base, &mut included, &mut problems);
+    }
+    let mut sources = vec![Source {
+        file: None,
+        text,
+        root,
+    }];
+    let mut origins = BTreeMap::new();
+    for (name, key) in [("feed", "feed"), ("rule", "rule")] {
+        if let Some(Value::Array(a)) = tree.get(key) {
+            for i in 0..a.len() {
+                origins.insert((name, i), (0, i));
+            }
+        }
+    }
+    for (path, inc_text) in &included {
+        let root = match DeTable::parse(inc_text) {
+            Ok(t) => t.into_inner(),
+            Err(e) => {
+                problems.push(syntax_problem(Some(path.clone()), inc_text, &e));
+                continue;
+            }
+        };
+        let value: Value = match toml::from_str(inc_text) {
+            Ok(v) => v,
+            Err(e) => {
+                problems.push(syntax_problem(Some(path.clone()), inc_text, &e));
+                continue;
+            }
+        };
+        let src = sources.len();
+        sources.push(Source {
+            file: Some(path.clone()),
+            text: inc_text,
+            root,
+        });
+        let Value::Object(map) = value else { continue };
+        for (key, v) in map {
+            let name = match key.as_str() {
+                "feed" => "feed",
+                "rule" => "rule",
+                _ => {
+                    problems.push(Problem {
+                        file: Some(path.clone()),
+                        line: line_in(&sources[src], &KeyPath::default().key(&key)),
+                        key: key.clone(),
+                        message: format!(
+                            "not allowed in an included file; included files hold only {}",
+                            INCLUDED_KEYS
+                                .iter()
+                                .map(|k| format!("[[{k}]]"))
+                                .collect::<Vec<_>>()
+                                .join(" and ")
+                        ),
+                    });
+                    continue;
+                }
+            };
+            let Value::Array(items) = v else {
+                problems.push(Problem {
+                    file: Some(path.clone()),
+                    line: line_in(&sources[src], &KeyPath::default().key(&key)),
+                    key: key.clone(),
+                    message: format!("expected an array of tables ([[{key}]])"),
+                });
+                continue;
+            };
+            let Value::Object(top) = &mut tree else {
+                continue;
+            };
+            let target = top
+                .entry(key.clone())
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(target) = target {
+                for (li, item) in items.into_iter().enumerate() {
+                    origins.insert((name, target.len()), (src, li));
+                    target.push(item);
+                }
+            }
+        }
+    }
+
     let mut w = Walk {
-        lines: Lines {
-            text,
-            root: Some(root),
-        },
-        problems: Vec::new(),
+        lines: Lines { sources, origins },
+        problems,
         env,
     };
     let config = walk_root(&mut w, &tree, base);
@@ -494,8 +654,75 @@ pub(super) fn load(
         config.ok_or_else(Vec::new)
     } else {
         let mut problems = w.problems;
-        problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
+        problems.sort_by(|a, b| {
+            (a.file.is_some(), &a.file, a.line.unwrap_or(usize::MAX)).cmp(&(
+                b.file.is_some(),
+                &b.file,
+                b.line.unwrap_or(usize::MAX),
+            ))
+        });
         Err(problems)
+    }
+}
+
+fn syntax_problem(file: Option<PathBuf>, text: &str, e: &toml::de::Error) -> Problem {
+    let line = e
+        .span()
+        .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+    Problem {
+        file,
+        key: String::new(),
+        line,
+        message: format!("TOML syntax error: {}", e.message().trim()),
+    }
+}
+
+/// Expands `include = ["rules.d/*.toml", …]` (relative to the config's folder) and reads the
+/// files, sorted by name within each pattern.
+fn read_includes(
+    inc: &Value,
+    base: &Path,
+    out: &mut Vec<(PathBuf, String)>,
+    problems: &mut Vec<Problem>,
+) {
+    let problem = |message: String| Problem {
+        file: None,
+        key: "include".to_string(),
+        line: None,
+        message,
+    };
+    let patterns: Vec<&str> = match inc {
+        Value::String(s) => vec![s.as_str()],
+        Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+        _ => {
+            problems.push(problem("expected a list of file patterns".into()));
+            return;
+        }
+    };
+    for pat in patterns {
+        let full = base.join(pat);
+        let Some(full) = full.to_str() else {
+            problems.push(problem(format!("pattern {pat:?} is not valid UTF-8")));
+            continue;
+        };
+        let paths = match glob::glob(full) {
+            Ok(p) => p,
+            Err(e) => {
+                problems.push(problem(format!("invalid pattern {pat:?}: {e}")));
+                continue;
+            }
+        };
+        let mut files: Vec<PathBuf> = paths
+            .filter_map(Result::ok)
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        for f in files {
+            match std::fs::read_to_string(&f) {
+                Ok(t) => out.push((f, t)),
+                Err(e) => problems.push(problem(format!("cannot read {}: {e}", f.display()))),
+            }
+        }
     }
 }
 
@@ -564,7 +791,27 @@ fn walk_root(w: &mut Walk<'_>, tree: &Value, base: &Path) -> Option<Config> {
     }
 
     let delivery = walk_delivery(w, top.get("delivery"));
+    let metrics = match top.get("metrics") {
+        None => None,
+        Some(v) => {
+            let path = root.key("metrics");
+            w.table(&path, v, METRICS_KEYS).and_then(|m| {
+                let listen = w.required_string(&path, m, "listen")?;
+                match listen.parse::<std::net::SocketAddr>() {
+                    Ok(a) => Some(a),
+                    Err(_) => {
+                        w.err(
+                            &path.key("listen"),
+                            format!("invalid address {listen:?}; write it like \"127.0.0.1:9187\""),
+                        );
+                        None
+                    }
+                }
+            })
+        }
+    };
     Some(Config {
+        metrics,
         delivery: delivery?,
         source: PathBuf::new(),
         storage: storage?,
@@ -626,6 +873,7 @@ fn walk_delivery(w: &mut Walk<'_>, value: Option<&Value>) -> Option<Delivery> {
 fn walk_storage(w: &mut Walk<'_>, value: Option<&Value>, base: &Path) -> Option<Storage> {
     let path = KeyPath::default().key("storage");
     let mut db = PathBuf::from(DEFAULT_DB_PATH);
+    let mut keep = None;
     if let Some(v) = value {
         let map = w.table(&path, v, STORAGE_KEYS)?;
         if let Some(p) = w.string(&path, map, "path") {
@@ -635,9 +883,17 @@ fn walk_storage(w: &mut Walk<'_>, value: Option<&Value>, base: &Path) -> Option<
             }
             db = PathBuf::from(p);
         }
+        keep = w.duration(&path, map, "keep");
+        if keep.is_some_and(|k| k < Duration::from_secs(24 * 3600)) {
+            w.err(
+                &path.key("keep"),
+                "must be at least 1d (item keys are kept forever anyway)",
+            );
+        }
     }
     Some(Storage {
         path: if db.is_absolute() { db } else { base.join(db) },
+        keep,
     })
 }
 
@@ -650,6 +906,10 @@ fn walk_poll(w: &mut Walk<'_>, value: Option<&Value>) -> Option<Poll> {
         backlog: DEFAULT_BACKLOG,
         concurrency: DEFAULT_CONCURRENCY,
         user_agent: default_user_agent(),
+        min_interval: DEFAULT_MIN_INTERVAL,
+        per_host: DEFAULT_PER_HOST,
+        health_alert_after: DEFAULT_HEALTH_ALERT_AFTER,
+        proxy: None,
     };
     let Some(v) = value else {
         return Some(poll);
@@ -688,6 +948,32 @@ fn walk_poll(w: &mut Walk<'_>, value: Option<&Value>) -> Option<Poll> {
             w.err(&path.key("user_agent"), "must be a non-empty single line");
         }
         poll.user_agent = ua;
+    }
+    if let Some(d) = w.duration(&path, map, "min_interval") {
+        if d < MIN_INTERVAL {
+            w.err(&path.key("min_interval"), "must be at least 1s");
+        }
+        poll.min_interval = d;
+    }
+    if let Some(n) = w.uint(&path, map, "per_host") {
+        if n == 0 || n > 1000 {
+            w.err(&path.key("per_host"), "must be between 1 and 1000");
+        }
+        poll.per_host = usize::try_from(n).unwrap_or(DEFAULT_PER_HOST);
+    }
+    if let Some(d) = w.duration(&path, map, "health_alert_after") {
+        poll.health_alert_after = d;
+    }
+    if let Some(p) = w.string(&path, map, "proxy") {
+        match Url::parse(p.trim()) {
+            Ok(u) if matches!(u.scheme(), "http" | "https" | "socks5" | "socks5h") => {
+                poll.proxy = Some(u);
+            }
+            _ => w.err(
+                &path.key("proxy"),
+                format!("invalid proxy URL {p:?}; use http://, https:// or socks5://"),
+            ),
+        }
     }
     (w.problems.len() == before).then_some(poll)
 }
@@ -729,6 +1015,14 @@ fn walk_feed(
         w.err(&path.key("interval"), "must be at least 1s");
     }
     let tags = w.string_list(path, map, "tags").unwrap_or_default();
+    let headers = w.header_table(path, map);
+    let user_agent = w.string(path, map, "user_agent");
+    if user_agent
+        .as_deref()
+        .is_some_and(|ua| ua.trim().is_empty() || ua.contains(['\r', '\n']))
+    {
+        w.err(&path.key("user_agent"), "must be a non-empty single line");
+    }
     // A feed with other problems is still returned (with defaults) when its URL is valid, so
     // rules that select it do not report a second, misleading error; the config as a whole is
     // rejected anyway because a problem was recorded.
@@ -738,6 +1032,8 @@ fn walk_feed(
         url,
         interval: interval.unwrap_or(default_interval),
         tags,
+        headers,
+        user_agent,
     })
 }
 
@@ -1029,35 +1325,7 @@ fn walk_webhook(w: &mut Walk<'_>, path: &KeyPath, value: &Value, base: &Path) ->
                 None
             }
         });
-    let mut headers = Vec::new();
-    if let Some(v) = map.get("headers") {
-        let hp = path.key("headers");
-        match v {
-            Value::Object(h) => {
-                for (k, v) in h {
-                    let valid_name = reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_ok();
-                    match v {
-                        Value::String(s)
-                            if valid_name && reqwest::header::HeaderValue::from_str(s).is_ok() =>
-                        {
-                            headers.push((k.clone(), s.clone()));
-                        }
-                        _ => w.err(
-                            &hp.key(k),
-                            "expected a valid header name with a string value",
-                        ),
-                    }
-                }
-            }
-            other => w.err(
-                &hp,
-                format!(
-                    "expected a table of header = \"value\", found {}",
-                    kind(other)
-                ),
-            ),
-        }
-    }
+    let headers = w.header_table(path, map);
     let secret = w.secret_file(path, map, "secret_file", base);
     let format = match w.string(path, map, "format").as_deref() {
         None | Some("json") => WebhookFormat::Json,

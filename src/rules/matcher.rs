@@ -1,17 +1,19 @@
 //! The compiled rule set: one Aho-Corasick automaton over the literals that can trigger a rule.
 //!
 //! Compiling: every literal (word, phrase, prefix, proximity word) of every rule is folded and
-//! deduplicated into a *pattern*. For each rule we pick a small set of patterns of which at
-//! least one must occur for the rule to be true (its *triggers*: `Kabulov` in
-//! `Kabulov talks -football`). Trigger patterns go into one Aho-Corasick automaton; the other
-//! patterns (`talks`, `football`: often common words) are only looked up, lazily, when a
-//! triggered rule needs them. Rules with no trigger at all (`NOT x`, regex-only) are on the
-//! small "always evaluate" list; all regexes also share one `RegexSet` pass per field.
+//! deduplicated into a *pattern*. For each rule we derive *requirement groups*: sets of
+//! patterns such that, for the rule to be true, at least one pattern of every group must occur
+//! (`Kabulov talks -football` → `{kabulov}`, `{talks}`; `(a OR b) c` → `{a, b}`, `{c}`).
+//! Grouped patterns go into one Aho-Corasick automaton; a rule becomes a *candidate* only when
+//! all its groups hit, so `Kabulov talks` costs nothing on a text that says `talks` but not
+//! `Kabulov`. Patterns in no group (only under `NOT`) are looked up lazily, when a candidate
+//! needs them. Rules with no group at all (`NOT x`, regex-only) are on the small "always
+//! evaluate" list; all regexes share one `RegexSet` pass per field.
 //!
 //! Matching a document: fold each needed field once ([`PreparedDocument`]), run the automaton
 //! over it once (overlapping, so `moscow` and `moscow format` both report), keep the hits that
-//! sit on word boundaries, then evaluate only the rules those hits trigger plus the "always"
-//! list. Cost grows with the text and the number of *hits*, not with the number of rules.
+//! sit on word boundaries, then evaluate only the candidates plus the "always" list. Cost grows
+//! with the text and the number of *hits*, not with the number of rules.
 
 use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
@@ -31,6 +33,10 @@ use crate::text::{Folded, collapse_whitespace, fold_with_map, is_unspaced_script
 /// with patterns × alphabet); bigger ones use the contiguous NFA, which stays compact.
 const DFA_MAX_PATTERNS: usize = 5_000;
 
+/// Requirement groups tracked per rule (bits of a `u64`); further groups are ignored, which
+/// only makes more rules candidates.
+const MAX_GROUPS: usize = 64;
+
 /// Compiled-size limit for the combined `RegexSet`, in bytes. Above it, regexes run one by one
 /// (same results, slower): a size error must never reject a config whose regexes each compiled.
 const REGEX_SET_SIZE_LIMIT: usize = 64 << 20;
@@ -49,8 +55,10 @@ pub struct RuleSet {
     /// `None` when no rule has a trigger.
     automaton: Option<AhoCorasick>,
     automaton_ids: Vec<u32>,
-    /// `triggers[pattern]`: rules that may match when this pattern hits (sorted, deduplicated).
-    triggers: Vec<Vec<u32>>,
+    /// `triggers[pattern]`: the (rule, requirement group) pairs this pattern satisfies.
+    triggers: Vec<Vec<(u32, u8)>>,
+    /// Number of requirement groups of each rule (0 for rules on the `always` list).
+    group_counts: Vec<u8>,
     /// Rules that can match without any literal hit (`NOT x`, regex-only): evaluated always.
     always: Vec<u32>,
     /// Fields the automaton scans: where trigger patterns are looked for.
@@ -311,13 +319,22 @@ impl RuleSet {
             ..
         } = compiler;
 
-        let mut triggers: Vec<Vec<u32>> = vec![Vec::new(); patterns.len()];
+        let mut triggers: Vec<Vec<(u32, u8)>> = vec![Vec::new(); patterns.len()];
         let mut always = Vec::new();
+        let mut group_counts = Vec::with_capacity(rules.len());
         for (i, rule) in rules.iter().enumerate() {
             let i = u32::try_from(i).expect("fewer than 4 billion rules");
-            match required_patterns(&rule.root, &rule.terms, &patterns) {
-                Some(pats) => pats.into_iter().for_each(|p| triggers[p as usize].push(i)),
-                None => always.push(i),
+            let mut groups = requirement_groups(&rule.root, &rule.terms);
+            // Dropping groups only weakens the candidate test, never makes it wrong.
+            groups.truncate(MAX_GROUPS);
+            if groups.is_empty() {
+                always.push(i);
+            }
+            group_counts.push(groups.len() as u8);
+            for (g, group) in groups.into_iter().enumerate() {
+                for p in group {
+                    triggers[p as usize].push((i, g as u8));
+                }
             }
         }
         let mut in_automaton = vec![false; patterns.len()];
@@ -349,6 +366,7 @@ impl RuleSet {
             automaton,
             automaton_ids,
             triggers,
+            group_counts,
             always,
             scan_fields,
             regex_set,
@@ -374,13 +392,34 @@ impl RuleSet {
     pub fn matches_prepared(&self, doc: &PreparedDocument<'_>) -> Vec<RuleHit> {
         let hits = self.scan(doc);
         let mut candidates: Vec<u32> = self.always.clone();
+        // Groups hit so far by each multi-group rule (bit g = group g). Dense: zeroing one word
+        // per rule is cheaper than hashing the thousands of updates common words cause.
+        let mut groups_hit: Vec<u64> = Vec::new();
+        let mut touched: Vec<u32> = Vec::new();
         let mut last = None;
         for h in &hits {
-            if last != Some(h.pattern) {
-                last = Some(h.pattern);
-                candidates.extend_from_slice(&self.triggers[h.pattern as usize]);
+            if last == Some(h.pattern) {
+                continue;
+            }
+            last = Some(h.pattern);
+            for &(rule, group) in &self.triggers[h.pattern as usize] {
+                if self.group_counts[rule as usize] == 1 {
+                    candidates.push(rule);
+                    continue;
+                }
+                if groups_hit.is_empty() {
+                    groups_hit = vec![0; self.rules.len()];
+                }
+                let mask = &mut groups_hit[rule as usize];
+                if *mask == 0 {
+                    touched.push(rule);
+                }
+                *mask |= 1 << group;
             }
         }
+        candidates.extend(touched.into_iter().filter(|&rule| {
+            groups_hit[rule as usize].count_ones() == u32::from(self.group_counts[rule as usize])
+        }));
         candidates.sort_unstable();
         candidates.dedup();
         let ctx = Ctx {
@@ -388,6 +427,7 @@ impl RuleSet {
             doc,
             hits: &hits,
             lazy_hits: RefCell::new(HashMap::new()),
+            lazy_first: RefCell::new(HashMap::new()),
             regex_matches: Default::default(),
         };
         let mut out = Vec::new();
@@ -431,33 +471,55 @@ impl RuleSet {
     /// All boundary-checked occurrences of a pattern that is not in the automaton, found with
     /// a substring search of each field it applies to.
     fn search(&self, doc: &PreparedDocument<'_>, pattern: u32) -> Vec<Hit> {
-        let needle = self.patterns[pattern as usize].as_str();
-        let overlaps = self_overlapping(needle);
         let mut hits = Vec::new();
         for field in self.pattern_fields[pattern as usize].iter() {
-            let pf = doc.field(field);
-            if pf.original.is_empty() {
-                continue;
-            }
-            let text = pf.folded().text.as_str();
-            if !overlaps {
-                // Occurrences of a needle that cannot overlap itself are exactly the
-                // non-overlapping ones; `match_indices` builds its searcher once.
-                for (start, _) in text.match_indices(needle) {
-                    hits.extend(Hit::at(text, start, start + needle.len(), pattern, field));
-                }
-                continue;
-            }
-            // Restart one char after each occurrence so overlapping occurrences are all seen.
-            let step = needle.chars().next().map_or(1, char::len_utf8);
-            let mut from = 0;
-            while let Some(i) = text.get(from..).and_then(|rest| rest.find(needle)) {
-                let start = from + i;
-                hits.extend(Hit::at(text, start, start + needle.len(), pattern, field));
-                from = start + step;
-            }
+            self.search_field(doc, pattern, field, |hit| {
+                hits.push(hit);
+                false
+            });
         }
         hits
+    }
+
+    /// Feeds `f` the boundary-checked occurrences of a non-automaton pattern in one field, in
+    /// order, until `f` returns true.
+    fn search_field(
+        &self,
+        doc: &PreparedDocument<'_>,
+        pattern: u32,
+        field: Field,
+        mut f: impl FnMut(Hit) -> bool,
+    ) {
+        let needle = self.patterns[pattern as usize].as_str();
+        let pf = doc.field(field);
+        if pf.original.is_empty() || needle.is_empty() {
+            return;
+        }
+        let text = pf.folded().text.as_str();
+        if !self_overlapping(needle) {
+            // Occurrences of a needle that cannot overlap itself are exactly the
+            // non-overlapping ones; `match_indices` builds its searcher once.
+            for (start, _) in text.match_indices(needle) {
+                if let Some(hit) = Hit::at(text, start, start + needle.len(), pattern, field)
+                    && f(hit)
+                {
+                    return;
+                }
+            }
+            return;
+        }
+        // Restart one char after each occurrence so overlapping occurrences are all seen.
+        let step = needle.chars().next().map_or(1, char::len_utf8);
+        let mut from = 0;
+        while let Some(i) = text.get(from..).and_then(|rest| rest.find(needle)) {
+            let start = from + i;
+            if let Some(hit) = Hit::at(text, start, start + needle.len(), pattern, field)
+                && f(hit)
+            {
+                return;
+            }
+            from = start + step;
+        }
     }
 }
 
@@ -505,41 +567,37 @@ fn boundary_ok(outside: Option<char>, inside: char) -> bool {
     }
 }
 
-/// Patterns of which at least one must hit for `node` to be true, or `None` if it can be true
-/// with no literal hit at all (then the rule is evaluated for every document). Among the
-/// children of an AND, the smallest set wins, then the one whose shortest pattern is longest
-/// (longer literals are rarer: `Kabulov` is a better trigger than `the`).
-fn required_patterns(node: &CNode, terms: &[CTerm], patterns: &[String]) -> Option<Vec<u32>> {
+/// Requirement groups of `node`: for `node` to be true, at least one pattern of every group
+/// must occur (as a start-boundary hit). Empty: `node` can be true with no literal hit at all.
+fn requirement_groups(node: &CNode, terms: &[CTerm]) -> Vec<Vec<u32>> {
     match node {
         CNode::Leaf(i) => match &terms[*i].kind {
-            CKind::Literal { pattern, .. } => Some(vec![*pattern]),
-            // Every word must occur; the longest one is the best trigger.
-            CKind::Near {
-                patterns: words, ..
-            } => words
-                .iter()
-                .max_by_key(|&&p| patterns[p as usize].len())
-                .map(|&p| vec![p]),
-            CKind::Regex { .. } => None,
+            CKind::Literal { pattern, .. } => vec![vec![*pattern]],
+            // Every word must occur.
+            CKind::Near { patterns, .. } => patterns.iter().map(|&p| vec![p]).collect(),
+            CKind::Regex { .. } => Vec::new(),
         },
+        // All children must be true: all their groups are required.
         CNode::And(items) => items
             .iter()
-            .filter_map(|n| required_patterns(n, terms, patterns))
-            .min_by_key(|set| {
-                let shortest = set.iter().map(|&p| patterns[p as usize].len()).min();
-                (set.len(), std::cmp::Reverse(shortest))
-            }),
-        // Any child may be the true one: every child must contribute a requirement.
+            .flat_map(|n| requirement_groups(n, terms))
+            .collect(),
+        // Any child may be the true one: one group, the union of every child's patterns, and
+        // only if every child has a requirement.
         CNode::Or(items) => {
-            let mut all = Vec::new();
+            let mut union = Vec::new();
             for n in items {
-                all.extend(required_patterns(n, terms, patterns)?);
+                let groups = requirement_groups(n, terms);
+                if groups.is_empty() {
+                    return Vec::new();
+                }
+                union.extend(groups.into_iter().flatten());
             }
-            all.sort_unstable();
-            all.dedup();
-            Some(all)
+            union.sort_unstable();
+            union.dedup();
+            vec![union]
         }
-        CNode::Not(_) => None,
+        CNode::Not(_) => Vec::new(),
     }
 }
 
@@ -549,8 +607,11 @@ struct Ctx<'d, 'a> {
     doc: &'d PreparedDocument<'a>,
     /// Automaton hits, sorted by (pattern, field, start).
     hits: &'d [Hit],
-    /// Hits of non-trigger patterns, searched on first use.
+    /// All hits of non-trigger patterns, searched on first use (proximity needs them all).
     lazy_hits: RefCell<HashMap<u32, Vec<Hit>>>,
+    /// First qualifying hit of a non-trigger literal per (pattern, field, prefix?): most
+    /// lookups only need existence, and common words stop the search at their first use.
+    lazy_first: RefCell<HashMap<(u32, Field, bool), Option<Hit>>>,
     /// Which regexes of the set match each field, computed on first use.
     regex_matches: [OnceCell<SetMatches>; 7],
 }
@@ -626,14 +687,33 @@ impl Ctx<'_, '_> {
         f(lazy.get(&pattern).map_or(&[], Vec::as_slice))
     }
 
+    /// First occurrence of a literal in `field` (whole word unless `prefix`).
+    fn first_hit(&self, pattern: u32, field: Field, prefix: bool) -> Option<Hit> {
+        let qualifies = |h: &Hit| h.field == field && (prefix || h.whole);
+        if self.set.in_automaton[pattern as usize] {
+            return self.with_hits(pattern, |hits| hits.iter().copied().find(qualifies));
+        }
+        let key = (pattern, field, prefix);
+        if let Some(found) = self.lazy_first.borrow().get(&key) {
+            return *found;
+        }
+        let mut found = None;
+        self.set.search_field(self.doc, pattern, field, |h| {
+            if qualifies(&h) {
+                found = Some(h);
+            }
+            found.is_some()
+        });
+        self.lazy_first.borrow_mut().insert(key, found);
+        found
+    }
+
     /// First occurrence of `term` in `field`.
     fn find(&self, term: &CTerm, field: Field) -> Option<Found> {
         match &term.kind {
-            CKind::Literal { pattern, prefix } => self.with_hits(*pattern, |hits| {
-                hits.iter()
-                    .find(|h| h.field == field && (*prefix || h.whole))
-                    .map(|h| Found::Folded(h.start as usize..h.end as usize))
-            }),
+            CKind::Literal { pattern, prefix } => self
+                .first_hit(*pattern, field, *prefix)
+                .map(|h| Found::Folded(h.start as usize..h.end as usize)),
             CKind::Near { patterns, distance } => {
                 self.near(patterns, *distance, field).map(Found::Folded)
             }

@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::domain::{Alert, AlertPayload, FeedId, Item, NewAlert, hash_hex};
+use crate::parse::canonical_link;
 
 /// How long a writer waits for a lock held by another connection before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -64,6 +65,18 @@ pub struct FeedState {
     pub consecutive_failures: u32,
     /// The last error, if the last poll failed.
     pub last_error: Option<String>,
+    /// When the current run of failures began.
+    pub failing_since: Option<i64>,
+    /// A feed-health alert was queued for the current run of failures.
+    pub health_alerted: bool,
+    /// When the feed is next due (scheduler state).
+    pub next_poll_at: Option<i64>,
+    /// When the server said 410 Gone.
+    pub gone_at: Option<i64>,
+    /// Where a permanent redirect moved the feed.
+    pub moved_to: Option<String>,
+    /// Items are keyed by link because the feed's GUIDs are unreliable.
+    pub link_keys: bool,
 }
 
 /// One successful poll's worth of changes.
@@ -79,6 +92,8 @@ pub struct Ingest<'a> {
     pub items: &'a [Item],
     /// Alerts for those items (by index into `items`).
     pub alerts: &'a [NewAlert],
+    /// Alerts about the feed itself (recovery after a health alert); `item` is ignored.
+    pub feed_alerts: &'a [NewAlert],
     /// Unix seconds now.
     pub now: i64,
 }
@@ -152,7 +167,8 @@ impl Store {
             params![feed.as_str()],
         )?;
         let state = conn.query_row(
-            "SELECT id, etag, last_modified, first_polled_at, consecutive_failures, last_error
+            "SELECT id, etag, last_modified, first_polled_at, consecutive_failures, last_error,
+                    failing_since, health_alerted, next_poll_at, gone_at, moved_to, link_keys
              FROM feeds WHERE url = ?1",
             params![feed.as_str()],
             |r| {
@@ -163,47 +179,161 @@ impl Store {
                     first_polled_at: r.get(3)?,
                     consecutive_failures: r.get(4)?,
                     last_error: r.get(5)?,
+                    failing_since: r.get(6)?,
+                    health_alerted: r.get(7)?,
+                    next_poll_at: r.get(8)?,
+                    gone_at: r.get(9)?,
+                    moved_to: r.get(10)?,
+                    link_keys: r.get(11)?,
                 })
             },
         )?;
         Ok(state)
     }
 
-    /// Which of `keys` are already stored for this feed.
-    pub fn known_keys(&self, feed_id: i64, keys: &[&str]) -> Result<HashSet<String>, StoreError> {
+    /// Keys of the given items that are already stored for this feed: same key, or (so a
+    /// feed that changes its GUIDs wholesale does not re-alert) same canonical link.
+    pub fn known_items(&self, feed_id: i64, items: &[Item]) -> Result<HashSet<String>, StoreError> {
         let conn = self.conn();
-        let mut stmt =
+        let mut by_key =
             conn.prepare_cached("SELECT 1 FROM items WHERE feed_id = ?1 AND key = ?2")?;
+        let mut by_link =
+            conn.prepare_cached("SELECT 1 FROM items WHERE feed_id = ?1 AND link_key = ?2")?;
         let mut known = HashSet::new();
-        for key in keys {
-            if stmt.exists(params![feed_id, key])? {
-                known.insert((*key).to_string());
+        for item in items {
+            let link = item.link.as_deref().map(canonical_link);
+            if by_key.exists(params![feed_id, item.key])?
+                || link.is_some_and(|l| by_link.exists(params![feed_id, l]).unwrap_or(false))
+            {
+                known.insert(item.key.clone());
             }
         }
         Ok(known)
     }
 
     /// Records a 304: the feed is healthy and unchanged; validators stay as they are.
-    pub fn record_not_modified(&self, feed_id: i64, now: i64) -> Result<(), StoreError> {
-        self.conn().execute(
+    /// `feed_alerts` (a recovery notice) are queued in the same transaction.
+    pub fn record_not_modified(
+        &self,
+        feed_id: i64,
+        feed_url: &str,
+        feed_alerts: &[NewAlert],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
             "UPDATE feeds SET last_polled_at = ?2, last_success_at = ?2, last_error = NULL,
-                    consecutive_failures = 0
+                    consecutive_failures = 0, failing_since = NULL, health_alerted = 0
              WHERE id = ?1",
+            params![feed_id, now],
+        )?;
+        insert_feed_alerts(&tx, feed_url, feed_alerts, now)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records a failed poll; returns the feed's state after it. `health_alert` (queued in the
+    /// same transaction, marking the feed as alerted) is the notice that the feed has been
+    /// failing for too long, decided by the caller from the state before.
+    pub fn record_failure(
+        &self,
+        feed_id: i64,
+        feed_url: &str,
+        now: i64,
+        error: &str,
+        health_alert: &[NewAlert],
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "UPDATE feeds SET last_polled_at = ?2, last_error = ?3,
+                    consecutive_failures = consecutive_failures + 1,
+                    failing_since = COALESCE(failing_since, ?2),
+                    health_alerted = max(health_alerted, ?4)
+             WHERE id = ?1",
+            params![feed_id, now, error, !health_alert.is_empty()],
+        )?;
+        insert_feed_alerts(&tx, feed_url, health_alert, now)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Stores when the feed is next due.
+    pub fn set_next_poll(&self, feed_id: i64, at: i64) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE feeds SET next_poll_at = ?2 WHERE id = ?1",
+            params![feed_id, at],
+        )?;
+        Ok(())
+    }
+
+    /// Marks the feed gone (410): it is not polled again.
+    pub fn set_gone(&self, feed_id: i64, now: i64) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE feeds SET gone_at = ?2 WHERE id = ?1",
             params![feed_id, now],
         )?;
         Ok(())
     }
 
-    /// Records a failed poll. Returns the new count of consecutive failures.
-    pub fn record_failure(&self, feed_id: i64, now: i64, error: &str) -> Result<u32, StoreError> {
-        let n = self.conn().query_row(
-            "UPDATE feeds SET last_polled_at = ?2, last_error = ?3,
-                    consecutive_failures = consecutive_failures + 1
-             WHERE id = ?1 RETURNING consecutive_failures",
-            params![feed_id, now, error],
-            |r| r.get(0),
+    /// Records where a permanent redirect moved the feed (polled there from now on).
+    pub fn set_moved(&self, feed_id: i64, url: &str) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE feeds SET moved_to = ?2 WHERE id = ?1",
+            params![feed_id, url],
         )?;
-        Ok(n)
+        Ok(())
+    }
+
+    /// Switches the feed to link-based item keys (its GUIDs proved unreliable).
+    pub fn set_link_keys(&self, feed_id: i64) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE feeds SET link_keys = 1 WHERE id = ?1",
+            params![feed_id],
+        )?;
+        Ok(())
+    }
+
+    /// Every stored feed with its health and item count, for `feedwatch feeds`.
+    pub fn feeds_overview(&self) -> Result<Vec<FeedRow>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT f.url, f.title, f.last_success_at, f.last_polled_at, f.last_error,
+                    f.consecutive_failures, f.failing_since, f.next_poll_at, f.gone_at,
+                    f.moved_to, f.etag IS NOT NULL, f.last_modified IS NOT NULL,
+                    (SELECT count(*) FROM items i WHERE i.feed_id = f.id)
+             FROM feeds f ORDER BY f.url",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(FeedRow {
+                url: r.get(0)?,
+                title: r.get(1)?,
+                last_success_at: r.get(2)?,
+                last_polled_at: r.get(3)?,
+                last_error: r.get(4)?,
+                consecutive_failures: r.get(5)?,
+                failing_since: r.get(6)?,
+                next_poll_at: r.get(7)?,
+                gone_at: r.get(8)?,
+                moved_to: r.get(9)?,
+                has_etag: r.get(10)?,
+                has_last_modified: r.get(11)?,
+                items: r.get::<_, i64>(12)?.max(0).unsigned_abs(),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Empties the bodies of items first seen before `before`, keeping their keys (so they
+    /// never alert again) and the alerts' own copies. Returns how many were pruned.
+    pub fn prune(&self, before: i64) -> Result<usize, StoreError> {
+        Ok(self.conn().execute(
+            "UPDATE items SET title = '', summary = '', content = '', authors = '[]',
+                    categories = '[]', pruned = 1
+             WHERE first_seen_at < ?1 AND pruned = 0",
+            params![before],
+        )?)
     }
 
     /// Stores a successful poll: feed metadata, new items and their alerts, atomically.
@@ -218,7 +348,8 @@ impl Store {
         tx.execute(
             "UPDATE feeds SET title = COALESCE(?2, title), etag = ?3, last_modified = ?4,
                     first_polled_at = COALESCE(first_polled_at, ?5), last_polled_at = ?5,
-                    last_success_at = ?5, last_error = NULL, consecutive_failures = 0
+                    last_success_at = ?5, last_error = NULL, consecutive_failures = 0,
+                    failing_since = NULL, health_alerted = 0
              WHERE id = ?1",
             params![
                 feed_id,
@@ -233,8 +364,8 @@ impl Store {
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO items (feed_id, key, title, link, summary, content, authors,
-                                    categories, published_at, first_seen_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                                    categories, published_at, first_seen_at, link_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                  ON CONFLICT(feed_id, key) DO NOTHING
                  RETURNING id",
             )?;
@@ -252,6 +383,7 @@ impl Store {
                             json_list(&item.categories),
                             item.published.map(|t| t.timestamp()),
                             batch.now,
+                            item.link.as_deref().map(canonical_link),
                         ],
                         |r| r.get(0),
                     )
@@ -292,6 +424,7 @@ impl Store {
                 ])?;
             }
         }
+        insert_feed_alerts(&tx, feed_url, batch.feed_alerts, batch.now)?;
         tx.commit()?;
         Ok(report)
     }
@@ -515,6 +648,16 @@ impl Store {
         Ok(n.max(0).unsigned_abs())
     }
 
+    /// Feeds whose last poll failed.
+    pub fn failing_feeds(&self) -> Result<u64, StoreError> {
+        let n: i64 = self.conn().query_row(
+            "SELECT count(*) FROM feeds WHERE consecutive_failures > 0",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(n.max(0).unsigned_abs())
+    }
+
     /// Counts of alerts by status, for status lines and listings.
     pub fn alert_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
         let conn = self.conn();
@@ -534,7 +677,7 @@ impl Store {
             "SELECT f.url, i.key, i.title, i.link, i.summary, i.content, i.authors,
                     i.categories, i.published_at
              FROM items i JOIN feeds f ON f.id = i.feed_id
-             WHERE i.first_seen_at >= ?1 ORDER BY i.id",
+             WHERE i.first_seen_at >= ?1 AND i.pruned = 0 ORDER BY i.id",
         )?;
         let rows = stmt.query_map(params![since], |r| {
             Ok(StoredItem {
@@ -555,6 +698,66 @@ impl Store {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+/// Queues alerts about a feed (not an item): health notices.
+fn insert_feed_alerts(
+    tx: &rusqlite::Transaction<'_>,
+    feed_url: &str,
+    alerts: &[NewAlert],
+    now: i64,
+) -> Result<(), StoreError> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO alerts (uid, item_id, rule, notifier, payload, status, attempts,
+                             created_at, next_attempt_at, story, digest)
+         VALUES (?1, NULL, ?2, ?3, ?4, 'pending', 0, ?5, ?5, ?6, NULL)
+         ON CONFLICT DO NOTHING",
+    )?;
+    for alert in alerts {
+        let uid = alert_uid(feed_url, &alert.story, &alert.payload.rule, &alert.notifier);
+        let payload = serde_json::to_string(&alert.payload)
+            .map_err(|source| StoreError::Payload { id: 0, source })?;
+        insert.execute(params![
+            uid,
+            alert.payload.rule,
+            alert.notifier,
+            payload,
+            now,
+            alert.story
+        ])?;
+    }
+    Ok(())
+}
+
+/// A feed as listed by `feedwatch feeds`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FeedRow {
+    /// Configured URL (the feed's identity).
+    pub url: String,
+    /// Title from the feed document.
+    pub title: Option<String>,
+    /// Unix seconds of the last successful poll.
+    pub last_success_at: Option<i64>,
+    /// Unix seconds of the last poll.
+    pub last_polled_at: Option<i64>,
+    /// Last error, while failing.
+    pub last_error: Option<String>,
+    /// Consecutive failed polls.
+    pub consecutive_failures: u32,
+    /// When the current run of failures began.
+    pub failing_since: Option<i64>,
+    /// When the feed is next due.
+    pub next_poll_at: Option<i64>,
+    /// When the server said 410 Gone.
+    pub gone_at: Option<i64>,
+    /// Where a permanent redirect moved the feed.
+    pub moved_to: Option<String>,
+    /// An ETag is stored.
+    pub has_etag: bool,
+    /// A Last-Modified is stored.
+    pub has_last_modified: bool,
+    /// Items stored.
+    pub items: u64,
 }
 
 /// Columns read by [`read_alert`], in order.

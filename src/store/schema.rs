@@ -16,7 +16,19 @@ pub(super) fn migrations() -> Migrations<'static> {
             last_polled_at       INTEGER,
             last_success_at      INTEGER,
             last_error           TEXT,
-            consecutive_failures INTEGER NOT NULL DEFAULT 0
+            consecutive_failures INTEGER NOT NULL DEFAULT 0,
+            -- when the current run of failures began (NULL while healthy)
+            failing_since        INTEGER,
+            -- a feed-health alert was queued for the current run of failures
+            health_alerted       INTEGER NOT NULL DEFAULT 0,
+            -- scheduler state: when the feed is next due (a restart resumes from here)
+            next_poll_at         INTEGER,
+            -- the server answered 410 Gone: polling stopped until the config changes
+            gone_at              INTEGER,
+            -- the URL a permanent redirect (301/308) moved the feed to
+            moved_to             TEXT,
+            -- the feed's GUIDs are unreliable (repeated): items are keyed by link instead
+            link_keys            INTEGER NOT NULL DEFAULT 0
         );
         CREATE TABLE items (
             id            INTEGER PRIMARY KEY,
@@ -30,13 +42,19 @@ pub(super) fn migrations() -> Migrations<'static> {
             categories    TEXT NOT NULL,
             published_at  INTEGER,
             first_seen_at INTEGER NOT NULL,
+            -- canonical link, so a feed that changes its GUIDs wholesale does not re-alert
+            link_key      TEXT,
+            -- body pruned by [storage] keep; the key stays as a tombstone
+            pruned        INTEGER NOT NULL DEFAULT 0,
             UNIQUE (feed_id, key)
         );
         CREATE INDEX items_first_seen ON items (first_seen_at);
+        CREATE INDEX items_link ON items (feed_id, link_key);
         CREATE TABLE alerts (
             id              INTEGER PRIMARY KEY,
             uid             TEXT NOT NULL UNIQUE,
-            item_id         INTEGER NOT NULL REFERENCES items(id),
+            -- NULL for feed-health alerts, which are about a feed, not an item
+            item_id         INTEGER REFERENCES items(id),
             rule            TEXT NOT NULL,
             notifier        TEXT NOT NULL,
             payload         TEXT NOT NULL,

@@ -56,6 +56,7 @@ fn ingest_dedupes_items_and_queues_alerts_once() {
         last_modified: None,
         items: &items,
         alerts: &alerts,
+        feed_alerts: &[],
         now: 100,
     };
     let r = store.ingest(st.id, feed.as_str(), &batch).expect("ingest");
@@ -72,8 +73,18 @@ fn ingest_dedupes_items_and_queues_alerts_once() {
     let st = store.feed_state(&feed).expect("state");
     assert_eq!(st.first_polled_at, Some(100));
     assert_eq!(st.etag.as_deref(), Some("\"e1\""));
-    let known = store.known_keys(st.id, &["a", "c"]).expect("known");
-    assert_eq!(known.into_iter().collect::<Vec<_>>(), vec!["a".to_string()]);
+    let mut moved = item("c");
+    moved.link = Some("http://example.org/b#frag".into()); // new GUID, same story as "b"
+    let known = store
+        .known_items(st.id, &[item("a"), item("c"), moved.clone(), item("d")])
+        .expect("known");
+    let mut known: Vec<String> = known.into_iter().collect();
+    known.sort();
+    assert_eq!(
+        known,
+        vec!["a".to_string(), "c".to_string()],
+        "a by key, c by link"
+    );
     assert_eq!(store.due_alerts(100, 10).expect("due").len(), 3);
 }
 
@@ -90,6 +101,7 @@ fn failed_alert_waits_until_retry_time_and_dead_never_returns() {
         last_modified: None,
         items: &items,
         alerts: &alerts,
+        feed_alerts: &[],
         now: 10,
     };
     store.ingest(st.id, feed.as_str(), &batch).expect("ingest");
@@ -119,19 +131,34 @@ fn failures_count_up_and_reset_on_success() {
     let (_dir, store) = open();
     let feed = FeedId::from_stored("http://f/".into());
     let st = store.feed_state(&feed).expect("state");
-    assert_eq!(store.record_failure(st.id, 1, "boom").expect("fail"), 1);
-    assert_eq!(store.record_failure(st.id, 2, "boom").expect("fail"), 2);
+    store
+        .record_failure(st.id, feed.as_str(), 1, "boom", &[])
+        .expect("fail");
+    store
+        .record_failure(st.id, feed.as_str(), 2, "boom", &[])
+        .expect("fail");
+    let failing = store.feed_state(&feed).expect("state");
+    assert_eq!(failing.last_error.as_deref(), Some("boom"));
     assert_eq!(
-        store
-            .feed_state(&feed)
-            .expect("state")
-            .last_error
-            .as_deref(),
-        Some("boom")
+        (failing.consecutive_failures, failing.failing_since),
+        (2, Some(1))
     );
-    store.record_not_modified(st.id, 3).expect("304");
+    assert!(!failing.health_alerted);
+    store
+        .record_failure(st.id, feed.as_str(), 3, "boom", &[alert(0, "mail")])
+        .expect("fail with health alert");
+    assert!(store.feed_state(&feed).expect("state").health_alerted);
+    assert_eq!(
+        store.due_alerts(3, 10).expect("due").len(),
+        1,
+        "health alert queued"
+    );
+    store
+        .record_not_modified(st.id, feed.as_str(), &[], 4)
+        .expect("304");
     let st = store.feed_state(&feed).expect("state");
     assert_eq!((st.consecutive_failures, st.last_error), (0, None));
+    assert_eq!((st.failing_since, st.health_alerted), (None, false));
 }
 
 #[test]
@@ -150,6 +177,7 @@ fn reopening_keeps_everything() {
             last_modified: None,
             items: &items,
             alerts: &alerts,
+            feed_alerts: &[],
             now: 5,
         };
         store.ingest(st.id, feed.as_str(), &batch).expect("ingest");
@@ -174,6 +202,7 @@ fn one_story_alerts_once_per_rule_and_notifier_across_feeds() {
             last_modified: None,
             items: &items,
             alerts: &[a],
+            feed_alerts: &[],
             now: 1,
         };
         let r = store.ingest(st.id, feed.as_str(), &batch).expect("ingest");
@@ -197,6 +226,7 @@ fn digest_alerts_wait_in_their_queue_and_are_sent_together() {
         last_modified: None,
         items: &items,
         alerts: &alerts,
+        feed_alerts: &[],
         now: 100,
     };
     store.ingest(st.id, feed.as_str(), &batch).expect("ingest");
@@ -235,6 +265,7 @@ fn listing_and_requeue() {
         last_modified: None,
         items: &items,
         alerts: &alerts,
+        feed_alerts: &[],
         now: 1,
     };
     store.ingest(st.id, feed.as_str(), &batch).expect("ingest");
@@ -252,4 +283,32 @@ fn listing_and_requeue() {
     assert!(!store.requeue(999, 5).expect("no such alert"));
     assert_eq!(store.requeue_dead(5).expect("requeue dead"), 1);
     assert_eq!(store.due_alerts(5, 10).expect("due").len(), 2);
+}
+
+#[test]
+fn prune_keeps_keys_as_tombstones() {
+    let (_dir, store) = open();
+    let feed = FeedId::from_stored("http://f/".into());
+    let st = store.feed_state(&feed).expect("state");
+    let items = vec![item("old")];
+    let batch = Ingest {
+        title: None,
+        etag: None,
+        last_modified: None,
+        items: &items,
+        alerts: &[],
+        feed_alerts: &[],
+        now: 10,
+    };
+    store.ingest(st.id, feed.as_str(), &batch).expect("ingest");
+    assert_eq!(store.prune(20).expect("prune"), 1);
+    assert_eq!(store.prune(20).expect("prune again"), 0);
+    assert!(
+        store.items_since(0).expect("items").is_empty(),
+        "bodies are gone"
+    );
+    let known = store.known_items(st.id, &[item("old")]).expect("known");
+    assert!(known.contains("old"), "the key still dedupes");
+    let rows = store.feeds_overview().expect("overview");
+    assert_eq!(rows[0].items, 1);
 }

@@ -1,0 +1,304 @@
+//! The long-running daemon: scheduler + dispatcher over one store, systemd notifications,
+//! signals (SIGTERM/SIGINT stop, SIGHUP reloads), the watchdog and retention.
+//!
+//! A reload validates the new config completely first; an invalid one is logged (every
+//! problem) and the daemon keeps running on the old one. A valid one is swapped in between
+//! "generations": the running scheduler stops dispatching and lets its in-flight polls finish,
+//! then a new engine, outbox and scheduler start on the same database. The schedule resumes
+//! from the next-poll times stored per feed, and queued alerts live in the outbox, so a reload
+//! neither polls everything at once nor loses or resends anything.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{Parts, build_with_store, poll_and_log};
+use crate::config::Config;
+use crate::pipeline::error_chain;
+use crate::scheduler::{Job, first_poll};
+use crate::store::Store;
+
+/// How often the dispatcher looks for due retries when nothing wakes it.
+pub const OUTBOX_TICK: Duration = Duration::from_secs(15);
+/// How often old item bodies are pruned (when `[storage] keep` is set).
+pub const PRUNE_EVERY: Duration = Duration::from_secs(6 * 3600);
+
+/// Runs the daemon on the config at `path` until SIGTERM/SIGINT.
+pub async fn run(path: &Path) -> anyhow::Result<ExitCode> {
+    let mut config = Config::load(path)?;
+    let store = Store::open(&config.storage.path)?;
+    let shutdown = CancellationToken::new();
+    // SIGHUP → a reload request (capacity 1: requests while one is pending coalesce).
+    let (reload_tx, mut reload_rx) = mpsc::channel::<()>(1);
+    let signals = tokio::spawn(watch_signals(shutdown.clone(), reload_tx));
+    let watchdog = tokio::spawn(watchdog(store.clone(), shutdown.clone()));
+    if let Some(addr) = config.metrics {
+        // Metrics are an aid, not a duty: a port already taken is logged, not fatal.
+        if let Err(e) = crate::metrics::serve(addr, store.clone(), shutdown.clone()).await {
+            tracing::error!(error = %error_chain(&e), "metrics endpoint not started");
+        }
+    }
+
+    let mut generation = start(config.clone(), store.clone(), &shutdown)?;
+    status(&config, &store);
+    crate::systemd::ready();
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            Some(()) = reload_rx.recv() => {
+                crate::systemd::reloading();
+                match Config::load(path) {
+                    Ok(new) => {
+                        if new.storage.path != config.storage.path {
+                            tracing::warn!(old = %config.storage.path.display(),
+                                new = %new.storage.path.display(),
+                                "[storage] path changed: takes effect on restart; keeping the open database");
+                        }
+                        generation.stop().await;
+                        match start(new.clone(), store.clone(), &shutdown) {
+                            Ok(g) => {
+                                tracing::info!(feeds = new.feeds.len(),
+                                    rules = new.enabled_rules().count(),
+                                    notifiers = new.notifiers.len(), "config reloaded");
+                                generation = g;
+                                config = new;
+                            }
+                            Err(e) => {
+                                tracing::error!(error = format!("{e:#}"),
+                                    "cannot start with the new config; keeping the old one");
+                                generation = start(config.clone(), store.clone(), &shutdown)?;
+                            }
+                        }
+                    }
+                    Err(e) => tracing::error!(error = format!("{e:#}"),
+                        "reload failed: the new config is invalid; still running the old one"),
+                }
+                status(&config, &store);
+                crate::systemd::ready();
+            }
+        }
+    }
+    crate::systemd::stopping();
+    tracing::info!("shutting down: letting polls in flight finish");
+    generation.stop().await;
+    let _ = watchdog.await;
+    signals.abort();
+    tracing::info!("feedwatch stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One configuration's scheduler and dispatcher.
+struct Generation {
+    /// Cancelled to end this generation (a child of the shutdown token).
+    token: CancellationToken,
+    scheduler: tokio::task::JoinHandle<()>,
+    dispatcher: tokio::task::JoinHandle<()>,
+}
+
+impl Generation {
+    /// Stops dispatching, waits for in-flight polls and the dispatcher's current pass.
+    async fn stop(self) {
+        self.token.cancel();
+        for (what, task) in [
+            ("scheduler", self.scheduler),
+            ("dispatcher", self.dispatcher),
+        ] {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "{what} task failed");
+            }
+        }
+    }
+}
+
+fn start(config: Config, store: Store, shutdown: &CancellationToken) -> anyhow::Result<Generation> {
+    let concurrency = config.poll.concurrency;
+    let per_host = config.poll.per_host;
+    let keep = config.storage.keep;
+    let feeds = config.feeds.clone();
+    let Parts { engine, outbox, .. } = build_with_store(config, store.clone())?;
+    let token = shutdown.child_token();
+    // Wakes the dispatcher as soon as a poll may have queued alerts.
+    let wake = Arc::new(Notify::new());
+
+    let dispatcher = {
+        let wake = wake.clone();
+        let token = token.clone();
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut last_prune: Option<tokio::time::Instant> = None;
+            loop {
+                match outbox.deliver_due(Utc::now().timestamp()).await {
+                    Ok(r) if r.sent + r.dead + r.deferred > 0 => {
+                        tracing::debug!(
+                            sent = r.sent,
+                            deferred = r.deferred,
+                            dead = r.dead,
+                            "delivery pass"
+                        );
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %error_chain(&e), "outbox failed"),
+                }
+                if let Some(keep) = keep
+                    && last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY)
+                {
+                    prune(&store, keep);
+                    last_prune = Some(tokio::time::Instant::now());
+                }
+                // Sleep until the next retry or digest is due, a poll queues something new,
+                // or the tick (which also covers clock jumps) comes round.
+                let now = Utc::now().timestamp();
+                let pause = match outbox.next_wake() {
+                    Ok(Some(at)) if at > now => {
+                        Duration::from_secs(u64::try_from(at - now).unwrap_or(0))
+                    }
+                    Ok(Some(_)) => Duration::from_millis(500),
+                    _ => OUTBOX_TICK,
+                }
+                .min(OUTBOX_TICK);
+                tokio::select! {
+                    () = token.cancelled() => break,
+                    () = wake.notified() => {}
+                    () = tokio::time::sleep(pause) => {}
+                }
+            }
+        })
+    };
+
+    // Each feed resumes from its stored next-poll time; new feeds start within seconds.
+    let now = Utc::now();
+    let start = tokio::time::Instant::now();
+    let mut jobs = Vec::with_capacity(feeds.len());
+    for f in &feeds {
+        // (A feed that is gone is polled once, which reports it and stops.)
+        let stored_at = store
+            .feed_state(&f.id())
+            .ok()
+            .and_then(|s| s.next_poll_at)
+            .and_then(|t| chrono::DateTime::<Utc>::from_timestamp(t, 0));
+        // A stored time further out than the feed's interval (its interval was shortened)
+        // is pulled in to the interval.
+        let cap = now + chrono::Duration::from_std(f.interval).unwrap_or(chrono::Duration::MAX);
+        let at = first_poll(
+            stored_at.map(|t| t.min(cap)),
+            now,
+            f.url.as_str(),
+            f.interval,
+        );
+        let wait = (at - now).to_std().unwrap_or(Duration::ZERO);
+        jobs.push(Job {
+            first: start + wait,
+            host: host_key(&f.url),
+        });
+    }
+    tracing::info!(
+        feeds = feeds.len(),
+        concurrency,
+        per_host,
+        "scheduler started"
+    );
+    let scheduler = {
+        let token = token.clone();
+        tokio::spawn(async move {
+            crate::scheduler::run(jobs, concurrency, per_host, token, move |n| {
+                let engine = engine.clone();
+                let wake = wake.clone();
+                async move {
+                    let (ok, next) = poll_and_log(&engine, n).await;
+                    if ok {
+                        wake.notify_one();
+                    }
+                    next
+                }
+            })
+            .await;
+        })
+    };
+    Ok(Generation {
+        token,
+        scheduler,
+        dispatcher,
+    })
+}
+
+/// The per-host limit's key: host and port.
+fn host_key(url: &url::Url) -> String {
+    format!(
+        "{}:{}",
+        url.host_str().unwrap_or(""),
+        url.port_or_known_default().unwrap_or(0)
+    )
+}
+
+/// Prunes item bodies older than `keep`, logging what it did.
+pub fn prune(store: &Store, keep: Duration) {
+    let before = Utc::now().timestamp() - i64::try_from(keep.as_secs()).unwrap_or(i64::MAX / 2);
+    match store.prune(before) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(items = n, "pruned old item bodies (keys kept)"),
+        Err(e) => tracing::warn!(error = %error_chain(&e), "pruning failed"),
+    }
+}
+
+fn status(config: &Config, store: &Store) {
+    let pending = store.undelivered_count().unwrap_or(0);
+    crate::systemd::status(&format!(
+        "watching {} feeds with {} rules; {} alerts pending",
+        config.feeds.len(),
+        config.enabled_rules().count(),
+        pending
+    ));
+}
+
+/// Pings the systemd watchdog while the database answers (a wedged store must get the
+/// daemon restarted, not kept alive by a timer).
+async fn watchdog(store: Store, shutdown: CancellationToken) {
+    let Some(every) = crate::systemd::watchdog_interval() else {
+        return;
+    };
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        let s = store.clone();
+        match tokio::task::spawn_blocking(move || s.undelivered_count()).await {
+            Ok(Ok(_)) => crate::systemd::watchdog(),
+            Ok(Err(e)) => tracing::warn!(error = %error_chain(&e),
+                "database check failed; withholding the watchdog ping"),
+            Err(e) => {
+                tracing::warn!(error = %e, "database check panicked; withholding the watchdog ping")
+            }
+        }
+    }
+}
+
+async fn watch_signals(shutdown: CancellationToken, reload: mpsc::Sender<()>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stop with SIGKILL");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break }
+            _ = int.recv() => { tracing::info!("SIGINT: shutting down"); break }
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP: reloading the config");
+                // Full channel: a reload is already pending and will read the newest file.
+                let _ = reload.try_send(());
+            }
+        }
+    }
+    shutdown.cancel();
+}

@@ -1,0 +1,121 @@
+//! Prometheus metrics and `/healthz` on `[metrics] listen` (off unless configured).
+//!
+//! Counters and histograms are recorded with the `metrics` macros where things happen (they
+//! are no-ops when no recorder is installed, e.g. in `once`); gauges that describe the store
+//! (alerts by state, queue depth, failing feeds) are refreshed from SQLite on each scrape.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::get;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio_util::sync::CancellationToken;
+
+use crate::store::Store;
+
+/// Polls, by outcome (`ok`, `not_modified`, `error`).
+pub const POLLS: &str = "feedwatch_polls_total";
+/// Fetch latency in seconds (whole poll: request, body, parse, store).
+pub const POLL_SECONDS: &str = "feedwatch_poll_duration_seconds";
+/// New items stored.
+pub const ITEMS: &str = "feedwatch_items_ingested_total";
+/// Alerts queued, by rule.
+pub const MATCHES: &str = "feedwatch_rule_matches_total";
+/// Delivery attempts, by notifier and result (`sent`, `retry`, `dead`).
+pub const DELIVERIES: &str = "feedwatch_deliveries_total";
+/// Alerts in the outbox, by state.
+pub const ALERTS: &str = "feedwatch_alerts";
+/// Alerts waiting to be delivered.
+pub const QUEUE_DEPTH: &str = "feedwatch_queue_depth";
+/// Feeds whose last poll failed.
+pub const FEED_ERRORS: &str = "feedwatch_feeds_failing";
+
+/// Errors starting the metrics endpoint.
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    /// The recorder could not be installed (one is already installed in this process).
+    #[error("cannot install the metrics recorder")]
+    Recorder(#[source] metrics_exporter_prometheus::BuildError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Installs the recorder and serves `/metrics` and `/healthz` on `addr` until `shutdown`.
+/// Returns the bound address (useful with port 0).
+pub async fn serve(
+    addr: SocketAddr,
+    store: Store,
+    shutdown: CancellationToken,
+) -> Result<SocketAddr, MetricsError> {
+    let handle = PrometheusBuilder::new()
+        .set_buckets(&[0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
+        .map_err(MetricsError::Recorder)?
+        .install_recorder()
+        .map_err(MetricsError::Recorder)?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| MetricsError::Bind { addr, source })?;
+    let bound = listener.local_addr().unwrap_or(addr);
+    let app = Router::new()
+        .route(
+            "/metrics",
+            get({
+                let store = store.clone();
+                move || render(handle.clone(), store.clone())
+            }),
+        )
+        .route("/healthz", get(move || healthz(store.clone())));
+    tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "metrics endpoint failed");
+        }
+    });
+    tracing::info!(listen = %bound, "serving /metrics and /healthz");
+    Ok(bound)
+}
+
+async fn render(handle: PrometheusHandle, store: Store) -> String {
+    let counts = tokio::task::spawn_blocking(move || {
+        (
+            store.alert_counts(),
+            store.undelivered_count(),
+            store.failing_feeds(),
+        )
+    })
+    .await;
+    if let Ok((counts, depth, failing)) = counts {
+        for state in ["pending", "retry", "sent", "dead"] {
+            let n = counts
+                .as_ref()
+                .ok()
+                .and_then(|c| c.iter().find(|(s, _)| s == state).map(|(_, n)| *n))
+                .unwrap_or(0);
+            metrics::gauge!(ALERTS, "state" => state).set(n as f64);
+        }
+        if let Ok(d) = depth {
+            metrics::gauge!(QUEUE_DEPTH).set(d as f64);
+        }
+        if let Ok(f) = failing {
+            metrics::gauge!(FEED_ERRORS).set(f as f64);
+        }
+    }
+    handle.render()
+}
+
+async fn healthz(store: Store) -> (StatusCode, &'static str) {
+    match tokio::task::spawn_blocking(move || store.undelivered_count()).await {
+        Ok(Ok(_)) => (StatusCode::OK, "ok\n"),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n"),
+    }
+}

@@ -1,0 +1,841 @@
+//! The fetcher against real HTTP servers on loopback: an axum server for what a well-behaved
+//! (or merely unhelpful) server says, and a raw TCP responder for what a framework will not
+//! fake (a stalled or trickling body, a body without Content-Length). Every server and every
+//! loop here is bounded; timeouts are small so the suite stays fast.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, Response};
+use feedwatch::fetch::{
+    FetchError, FetchOutcome, FetchSettings, Fetched, Fetcher, MAX_REDIRECTS, RequestOptions,
+    Validators,
+};
+use feedwatch::parse::parse_feed;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use url::Url;
+
+const TOTAL_TIMEOUT: Duration = Duration::from_secs(3);
+const READ_TIMEOUT: Duration = Duration::from_secs(1);
+const MAX_BODY: u64 = 1024 * 1024;
+const USER_AGENT: &str = "feedwatch-test/1 (+https://example.org/feedwatch)";
+const RSS: &str = r#"<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><item><guid>1</guid><title>Hello</title></item></channel></rss>"#;
+
+fn settings() -> FetchSettings {
+    FetchSettings {
+        timeout: TOTAL_TIMEOUT,
+        read_timeout: READ_TIMEOUT,
+        max_body: MAX_BODY,
+        user_agent: USER_AGENT.to_string(),
+        proxy: None,
+    }
+}
+
+fn fetcher() -> Fetcher {
+    Fetcher::new(&settings()).expect("client builds")
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
+}
+
+fn fetched(outcome: FetchOutcome) -> Fetched {
+    match outcome {
+        FetchOutcome::Fetched(f) => f,
+        other => panic!("expected a body, got {other:?}"),
+    }
+}
+
+/// One scripted answer.
+#[derive(Clone, Debug, Default)]
+struct Reply {
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn new(status: u16) -> Reply {
+        Reply {
+            status,
+            ..Reply::default()
+        }
+    }
+
+    fn rss(body: impl Into<Vec<u8>>) -> Reply {
+        Reply::new(200)
+            .header("content-type", "application/rss+xml")
+            .body(body)
+    }
+
+    fn redirect(status: u16, location: &str) -> Reply {
+        Reply::new(status).header("location", location)
+    }
+
+    fn header(mut self, name: &'static str, value: impl Into<String>) -> Reply {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    fn body(mut self, body: impl Into<Vec<u8>>) -> Reply {
+        self.body = body.into();
+        self
+    }
+}
+
+/// One request as the server saw it.
+#[derive(Clone, Debug)]
+struct Seen {
+    path: String,
+    headers: HeaderMap,
+}
+
+/// An HTTP/1.1 server on 127.0.0.1 answering each path with its scripted [`Reply`] (404
+/// otherwise) and remembering every request.
+#[derive(Clone)]
+struct Server {
+    addr: SocketAddr,
+    routes: Arc<Mutex<HashMap<String, Reply>>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Server {
+    async fn start() -> Server {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let routes: Arc<Mutex<HashMap<String, Reply>>> = Arc::default();
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let (r, s) = (routes.clone(), seen.clone());
+        let app = axum::Router::new().fallback(move |req: Request<Body>| {
+            let (routes, seen) = (r.clone(), s.clone());
+            async move {
+                let path = req.uri().path().to_string();
+                seen.lock().expect("lock").push(Seen {
+                    path: path.clone(),
+                    headers: req.headers().clone(),
+                });
+                let reply = routes.lock().expect("lock").get(&path).cloned();
+                let reply = reply.unwrap_or_else(|| Reply::new(404));
+                let mut resp = Response::builder().status(reply.status);
+                for (name, value) in &reply.headers {
+                    resp = resp.header(*name, value);
+                }
+                resp.body(Body::from(reply.body))
+                    .expect("scripted reply is a valid response")
+            }
+        });
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("server runs");
+        });
+        Server { addr, routes, seen }
+    }
+
+    fn set(&self, path: &str, reply: Reply) -> &Server {
+        self.routes
+            .lock()
+            .expect("lock")
+            .insert(path.to_string(), reply);
+        self
+    }
+
+    fn url(&self, path: &str) -> Url {
+        Url::parse(&format!("http://{}{}", self.addr, path)).expect("valid url")
+    }
+
+    fn seen(&self, path: &str) -> Vec<HeaderMap> {
+        self.seen
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|s| s.path == path)
+            .map(|s| s.headers.clone())
+            .collect()
+    }
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// How the raw responder sends the body after the response head.
+#[derive(Clone)]
+enum RawBody {
+    /// Nothing more, connection held open (for up to 30 s).
+    Stall,
+    /// One byte per interval (at most 100 bytes).
+    Trickle(Duration),
+    /// These bytes, then close.
+    Bytes(Vec<u8>),
+}
+
+/// A raw TCP responder on 127.0.0.1: reads the request head, writes `head` verbatim, then the
+/// body as told. Serves at most four connections.
+async fn raw_server(head: &'static str, body: RawBody) -> Url {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        for _ in 0..4 {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 16_384 {
+                    match tokio::time::timeout(Duration::from_secs(5), sock.read(&mut buf)).await {
+                        Ok(Ok(n)) if n > 0 => request.extend_from_slice(&buf[..n]),
+                        _ => return,
+                    }
+                }
+                if sock.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                match body {
+                    RawBody::Stall => tokio::time::sleep(Duration::from_secs(30)).await,
+                    RawBody::Trickle(every) => {
+                        for _ in 0..100 {
+                            if sock.write_all(b"x").await.is_err() {
+                                return;
+                            }
+                            tokio::time::sleep(every).await;
+                        }
+                    }
+                    RawBody::Bytes(bytes) => {
+                        let _ = sock.write_all(&bytes).await;
+                        let _ = sock.shutdown().await;
+                    }
+                }
+            });
+        }
+    });
+    Url::parse(&format!("http://{addr}/feed.xml")).expect("valid url")
+}
+
+// --- conditional GET and hints ---------------------------------------------------------------
+
+#[tokio::test]
+async fn not_modified_sends_validators_and_returns_cache_hints() {
+    let server = Server::start().await;
+    server.set(
+        "/feed.xml",
+        Reply::new(304)
+            .header("etag", "\"v1\"")
+            .header("cache-control", "public, max-age=600")
+            .header("date", "Mon, 01 Jan 2024 12:00:00 GMT")
+            .header("expires", "Mon, 01 Jan 2024 12:30:00 GMT"),
+    );
+    let validators = Validators {
+        etag: Some("\"v1\"".into()),
+        last_modified: Some("Thu, 07 Oct 2021 10:00:00 GMT".into()),
+    };
+    let before = chrono::Utc::now();
+    let outcome = fetcher()
+        .fetch(&server.url("/feed.xml"), &validators)
+        .await
+        .expect("fetch");
+    let FetchOutcome::NotModified(nm) = outcome else {
+        panic!("expected 304, got {outcome:?}");
+    };
+    assert_eq!(nm.hints.max_age, Some(Duration::from_secs(600)));
+    // Expires is 30 minutes after the server's Date, so 30 minutes after *our* receipt time.
+    let expires = nm.hints.expires.expect("expires hint");
+    let ahead = expires - before;
+    assert!(
+        ahead >= chrono::Duration::minutes(29) && ahead <= chrono::Duration::minutes(31),
+        "{ahead}"
+    );
+    assert_eq!(nm.permanent_redirect, None);
+    let seen = server.seen("/feed.xml");
+    assert_eq!(header(&seen[0], "if-none-match"), Some("\"v1\""));
+    assert_eq!(
+        header(&seen[0], "if-modified-since"),
+        Some("Thu, 07 Oct 2021 10:00:00 GMT")
+    );
+}
+
+#[tokio::test]
+async fn ok_returns_body_new_validators_and_max_age_minus_age() {
+    let server = Server::start().await;
+    server.set(
+        "/feed.xml",
+        Reply::rss(RSS)
+            .header("etag", "W/\"v2\"")
+            .header("last-modified", "Fri, 08 Oct 2021 10:00:00 GMT")
+            .header("cache-control", "max-age=300")
+            .header("age", "60"),
+    );
+    let f = fetched(
+        fetcher()
+            .fetch(&server.url("/feed.xml"), &Validators::default())
+            .await
+            .expect("fetch"),
+    );
+    assert_eq!(f.body, RSS.as_bytes());
+    assert_eq!(f.content_type.as_deref(), Some("application/rss+xml"));
+    assert_eq!(f.validators.etag.as_deref(), Some("W/\"v2\""));
+    assert_eq!(
+        f.validators.last_modified.as_deref(),
+        Some("Fri, 08 Oct 2021 10:00:00 GMT")
+    );
+    assert_eq!(f.hints.max_age, Some(Duration::from_secs(240)));
+    assert_eq!(f.final_url, server.url("/feed.xml"));
+    assert_eq!(f.permanent_redirect, None);
+    let seen = server.seen("/feed.xml");
+    assert!(seen[0].get("if-none-match").is_none());
+}
+
+#[tokio::test]
+async fn gzip_encoded_body_is_decompressed() {
+    let server = Server::start().await;
+    let plain = fixture("moscow_times_seed.xml");
+    server.set(
+        "/feed.xml",
+        Reply::rss(fixture("fetch_gzip_feed.xml.gz")).header("content-encoding", "gzip"),
+    );
+    let f = fetched(
+        fetcher()
+            .fetch(&server.url("/feed.xml"), &Validators::default())
+            .await
+            .expect("fetch"),
+    );
+    assert_eq!(f.body, plain);
+    let seen = server.seen("/feed.xml");
+    assert!(
+        header(&seen[0], "accept-encoding").is_some_and(|v| v.contains("gzip")),
+        "{seen:?}"
+    );
+}
+
+// --- redirects -------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn moved_permanently_301_reports_the_new_url() {
+    let server = Server::start().await;
+    server
+        .set("/old.xml", Reply::redirect(301, "/new.xml"))
+        .set("/new.xml", Reply::rss(RSS));
+    let f = fetched(
+        fetcher()
+            .fetch(&server.url("/old.xml"), &Validators::default())
+            .await
+            .expect("fetch"),
+    );
+    assert_eq!(f.final_url, server.url("/new.xml"));
+    assert_eq!(f.permanent_redirect, Some(server.url("/new.xml")));
+}
+
+#[tokio::test]
+async fn permanent_redirect_chain_of_308_and_301_reports_the_final_url() {
+    let server = Server::start().await;
+    server
+        .set("/a.xml", Reply::redirect(308, "/b.xml"))
+        .set(
+            "/b.xml",
+            Reply::redirect(301, server.url("/c.xml").as_str()),
+        )
+        .set("/c.xml", Reply::rss(RSS));
+    let f = fetched(
+        fetcher()
+            .fetch(&server.url("/a.xml"), &Validators::default())
+            .await
+            .expect("fetch"),
+    );
+    assert_eq!(f.permanent_redirect, Some(server.url("/c.xml")));
+}
+
+#[tokio::test]
+async fn permanent_redirect_to_an_unchanged_feed_is_reported_with_the_304() {
+    let server = Server::start().await;
+    server
+        .set("/old.xml", Reply::redirect(301, "/new.xml"))
+        .set("/new.xml", Reply::new(304));
+    let outcome = fetcher()
+        .fetch(
+            &server.url("/old.xml"),
+            &Validators {
+                etag: Some("\"v1\"".into()),
+                last_modified: None,
+            },
+        )
+        .await
+        .expect("fetch");
+    assert!(
+        matches!(outcome, FetchOutcome::NotModified(_)),
+        "{outcome:?}"
+    );
+    assert_eq!(outcome.permanent_redirect(), Some(&server.url("/new.xml")));
+    assert_eq!(
+        header(&server.seen("/new.xml")[0], "if-none-match"),
+        Some("\"v1\"")
+    );
+}
+
+#[tokio::test]
+async fn found_302_is_followed_but_not_permanent() {
+    let server = Server::start().await;
+    server
+        .set("/feed.xml", Reply::redirect(302, "/elsewhere.xml"))
+        .set("/elsewhere.xml", Reply::rss(RSS));
+    let f = fetched(
+        fetcher()
+            .fetch(&server.url("/feed.xml"), &Validators::default())
+            .await
+            .expect("fetch"),
+    );
+    assert_eq!(f.final_url, server.url("/elsewhere.xml"));
+    assert_eq!(f.permanent_redirect, None);
+}
+
+#[tokio::test]
+async fn permanent_then_temporary_redirect_is_not_permanent() {
+    let server = Server::start().await;
+    server
+        .set("/a.xml", Reply::redirect(301, "/b.xml"))
+        .set("/b.xml", Reply::redirect(307, "/c.xml"))
+        .set("/c.xml", Reply::rss(RSS));
+    let f = fetched(
+        fetcher()
+            .fetch(&server.url("/a.xml"), &Validators::default())
+            .await
+            .expect("fetch"),
+    );
+    assert_eq!(f.final_url, server.url("/c.xml"));
+    assert_eq!(f.permanent_redirect, None);
+}
+
+#[tokio::test]
+async fn redirect_loop_is_an_error_not_a_hang() {
+    let server = Server::start().await;
+    server
+        .set("/a.xml", Reply::redirect(301, "/b.xml"))
+        .set("/b.xml", Reply::redirect(302, "/a.xml"));
+    let err = fetcher()
+        .fetch(&server.url("/a.xml"), &Validators::default())
+        .await
+        .expect_err("a loop fails");
+    assert!(
+        matches!(&err, FetchError::RedirectLoop { url } if *url == server.url("/a.xml")),
+        "{err:?}"
+    );
+    assert!(!err.is_transient());
+    assert_eq!(server.seen("/a.xml").len(), 1);
+}
+
+#[tokio::test]
+async fn endless_redirect_chain_stops_after_max_redirects() {
+    let server = Server::start().await;
+    for n in 0..=MAX_REDIRECTS + 5 {
+        server.set(
+            &format!("/chain/{n}"),
+            Reply::redirect(302, &format!("/chain/{}", n + 1)),
+        );
+    }
+    let err = fetcher()
+        .fetch(&server.url("/chain/0"), &Validators::default())
+        .await
+        .expect_err("too many redirects");
+    assert!(
+        matches!(err, FetchError::TooManyRedirects { limit } if limit == MAX_REDIRECTS),
+        "{err:?}"
+    );
+    let requests = server.seen.lock().expect("lock").len();
+    assert_eq!(
+        requests,
+        MAX_REDIRECTS + 1,
+        "the first request plus each redirect"
+    );
+}
+
+#[tokio::test]
+async fn redirect_without_usable_location_is_bad_redirect() {
+    let server = Server::start().await;
+    server.set("/none.xml", Reply::new(301)).set(
+        "/ftp.xml",
+        Reply::redirect(302, "ftp://example.org/feed.xml"),
+    );
+    for (path, location) in [
+        ("/none.xml", None),
+        ("/ftp.xml", Some("ftp://example.org/feed.xml")),
+    ] {
+        let err = fetcher()
+            .fetch(&server.url(path), &Validators::default())
+            .await
+            .expect_err("unusable redirect");
+        assert!(
+            matches!(&err, FetchError::BadRedirect { location: l, .. } if l.as_deref() == location),
+            "{path}: {err:?}"
+        );
+    }
+}
+
+// --- error statuses --------------------------------------------------------------------------
+
+#[tokio::test]
+async fn gone_410_is_a_distinct_permanent_error() {
+    let server = Server::start().await;
+    server.set("/feed.xml", Reply::new(410));
+    let err = fetcher()
+        .fetch(&server.url("/feed.xml"), &Validators::default())
+        .await
+        .expect_err("gone");
+    assert!(matches!(err, FetchError::Gone), "{err:?}");
+    assert!(!err.is_transient());
+}
+
+#[tokio::test]
+async fn too_many_requests_429_with_retry_after_seconds() {
+    let server = Server::start().await;
+    server.set("/feed.xml", Reply::new(429).header("retry-after", "120"));
+    let err = fetcher()
+        .fetch(&server.url("/feed.xml"), &Validators::default())
+        .await
+        .expect_err("429");
+    assert!(
+        matches!(err, FetchError::Status { status: 429, retry_after: Some(d) } if d == Duration::from_secs(120)),
+        "{err:?}"
+    );
+    assert!(err.is_transient());
+}
+
+#[tokio::test]
+async fn too_many_requests_429_with_retry_after_http_date_relative_to_server_date() {
+    let server = Server::start().await;
+    // Both dates are in the past on our clock: only their difference counts.
+    server.set(
+        "/feed.xml",
+        Reply::new(429)
+            .header("date", "Wed, 21 Oct 2015 07:28:00 GMT")
+            .header("retry-after", "Wed, 21 Oct 2015 07:29:30 GMT"),
+    );
+    let err = fetcher()
+        .fetch(&server.url("/feed.xml"), &Validators::default())
+        .await
+        .expect_err("429");
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(90)), "{err:?}");
+}
+
+#[tokio::test]
+async fn service_unavailable_503_is_transient_with_retry_after() {
+    let server = Server::start().await;
+    server.set("/feed.xml", Reply::new(503).header("retry-after", "30"));
+    let err = fetcher()
+        .fetch(&server.url("/feed.xml"), &Validators::default())
+        .await
+        .expect_err("503");
+    assert!(
+        matches!(err, FetchError::Status { status: 503, .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(30)));
+    assert!(err.is_transient());
+}
+
+// --- limits against hostile servers ----------------------------------------------------------
+
+#[tokio::test]
+async fn silent_server_is_stalled_after_the_read_timeout() {
+    let url = raw_server("", RawBody::Stall).await;
+    let started = Instant::now();
+    let err = fetcher()
+        .fetch(&url, &Validators::default())
+        .await
+        .expect_err("stalls");
+    let took = started.elapsed();
+    assert!(matches!(err, FetchError::Stalled(_)), "{err:?}");
+    assert!(err.is_transient());
+    assert!(
+        took >= READ_TIMEOUT && took < TOTAL_TIMEOUT,
+        "ended after {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn body_that_stops_midway_is_stalled_after_the_read_timeout() {
+    let url = raw_server(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: 1000\r\n\r\n<rss>",
+        RawBody::Stall,
+    )
+    .await;
+    let started = Instant::now();
+    let err = fetcher()
+        .fetch(&url, &Validators::default())
+        .await
+        .expect_err("stalls");
+    let took = started.elapsed();
+    assert!(matches!(err, FetchError::Stalled(_)), "{err:?}");
+    assert!(
+        took >= READ_TIMEOUT && took < TOTAL_TIMEOUT,
+        "ended after {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn trickling_body_ends_at_the_total_timeout() {
+    // One byte every 300 ms always beats the 1 s read timeout; only the deadline stops it.
+    let url = raw_server(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: 100000\r\n\r\n",
+        RawBody::Trickle(Duration::from_millis(300)),
+    )
+    .await;
+    let started = Instant::now();
+    let err = fetcher()
+        .fetch(&url, &Validators::default())
+        .await
+        .expect_err("times out");
+    let took = started.elapsed();
+    assert!(
+        matches!(err, FetchError::Timeout { limit } if limit == TOTAL_TIMEOUT),
+        "{err:?}"
+    );
+    assert!(err.is_transient());
+    assert!(
+        took >= TOTAL_TIMEOUT && took < TOTAL_TIMEOUT + Duration::from_secs(2),
+        "ended after {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn gzip_bomb_is_too_large_after_decompression() {
+    // 64 KiB on the wire, 64 MiB inflated: the cap must apply to the inflated bytes.
+    let server = Server::start().await;
+    let bomb = fixture("fetch_gzip_bomb.gz");
+    assert!(bomb.len() < MAX_BODY as usize);
+    server.set(
+        "/feed.xml",
+        Reply::rss(bomb).header("content-encoding", "gzip"),
+    );
+    let err = fetcher()
+        .fetch(&server.url("/feed.xml"), &Validators::default())
+        .await
+        .expect_err("too large");
+    assert!(
+        matches!(err, FetchError::TooLarge { limit } if limit == MAX_BODY),
+        "{err:?}"
+    );
+    assert!(!err.is_transient());
+}
+
+#[tokio::test]
+async fn oversize_body_with_content_length_is_too_large() {
+    let server = Server::start().await;
+    server.set("/feed.xml", Reply::rss(vec![b' '; MAX_BODY as usize + 1]));
+    let err = fetcher()
+        .fetch(&server.url("/feed.xml"), &Validators::default())
+        .await
+        .expect_err("too large");
+    assert!(matches!(err, FetchError::TooLarge { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn oversize_body_without_content_length_is_too_large() {
+    let url = raw_server(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nConnection: close\r\n\r\n",
+        RawBody::Bytes(vec![b' '; 2 * MAX_BODY as usize]),
+    )
+    .await;
+    let err = fetcher()
+        .fetch(&url, &Validators::default())
+        .await
+        .expect_err("too large");
+    assert!(matches!(err, FetchError::TooLarge { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn body_exactly_at_the_limit_is_accepted() {
+    let url = raw_server(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n",
+        RawBody::Bytes(vec![b' '; MAX_BODY as usize]),
+    )
+    .await;
+    let f = fetched(
+        fetcher()
+            .fetch(&url, &Validators::default())
+            .await
+            .expect("fits"),
+    );
+    assert_eq!(f.body.len() as u64, MAX_BODY);
+}
+
+// --- character encodings, fetched then parsed ------------------------------------------------
+
+const PIKABU_FIRST_TITLE: &str = "Будни Кошкиного Дома";
+
+#[tokio::test]
+async fn windows_1251_body_with_charset_only_in_content_type_parses_to_cyrillic() {
+    let server = Server::start().await;
+    server.set(
+        "/feed.xml",
+        Reply::new(200)
+            .header("content-type", "application/rss+xml; charset=windows-1251")
+            .body(fixture("enc_windows1251_undeclared.xml")),
+    );
+    let f = fetched(
+        fetcher()
+            .fetch(&server.url("/feed.xml"), &Validators::default())
+            .await
+            .expect("fetch"),
+    );
+    let feed = parse_feed(&f.body, f.content_type.as_deref(), &f.final_url).expect("parses");
+    assert_eq!(feed.encoding, "windows-1251");
+    assert_eq!(feed.title.as_deref(), Some("pikabu.ru"));
+    assert_eq!(feed.items.len(), 40);
+    assert_eq!(feed.items[0].title, PIKABU_FIRST_TITLE);
+}
+
+#[tokio::test]
+async fn windows_1251_body_without_any_label_is_sniffed_as_cyrillic() {
+    let server = Server::start().await;
+    server.set(
+        "/feed.xml",
+        Reply::new(200)
+            .header("content-type", "text/xml")
+            .body(fixture("enc_windows1251_undeclared.xml")),
+    );
+    let f = fetched(
+        fetcher()
+            .fetch(&server.url("/feed.xml"), &Validators::default())
+            .await
+            .expect("fetch"),
+    );
+    let feed = parse_feed(&f.body, f.content_type.as_deref(), &f.final_url).expect("parses");
+    assert_eq!(feed.encoding, "windows-1251");
+    assert_eq!(feed.items[0].title, PIKABU_FIRST_TITLE);
+}
+
+#[tokio::test]
+async fn koi8r_body_without_any_label_parses_and_is_sniffed() {
+    let server = Server::start().await;
+    server.set(
+        "/feed.xml",
+        Reply::new(200).body(fixture("enc_koi8r_undeclared.xml")),
+    );
+    let f = fetched(
+        fetcher()
+            .fetch(&server.url("/feed.xml"), &Validators::default())
+            .await
+            .expect("fetch"),
+    );
+    let feed = parse_feed(&f.body, f.content_type.as_deref(), &f.final_url).expect("parses");
+    assert_eq!(feed.encoding, "KOI8-R");
+    assert_eq!(feed.items[0].title, "Как пережить новогоднюю ночь");
+}
+
+// --- request headers and proxy ---------------------------------------------------------------
+
+#[tokio::test]
+async fn user_agent_and_accept_are_sent() {
+    let server = Server::start().await;
+    server.set("/feed.xml", Reply::rss(RSS));
+    fetcher()
+        .fetch(&server.url("/feed.xml"), &Validators::default())
+        .await
+        .expect("fetch");
+    let seen = server.seen("/feed.xml");
+    assert_eq!(header(&seen[0], "user-agent"), Some(USER_AGENT));
+    assert!(
+        header(&seen[0], "accept").is_some_and(|a| a.starts_with("application/rss+xml")),
+        "{seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn per_feed_headers_and_user_agent_are_sent() {
+    let server = Server::start().await;
+    server.set("/feed.xml", Reply::rss(RSS));
+    let options = RequestOptions {
+        headers: vec![
+            ("X-Api-Key".into(), "s3cret".into()),
+            ("Accept-Language".into(), "ru".into()),
+        ],
+        user_agent: Some("custom-agent/2".into()),
+    };
+    fetcher()
+        .fetch_with(&server.url("/feed.xml"), &Validators::default(), &options)
+        .await
+        .expect("fetch");
+    let seen = server.seen("/feed.xml");
+    assert_eq!(header(&seen[0], "x-api-key"), Some("s3cret"));
+    assert_eq!(header(&seen[0], "accept-language"), Some("ru"));
+    assert_eq!(header(&seen[0], "user-agent"), Some("custom-agent/2"));
+    assert_eq!(seen[0].get_all("user-agent").iter().count(), 1);
+}
+
+#[tokio::test]
+async fn per_feed_headers_are_not_sent_to_another_origin() {
+    let home = Server::start().await;
+    let elsewhere = Server::start().await;
+    home.set(
+        "/feed.xml",
+        Reply::redirect(301, elsewhere.url("/feed.xml").as_str()),
+    );
+    elsewhere.set("/feed.xml", Reply::rss(RSS));
+    let options = RequestOptions {
+        headers: vec![("Authorization".into(), "Bearer s3cret".into())],
+        user_agent: Some("custom-agent/2".into()),
+    };
+    let f = fetched(
+        fetcher()
+            .fetch_with(&home.url("/feed.xml"), &Validators::default(), &options)
+            .await
+            .expect("fetch"),
+    );
+    assert_eq!(f.permanent_redirect, Some(elsewhere.url("/feed.xml")));
+    let at_home = home.seen("/feed.xml");
+    let away = elsewhere.seen("/feed.xml");
+    assert_eq!(header(&at_home[0], "authorization"), Some("Bearer s3cret"));
+    assert_eq!(header(&away[0], "authorization"), None);
+    assert_eq!(header(&away[0], "user-agent"), Some("custom-agent/2"));
+}
+
+#[tokio::test]
+async fn invalid_per_feed_header_is_refused_before_any_request() {
+    let server = Server::start().await;
+    server.set("/feed.xml", Reply::rss(RSS));
+    let options = RequestOptions {
+        headers: vec![("X-Bad".into(), "two\r\nlines".into())],
+        user_agent: None,
+    };
+    let err = fetcher()
+        .fetch_with(&server.url("/feed.xml"), &Validators::default(), &options)
+        .await
+        .expect_err("invalid header");
+    assert!(
+        matches!(err, FetchError::InvalidHeader { ref name } if name == "X-Bad"),
+        "{err:?}"
+    );
+    assert!(server.seen("/feed.xml").is_empty());
+}
+
+#[tokio::test]
+async fn proxy_setting_sends_requests_through_the_proxy() {
+    let proxy = Server::start().await;
+    proxy.set("/feed.xml", Reply::rss(RSS));
+    let fetcher = Fetcher::new(&FetchSettings {
+        proxy: Some(proxy.url("/")),
+        ..settings()
+    })
+    .expect("client builds");
+    // The host does not resolve: only the proxy can answer.
+    let url = Url::parse("http://feed.invalid/feed.xml").expect("valid url");
+    let f = fetched(
+        fetcher
+            .fetch(&url, &Validators::default())
+            .await
+            .expect("fetch via proxy"),
+    );
+    assert_eq!(f.body, RSS.as_bytes());
+    let seen = proxy.seen("/feed.xml");
+    assert_eq!(header(&seen[0], "host"), Some("feed.invalid"));
+}

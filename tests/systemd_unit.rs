@@ -1,0 +1,203 @@
+//! The shipped service and package: `systemd/feedwatch.service` passes `systemd-analyze verify`
+//! without a single warning and `systemd-analyze security` rates it OK (exposure ≤ 2.0), and the
+//! unit, the cargo-deb metadata and the packaged example config agree with each other and with
+//! the code's defaults.
+//!
+//! `systemd-analyze` is required: a missing tool fails these tests instead of skipping them, so
+//! CI cannot go green without checking the unit (`apt-get install systemd` on Debian).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use feedwatch::config::{Config, DEFAULT_CONFIG_PATH, DEFAULT_DB_PATH};
+
+/// Highest acceptable `systemd-analyze security` exposure; 2.0 is the top of its "OK" band.
+const MAX_EXPOSURE: f64 = 2.0;
+/// The same limit in the units of `--threshold` (tenths).
+const THRESHOLD: &str = "--threshold=20";
+/// Where the package installs the binary; the unit's ExecStart must run exactly this.
+const INSTALLED_BINARY: &str = "/usr/bin/feedwatch";
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(repo(path)).unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
+}
+
+fn unit_text() -> String {
+    read("systemd/feedwatch.service")
+}
+
+/// Values of `key=` lines in the unit, in order.
+fn unit_values(unit: &str, key: &str) -> Vec<String> {
+    let prefix = format!("{key}=");
+    unit.lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The unit with ExecStart's binary replaced by the one cargo just built, because `verify`
+/// fails when the binary does not exist (and CI has no /usr/bin/feedwatch). Written as
+/// `feedwatch.service`, since systemd takes the unit name from the file name.
+fn unit_for_test(dir: &Path) -> PathBuf {
+    let unit = unit_text();
+    let exec = format!("ExecStart={INSTALLED_BINARY} ");
+    assert!(
+        unit.contains(&exec),
+        "the unit must start {INSTALLED_BINARY}, where the package installs it"
+    );
+    let rewritten = unit.replace(
+        &exec,
+        &format!("ExecStart={} ", env!("CARGO_BIN_EXE_feedwatch")),
+    );
+    let path = dir.join("feedwatch.service");
+    std::fs::write(&path, rewritten).expect("write the test copy of the unit");
+    path
+}
+
+fn systemd_analyze(args: &[&str], unit: &Path) -> Output {
+    match Command::new("systemd-analyze")
+        .args(args)
+        .arg(unit)
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
+            "systemd-analyze is not installed, so the shipped unit cannot be checked; install it \
+             with `apt-get install -y --no-install-recommends systemd` (Debian/Ubuntu)"
+        ),
+        Err(e) => panic!("cannot run systemd-analyze: {e}"),
+    }
+}
+
+#[test]
+fn unit_passes_systemd_analyze_verify_without_warnings() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let unit = unit_for_test(dir.path());
+    let out = systemd_analyze(&["verify"], &unit);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // verify exits 0 on unknown keys and values and only warns on stderr, so any output fails.
+    assert!(
+        out.status.success() && stderr.trim().is_empty(),
+        "systemd-analyze verify: {}\nstdout:\n{}\nstderr:\n{stderr}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+    );
+}
+
+#[test]
+fn unit_sandbox_exposure_is_ok() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let unit = unit_for_test(dir.path());
+    let out = systemd_analyze(&["security", "--offline=true", THRESHOLD], &unit);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report = format!(
+        "{}\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // "→ Overall exposure level for feedwatch.service: 1.2 OK 🙂"
+    let score: f64 = stdout
+        .lines()
+        .find_map(|l| l.split_once("Overall exposure level for feedwatch.service:"))
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no exposure level in the output: {report}"));
+    assert!(
+        score <= MAX_EXPOSURE,
+        "exposure {score} > {MAX_EXPOSURE}: {report}"
+    );
+    assert!(out.status.success(), "{THRESHOLD} failed: {report}");
+}
+
+#[test]
+fn unit_agrees_with_the_code_defaults() {
+    let unit = unit_text();
+    let single = |key: &str| {
+        let values = unit_values(&unit, key);
+        assert_eq!(values.len(), 1, "{key}= must appear once: {values:?}");
+        values[0].clone()
+    };
+    assert_eq!(single("Type"), "notify");
+    assert_eq!(single("NotifyAccess"), "main");
+    assert_eq!(
+        single("ExecStart"),
+        format!("{INSTALLED_BINARY} --config {DEFAULT_CONFIG_PATH} run")
+    );
+    // EX_CONFIG: a bad config is not fixed by restarting.
+    assert_eq!(
+        single("RestartPreventExitStatus"),
+        feedwatch::app::EXIT_CONFIG.to_string()
+    );
+    assert_eq!(
+        single("Environment"),
+        format!("FEEDWATCH_STORAGE__PATH={DEFAULT_DB_PATH}")
+    );
+    let state_dir = Path::new(DEFAULT_DB_PATH)
+        .parent()
+        .and_then(Path::file_name)
+        .and_then(|n| n.to_str())
+        .expect("the default database lives in a named directory");
+    assert_eq!(single("StateDirectory"), state_dir);
+}
+
+#[test]
+fn packaged_example_config_is_valid_and_uses_the_state_directory() {
+    let path = repo("packaging/feedwatch.toml");
+    let config = Config::load_with_env(&path, &[]).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(config.storage.path, Path::new(DEFAULT_DB_PATH));
+    assert!(
+        config.notifiers.contains_key("console"),
+        "the packaged config should alert somewhere without setup"
+    );
+}
+
+#[test]
+fn deb_metadata_installs_what_the_unit_runs() {
+    let meta: toml::Table =
+        toml::from_str(&read("packaging/deb-metadata.toml")).expect("deb-metadata.toml is TOML");
+    let assets = meta["assets"].as_array().expect("assets array");
+    let mut dests = Vec::new();
+    for asset in assets {
+        let fields: Vec<&str> = asset
+            .as_array()
+            .expect("[source, dest, mode]")
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        let [source, dest, mode] = fields[..] else {
+            panic!("asset {asset} is not [source, dest, mode]");
+        };
+        if !source.starts_with("target/release/") {
+            assert!(repo(source).is_file(), "asset source {source} is missing");
+        }
+        assert!(
+            u32::from_str_radix(mode, 8).is_ok(),
+            "mode {mode:?} of {source}"
+        );
+        dests.push(format!("/{dest}"));
+    }
+    assert!(dests.iter().any(|d| d == INSTALLED_BINARY), "{dests:?}");
+    assert!(dests.iter().any(|d| d == DEFAULT_CONFIG_PATH), "{dests:?}");
+    let conf_files: Vec<&str> = meta["conf-files"]
+        .as_array()
+        .expect("conf-files array")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert_eq!(conf_files, [DEFAULT_CONFIG_PATH]);
+
+    // systemd-units installs `<unit-scripts>/<package>.service`: the file these tests check.
+    let units = meta["systemd-units"]
+        .as_table()
+        .expect("systemd-units table");
+    let unit_dir = units["unit-scripts"].as_str().expect("unit-scripts");
+    assert!(repo(unit_dir).join("feedwatch.service").is_file());
+    let scripts = meta["maintainer-scripts"]
+        .as_str()
+        .expect("maintainer-scripts");
+    assert!(repo(scripts).is_dir(), "{scripts} must exist for cargo-deb");
+}
