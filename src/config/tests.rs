@@ -266,3 +266,62 @@ fn password_file_is_read_and_never_debug_printed() {
     let p = load(&missing, dir.path(), &[]).expect_err("missing file");
     assert_eq!(p[0].key, "notify.analyst.password_file");
 }
+
+#[test]
+fn included_files_add_rules_and_feeds_and_report_problems_with_their_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("rules.d")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("rules.d/10-taliban.toml"),
+        "[[rule]]\nname = \"taliban\"\nquery = 'Taliban -football'\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("rules.d/20-feeds.toml"),
+        "[[feed]]\nurl = \"https://example.net/rss\"\nname = \"Net\"\ntags = [\"russia\"]\n",
+    )
+    .expect("write");
+    let main = format!("include = [\"rules.d/*.toml\"]\n{GOOD}");
+    let c = load(&main, dir.path(), &[]).expect("loads");
+    let names: Vec<&str> = c.rules.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, vec!["moscow-format", "everything", "taliban"]);
+    assert_eq!(c.feeds.len(), 3);
+    assert_eq!(
+        c.rules[0].feeds,
+        vec![0, 2],
+        "tag:russia picks up the included feed"
+    );
+
+    // A broken rule in an included file: reported with the file, its line and its own index.
+    std::fs::write(
+        dir.path().join("rules.d/30-bad.toml"),
+        "# comment\n[[rule]]\nname = \"bad\"\nquery = '(unclosed'\n",
+    )
+    .expect("write");
+    let p = load(&main, dir.path(), &[]).expect_err("rejected");
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert_eq!(
+        p[0].file.as_deref(),
+        Some(dir.path().join("rules.d/30-bad.toml").as_path())
+    );
+    assert_eq!(p[0].key, "rule[0].query");
+    assert_eq!(p[0].line, Some(4));
+    assert!(
+        p[0].to_string()
+            .contains("30-bad.toml: line 4: rule[0].query: invalid query"),
+        "{}",
+        p[0]
+    );
+
+    // Only rules and feeds belong in included files.
+    std::fs::write(
+        dir.path().join("rules.d/30-bad.toml"),
+        "[poll]\ninterval = \"1m\"\n",
+    )
+    .expect("write");
+    let p = load(&main, dir.path(), &[]).expect_err("rejected");
+    assert!(
+        p[0].message.contains("not allowed in an included file"),
+        "{p:#?}"
+    );
+}

@@ -20,9 +20,31 @@ pub struct Route {
     pub content_type: String,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
+    /// More response headers (e.g. `Location` for a redirect).
+    pub headers: Vec<(String, String)>,
 }
 
 impl Route {
+    /// A redirect with `status` (301, 302, 308…) to `location`.
+    pub fn redirect(status: u16, location: &str) -> Route {
+        Route {
+            status,
+            body: Vec::new(),
+            content_type: "text/plain".into(),
+            etag: None,
+            last_modified: None,
+            headers: vec![("location".into(), location.into())],
+        }
+    }
+
+    /// A bare status with an empty body.
+    pub fn status(status: u16) -> Route {
+        Route {
+            headers: Vec::new(),
+            ..Route::redirect(status, "")
+        }
+    }
+
     /// 200 with an RSS body and an ETag.
     pub fn rss(body: impl Into<Vec<u8>>, etag: &str) -> Route {
         Route {
@@ -31,6 +53,7 @@ impl Route {
             content_type: "application/rss+xml".into(),
             etag: Some(etag.into()),
             last_modified: Some("Thu, 07 Oct 2021 10:00:00 GMT".into()),
+            headers: Vec::new(),
         }
     }
 }
@@ -126,6 +149,9 @@ fn serve(state: &Mutex<FeedState>, req: Request<Body>) -> Response<Body> {
             }
             if let Some(lm) = &r.last_modified {
                 b = b.header("last-modified", lm);
+            }
+            for (k, v) in &r.headers {
+                b = b.header(k, v);
             }
             if fresh && r.status == 200 {
                 (304, b.status(304).body(Body::empty()))

@@ -1,0 +1,306 @@
+//! Feed identity and health against a real HTTP server: GUID changes, permanent redirects,
+//! 410 Gone, feed-health alerts and recovery, a restart that resumes the schedule, the
+//! `feeds` listing, and OPML in and out.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use support::{Daemon, FeedServer, Route, SmtpServer, eventually_within, feedwatch, fixture};
+
+fn rss(items: &[(&str, &str, &str)]) -> String {
+    let now = chrono::Utc::now().to_rfc2822();
+    let items: String = items
+        .iter()
+        .map(|(guid, link, title)| {
+            format!(
+                "<item><guid isPermaLink=\"false\">{guid}</guid><link>{link}</link>\
+                 <title>{title}</title><pubDate>{now}</pubDate></item>"
+            )
+        })
+        .collect();
+    format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Test feed</title>{items}</channel></rss>"
+    )
+}
+
+fn write_config(dir: &Path, feed_url: &str, smtp: &str, poll_extra: &str) -> PathBuf {
+    let path = dir.join("feedwatch.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[storage]\npath = \"fw.db\"\n[poll]\ntimeout = \"5s\"\n{poll_extra}\n\
+             [[feed]]\nurl = \"{feed_url}\"\nname = \"F\"\n\
+             [[rule]]\nname = \"kabulov\"\nquery = 'Kabulov'\n\
+             [notify.mail]\ntype = \"email\"\nsmtp = \"{smtp}\"\nfrom = \"fw@localhost\"\nto = [\"a@example.org\"]\n"
+        ),
+    )
+    .expect("write config");
+    path
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8")
+}
+
+async fn feeds_json(cfg: &Path) -> serde_json::Value {
+    let run = feedwatch(&["--config", s(cfg), "feeds", "--json"]).await;
+    assert_eq!(run.code, Some(0), "{run:#?}");
+    serde_json::from_str(&run.stdout).expect("JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_that_changes_all_its_guids_but_keeps_its_links_does_not_realert() {
+    let feeds = FeedServer::start().await;
+    let v1 = rss(&[
+        ("cms1-1", "http://news.test/a", "Kabulov one"),
+        ("cms1-2", "http://news.test/b", "Kabulov two"),
+    ]);
+    feeds.set("/rss", Route::rss(v1, "\"1\""));
+    let smtp = SmtpServer::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(dir.path(), &feeds.url("/rss"), &smtp.url(), "");
+    assert_eq!(
+        feedwatch(&["--config", s(&cfg), "once"]).await.code,
+        Some(0)
+    );
+    assert_eq!(smtp.mails().len(), 2);
+
+    // CMS migration: every GUID changes, the links stay (one with a tracking parameter now).
+    let v2 = rss(&[
+        ("cms2-a", "http://news.test/a?utm_source=rss", "Kabulov one"),
+        ("cms2-b", "http://news.test/b", "Kabulov two"),
+        ("cms2-c", "http://news.test/c", "Kabulov three"),
+    ]);
+    feeds.set("/rss", Route::rss(v2, "\"2\""));
+    assert_eq!(
+        feedwatch(&["--config", s(&cfg), "once"]).await.code,
+        Some(0)
+    );
+    let subjects: Vec<String> = smtp.mails().iter().map(|m| m.subject()).collect();
+    assert_eq!(
+        subjects.len(),
+        3,
+        "only the genuinely new story alerts: {subjects:?}"
+    );
+    assert_eq!(subjects[2], "[feedwatch] kabulov: Kabulov three");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_that_repeats_one_guid_is_keyed_by_link() {
+    let feeds = FeedServer::start().await;
+    let body = rss(&[
+        ("same", "http://news.test/1", "Kabulov first"),
+        ("same", "http://news.test/2", "Kabulov second"),
+    ]);
+    feeds.set("/rss", Route::rss(body, "\"1\""));
+    let smtp = SmtpServer::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(dir.path(), &feeds.url("/rss"), &smtp.url(), "");
+    assert_eq!(
+        feedwatch(&["--config", s(&cfg), "once"]).await.code,
+        Some(0)
+    );
+    assert_eq!(smtp.mails().len(), 2, "both stories, not one");
+    let run = feedwatch(&["--config", s(&cfg), "once"]).await;
+    assert_eq!(run.code, Some(0));
+    assert_eq!(smtp.mails().len(), 2, "and neither again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permanent_redirect_moves_the_feed_and_410_stops_it() {
+    let feeds = FeedServer::start().await;
+    feeds.set("/old", Route::redirect(301, "/new"));
+    feeds.set(
+        "/new",
+        Route::rss(
+            rss(&[("1", "http://news.test/1", "Kabulov moved")]),
+            "\"n\"",
+        ),
+    );
+    let smtp = SmtpServer::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(dir.path(), &feeds.url("/old"), &smtp.url(), "");
+    let first = feedwatch(&["--config", s(&cfg), "once"]).await;
+    assert_eq!(first.code, Some(0), "{first:#?}");
+    assert!(
+        first.stderr.contains("feed moved permanently"),
+        "{}",
+        first.stderr
+    );
+    assert_eq!(smtp.mails().len(), 1);
+    let v = feeds_json(&cfg).await;
+    assert_eq!(v[0]["state"]["moved_to"], feeds.url("/new"));
+
+    let second = feedwatch(&["--config", s(&cfg), "once"]).await;
+    assert_eq!(second.code, Some(0));
+    assert_eq!(
+        feeds.seen("/old").len(),
+        1,
+        "the old address is not asked again"
+    );
+    assert_eq!(feeds.seen("/new").len(), 2);
+    assert!(
+        !second.stderr.contains("feed moved permanently"),
+        "logged once"
+    );
+
+    // The feed is withdrawn.
+    feeds.set("/new", Route::status(410));
+    let gone = feedwatch(&["--config", s(&cfg), "once"]).await;
+    assert_eq!(gone.code, Some(1));
+    assert!(gone.stderr.contains("gone (410)"), "{}", gone.stderr);
+    let again = feedwatch(&["--config", s(&cfg), "once"]).await;
+    assert_eq!(
+        again.code,
+        Some(1),
+        "a gone feed keeps `once` unhappy until the config changes"
+    );
+    assert_eq!(feeds.seen("/new").len(), 3, "but it is not requested again");
+    let listing = feedwatch(&["--config", s(&cfg), "feeds"]).await;
+    assert!(listing.stdout.contains("GONE (410"), "{}", listing.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_failing_too_long_raises_one_health_alert_and_one_on_recovery() {
+    let feeds = FeedServer::start().await;
+    feeds.set("/rss", Route::status(500));
+    let smtp = SmtpServer::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(
+        dir.path(),
+        &feeds.url("/rss"),
+        &smtp.url(),
+        "interval = \"1s\"\nmin_interval = \"1s\"\nhealth_alert_after = \"2s\"",
+    );
+    let daemon = Daemon::start(&cfg, &dir.path().join("daemon.log"));
+    eventually_within(30, "the health alert", || !smtp.mails().is_empty()).await;
+    let subject = smtp.mails()[0].subject();
+    assert!(
+        subject.starts_with("[feedwatch] feed-health: Feed F has been failing since"),
+        "{subject}"
+    );
+    assert!(
+        smtp.mails()[0].text().contains("HTTP 500"),
+        "{}",
+        smtp.mails()[0].text()
+    );
+    // More failures: still one alert.
+    eventually_within(30, "two more failed polls", || {
+        feeds.seen("/rss").len() >= 5
+    })
+    .await;
+    assert_eq!(
+        smtp.mails().len(),
+        1,
+        "one alert per outage, not per failure"
+    );
+
+    feeds.set(
+        "/rss",
+        Route::rss(rss(&[("1", "http://news.test/1", "Back")]), "\"1\""),
+    );
+    eventually_within(40, "the recovery notice", || smtp.mails().len() >= 2).await;
+    assert_eq!(
+        smtp.mails()[1].subject(),
+        "[feedwatch] feed-health: Feed F has recovered"
+    );
+    let listing = feedwatch(&["--config", s(&cfg), "feeds", "--json"]).await;
+    let v: serde_json::Value = serde_json::from_str(&listing.stdout).expect("JSON");
+    assert_eq!(v[0]["state"]["consecutive_failures"], 0);
+    assert_eq!(daemon.terminate().await, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_resumes_the_schedule_instead_of_polling_at_once() {
+    let feeds = FeedServer::start().await;
+    feeds.set(
+        "/rss",
+        Route::rss(rss(&[("1", "http://news.test/1", "Quiet news")]), "\"1\""),
+    );
+    let smtp = SmtpServer::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(
+        dir.path(),
+        &feeds.url("/rss"),
+        &smtp.url(),
+        "interval = \"1h\"",
+    );
+    let daemon = Daemon::start(&cfg, &dir.path().join("d1.log"));
+    eventually_within(20, "the first poll", || feeds.seen("/rss").len() == 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(daemon.terminate().await, Some(0));
+
+    let v = feeds_json(&cfg).await;
+    let next = v[0]["state"]["next_poll_at"]
+        .as_i64()
+        .expect("next poll stored");
+    let ahead = next - chrono::Utc::now().timestamp();
+    assert!(
+        (3000..=4000).contains(&ahead),
+        "next poll about an hour out: {ahead} s"
+    );
+
+    let daemon = Daemon::start(&cfg, &dir.path().join("d2.log"));
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        feeds.seen("/rss").len(),
+        1,
+        "the restart did not poll early"
+    );
+    assert!(daemon.log_text().contains("scheduler started"));
+    assert_eq!(daemon.terminate().await, Some(0));
+}
+
+#[tokio::test]
+async fn opml_import_export_completions_and_man() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("feedwatch.toml");
+    std::fs::write(
+        &cfg,
+        "include = [\"feeds.d/*.toml\"]\n[storage]\npath = \"fw.db\"\n\
+         [[feed]]\nurl = \"https://www.themoscowtimes.com/rss/news\"\nname = \"The Moscow Times\"\n",
+    )
+    .expect("write");
+    let opml = fixture("opml_nested_categories.opml");
+    let printed = feedwatch(&["--config", s(&cfg), "import-opml", s(&opml)]).await;
+    assert_eq!(printed.code, Some(0), "{printed:#?}");
+    assert!(printed.stdout.contains("[[feed]]"), "{}", printed.stdout);
+    let out = dir.path().join("feeds.d/imported.toml");
+    let wrote = feedwatch(&["--config", s(&cfg), "import-opml", s(&opml), "-o", s(&out)]).await;
+    assert_eq!(wrote.code, Some(0), "{wrote:#?}");
+    let check = feedwatch(&["--config", s(&cfg), "check"]).await;
+    assert_eq!(
+        check.code,
+        Some(0),
+        "the imported feeds are a valid include: {check:#?}"
+    );
+    let imported: usize = printed.stdout.matches("[[feed]]").count();
+    assert!(
+        check.stdout.contains(&format!("feeds: {}", imported + 1)),
+        "{}",
+        check.stdout
+    );
+
+    let export = feedwatch(&["--config", s(&cfg), "export-opml"]).await;
+    assert_eq!(export.code, Some(0));
+    let feeds = feedwatch::opml::parse_opml(&export.stdout).expect("exported OPML parses");
+    assert_eq!(feeds.len(), imported + 1);
+    assert!(
+        feeds
+            .iter()
+            .any(|f| f.url == "https://www.themoscowtimes.com/rss/news")
+    );
+
+    // Importing again adds nothing: everything is configured already.
+    let again = feedwatch(&["--config", s(&cfg), "import-opml", s(&opml)]).await;
+    assert!(!again.stdout.contains("[[feed]]"), "{}", again.stdout);
+
+    let bash = feedwatch(&["completions", "bash"]).await;
+    assert_eq!(bash.code, Some(0));
+    assert!(bash.stdout.contains("_feedwatch()") && bash.stdout.contains("send-test"));
+    let man = feedwatch(&["man"]).await;
+    assert_eq!(man.code, Some(0));
+    assert!(man.stdout.contains(".TH feedwatch") && man.stdout.contains("backtest"));
+}
