@@ -193,7 +193,7 @@ fn start(config: Config, store: Store, shutdown: &CancellationToken) -> anyhow::
         let wait = (at - now).to_std().unwrap_or(Duration::ZERO);
         jobs.push(Job {
             first: start + wait,
-            host: host_key(&f.url),
+            host: crate::scheduler::host_key(&f.url),
         });
     }
     tracing::info!(
@@ -224,15 +224,6 @@ fn start(config: Config, store: Store, shutdown: &CancellationToken) -> anyhow::
         scheduler,
         dispatcher,
     })
-}
-
-/// The per-host limit's key: host and port.
-fn host_key(url: &url::Url) -> String {
-    format!(
-        "{}:{}",
-        url.host_str().unwrap_or(""),
-        url.port_or_known_default().unwrap_or(0)
-    )
 }
 
 /// Prunes item bodies older than `keep`, logging what it did.

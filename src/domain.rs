@@ -201,3 +201,19 @@ pub struct NewAlert {
     /// What to say.
     pub payload: AlertPayload,
 }
+
+/// An error and all its causes on one line: `fetch failed: request failed: connection refused`.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let msg = c.to_string();
+        // reqwest repeats its cause in its own message; do not print it twice.
+        if !s.ends_with(&msg) {
+            s.push_str(": ");
+            s.push_str(&msg);
+        }
+        cur = c.source();
+    }
+    s
+}

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::config::{Config, DigestSchedule, Feed};
+pub use crate::domain::error_chain;
 use crate::domain::{AlertPayload, Item, NewAlert};
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Hints, RequestOptions, Validators};
 use crate::parse::{ParseError, ParsedFeed, canonical_link, parse_feed, rekey_by_link};
@@ -570,20 +571,4 @@ pub fn document(item: &Item, feed_name: &str) -> Document {
         link: item.link.clone().unwrap_or_default(),
         feed: feed_name.to_string(),
     }
-}
-
-/// An error and all its causes on one line: `fetch failed: request failed: connection refused`.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let msg = c.to_string();
-        // reqwest repeats its cause in its own message; do not print it twice.
-        if !s.ends_with(&msg) {
-            s.push_str(": ");
-            s.push_str(&msg);
-        }
-        cur = c.source();
-    }
-    s
 }

@@ -163,6 +163,15 @@ pub fn first_poll(
     }
 }
 
+/// The per-host limit's key for a feed URL: host and port.
+pub fn host_key(url: &url::Url) -> String {
+    format!(
+        "{}:{}",
+        url.host_str().unwrap_or(""),
+        url.port_or_known_default().unwrap_or(0)
+    )
+}
+
 /// One feed as the loop sees it.
 #[derive(Debug, Clone)]
 pub struct Job {

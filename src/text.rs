@@ -96,6 +96,32 @@ pub fn collapse_whitespace(s: &str) -> String {
     out
 }
 
+/// Whether `s` is already what [`collapse_whitespace`] would return: no leading or trailing
+/// whitespace, and no whitespace but single ASCII spaces.
+pub fn is_collapsed(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    if bytes.first() == Some(&b' ') || bytes.last() == Some(&b' ') {
+        return false;
+    }
+    let mut prev_space = false;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b.is_ascii() {
+            let space = b == b' ';
+            if (space && prev_space) || (!space && (b.is_ascii_whitespace() || b == 0x0B)) {
+                return false;
+            }
+            prev_space = space;
+        } else {
+            prev_space = false;
+            // Only a char's first byte can start a (non-ASCII) whitespace char.
+            if b >= 0xC0 && s[i..].chars().next().is_some_and(char::is_whitespace) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
 /// Folded (matching) form of a text plus a map from each folded byte back to the original.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Folded {
@@ -137,11 +163,53 @@ impl Folded {
 /// assert_eq!(feedwatch::text::fold("Zürich  “Straße” — ЁЛКА"), "zurich \"strasse\" - елка");
 /// ```
 pub fn fold(s: &str) -> String {
-    fold_with_map(s).text
+    let mut text = String::with_capacity(s.len());
+    fold_into(s, &mut text, &mut NoMap);
+    text
 }
 
 /// [`fold`], keeping the offset map back into `s` (see [`Folded::original_range`]).
 pub fn fold_with_map(s: &str) -> Folded {
+    let mut text = String::with_capacity(s.len());
+    let mut map: Vec<u32> = Vec::with_capacity(s.len() + 1);
+    let len = fold_into(s, &mut text, &mut map);
+    map.push(len);
+    Folded { text, map }
+}
+
+/// Where [`fold_into`] records, for each folded byte, the original offset it came from. The
+/// matcher folds every field of every item but needs the map only for the few it reports, so
+/// the map-less variant ([`NoMap`]) is the hot path and compiles to no bookkeeping at all.
+trait OffsetMap {
+    /// `n` folded bytes were produced by the source segment starting at `at`.
+    fn repeat(&mut self, at: u32, n: usize);
+    /// Folded bytes copied one-to-one from the source bytes `range`.
+    fn identity(&mut self, range: std::ops::Range<u32>);
+}
+
+struct NoMap;
+
+impl OffsetMap for NoMap {
+    #[inline]
+    fn repeat(&mut self, _at: u32, _n: usize) {}
+    #[inline]
+    fn identity(&mut self, _range: std::ops::Range<u32>) {}
+}
+
+impl OffsetMap for Vec<u32> {
+    #[inline]
+    fn repeat(&mut self, at: u32, n: usize) {
+        self.extend(std::iter::repeat_n(at, n));
+    }
+    #[inline]
+    fn identity(&mut self, range: std::ops::Range<u32>) {
+        self.extend(range);
+    }
+}
+
+/// The folding loop shared by [`fold`] and [`fold_with_map`]. Returns the length of the part of
+/// `s` that was folded (all of it below 4 GiB).
+fn fold_into(s: &str, text: &mut String, map: &mut impl OffsetMap) -> u32 {
     // Offsets are stored as u32 to halve the map's size; a longer text is folded only up to
     // 4 GiB, which no feed item reaches (and the tail is then simply not matchable).
     let s = if s.len() >= u32::MAX as usize {
@@ -153,8 +221,6 @@ pub fn fold_with_map(s: &str) -> Folded {
     } else {
         s
     };
-    let mut text = String::with_capacity(s.len());
-    let mut map: Vec<u32> = Vec::with_capacity(s.len() + 1);
     // Whether a space is owed before the next non-space output (collapsing + trimming).
     let mut pending_space: Option<u32> = None;
     let bytes = s.as_bytes();
@@ -163,20 +229,28 @@ pub fn fold_with_map(s: &str) -> Folded {
     while i < bytes.len() {
         let b = bytes[i];
         if b.is_ascii() {
-            // ASCII fast path: one byte in, one byte out.
             if b.is_ascii_whitespace() || b == 0x0B {
                 if !text.is_empty() && pending_space.is_none() {
                     pending_space = Some(i as u32);
                 }
-            } else {
-                if let Some(at) = pending_space.take() {
-                    text.push(' ');
-                    map.push(at);
-                }
-                text.push(b.to_ascii_lowercase() as char);
-                map.push(i as u32);
+                i += 1;
+                continue;
             }
-            i += 1;
+            // ASCII fast path: a run of ASCII non-space bytes is copied and lowercased in one
+            // go (one byte in, one byte out), which is most of any Latin-script text.
+            if let Some(at) = pending_space.take() {
+                text.push(' ');
+                map.repeat(at, 1);
+            }
+            let run_end = bytes[i..]
+                .iter()
+                .position(|&b| !b.is_ascii() || b.is_ascii_whitespace() || b == 0x0B)
+                .map_or(bytes.len(), |n| i + n);
+            let out_start = text.len();
+            text.push_str(&s[i..run_end]);
+            text[out_start..].make_ascii_lowercase();
+            map.identity(i as u32..run_end as u32);
+            i = run_end;
             continue;
         }
         // A segment: one char plus any following combining chars, so that a base letter and
@@ -198,6 +272,19 @@ pub fn fold_with_map(s: &str) -> Folded {
             fold_segment(seg, &mut scratch);
             &scratch
         };
+        if !folded.contains(' ') {
+            // Most segments: no whitespace inside, so the whole fold is copied at once.
+            if !folded.is_empty() {
+                if let Some(at) = pending_space.take() {
+                    text.push(' ');
+                    map.repeat(at, 1);
+                }
+                text.push_str(folded);
+                map.repeat(i as u32, folded.len());
+            }
+            i = seg_end;
+            continue;
+        }
         for c in folded.chars() {
             if c == ' ' {
                 if !text.is_empty() && pending_space.is_none() {
@@ -206,17 +293,52 @@ pub fn fold_with_map(s: &str) -> Folded {
             } else {
                 if let Some(at) = pending_space.take() {
                     text.push(' ');
-                    map.push(at);
+                    map.repeat(at, 1);
                 }
                 let before = text.len();
                 text.push(c);
-                map.extend(std::iter::repeat_n(i as u32, text.len() - before));
+                map.repeat(i as u32, text.len() - before);
             }
         }
         i = seg_end;
     }
-    map.push(s.len() as u32);
-    Folded { text, map }
+    s.len() as u32
+}
+
+/// The folded form of a literal `lit` trimmed so that it is a substring of `fold(t)` for
+/// *every* text `t` containing `lit` (at char boundaries). Used to prefilter regexes: the
+/// regex crate finds `lit` in the original text, the matcher looks for this in folded text.
+///
+/// Folding works segment by segment (a char plus the combining marks after it), so `fold(lit)`
+/// can differ from the fold of the same chars inside a longer text only at `lit`'s edges: a
+/// leading combining mark belongs to the previous char in `t`, and a trailing non-ASCII char
+/// may be followed by marks in `t` that compose with it (`и` + U+0306 folds to `й`). Both
+/// edges are dropped; an ASCII char is always its own segment and is kept.
+pub(crate) fn fold_literal_core(lit: &str) -> String {
+    let lit = lit.trim_start_matches(joins_previous);
+    let body = lit.trim_end_matches(joins_previous);
+    let end = match body.chars().next_back() {
+        // Trailing marks after an ASCII char are their own segment in `t`, possibly longer.
+        Some(c) if c.is_ascii() => body.len(),
+        Some(c) => body.len() - c.len_utf8(),
+        None => 0,
+    };
+    fold(&lit[..end])
+}
+
+/// Whether `c` belongs to the segment of the char before it: a combining char or a conjoining
+/// Hangul vowel/trailing jamo.
+fn joins_previous(c: char) -> bool {
+    // Fast path for the letters of most news text (Latin, Greek, Cyrillic, Armenian), which
+    // hold no combining char: the table lookups below dominated folding Cyrillic text.
+    let cp = c as u32;
+    if cp < 0x300 || (0x370..0x483).contains(&cp) || (0x48A..0x591).contains(&cp) {
+        return false;
+    }
+    canonical_combining_class(c) != 0
+        || is_combining_mark(c)
+        || ('\u{1160}'..='\u{11FF}').contains(&c)
+        || ('\u{D7B0}'..='\u{D7FF}').contains(&c)
 }
 
 /// End (byte offset) of the segment starting at `start`: the char there plus every following
@@ -225,11 +347,7 @@ fn segment_end(s: &str, start: usize) -> usize {
     let mut chars = s[start..].char_indices();
     chars.next();
     for (off, c) in chars {
-        let joins = canonical_combining_class(c) != 0
-            || is_combining_mark(c)
-            || ('\u{1160}'..='\u{11FF}').contains(&c)
-            || ('\u{D7B0}'..='\u{D7FF}').contains(&c);
-        if !joins {
+        if !joins_previous(c) {
             return start + off;
         }
     }
@@ -547,6 +665,92 @@ mod tests {
         for s in ["Zürich Straße ЁЖ “x” — ﬁ", "ΣΊΣΥΦΟΣ", "Ⅻ ½ ㎏", "ǅ ǆ"] {
             let once = fold(s);
             assert_eq!(fold(&once), once, "{s}");
+        }
+    }
+
+    /// (name, literal, expected core)
+    #[test]
+    fn fold_literal_core_drops_unsafe_edges() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("ascii_kept_whole", "Kabulov", "kabulov"),
+            ("case_variant", "KaBuLoV", "kabulov"),
+            ("accented_end_dropped", "Zürich café", "zurich caf"),
+            ("cyrillic_last_char_dropped", "Кабулов", "кабуло"),
+            ("leading_mark_dropped", "\u{301}abc", "abc"),
+            ("ascii_then_mark", "cafe\u{301}", "cafe"),
+            ("single_non_ascii", "ж", ""),
+            ("spaces_trimmed", " moscow format ", "moscow format"),
+        ];
+        for (name, lit, want) in cases {
+            assert_eq!(fold_literal_core(lit), *want, "case {name}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The regex prefilter's soundness: wherever a literal occurs in a text, its folded
+        /// core occurs in the folded text (a miss here would be a missed alert).
+        #[test]
+        fn literal_core_occurs_in_folded_text(
+            text in "(\\PC|[\u{300}-\u{36F}\u{1160}-\u{11FF}иеЙйё \n\u{A0}\u{A8}]){0,30}",
+            a in 0usize..40,
+            b in 0usize..40,
+        ) {
+            // Regexes run on the whitespace-collapsed text; the prefilter on the folded one.
+            let hay = collapse_whitespace(&text);
+            let bounds: Vec<usize> = hay
+                .char_indices()
+                .map(|(i, _)| i)
+                .chain([hay.len()])
+                .collect();
+            let (a, b) = (bounds[a % bounds.len()], bounds[b % bounds.len()]);
+            let lit = &hay[a.min(b)..a.max(b)];
+            let core = fold_literal_core(lit);
+            proptest::prop_assert!(
+                fold(&text).contains(&core),
+                "{lit:?} in {text:?}: core {core:?} not in {:?}",
+                fold(&text)
+            );
+        }
+
+        #[test]
+        fn fold_and_fold_with_map_agree(text in "\\PC{0,60}") {
+            let mapped = fold_with_map(&text);
+            proptest::prop_assert_eq!(fold(&text), mapped.text.clone());
+            let r = mapped.original_range(0..mapped.text.len());
+            proptest::prop_assert!(text.get(r).is_some());
+        }
+    }
+
+    #[test]
+    fn joins_previous_fast_path_agrees_with_tables() {
+        for c in (0..0x600u32).filter_map(char::from_u32) {
+            let slow = canonical_combining_class(c) != 0
+                || is_combining_mark(c)
+                || ('\u{1160}'..='\u{11FF}').contains(&c)
+                || ('\u{D7B0}'..='\u{D7FF}').contains(&c);
+            assert_eq!(joins_previous(c), slow, "{c:?} U+{:04X}", c as u32);
+        }
+    }
+
+    #[test]
+    fn is_collapsed_agrees_with_collapse_whitespace() {
+        for s in [
+            "",
+            "a",
+            "a b",
+            "a  b",
+            " a",
+            "a ",
+            "a\nb",
+            "a\tb",
+            "a\u{A0}b",
+            "ж ж",
+            "ж\u{3000}ж",
+            "a\u{B}b",
+            "a\u{1F}b",
+            "Zürich “x” — y",
+        ] {
+            assert_eq!(is_collapsed(s), collapse_whitespace(s) == s, "{s:?}");
         }
     }
 

@@ -103,3 +103,37 @@ fn readme_documents_commands_and_every_config_key() {
         );
     }
 }
+
+#[tokio::test]
+async fn every_subcommand_in_help_is_documented_in_the_readme() {
+    let readme = std::fs::read_to_string(repo("README.md")).expect("README.md");
+    let help = feedwatch(&["--help"]).await;
+    assert_eq!(help.code, Some(0));
+    let commands: Vec<&str> = help
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(
+        commands.len() >= 10,
+        "parsed the command list: {commands:?}"
+    );
+    for c in commands {
+        assert!(
+            readme.contains(&format!("`feedwatch {c}")),
+            "README does not document `feedwatch {c}`"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_example_configs_are_valid() {
+    for cfg in ["config/feedwatch.toml", "packaging/feedwatch.toml"] {
+        let run = feedwatch(&["--config", &repo(cfg), "check"]).await;
+        assert_eq!(run.code, Some(0), "{cfg}: {run:#?}");
+    }
+}

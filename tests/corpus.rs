@@ -19,12 +19,16 @@ const NOT_FEEDS: &[&str] = &[".serde.json", ".expected", ".config"];
 /// Fewer files than this means the corpus was not copied completely.
 const MIN_FILES: usize = 2_000;
 
+/// The corpus: `$FEEDWATCH_CORPUS`, else `shared/corpus` beside the repository (where CI and
+/// the project's machines have it).
 fn corpus_root() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    let root = std::env::var_os("FEEDWATCH_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
     assert!(
         root.join("README.md").is_file(),
-        "the feed corpus is missing: expected {} (a copy of shared/ beside the repository); \
-         this test fails rather than skips without it",
+        "the feed corpus is missing: expected {} (a copy of shared/ beside the repository, \
+         or set FEEDWATCH_CORPUS); this test fails rather than skips without it",
         root.display()
     );
     root

@@ -157,8 +157,10 @@ fn packaged_example_config_is_valid_and_uses_the_state_directory() {
 
 #[test]
 fn deb_metadata_installs_what_the_unit_runs() {
-    let meta: toml::Table =
-        toml::from_str(&read("packaging/deb-metadata.toml")).expect("deb-metadata.toml is TOML");
+    let manifest: toml::Table = toml::from_str(&read("Cargo.toml")).expect("Cargo.toml is TOML");
+    let meta = manifest["package"]["metadata"]["deb"]
+        .as_table()
+        .expect("[package.metadata.deb] in Cargo.toml");
     let assets = meta["assets"].as_array().expect("assets array");
     let mut dests = Vec::new();
     for asset in assets {

@@ -261,6 +261,8 @@ pub struct Webhook {
     pub format: WebhookFormat,
     /// Time allowed for one request.
     pub timeout: Duration,
+    /// Extra trusted CA certificates (PEM), for receivers with a private CA.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 impl fmt::Debug for Webhook {
@@ -393,6 +395,8 @@ pub struct Email {
     pub timeout: Duration,
     /// Subject template with `{rule}`, `{title}`, `{feed}`, `{matched}` placeholders.
     pub subject: String,
+    /// Extra trusted CA certificates (PEM), for servers with a private CA.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 impl fmt::Debug for Email {

@@ -391,6 +391,36 @@ impl Walk<'_> {
         }
     }
 
+    /// `ca_file`: PEM with one or more CA certificates to trust in addition to the system's.
+    fn ca_file(
+        &mut self,
+        path: &KeyPath,
+        map: &Map<String, Value>,
+        base: &Path,
+    ) -> Option<Vec<u8>> {
+        let file = self.string(path, map, "ca_file")?;
+        let full = base.join(&file);
+        match std::fs::read(&full) {
+            Ok(pem) if lettre::transport::smtp::client::Certificate::from_pem(&pem).is_ok() => {
+                Some(pem)
+            }
+            Ok(_) => {
+                self.err(
+                    &path.key("ca_file"),
+                    format!("{} holds no PEM certificate", full.display()),
+                );
+                None
+            }
+            Err(e) => {
+                self.err(
+                    &path.key("ca_file"),
+                    format!("cannot read {}: {e}", full.display()),
+                );
+                None
+            }
+        }
+    }
+
     fn array<'v>(&mut self, path: &KeyPath, value: &'v Value) -> &'v [Value] {
         match value {
             Value::Array(items) => items,
@@ -484,6 +514,7 @@ const EMAIL_KEYS: &[&str] = &[
     "password_env",
     "subject",
     "digest",
+    "ca_file",
 ];
 const STDOUT_KEYS: &[&str] = &["type", "digest"];
 const WEBHOOK_KEYS: &[&str] = &[
@@ -494,6 +525,7 @@ const WEBHOOK_KEYS: &[&str] = &[
     "format",
     "timeout",
     "digest",
+    "ca_file",
 ];
 
 /// Every key the schema accepts, by table (`notify.email` etc. for notifier types), so docs
@@ -1254,6 +1286,7 @@ fn walk_email(w: &mut Walk<'_>, path: &KeyPath, value: &Value, base: &Path) -> O
     if let Err(e) = crate::notify::render::check_subject_template(&subject) {
         w.err(&path.key("subject"), e);
     }
+    let ca_pem = w.ca_file(path, map, base);
     let from = w.required_string(path, map, "from").and_then(|s| {
         match s.parse::<lettre::message::Mailbox>() {
             Ok(m) => Some(m),
@@ -1301,6 +1334,7 @@ fn walk_email(w: &mut Walk<'_>, path: &KeyPath, value: &Value, base: &Path) -> O
         to,
         timeout,
         subject,
+        ca_pem,
     })
 }
 
@@ -1327,6 +1361,7 @@ fn walk_webhook(w: &mut Walk<'_>, path: &KeyPath, value: &Value, base: &Path) ->
         });
     let headers = w.header_table(path, map);
     let secret = w.secret_file(path, map, "secret_file", base);
+    let ca_pem = w.ca_file(path, map, base);
     let format = match w.string(path, map, "format").as_deref() {
         None | Some("json") => WebhookFormat::Json,
         Some("slack") => WebhookFormat::Slack,
@@ -1352,6 +1387,7 @@ fn walk_webhook(w: &mut Walk<'_>, path: &KeyPath, value: &Value, base: &Path) ->
         secret,
         format,
         timeout,
+        ca_pem,
     })
 }
 

@@ -4,12 +4,12 @@
 
 use lettre::message::MultiPart;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::{Delivered, NotifyError, render};
 use crate::config::{Email, SmtpTls};
-use crate::domain::{Alert, hash_hex};
+use crate::domain::{Alert, error_chain, hash_hex};
 
 /// Domain part of generated Message-IDs.
 const MESSAGE_ID_DOMAIN: &str = "feedwatch.invalid";
@@ -35,7 +35,14 @@ impl EmailNotifier {
     /// Builds the (lazy) transport; no connection is made until the first send.
     pub fn new(cfg: &Email) -> Result<EmailNotifier, NotifyError> {
         let tls_params = || {
-            TlsParameters::new(cfg.host.clone()).map_err(|e| NotifyError::Permanent {
+            let mut builder = TlsParameters::builder(cfg.host.clone());
+            if let Some(pem) = &cfg.ca_pem {
+                let ca = Certificate::from_pem(pem).map_err(|e| NotifyError::Permanent {
+                    message: format!("cannot read ca_file: {e}"),
+                })?;
+                builder = builder.add_root_certificate(ca);
+            }
+            builder.build().map_err(|e| NotifyError::Permanent {
                 message: format!("cannot set up TLS for {}: {e}", cfg.host),
             })
         };
@@ -127,16 +134,4 @@ impl EmailNotifier {
                 message: format!("cannot build message: {e}"),
             })
     }
-}
-
-/// The error with its causes, on one line (lettre's Display omits the source).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }

@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::{Delivered, NotifyError, render};
 use crate::config::{Webhook, WebhookFormat};
-use crate::domain::{Alert, AlertPayload, hash_hex};
+use crate::domain::{Alert, AlertPayload, error_chain, hash_hex};
 
 /// Version of the JSON schema in `format = "json"` bodies.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -43,7 +43,17 @@ impl WebhookNotifier {
                 headers.insert(k, v);
             }
         }
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if let Some(pem) = &cfg.ca_pem {
+            for cert in
+                reqwest::Certificate::from_pem_bundle(pem).map_err(|e| NotifyError::Permanent {
+                    message: format!("cannot read ca_file: {e}"),
+                })?
+            {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let client = builder
             .user_agent(user_agent)
             .default_headers(headers)
             .timeout(cfg.timeout)
@@ -187,7 +197,7 @@ impl WebhookNotifier {
             .send()
             .await
             .map_err(|e| NotifyError::Transient {
-                message: format!("POST {} failed: {}", self.cfg.url, chain(&e)),
+                message: format!("POST {} failed: {}", self.cfg.url, error_chain(&e)),
                 retry_after: None,
             })?;
         let status = resp.status();
@@ -333,17 +343,6 @@ fn rfc2047(s: &str) -> String {
         "=?UTF-8?B?{}?=",
         base64::engine::general_purpose::STANDARD.encode(s.as_bytes())
     )
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 #[cfg(test)]

@@ -1,19 +1,29 @@
 //! The compiled rule set: one Aho-Corasick automaton over the literals that can trigger a rule.
 //!
 //! Compiling: every literal (word, phrase, prefix, proximity word) of every rule is folded and
-//! deduplicated into a *pattern*. For each rule we derive *requirement groups*: sets of
-//! patterns such that, for the rule to be true, at least one pattern of every group must occur
-//! (`Kabulov talks -football` → `{kabulov}`, `{talks}`; `(a OR b) c` → `{a, b}`, `{c}`).
-//! Grouped patterns go into one Aho-Corasick automaton; a rule becomes a *candidate* only when
-//! all its groups hit, so `Kabulov talks` costs nothing on a text that says `talks` but not
-//! `Kabulov`. Patterns in no group (only under `NOT`) are looked up lazily, when a candidate
-//! needs them. Rules with no group at all (`NOT x`, regex-only) are on the small "always
-//! evaluate" list; all regexes share one `RegexSet` pass per field.
+//! deduplicated into a *pattern*. For each rule we derive one *trigger group*: a set of
+//! patterns such that, for the rule to be true, at least one of them must occur
+//! (`Kabulov talks -football` → `{kabulov}`; `(a OR b) c` → `{a, b}` or `{c}`). Where a rule
+//! has several such groups (every AND does) the one most likely to be rare is chosen (see
+//! [`rarity`]), so common words a rule also requires never enter the automaton: `Kabulov
+//! talks` costs nothing on a text that says `talks` but not `Kabulov`. Patterns in no trigger
+//! group are looked up lazily (a substring search of the folded field), only when a candidate
+//! rule needs them.
 //!
-//! Matching a document: fold each needed field once ([`PreparedDocument`]), run the automaton
+//! Regexes get a trigger group too when `regex-syntax` can extract the literals every match
+//! must start (or end) with: those literals, folded, go into the same automaton as *raw*
+//! patterns (no word-boundary test), and the regex itself runs only on fields where one of
+//! them occurs. Rules with no trigger group at all (`NOT x`, a regex with no literal such as
+//! `/\d{4}/`) are on the small "always evaluate" list. Regexes run one by one, never as one
+//! `RegexSet`: a set needs an overlapping search, which the regex crate runs on its slowest
+//! engine (the PikeVM) as soon as one regex has a Unicode `\b` and the text is not ASCII;
+//! measured 4× slower than running the same regexes individually on mixed-script news.
+//!
+//! Matching a document: fold each scanned field once ([`PreparedDocument`]), run the automaton
 //! over it once (overlapping, so `moscow` and `moscow format` both report), keep the hits that
-//! sit on word boundaries, then evaluate only the candidates plus the "always" list. Cost grows
-//! with the text and the number of *hits*, not with the number of rules.
+//! sit on word boundaries, then evaluate only the rules they trigger plus the "always" list.
+//! Cost grows with the text and the number of *hits*, not with the number of rules. The
+//! folded-to-original offset map and the snippets are built only for rules that match.
 
 use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
@@ -21,25 +31,36 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
-use regex::{Regex, RegexSet, RegexSetBuilder, SetMatches};
+use regex::Regex;
+use regex_syntax::hir::literal::{ExtractKind, Extractor};
 use serde::{Deserialize, Serialize};
 
 use super::query::{Node, Query, TermKind};
 use super::snippet::{LIST_SEPARATOR, snippet};
 use super::{Document, Field, FieldSet};
-use crate::text::{Folded, collapse_whitespace, fold_with_map, is_unspaced_script, is_word_char};
+use crate::text::{
+    Folded, collapse_whitespace, fold, fold_literal_core, fold_with_map, is_collapsed,
+    is_unspaced_script, is_word_char,
+};
 
-/// Rule sets with at most this many trigger patterns get a full DFA (fastest scan, memory grows
-/// with patterns × alphabet); bigger ones use the contiguous NFA, which stays compact.
-const DFA_MAX_PATTERNS: usize = 5_000;
+/// Rule sets with at most this many automaton patterns get a full DFA (fastest scan, memory
+/// grows with patterns × alphabet); bigger ones use the contiguous NFA, which stays compact.
+/// Measured with the benchmark's 10,000 realistic rules (11,500 patterns, mixed scripts): DFA
+/// 19 MB and ~1.4× the NFA's matching speed; so ~35 MB at this limit.
+const DFA_MAX_PATTERNS: usize = 20_000;
 
-/// Requirement groups tracked per rule (bits of a `u64`); further groups are ignored, which
-/// only makes more rules candidates.
-const MAX_GROUPS: usize = 64;
+/// Shortest folded literal, in bytes, worth prefiltering a regex with: a shorter one hits
+/// nearly every item and costs more automaton work than running the regex.
+const MIN_PREFILTER_LITERAL_BYTES: usize = 3;
 
-/// Compiled-size limit for the combined `RegexSet`, in bytes. Above it, regexes run one by one
-/// (same results, slower): a size error must never reject a config whose regexes each compiled.
-const REGEX_SET_SIZE_LIMIT: usize = 64 << 20;
+/// Most distinct folded literals one regex prefilter may have (after folding, `(?i)` case
+/// variants collapse into one); more means a regex like `/[a-z]{3}x/`, better run always.
+const MAX_PREFILTER_LITERALS: usize = 64;
+
+/// `regex-syntax` extraction budget, in literals. Raised from its default (250) so that the
+/// case variants of a `(?i)` literal (2ⁿ for n letters) survive long enough to be folded back
+/// into one literal instead of being cut to a short, unselective prefix.
+const EXTRACT_LIMIT_TOTAL: usize = 4_096;
 
 /// All rules, compiled for matching many documents.
 #[derive(Debug, Clone)]
@@ -51,21 +72,29 @@ pub struct RuleSet {
     pattern_fields: Vec<FieldSet>,
     /// Whether each pattern is in the automaton (a trigger) or looked up lazily.
     in_automaton: Vec<bool>,
-    /// Over the trigger patterns; automaton pattern `i` is pattern id `automaton_ids[i]`.
-    /// `None` when no rule has a trigger.
+    /// `triggers[pattern]`: the rules for which this pattern is a trigger.
+    triggers: Vec<Vec<u32>>,
+    /// Fields in which each raw (regex prefilter) pattern is looked for.
+    raw_fields: Vec<FieldSet>,
+    /// `raw_triggers[raw]`: the rules for which this raw pattern is a trigger.
+    raw_triggers: Vec<Vec<u32>>,
+    /// Over the trigger patterns and every raw pattern; `None` when there are none.
     automaton: Option<AhoCorasick>,
-    automaton_ids: Vec<u32>,
-    /// `triggers[pattern]`: the (rule, requirement group) pairs this pattern satisfies.
-    triggers: Vec<Vec<(u32, u8)>>,
-    /// Number of requirement groups of each rule (0 for rules on the `always` list).
-    group_counts: Vec<u8>,
-    /// Rules that can match without any literal hit (`NOT x`, regex-only): evaluated always.
+    /// What automaton pattern `i` stands for (one string may be both a word and a raw pattern).
+    automaton_ids: Vec<AcEntry>,
+    /// Rules that can match without any trigger hit (`NOT x`, literal-free regex): always
+    /// evaluated.
     always: Vec<u32>,
-    /// Fields the automaton scans: where trigger patterns are looked for.
+    /// Fields the automaton scans.
     scan_fields: FieldSet,
-    /// Every regex term of every rule; `CKind::Regex::set_index` indexes it. `None` if there are
-    /// no regexes or the set was too large to build (then each regex runs on its own).
-    regex_set: Option<RegexSet>,
+}
+
+/// One automaton pattern: a word pattern (hits must start on a word boundary), a raw pattern
+/// (any occurrence counts), or both.
+#[derive(Debug, Clone, Copy, Default)]
+struct AcEntry {
+    word: Option<u32>,
+    raw: Option<u32>,
 }
 
 /// A rule that matched a document.
@@ -117,9 +146,20 @@ struct CTerm {
 
 #[derive(Debug, Clone)]
 enum CKind {
-    Literal { pattern: u32, prefix: bool },
-    Near { patterns: Vec<u32>, distance: u32 },
-    Regex { regex: Regex, set_index: usize },
+    Literal {
+        pattern: u32,
+        prefix: bool,
+    },
+    Near {
+        patterns: Vec<u32>,
+        distance: u32,
+    },
+    Regex {
+        regex: Regex,
+        /// Raw patterns of which at least one occurs in the folded field wherever the regex
+        /// matches; empty when none could be extracted.
+        prefilter: Vec<u32>,
+    },
 }
 
 /// A document with each field folded at most once, lazily (only fields some rule looks at).
@@ -132,9 +172,13 @@ pub struct PreparedDocument<'a> {
 struct PreparedField<'a> {
     /// Plain text as given (list fields joined with [`LIST_SEPARATOR`]).
     original: Cow<'a, str>,
-    folded: OnceCell<Folded>,
-    /// Whitespace-collapsed original: what regexes run on.
-    collapsed: OnceCell<String>,
+    /// Folded text: what the automaton scans and hits point into.
+    folded: OnceCell<String>,
+    /// The same folded text plus its map back to `original`: built only to report a match.
+    mapped: OnceCell<Folded>,
+    /// Whitespace-collapsed original, what regexes run on; `None` when `original` already is
+    /// (text from `html_to_text` always is), to skip a copy per item.
+    collapsed: OnceCell<Option<String>>,
     /// Byte offsets in the folded text where words start (for proximity).
     word_starts: OnceCell<Vec<u32>>,
 }
@@ -144,26 +188,48 @@ impl<'a> PreparedField<'a> {
         PreparedField {
             original,
             folded: OnceCell::new(),
+            mapped: OnceCell::new(),
             collapsed: OnceCell::new(),
             word_starts: OnceCell::new(),
         }
     }
 
-    fn folded(&self) -> &Folded {
-        self.folded.get_or_init(|| fold_with_map(&self.original))
+    fn folded(&self) -> &str {
+        self.folded.get_or_init(|| fold(&self.original))
+    }
+
+    fn mapped(&self) -> &Folded {
+        self.mapped.get_or_init(|| fold_with_map(&self.original))
     }
 
     fn collapsed(&self) -> &str {
         self.collapsed
-            .get_or_init(|| collapse_whitespace(&self.original))
+            .get_or_init(|| {
+                (!is_collapsed(&self.original)).then(|| collapse_whitespace(&self.original))
+            })
+            .as_deref()
+            .unwrap_or(&self.original)
     }
 
-    /// Index of the word that contains (or follows) folded byte `offset`.
+    /// Index of the word that contains (or follows) folded byte `offset`: the number of word
+    /// starts at or before it.
     fn word_index(&self, offset: u32) -> usize {
-        let starts = self.word_starts.get_or_init(|| {
+        self.word_starts().partition_point(|&s| s <= offset)
+    }
+
+    /// The folded byte offsets whose [`PreparedField::word_index`] is in `lo..=hi`.
+    fn offsets_of_words(&self, lo: usize, hi: usize) -> Range<usize> {
+        let starts = self.word_starts();
+        let at = |i: usize| starts.get(i).map_or(self.folded().len(), |&s| s as usize);
+        let start = if lo == 0 { 0 } else { at(lo - 1) };
+        start..at(hi).max(start)
+    }
+
+    fn word_starts(&self) -> &[u32] {
+        self.word_starts.get_or_init(|| {
             let mut starts = Vec::new();
             let mut in_word = false;
-            for (i, c) in self.folded().text.char_indices() {
+            for (i, c) in self.folded().char_indices() {
                 let w = is_word_char(c);
                 if w && (!in_word || is_unspaced_script(c)) {
                     starts.push(i as u32);
@@ -171,18 +237,17 @@ impl<'a> PreparedField<'a> {
                 in_word = w;
             }
             starts
-        });
-        starts.partition_point(|&s| s <= offset)
+        })
     }
 }
 
 impl<'a> PreparedDocument<'a> {
     /// Wraps `doc` for matching. Cheap: fields are folded on first use.
     pub fn new(doc: &'a Document) -> Self {
-        let joined = |values: &[String]| -> Cow<'a, str> {
+        let joined = |values: &'a [String]| -> Cow<'a, str> {
             match values {
                 [] => Cow::Borrowed(""),
-                [one] => Cow::Owned(one.clone()),
+                [one] => Cow::Borrowed(one.as_str()),
                 many => Cow::Owned(many.join(&LIST_SEPARATOR.to_string())),
             }
         };
@@ -235,13 +300,34 @@ impl Hit {
     }
 }
 
+/// A pattern a rule can be triggered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Trigger {
+    /// A word pattern: a hit must start on a word boundary.
+    Word(u32),
+    /// A raw pattern (regex prefilter literal): any occurrence.
+    Raw(u32),
+}
+
+/// A set of triggers at least one of which occurs whenever a node is true, and how likely
+/// that set is to be rare (higher: rarer; see [`rarity`]).
+#[derive(Debug, Clone)]
+struct Group {
+    triggers: Vec<Trigger>,
+    rarity: u32,
+}
+
 /// Accumulates the pieces of a [`RuleSet`] while queries are compiled.
 #[derive(Default)]
 struct Compiler {
     patterns: Vec<String>,
     pattern_fields: Vec<FieldSet>,
     ids: HashMap<String, u32>,
-    regex_sources: Vec<String>,
+    raw_patterns: Vec<String>,
+    raw_fields: Vec<FieldSet>,
+    raw_ids: HashMap<String, u32>,
+    /// Rarity score of each raw pattern.
+    raw_rarity: Vec<u32>,
 }
 
 impl Compiler {
@@ -254,6 +340,19 @@ impl Compiler {
         self.patterns.push(folded.to_string());
         self.pattern_fields.push(fields);
         self.ids.insert(folded.to_string(), id);
+        id
+    }
+
+    fn intern_raw(&mut self, folded: &str, fields: FieldSet) -> u32 {
+        if let Some(&id) = self.raw_ids.get(folded) {
+            self.raw_fields[id as usize] = self.raw_fields[id as usize].union(fields);
+            return id;
+        }
+        let id = u32::try_from(self.raw_patterns.len()).expect("fewer than 4 billion literals");
+        self.raw_patterns.push(folded.to_string());
+        self.raw_fields.push(fields);
+        self.raw_rarity.push(rarity(folded, ""));
+        self.raw_ids.insert(folded.to_string(), id);
         id
     }
 
@@ -283,11 +382,11 @@ impl Compiler {
                         distance,
                     },
                     TermKind::Regex { regex, set_source } => {
-                        self.regex_sources.push(set_source);
-                        CKind::Regex {
-                            regex,
-                            set_index: self.regex_sources.len() - 1,
-                        }
+                        let prefilter: Vec<u32> = regex_literals(&set_source)
+                            .iter()
+                            .map(|lit| self.intern_raw(lit, term.fields))
+                            .collect();
+                        CKind::Regex { regex, prefilter }
                     }
                 };
                 terms.push(CTerm {
@@ -299,6 +398,145 @@ impl Compiler {
                 CNode::Leaf(terms.len() - 1)
             }
         }
+    }
+
+    /// The rarest trigger group of `node` (`None`: `node` can be true with no trigger hit).
+    fn group(&self, node: &CNode, terms: &[CTerm]) -> Option<Group> {
+        match node {
+            CNode::Leaf(i) => {
+                let term = &terms[*i];
+                match &term.kind {
+                    CKind::Literal { pattern, .. } => Some(Group {
+                        triggers: vec![Trigger::Word(*pattern)],
+                        rarity: rarity(&self.patterns[*pattern as usize], &term.written),
+                    }),
+                    // Every word must occur: any one of them is a valid group.
+                    CKind::Near { patterns, .. } => patterns
+                        .iter()
+                        .map(|&p| {
+                            let folded = &self.patterns[p as usize];
+                            Group {
+                                triggers: vec![Trigger::Word(p)],
+                                rarity: rarity(folded, written_word(&term.written, folded)),
+                            }
+                        })
+                        .max_by_key(|g| g.rarity),
+                    CKind::Regex { prefilter, .. } if !prefilter.is_empty() => Some(Group {
+                        triggers: prefilter.iter().map(|&r| Trigger::Raw(r)).collect(),
+                        rarity: prefilter
+                            .iter()
+                            .map(|&r| self.raw_rarity[r as usize])
+                            .min()
+                            .unwrap_or(0),
+                    }),
+                    CKind::Regex { .. } => None,
+                }
+            }
+            // All children must be true: any child's group will do; take the rarest (on a
+            // tie, the smaller one: fewer patterns, fewer hits).
+            CNode::And(items) => {
+                items
+                    .iter()
+                    .filter_map(|n| self.group(n, terms))
+                    .max_by(|a, b| {
+                        a.rarity
+                            .cmp(&b.rarity)
+                            .then(b.triggers.len().cmp(&a.triggers.len()))
+                    })
+            }
+            // Any child may be the true one: one group from every child, united; only as rare
+            // as its most common member.
+            CNode::Or(items) => {
+                let mut union = Group {
+                    triggers: Vec::new(),
+                    rarity: u32::MAX,
+                };
+                for n in items {
+                    let g = self.group(n, terms)?;
+                    union.triggers.extend(g.triggers);
+                    union.rarity = union.rarity.min(g.rarity);
+                }
+                union.triggers.sort_unstable();
+                union.triggers.dedup();
+                Some(union)
+            }
+            CNode::Not(_) => None,
+        }
+    }
+}
+
+/// How likely a literal is to be rare in news text, for choosing a rule's trigger: higher is
+/// rarer. Without corpus statistics the best cheap signals are capitals as written (users
+/// capitalise proper names, and a name is rarer than any common word however long: `NATO
+/// government` should trigger on `NATO`), then length (function words are short), then the
+/// number of words (a phrase is rarer than each of its words).
+fn rarity(folded: &str, written: &str) -> u32 {
+    /// Outweighs any difference in length between two literals of a query.
+    const CAPITALISED_BONUS: u32 = 1_000;
+    let chars = folded.chars().filter(|&c| c != ' ').count() as u32;
+    let extra_words = folded.matches(' ').count() as u32;
+    let capitalised = written.chars().any(char::is_uppercase);
+    chars.min(CAPITALISED_BONUS / 2)
+        + 6 * extra_words
+        + if capitalised { CAPITALISED_BONUS } else { 0 }
+}
+
+/// The word of a proximity phrase as written (`Moscow` in `"Moscow talks"~5`) that folds to
+/// `folded`, for [`rarity`]; the whole phrase if none does.
+fn written_word<'w>(written: &'w str, folded: &str) -> &'w str {
+    written
+        .split(' ')
+        .find(|w| fold(w) == folded)
+        .unwrap_or(written)
+}
+
+/// Folded literals of which at least one occurs in the folded text wherever the regex
+/// `source` matches the original (whitespace-collapsed) text, or none if no useful set can be
+/// extracted. Tries the literals matches must start with and those they must end with, and
+/// keeps the more selective set.
+fn regex_literals(source: &str) -> Vec<String> {
+    let Ok(hir) = regex_syntax::ParserBuilder::new().build().parse(source) else {
+        return Vec::new();
+    };
+    let candidates = [ExtractKind::Prefix, ExtractKind::Suffix].map(|kind| {
+        let seq = Extractor::new()
+            .kind(kind)
+            .limit_total(EXTRACT_LIMIT_TOTAL)
+            .extract(&hir);
+        let Some(lits) = seq.literals() else {
+            return None; // infinite: some match has no literal at this end
+        };
+        let mut folded: Vec<String> = Vec::with_capacity(lits.len());
+        for lit in lits {
+            // A literal cut mid-char (byte-oriented extraction) cannot be folded safely.
+            let core = fold_literal_core(std::str::from_utf8(lit.as_bytes()).ok()?);
+            if core.len() < MIN_PREFILTER_LITERAL_BYTES {
+                return None;
+            }
+            folded.push(core);
+        }
+        folded.sort_unstable();
+        folded.dedup();
+        // An occurrence of a literal implies one of any literal it contains: keep the latter.
+        let minimal: Vec<String> = folded
+            .iter()
+            .filter(|a| !folded.iter().any(|b| b != *a && a.contains(b.as_str())))
+            .cloned()
+            .collect();
+        (!minimal.is_empty() && minimal.len() <= MAX_PREFILTER_LITERALS).then_some(minimal)
+    });
+    let [prefix, suffix] = candidates;
+    let key = |lits: &Vec<String>| (lits.iter().map(String::len).min(), usize::MAX - lits.len());
+    match (prefix, suffix) {
+        (Some(p), Some(s)) => {
+            if key(&s) > key(&p) {
+                s
+            } else {
+                p
+            }
+        }
+        (Some(one), None) | (None, Some(one)) => one,
+        (None, None) => Vec::new(),
     }
 }
 
@@ -312,64 +550,77 @@ impl RuleSet {
             let root = compiler.node(query.root, true, &mut terms);
             rules.push(CompiledRule { root, terms });
         }
-        let Compiler {
-            patterns,
-            pattern_fields,
-            regex_sources,
-            ..
-        } = compiler;
 
-        let mut triggers: Vec<Vec<(u32, u8)>> = vec![Vec::new(); patterns.len()];
+        let mut triggers: Vec<Vec<u32>> = vec![Vec::new(); compiler.patterns.len()];
+        let mut raw_triggers: Vec<Vec<u32>> = vec![Vec::new(); compiler.raw_patterns.len()];
         let mut always = Vec::new();
-        let mut group_counts = Vec::with_capacity(rules.len());
         for (i, rule) in rules.iter().enumerate() {
             let i = u32::try_from(i).expect("fewer than 4 billion rules");
-            let mut groups = requirement_groups(&rule.root, &rule.terms);
-            // Dropping groups only weakens the candidate test, never makes it wrong.
-            groups.truncate(MAX_GROUPS);
-            if groups.is_empty() {
+            let Some(group) = compiler.group(&rule.root, &rule.terms) else {
                 always.push(i);
-            }
-            group_counts.push(groups.len() as u8);
-            for (g, group) in groups.into_iter().enumerate() {
-                for p in group {
-                    triggers[p as usize].push((i, g as u8));
+                continue;
+            };
+            for t in group.triggers {
+                match t {
+                    Trigger::Word(p) => triggers[p as usize].push(i),
+                    Trigger::Raw(r) => raw_triggers[r as usize].push(i),
                 }
             }
         }
+        let Compiler {
+            patterns,
+            pattern_fields,
+            raw_patterns,
+            raw_fields,
+            ..
+        } = compiler;
+
+        // Automaton patterns: every trigger word pattern and every raw pattern (raw patterns
+        // also gate the regex of non-trigger terms, and there are few of them).
         let mut in_automaton = vec![false; patterns.len()];
-        let mut automaton_ids = Vec::new();
         let mut scan_fields = FieldSet::default();
+        let mut ac_strings: Vec<&str> = Vec::new();
+        let mut automaton_ids: Vec<AcEntry> = Vec::new();
+        let mut ac_index: HashMap<&str, usize> = HashMap::new();
         for (p, t) in triggers.iter_mut().enumerate() {
             t.dedup();
-            if !t.is_empty() {
-                in_automaton[p] = true;
-                automaton_ids.push(p as u32);
-                scan_fields = scan_fields.union(pattern_fields[p]);
+            if t.is_empty() {
+                continue;
             }
+            in_automaton[p] = true;
+            scan_fields = scan_fields.union(pattern_fields[p]);
+            let text = patterns[p].as_str();
+            let at = *ac_index.entry(text).or_insert_with(|| {
+                ac_strings.push(text);
+                automaton_ids.push(AcEntry::default());
+                automaton_ids.len() - 1
+            });
+            automaton_ids[at].word = Some(p as u32);
         }
-        let automaton = (!automaton_ids.is_empty())
-            .then(|| build_automaton(automaton_ids.iter().map(|&p| patterns[p as usize].as_str())));
-        let regex_set = if regex_sources.is_empty() {
-            None
-        } else {
-            RegexSetBuilder::new(&regex_sources)
-                .size_limit(REGEX_SET_SIZE_LIMIT)
-                .build()
-                .ok()
-        };
+        for (r, t) in raw_triggers.iter_mut().enumerate() {
+            t.dedup();
+            scan_fields = scan_fields.union(raw_fields[r]);
+            let text = raw_patterns[r].as_str();
+            let at = *ac_index.entry(text).or_insert_with(|| {
+                ac_strings.push(text);
+                automaton_ids.push(AcEntry::default());
+                automaton_ids.len() - 1
+            });
+            automaton_ids[at].raw = Some(r as u32);
+        }
+        let automaton = (!ac_strings.is_empty()).then(|| build_automaton(&ac_strings));
         RuleSet {
             rules,
             patterns,
             pattern_fields,
             in_automaton,
+            triggers,
+            raw_fields,
+            raw_triggers,
             automaton,
             automaton_ids,
-            triggers,
-            group_counts,
             always,
             scan_fields,
-            regex_set,
         }
     }
 
@@ -390,45 +641,31 @@ impl RuleSet {
 
     /// [`RuleSet::matches`] on a document prepared once, e.g. to run several rule sets.
     pub fn matches_prepared(&self, doc: &PreparedDocument<'_>) -> Vec<RuleHit> {
-        let hits = self.scan(doc);
-        let mut candidates: Vec<u32> = self.always.clone();
-        // Groups hit so far by each multi-group rule (bit g = group g). Dense: zeroing one word
-        // per rule is cheaper than hashing the thousands of updates common words cause.
-        let mut groups_hit: Vec<u64> = Vec::new();
-        let mut touched: Vec<u32> = Vec::new();
+        let Scan { hits, raw_hits } = self.scan(doc);
+        let mut candidates: Vec<u32> = Vec::new();
+        candidates.extend_from_slice(&self.always);
         let mut last = None;
         for h in &hits {
-            if last == Some(h.pattern) {
-                continue;
-            }
-            last = Some(h.pattern);
-            for &(rule, group) in &self.triggers[h.pattern as usize] {
-                if self.group_counts[rule as usize] == 1 {
-                    candidates.push(rule);
-                    continue;
-                }
-                if groups_hit.is_empty() {
-                    groups_hit = vec![0; self.rules.len()];
-                }
-                let mask = &mut groups_hit[rule as usize];
-                if *mask == 0 {
-                    touched.push(rule);
-                }
-                *mask |= 1 << group;
+            if last != Some(h.pattern) {
+                last = Some(h.pattern);
+                candidates.extend_from_slice(&self.triggers[h.pattern as usize]);
             }
         }
-        candidates.extend(touched.into_iter().filter(|&rule| {
-            groups_hit[rule as usize].count_ones() == u32::from(self.group_counts[rule as usize])
-        }));
+        for &(r, _) in &raw_hits {
+            candidates.extend_from_slice(&self.raw_triggers[r as usize]);
+        }
+        if candidates.is_empty() {
+            return Vec::new();
+        }
         candidates.sort_unstable();
         candidates.dedup();
         let ctx = Ctx {
             set: self,
             doc,
             hits: &hits,
-            lazy_hits: RefCell::new(HashMap::new()),
-            lazy_first: RefCell::new(HashMap::new()),
-            regex_matches: Default::default(),
+            raw_hits: &raw_hits,
+            lazy_hits: RefCell::default(),
+            lazy_first: RefCell::default(),
         };
         let mut out = Vec::new();
         for r in candidates {
@@ -443,29 +680,37 @@ impl RuleSet {
         out
     }
 
-    /// Runs the automaton over every scanned field; returns boundary-checked hits sorted by
-    /// (pattern, field, start).
-    fn scan(&self, doc: &PreparedDocument<'_>) -> Vec<Hit> {
-        let mut hits = Vec::new();
+    /// Runs the automaton over every scanned field.
+    fn scan(&self, doc: &PreparedDocument<'_>) -> Scan {
+        let mut scan = Scan::default();
         let Some(ac) = &self.automaton else {
-            return hits;
+            return scan;
         };
         for field in self.scan_fields.iter() {
             let pf = doc.field(field);
             if pf.original.is_empty() {
                 continue;
             }
-            let text = pf.folded().text.as_str();
+            let text = pf.folded();
             for m in ac.find_overlapping_iter(text) {
-                let pattern = self.automaton_ids[m.pattern().as_usize()];
-                if !self.pattern_fields[pattern as usize].contains(field) {
-                    continue;
+                let entry = self.automaton_ids[m.pattern().as_usize()];
+                if let Some(p) = entry.word
+                    && self.pattern_fields[p as usize].contains(field)
+                {
+                    scan.hits
+                        .extend(Hit::at(text, m.start(), m.end(), p, field));
                 }
-                hits.extend(Hit::at(text, m.start(), m.end(), pattern, field));
+                if let Some(r) = entry.raw
+                    && self.raw_fields[r as usize].contains(field)
+                    && !scan.raw_hits.contains(&(r, field))
+                {
+                    scan.raw_hits.push((r, field));
+                }
             }
         }
-        hits.sort_unstable_by_key(|h| (h.pattern, h.field, h.start));
-        hits
+        scan.hits
+            .sort_unstable_by_key(|h| (h.pattern, h.field, h.start));
+        scan
     }
 
     /// All boundary-checked occurrences of a pattern that is not in the automaton, found with
@@ -488,18 +733,42 @@ impl RuleSet {
         doc: &PreparedDocument<'_>,
         pattern: u32,
         field: Field,
+        f: impl FnMut(Hit) -> bool,
+    ) {
+        let pf = doc.field(field);
+        if pf.original.is_empty() {
+            return;
+        }
+        let text = pf.folded();
+        self.search_in(text, pattern, field, 0..text.len(), f);
+    }
+
+    /// Feeds `f` the boundary-checked occurrences of `pattern` in the folded `text` of `field`
+    /// that *start* inside `starts`, in order, until `f` returns true.
+    fn search_in(
+        &self,
+        text: &str,
+        pattern: u32,
+        field: Field,
+        starts: Range<usize>,
         mut f: impl FnMut(Hit) -> bool,
     ) {
         let needle = self.patterns[pattern as usize].as_str();
-        let pf = doc.field(field);
-        if pf.original.is_empty() || needle.is_empty() {
+        let Some(hay) = text.get(starts.start..) else {
+            return;
+        };
+        if needle.is_empty() {
             return;
         }
-        let text = pf.folded().text.as_str();
+        let base = starts.start;
         if !self_overlapping(needle) {
             // Occurrences of a needle that cannot overlap itself are exactly the
             // non-overlapping ones; `match_indices` builds its searcher once.
-            for (start, _) in text.match_indices(needle) {
+            for (i, _) in hay.match_indices(needle) {
+                let start = base + i;
+                if start >= starts.end {
+                    return;
+                }
                 if let Some(hit) = Hit::at(text, start, start + needle.len(), pattern, field)
                     && f(hit)
                 {
@@ -511,16 +780,28 @@ impl RuleSet {
         // Restart one char after each occurrence so overlapping occurrences are all seen.
         let step = needle.chars().next().map_or(1, char::len_utf8);
         let mut from = 0;
-        while let Some(i) = text.get(from..).and_then(|rest| rest.find(needle)) {
-            let start = from + i;
+        while let Some(i) = hay.get(from..).and_then(|rest| rest.find(needle)) {
+            let start = base + from + i;
+            if start >= starts.end {
+                return;
+            }
             if let Some(hit) = Hit::at(text, start, start + needle.len(), pattern, field)
                 && f(hit)
             {
                 return;
             }
-            from = start + step;
+            from += i + step;
         }
     }
+}
+
+/// What one automaton pass over a document found.
+#[derive(Default)]
+struct Scan {
+    /// Word-pattern hits, boundary-checked, sorted by (pattern, field, start).
+    hits: Vec<Hit>,
+    /// Distinct (raw pattern, field) pairs that occur.
+    raw_hits: Vec<(u32, Field)>,
 }
 
 /// Whether two occurrences of `needle` can overlap (a proper prefix is also a suffix, as in
@@ -532,8 +813,8 @@ fn self_overlapping(needle: &str) -> bool {
         .any(|(i, _)| needle.starts_with(&needle[i..]))
 }
 
-fn build_automaton<'p>(patterns: impl Iterator<Item = &'p str> + Clone) -> AhoCorasick {
-    let kind = if patterns.clone().count() <= DFA_MAX_PATTERNS {
+fn build_automaton(patterns: &[&str]) -> AhoCorasick {
+    let kind = if patterns.len() <= DFA_MAX_PATTERNS {
         AhoCorasickKind::DFA
     } else {
         AhoCorasickKind::ContiguousNFA
@@ -541,7 +822,7 @@ fn build_automaton<'p>(patterns: impl Iterator<Item = &'p str> + Clone) -> AhoCo
     AhoCorasick::builder()
         .match_kind(MatchKind::Standard)
         .kind(Some(kind))
-        .build(patterns.clone())
+        .build(patterns)
         .or_else(|_| {
             // A DFA/contiguous NFA can exceed its size limits; the noncontiguous NFA cannot
             // for any realistic rule set.
@@ -567,53 +848,54 @@ fn boundary_ok(outside: Option<char>, inside: char) -> bool {
     }
 }
 
-/// Requirement groups of `node`: for `node` to be true, at least one pattern of every group
-/// must occur (as a start-boundary hit). Empty: `node` can be true with no literal hit at all.
-fn requirement_groups(node: &CNode, terms: &[CTerm]) -> Vec<Vec<u32>> {
-    match node {
-        CNode::Leaf(i) => match &terms[*i].kind {
-            CKind::Literal { pattern, .. } => vec![vec![*pattern]],
-            // Every word must occur.
-            CKind::Near { patterns, .. } => patterns.iter().map(|&p| vec![p]).collect(),
-            CKind::Regex { .. } => Vec::new(),
-        },
-        // All children must be true: all their groups are required.
-        CNode::And(items) => items
-            .iter()
-            .flat_map(|n| requirement_groups(n, terms))
-            .collect(),
-        // Any child may be the true one: one group, the union of every child's patterns, and
-        // only if every child has a requirement.
-        CNode::Or(items) => {
-            let mut union = Vec::new();
-            for n in items {
-                let groups = requirement_groups(n, terms);
-                if groups.is_empty() {
-                    return Vec::new();
-                }
-                union.extend(groups.into_iter().flatten());
-            }
-            union.sort_unstable();
-            union.dedup();
-            vec![union]
+/// Hasher for the per-document caches, keyed by small integers: SipHash's DoS resistance buys
+/// nothing for keys we generate ourselves and cost ~5% of matching time (FxHash's multiply).
+#[derive(Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
         }
-        CNode::Not(_) => Vec::new(),
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
     }
 }
+
+type IdMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
 
 /// Per-document evaluation state.
 struct Ctx<'d, 'a> {
     set: &'d RuleSet,
     doc: &'d PreparedDocument<'a>,
-    /// Automaton hits, sorted by (pattern, field, start).
+    /// Automaton hits of word patterns, sorted by (pattern, field, start).
     hits: &'d [Hit],
+    /// (raw pattern, field) pairs found by the automaton.
+    raw_hits: &'d [(u32, Field)],
     /// All hits of non-trigger patterns, searched on first use (proximity needs them all).
-    lazy_hits: RefCell<HashMap<u32, Vec<Hit>>>,
+    lazy_hits: RefCell<IdMap<u32, Vec<Hit>>>,
     /// First qualifying hit of a non-trigger literal per (pattern, field, prefix?): most
     /// lookups only need existence, and common words stop the search at their first use.
-    lazy_first: RefCell<HashMap<(u32, Field, bool), Option<Hit>>>,
-    /// Which regexes of the set match each field, computed on first use.
-    regex_matches: [OnceCell<SetMatches>; 7],
+    lazy_first: RefCell<IdMap<(u32, Field, bool), Option<Hit>>>,
 }
 
 /// Where a term matched, in the coordinates of the text it was matched against.
@@ -639,12 +921,21 @@ impl Ctx<'_, '_> {
 
     /// Whether `term` occurs in `field` (cheaper than [`Ctx::find`] for regexes).
     fn occurs(&self, term: &CTerm, field: Field) -> bool {
-        match (&term.kind, &self.set.regex_set) {
-            (CKind::Regex { set_index, .. }, Some(set)) => self.regex_matches[field as usize]
-                .get_or_init(|| set.matches(self.doc.field(field).collapsed()))
-                .matched(*set_index),
+        match &term.kind {
+            CKind::Regex { regex, prefilter } => {
+                // No literal in this field: the regex cannot match here.
+                (prefilter.is_empty() || self.prefilter_passes(prefilter, field))
+                    && regex.is_match(self.doc.field(field).collapsed())
+            }
             _ => self.find(term, field).is_some(),
         }
+    }
+
+    /// Whether one of a regex's prefilter literals occurs in `field`.
+    fn prefilter_passes(&self, prefilter: &[u32], field: Field) -> bool {
+        self.raw_hits
+            .iter()
+            .any(|&(r, f)| f == field && prefilter.contains(&r))
     }
 
     /// The positive terms present in the document, with snippets.
@@ -658,7 +949,7 @@ impl Ctx<'_, '_> {
                 let pf = self.doc.field(field);
                 let list = matches!(field, Field::Author | Field::Category);
                 let (snippet, highlight) = match found {
-                    Found::Folded(r) => snippet(&pf.original, pf.folded().original_range(r), list),
+                    Found::Folded(r) => snippet(&pf.original, pf.mapped().original_range(r), list),
                     Found::Collapsed(r) => snippet(pf.collapsed(), r, list),
                 };
                 out.push(MatchedTerm {
@@ -717,7 +1008,10 @@ impl Ctx<'_, '_> {
             CKind::Near { patterns, distance } => {
                 self.near(patterns, *distance, field).map(Found::Folded)
             }
-            CKind::Regex { regex, .. } => {
+            CKind::Regex { regex, prefilter } => {
+                if !prefilter.is_empty() && !self.prefilter_passes(prefilter, field) {
+                    return None;
+                }
                 let text = self.doc.field(field).collapsed();
                 regex.find(text).map(|m| Found::Collapsed(m.range()))
             }
@@ -727,18 +1021,73 @@ impl Ctx<'_, '_> {
     /// Smallest window of `field` holding every pattern as a whole word, if its span (last
     /// word index − first word index) is at most `distance`. Returns the folded byte range.
     fn near(&self, patterns: &[u32], distance: u32, field: Field) -> Option<Range<usize>> {
-        // (word index, which pattern, start, end), sorted by position.
-        let mut occ: Vec<(usize, usize, u32, u32)> = Vec::new();
+        // Cheap existence checks first: a common word stops at its first occurrence.
+        if patterns
+            .iter()
+            .any(|&p| self.first_hit(p, field, false).is_none())
+        {
+            return None;
+        }
         let pf = self.doc.field(field);
-        for (k, &p) in patterns.iter().enumerate() {
-            let before = occ.len();
-            self.with_hits(p, |hits| {
-                occ.extend(
-                    hits.iter()
-                        .filter(|h| h.field == field && h.whole)
-                        .map(|h| (pf.word_index(h.start), k, h.start, h.end)),
-                );
+        let text = pf.folded();
+        // Any window within `distance` holds an occurrence of every word, so each of its
+        // occurrences is within `distance` words of an occurrence of the *anchor* word. Only
+        // those neighbourhoods are searched for the other words: a proximity rule pairing a
+        // name with `the` must not list every `the` of a long article.
+        let anchor = patterns
+            .iter()
+            .position(|&p| self.set.in_automaton[p as usize])
+            .unwrap_or_else(|| {
+                (0..patterns.len())
+                    .max_by_key(|&k| self.set.patterns[patterns[k] as usize].len())
+                    .unwrap_or(0)
             });
+        // (word index, which pattern, start, end), sorted by position at the end.
+        let mut occ: Vec<(usize, usize, u32, u32)> = Vec::new();
+        self.with_hits(patterns[anchor], |hits| {
+            occ.extend(
+                hits.iter()
+                    .filter(|h| h.field == field && h.whole)
+                    .map(|h| (pf.word_index(h.start), anchor, h.start, h.end)),
+            );
+        });
+        // Byte ranges of the folded text whose offsets are within `distance` words of an
+        // anchor, merged.
+        let d = distance as usize;
+        let mut windows: Vec<Range<usize>> = Vec::new();
+        for &(w, ..) in &occ {
+            let r = pf.offsets_of_words(w.saturating_sub(d), w + d);
+            match windows.last_mut() {
+                Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+                _ => windows.push(r),
+            }
+        }
+        for (k, &p) in patterns.iter().enumerate() {
+            if k == anchor {
+                continue;
+            }
+            let before = occ.len();
+            let mut push = |h: Hit| {
+                if h.field == field && h.whole {
+                    occ.push((pf.word_index(h.start), k, h.start, h.end));
+                }
+            };
+            if self.set.in_automaton[p as usize] {
+                self.with_hits(p, |hits| {
+                    for &h in hits {
+                        if windows.iter().any(|r| r.contains(&(h.start as usize))) {
+                            push(h);
+                        }
+                    }
+                });
+            } else {
+                for r in &windows {
+                    self.set.search_in(text, p, field, r.clone(), |h| {
+                        push(h);
+                        false
+                    });
+                }
+            }
             if occ.len() == before {
                 return None;
             }
@@ -774,5 +1123,52 @@ impl Ctx<'_, '_> {
         let start = occ[lo..=hi].iter().map(|o| o.2).min()?;
         let end = occ[lo..=hi].iter().map(|o| o.3).max()?;
         Some(start as usize..end as usize)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (name, regex source, expected folded prefilter literals; empty: always evaluated)
+    #[test]
+    fn regex_literals_cases() {
+        let cases: &[(&str, &str, &[&str])] = &[
+            ("plain", "kabul", &["kabul"]),
+            ("case_variants_fold_into_one", "(?i)kabulov", &["kabulov"]),
+            (
+                "optional_suffix_keeps_stem",
+                "(?i)kabul(ov|ev)?",
+                &["kabul"],
+            ),
+            (
+                "alternation",
+                "(moscow|kabul) format",
+                &["kabul format", "moscow format"],
+            ),
+            ("cyrillic_last_char_dropped", "(?i)кабулов", &["кабуло"]),
+            ("suffix_when_no_prefix", r"\w+stan\b", &["stan"]),
+            ("no_literal", r"\d{4}-\d{2}", &[]),
+            ("too_short", "(?i)ab", &[]),
+            ("dot_star", "a.*", &[]),
+            ("empty_alternative", "kabul|", &[]),
+        ];
+        for (name, src, want) in cases {
+            assert_eq!(regex_literals(src), *want, "case {name}");
+        }
+    }
+
+    #[test]
+    fn rarest_group_is_the_trigger() {
+        let set = RuleSet::new(vec![
+            Query::parse("the Kabulov").expect("valid"),
+            Query::parse("\"talks Lavrov\"~5").expect("valid"),
+            Query::parse("(a Kabul) OR (b Herat)").expect("valid"),
+        ]);
+        let triggers: Vec<&str> = (0..set.patterns.len())
+            .filter(|&p| set.in_automaton[p])
+            .map(|p| set.patterns[p].as_str())
+            .collect();
+        assert_eq!(triggers, vec!["kabulov", "lavrov", "kabul", "herat"]);
     }
 }

@@ -103,7 +103,8 @@ pub(crate) enum TermKind {
     /// Folded words that must all occur within `distance` words of each other.
     Near { words: Vec<String>, distance: u32 },
     /// Regex run on the field's plain text (whitespace collapsed), not on the folded form.
-    /// `set_source` is the same regex with its flags inline, for the rule set's `RegexSet`.
+    /// `set_source` is the same regex with its flags inline, from which the rule set extracts
+    /// the literals that prefilter it.
     Regex { regex: Regex, set_source: String },
 }
 

@@ -380,6 +380,172 @@ fn wildcards_and_regexes() {
 }
 
 #[test]
+fn regexes_behind_a_literal_prefilter_match_as_before() {
+    check(&[
+        (
+            "case_insensitive_literal",
+            "/kabul(ov|ev)?/i",
+            content("KABULEV said"),
+            true,
+        ),
+        (
+            "case_sensitive_literal_other_case",
+            "/Kabul/",
+            content("KABUL said"),
+            false,
+        ),
+        (
+            "literal_absent",
+            "/kabul(ov|ev)?/i",
+            content("Lavrov said"),
+            false,
+        ),
+        (
+            "accented_literal",
+            "/Zürich/",
+            content("talks in Zürich"),
+            true,
+        ),
+        (
+            "cyrillic_literal_case_insensitive",
+            "/кабулов/i",
+            content("КАБУЛОВ заявил"),
+            true,
+        ),
+        (
+            "literal_before_combining_mark",
+            // The regex matches `Кабули` in front of a combining breve; folded, the text
+            // says `кабулй`, so the prefilter must not look for `кабули`.
+            "/Кабули/",
+            content("Кабули\u{306} сказал"),
+            true,
+        ),
+        (
+            "alternation_of_literals",
+            "/(moscow|kabul) format/i",
+            content("the Kabul Format talks"),
+            true,
+        ),
+        (
+            "suffix_literal",
+            "/\\w+stan\\b/",
+            content("envoy to Afghanistan"),
+            true,
+        ),
+        (
+            "literal_in_wrong_field",
+            "title:/kabul/i",
+            content("Kabul"),
+            false,
+        ),
+        (
+            "literal_present_regex_fails",
+            "/kabul\\d+/i",
+            content("Kabul said"),
+            false,
+        ),
+        (
+            "no_literal_always_runs",
+            "/\\d{4}-\\d{2}/",
+            content("on 2025-11 it"),
+            true,
+        ),
+        (
+            "no_literal_no_match",
+            "/\\d{4}-\\d{2}/",
+            content("no dates"),
+            false,
+        ),
+        (
+            "negated_prefiltered_regex",
+            "Kabulov -/sport(s)?/i",
+            content("Kabulov on SPORTS"),
+            false,
+        ),
+        (
+            "negated_prefiltered_regex_absent",
+            "Kabulov -/sport(s)?/i",
+            content("Kabulov on talks"),
+            true,
+        ),
+        (
+            "regex_and_word_trigger_choice",
+            "talks /kabul(ov)?/i",
+            content("Kabulov talks"),
+            true,
+        ),
+    ]);
+}
+
+#[test]
+fn trigger_choice_does_not_change_results() {
+    // Only one requirement group per rule feeds the automaton; the others are checked when
+    // the rule is evaluated. Every combination must still be decided on the whole rule.
+    let d = |t: &str| content(t);
+    check(&[
+        ("and_both", "the Kabulov", d("the Kabulov"), true),
+        ("and_rare_only", "the Kabulov", d("Kabulov said"), false),
+        ("and_common_only", "the Kabulov", d("the said"), false),
+        (
+            "or_of_ands_left",
+            "(a Kabulov) OR (b Lavrov)",
+            d("a Kabulov"),
+            true,
+        ),
+        (
+            "or_of_ands_right",
+            "(a Kabulov) OR (b Lavrov)",
+            d("b Lavrov"),
+            true,
+        ),
+        (
+            "or_of_ands_mixed",
+            "(a Kabulov) OR (b Lavrov)",
+            d("a Lavrov"),
+            false,
+        ),
+        (
+            "near_rare_word",
+            "\"the Kabulov\"~2",
+            d("the envoy Kabulov"),
+            true,
+        ),
+        (
+            "near_too_far",
+            "\"the Kabulov\"~1",
+            d("the envoy Kabulov"),
+            false,
+        ),
+        (
+            "prefix_and_word",
+            "talib* government",
+            d("Taliban government"),
+            true,
+        ),
+        (
+            "prefix_and_word_missing",
+            "talib* government",
+            d("Taliban said"),
+            false,
+        ),
+    ]);
+}
+
+#[test]
+fn many_rules_with_shared_common_words_stay_exact() {
+    // 300 rules `<common word> <rare name>`: each name triggers its own rule only.
+    let words = ["the", "talks", "said"];
+    let queries: Vec<Query> = (0..300)
+        .map(|i| Query::parse(&format!("{} Name{i}", words[i % 3])).expect("valid"))
+        .collect();
+    let set = RuleSet::new(queries);
+    let got = |t: &str| -> Vec<usize> { set.matches(&content(t)).iter().map(|h| h.rule).collect() };
+    assert_eq!(got("the talks said Name3 Name4 Name5"), vec![3, 4, 5]);
+    assert_eq!(got("Name3 Name4"), Vec::<usize>::new());
+    assert_eq!(got("the talks said"), Vec::<usize>::new());
+}
+
+#[test]
 fn proximity() {
     let text = "Moscow said on Tuesday that the planned talks would go ahead";
     check(&[

@@ -4,10 +4,17 @@
 //! The key promise lives in [`Store::ingest`]: the new items of one poll and the alerts they
 //! trigger are written in **one transaction**, so a crash can neither lose an alert nor queue it
 //! twice. This module knows domain types only — never rules, fetching or notifiers.
+//!
+//! Durability is chosen per write (see [`Durability`]): everything that touches the outbox
+//! commits with `synchronous=FULL`; per-poll bookkeeping that carries no alert (a 304, a poll's
+//! time, the next-poll time, items that matched no rule) commits with `synchronous=NORMAL`,
+//! which in WAL mode skips the fsync per commit. That is what lets one disk serve thousands of
+//! polls a second; the trade-off is spelled out on [`Durability::Normal`].
 
 mod schema;
 
 use std::collections::HashSet;
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -20,6 +27,78 @@ use crate::parse::canonical_link;
 
 /// How long a writer waits for a lock held by another connection before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Prepared statements kept per connection: every statement on the polling path is prepared
+/// once and reused (rusqlite's default of 16 is fewer than this module has).
+const STATEMENT_CACHE: usize = 64;
+
+/// How hard a commit insists on reaching the disk (`PRAGMA synchronous` in WAL mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Durability {
+    /// fsync the WAL on every commit: a committed transaction survives power loss. The
+    /// default, and what every write touching the outbox (alerts queued, sent, failed,
+    /// requeued) uses, so an alert once queued is never lost and once sent never re-sent.
+    Full,
+    /// No fsync per commit (the WAL is synced at checkpoints). Still atomic and safe against
+    /// a crash of feedwatch itself — the commit is in the OS page cache — but a power loss or
+    /// kernel panic may roll back the last such commits. Used only for per-poll bookkeeping
+    /// that carries no alert: the worst case is that a feed is polled again as if that poll
+    /// had not happened, and decides the same. A later `Full` commit fsyncs the WAL up to
+    /// itself, so it also makes every earlier bookkeeping commit durable: the database never
+    /// holds an alert without the state that led to it. (SQLite documents WAL + NORMAL as
+    /// consistent after power loss: <https://sqlite.org/pragma.html#pragma_synchronous>.)
+    Normal,
+}
+
+impl Durability {
+    fn pragma(self) -> &'static str {
+        match self {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        }
+    }
+
+    /// `Full` when `alerts` queues anything, else `Normal`.
+    fn for_alerts(alerts: &[NewAlert]) -> Durability {
+        if alerts.is_empty() {
+            Durability::Normal
+        } else {
+            Durability::Full
+        }
+    }
+}
+
+/// The connection and its current `synchronous` level.
+#[derive(Debug)]
+struct Db {
+    conn: Connection,
+    /// The level the connection is set to; changed only between transactions (SQLite refuses
+    /// to change it inside one), and only when a write asks for the other level.
+    sync: Durability,
+}
+
+impl Db {
+    fn set_sync(&mut self, level: Durability) -> Result<(), StoreError> {
+        if self.sync != level {
+            self.conn
+                .pragma_update(None, "synchronous", level.pragma())?;
+            self.sync = level;
+        }
+        Ok(())
+    }
+}
+
+impl Deref for Db {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl DerefMut for Db {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
 
 /// Errors from the store.
 #[derive(Debug, thiserror::Error)]
@@ -121,7 +200,7 @@ pub struct StoredItem {
 pub struct Store {
     /// The one connection, behind a mutex: SQLite serializes writers anyway, and every
     /// operation here is short. Async callers hold it only between awaits.
-    conn: Arc<Mutex<Connection>>,
+    conn: Arc<Mutex<Db>>,
 }
 
 impl Store {
@@ -138,22 +217,41 @@ impl Store {
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| open_err(Box::new(e)))?;
         // WAL for concurrent readers (CLI listings while the daemon runs); synchronous=FULL so
-        // a committed alert survives power loss, not only a process crash.
+        // a committed alert survives power loss, not only a process crash (bookkeeping writes
+        // relax it: see `Durability`).
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| open_err(Box::new(e)))?;
-        conn.pragma_update(None, "synchronous", "FULL")
+        conn.pragma_update(None, "synchronous", Durability::Full.pragma())
             .map_err(|e| open_err(Box::new(e)))?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(|e| open_err(Box::new(e)))?;
         schema::migrations()
             .to_latest(&mut conn)
             .map_err(StoreError::Migrate)?;
         Ok(Store {
-            conn: Arc::new(Mutex::new(conn)),
+            conn: Arc::new(Mutex::new(Db {
+                conn,
+                sync: Durability::Full,
+            })),
         })
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    /// The connection at `synchronous=FULL`: for every write unless it is known bookkeeping.
+    fn conn(&self) -> Result<MutexGuard<'_, Db>, StoreError> {
+        self.conn_at(Durability::Full)
+    }
+
+    /// The connection at `level`.
+    fn conn_at(&self, level: Durability) -> Result<MutexGuard<'_, Db>, StoreError> {
+        let mut db = self.lock();
+        db.set_sync(level)?;
+        Ok(db)
+    }
+
+    /// The connection at whatever level it is: for reads only, which `synchronous` does not
+    /// affect (and switching it back and forth would cost a statement each way).
+    fn lock(&self) -> MutexGuard<'_, Db> {
         // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll
         // back on drop), so a poisoned lock is safe to keep using.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
@@ -161,40 +259,22 @@ impl Store {
 
     /// The stored state of a feed, creating its row on first sight.
     pub fn feed_state(&self, feed: &FeedId) -> Result<FeedState, StoreError> {
-        let conn = self.conn();
-        conn.execute(
-            "INSERT INTO feeds (url) VALUES (?1) ON CONFLICT(url) DO NOTHING",
-            params![feed.as_str()],
-        )?;
-        let state = conn.query_row(
-            "SELECT id, etag, last_modified, first_polled_at, consecutive_failures, last_error,
-                    failing_since, health_alerted, next_poll_at, gone_at, moved_to, link_keys
-             FROM feeds WHERE url = ?1",
-            params![feed.as_str()],
-            |r| {
-                Ok(FeedState {
-                    id: r.get(0)?,
-                    etag: r.get(1)?,
-                    last_modified: r.get(2)?,
-                    first_polled_at: r.get(3)?,
-                    consecutive_failures: r.get(4)?,
-                    last_error: r.get(5)?,
-                    failing_since: r.get(6)?,
-                    health_alerted: r.get(7)?,
-                    next_poll_at: r.get(8)?,
-                    gone_at: r.get(9)?,
-                    moved_to: r.get(10)?,
-                    link_keys: r.get(11)?,
-                })
-            },
-        )?;
-        Ok(state)
+        let mut db = self.lock();
+        // Read first: on every poll but a feed's first, the row exists, and a plain read takes
+        // no write lock and commits nothing.
+        if let Some(state) = read_feed_state(&db, feed)? {
+            return Ok(state);
+        }
+        db.set_sync(Durability::Normal)?;
+        db.prepare_cached("INSERT INTO feeds (url) VALUES (?1) ON CONFLICT(url) DO NOTHING")?
+            .execute(params![feed.as_str()])?;
+        read_feed_state(&db, feed)?.ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
     }
 
     /// Keys of the given items that are already stored for this feed: same key, or (so a
     /// feed that changes its GUIDs wholesale does not re-alert) same canonical link.
     pub fn known_items(&self, feed_id: i64, items: &[Item]) -> Result<HashSet<String>, StoreError> {
-        let conn = self.conn();
+        let conn = self.lock();
         let mut by_key =
             conn.prepare_cached("SELECT 1 FROM items WHERE feed_id = ?1 AND key = ?2")?;
         let mut by_link =
@@ -220,14 +300,14 @@ impl Store {
         feed_alerts: &[NewAlert],
         now: i64,
     ) -> Result<(), StoreError> {
-        let mut conn = self.conn();
+        let mut conn = self.conn_at(Durability::for_alerts(feed_alerts))?;
         let tx = conn.transaction()?;
-        tx.execute(
+        tx.prepare_cached(
             "UPDATE feeds SET last_polled_at = ?2, last_success_at = ?2, last_error = NULL,
                     consecutive_failures = 0, failing_since = NULL, health_alerted = 0
              WHERE id = ?1",
-            params![feed_id, now],
-        )?;
+        )?
+        .execute(params![feed_id, now])?;
         insert_feed_alerts(&tx, feed_url, feed_alerts, now)?;
         tx.commit()?;
         Ok(())
@@ -244,16 +324,16 @@ impl Store {
         error: &str,
         health_alert: &[NewAlert],
     ) -> Result<(), StoreError> {
-        let mut conn = self.conn();
+        let mut conn = self.conn_at(Durability::for_alerts(health_alert))?;
         let tx = conn.transaction()?;
-        tx.execute(
+        tx.prepare_cached(
             "UPDATE feeds SET last_polled_at = ?2, last_error = ?3,
                     consecutive_failures = consecutive_failures + 1,
                     failing_since = COALESCE(failing_since, ?2),
                     health_alerted = max(health_alerted, ?4)
              WHERE id = ?1",
-            params![feed_id, now, error, !health_alert.is_empty()],
-        )?;
+        )?
+        .execute(params![feed_id, now, error, !health_alert.is_empty()])?;
         insert_feed_alerts(&tx, feed_url, health_alert, now)?;
         tx.commit()?;
         Ok(())
@@ -261,16 +341,15 @@ impl Store {
 
     /// Stores when the feed is next due.
     pub fn set_next_poll(&self, feed_id: i64, at: i64) -> Result<(), StoreError> {
-        self.conn().execute(
-            "UPDATE feeds SET next_poll_at = ?2 WHERE id = ?1",
-            params![feed_id, at],
-        )?;
+        self.conn_at(Durability::Normal)?
+            .prepare_cached("UPDATE feeds SET next_poll_at = ?2 WHERE id = ?1")?
+            .execute(params![feed_id, at])?;
         Ok(())
     }
 
     /// Marks the feed gone (410): it is not polled again.
     pub fn set_gone(&self, feed_id: i64, now: i64) -> Result<(), StoreError> {
-        self.conn().execute(
+        self.conn()?.execute(
             "UPDATE feeds SET gone_at = ?2 WHERE id = ?1",
             params![feed_id, now],
         )?;
@@ -279,7 +358,7 @@ impl Store {
 
     /// Records where a permanent redirect moved the feed (polled there from now on).
     pub fn set_moved(&self, feed_id: i64, url: &str) -> Result<(), StoreError> {
-        self.conn().execute(
+        self.conn()?.execute(
             "UPDATE feeds SET moved_to = ?2 WHERE id = ?1",
             params![feed_id, url],
         )?;
@@ -288,7 +367,7 @@ impl Store {
 
     /// Switches the feed to link-based item keys (its GUIDs proved unreliable).
     pub fn set_link_keys(&self, feed_id: i64) -> Result<(), StoreError> {
-        self.conn().execute(
+        self.conn()?.execute(
             "UPDATE feeds SET link_keys = 1 WHERE id = ?1",
             params![feed_id],
         )?;
@@ -297,7 +376,7 @@ impl Store {
 
     /// Every stored feed with its health and item count, for `feedwatch feeds`.
     pub fn feeds_overview(&self) -> Result<Vec<FeedRow>, StoreError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
             "SELECT f.url, f.title, f.last_success_at, f.last_polled_at, f.last_error,
                     f.consecutive_failures, f.failing_since, f.next_poll_at, f.gone_at,
@@ -328,7 +407,7 @@ impl Store {
     /// Empties the bodies of items first seen before `before`, keeping their keys (so they
     /// never alert again) and the alerts' own copies. Returns how many were pruned.
     pub fn prune(&self, before: i64) -> Result<usize, StoreError> {
-        Ok(self.conn().execute(
+        Ok(self.conn()?.execute(
             "UPDATE items SET title = '', summary = '', content = '', authors = '[]',
                     categories = '[]', pruned = 1
              WHERE first_seen_at < ?1 AND pruned = 0",
@@ -343,22 +422,29 @@ impl Store {
         feed_url: &str,
         batch: &Ingest<'_>,
     ) -> Result<IngestReport, StoreError> {
-        let mut conn = self.conn();
+        // Items that queue no alert are bookkeeping: lost to a power cut, they are fetched and
+        // decided again (see `Durability::Normal`). Anything that queues an alert is fsynced.
+        let sync = if batch.alerts.is_empty() && batch.feed_alerts.is_empty() {
+            Durability::Normal
+        } else {
+            Durability::Full
+        };
+        let mut conn = self.conn_at(sync)?;
         let tx = conn.transaction()?;
-        tx.execute(
+        tx.prepare_cached(
             "UPDATE feeds SET title = COALESCE(?2, title), etag = ?3, last_modified = ?4,
                     first_polled_at = COALESCE(first_polled_at, ?5), last_polled_at = ?5,
                     last_success_at = ?5, last_error = NULL, consecutive_failures = 0,
                     failing_since = NULL, health_alerted = 0
              WHERE id = ?1",
-            params![
-                feed_id,
-                batch.title,
-                batch.etag,
-                batch.last_modified,
-                batch.now
-            ],
-        )?;
+        )?
+        .execute(params![
+            feed_id,
+            batch.title,
+            batch.etag,
+            batch.last_modified,
+            batch.now
+        ])?;
         let mut report = IngestReport::default();
         let mut item_ids: Vec<Option<i64>> = Vec::with_capacity(batch.items.len());
         {
@@ -431,7 +517,7 @@ impl Store {
 
     /// Single (non-digest) alerts due for delivery at `now`, oldest first.
     pub fn due_alerts(&self, now: i64, limit: usize) -> Result<Vec<Alert>, StoreError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {ALERT_COLUMNS} FROM alerts
              WHERE status IN ('pending', 'retry') AND digest IS NULL AND next_attempt_at <= ?1
@@ -443,7 +529,7 @@ impl Store {
 
     /// The earliest `next_attempt_at` of an undelivered single alert.
     pub fn next_attempt_at(&self) -> Result<Option<i64>, StoreError> {
-        let t = self.conn().query_row(
+        let t = self.conn()?.query_row(
             "SELECT min(next_attempt_at) FROM alerts
              WHERE status IN ('pending', 'retry') AND digest IS NULL",
             [],
@@ -455,7 +541,7 @@ impl Store {
     /// Digest queues: every (notifier, schedule) with undelivered digest alerts, with the
     /// oldest alert's queue time, the earliest retry time and the last digest sent.
     pub fn digest_queues(&self) -> Result<Vec<DigestQueue>, StoreError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
             "SELECT a.notifier, a.digest, min(a.created_at), min(a.next_attempt_at),
                     count(*), d.last_sent_at
@@ -478,7 +564,7 @@ impl Store {
 
     /// The undelivered alerts of one digest queue, oldest first.
     pub fn digest_alerts(&self, notifier: &str, schedule: &str) -> Result<Vec<Alert>, StoreError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {ALERT_COLUMNS} FROM alerts
              WHERE status IN ('pending', 'retry') AND notifier = ?1 AND digest = ?2
@@ -496,7 +582,7 @@ impl Store {
         ids: &[i64],
         now: i64,
     ) -> Result<(), StoreError> {
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let tx = conn.transaction()?;
         {
             let mut stmt = tx.prepare_cached(
@@ -519,7 +605,7 @@ impl Store {
 
     /// How many distinct items a rule alerted on (singly, not in digests) since `since`.
     pub fn rule_alerts_since(&self, rule: &str, since: i64) -> Result<u32, StoreError> {
-        let n: i64 = self.conn().query_row(
+        let n: i64 = self.conn()?.query_row(
             "SELECT count(DISTINCT item_id) FROM alerts
              WHERE rule = ?1 AND created_at >= ?2 AND digest IS NULL",
             params![rule, since],
@@ -534,7 +620,7 @@ impl Store {
         status: Option<&str>,
         limit: usize,
     ) -> Result<Vec<AlertRow>, StoreError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
             "SELECT id, uid, rule, notifier, status, attempts, last_error, created_at,
                     next_attempt_at, sent_at, digest, payload
@@ -570,7 +656,7 @@ impl Store {
     /// Requeues one alert (any status but `sent`) for immediate delivery. Returns whether it
     /// existed and was requeued.
     pub fn requeue(&self, id: i64, now: i64) -> Result<bool, StoreError> {
-        let n = self.conn().execute(
+        let n = self.conn()?.execute(
             "UPDATE alerts SET status = 'pending', next_attempt_at = ?2
              WHERE id = ?1 AND status != 'sent'",
             params![id, now],
@@ -580,7 +666,7 @@ impl Store {
 
     /// Requeues every dead alert. Returns how many.
     pub fn requeue_dead(&self, now: i64) -> Result<usize, StoreError> {
-        Ok(self.conn().execute(
+        Ok(self.conn()?.execute(
             "UPDATE alerts SET status = 'pending', next_attempt_at = ?1 WHERE status = 'dead'",
             params![now],
         )?)
@@ -588,7 +674,7 @@ impl Store {
 
     /// Marks an alert delivered.
     pub fn mark_sent(&self, id: i64, now: i64) -> Result<(), StoreError> {
-        self.conn().execute(
+        self.conn()?.execute(
             "UPDATE alerts SET status = 'sent', sent_at = ?2, attempts = attempts + 1,
                     last_error = NULL
              WHERE id = ?1",
@@ -608,7 +694,7 @@ impl Store {
             Some(t) => ("retry", t),
             None => ("dead", i64::MAX),
         };
-        self.conn().execute(
+        self.conn()?.execute(
             "UPDATE alerts SET status = ?2, attempts = attempts + 1, last_error = ?3,
                     next_attempt_at = ?4
              WHERE id = ?1",
@@ -620,7 +706,7 @@ impl Store {
     /// Moves undelivered alerts' next attempt to `until` without counting an attempt: for
     /// alerts waiting behind another alert's failure on the same notifier.
     pub fn defer(&self, ids: &[i64], until: i64) -> Result<(), StoreError> {
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let tx = conn.transaction()?;
         {
             let mut stmt = tx.prepare_cached(
@@ -639,7 +725,7 @@ impl Store {
     /// retry, and digest alerts whose digest failed. Alerts waiting for their digest's time
     /// are not counted.
     pub fn undelivered_count(&self) -> Result<u64, StoreError> {
-        let n: i64 = self.conn().query_row(
+        let n: i64 = self.conn()?.query_row(
             "SELECT count(*) FROM alerts
              WHERE (status = 'pending' AND digest IS NULL) OR status = 'retry'",
             [],
@@ -650,7 +736,7 @@ impl Store {
 
     /// Feeds whose last poll failed.
     pub fn failing_feeds(&self) -> Result<u64, StoreError> {
-        let n: i64 = self.conn().query_row(
+        let n: i64 = self.conn()?.query_row(
             "SELECT count(*) FROM feeds WHERE consecutive_failures > 0",
             [],
             |r| r.get(0),
@@ -660,7 +746,7 @@ impl Store {
 
     /// Counts of alerts by status, for status lines and listings.
     pub fn alert_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
             "SELECT status, count(*) FROM alerts GROUP BY status ORDER BY status",
         )?;
@@ -672,7 +758,7 @@ impl Store {
 
     /// Items first seen at or after `since` (unix seconds), oldest first.
     pub fn items_since(&self, since: i64) -> Result<Vec<StoredItem>, StoreError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
             "SELECT f.url, i.key, i.title, i.link, i.summary, i.content, i.authors,
                     i.categories, i.published_at
@@ -698,6 +784,34 @@ impl Store {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+/// A feed's stored state, if it has a row.
+fn read_feed_state(conn: &Connection, feed: &FeedId) -> Result<Option<FeedState>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, etag, last_modified, first_polled_at, consecutive_failures, last_error,
+                failing_since, health_alerted, next_poll_at, gone_at, moved_to, link_keys
+         FROM feeds WHERE url = ?1",
+    )?;
+    let state = stmt
+        .query_row(params![feed.as_str()], |r| {
+            Ok(FeedState {
+                id: r.get(0)?,
+                etag: r.get(1)?,
+                last_modified: r.get(2)?,
+                first_polled_at: r.get(3)?,
+                consecutive_failures: r.get(4)?,
+                last_error: r.get(5)?,
+                failing_since: r.get(6)?,
+                health_alerted: r.get(7)?,
+                next_poll_at: r.get(8)?,
+                gone_at: r.get(9)?,
+                moved_to: r.get(10)?,
+                link_keys: r.get(11)?,
+            })
+        })
+        .optional()?;
+    Ok(state)
 }
 
 /// Queues alerts about a feed (not an item): health notices.

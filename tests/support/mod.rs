@@ -288,7 +288,22 @@ impl SmtpServer {
         Self::start_on(TcpListener::bind(("127.0.0.1", port)).expect("bind smtp port"))
     }
 
+    /// Starts on a free port offering STARTTLS with the given PEM files (leaf certificate,
+    /// key, CA chain).
+    pub fn start_starttls(cert: &Path, key: &Path, chain: &Path) -> SmtpServer {
+        let tls = mailin_embedded::SslConfig::Trusted {
+            cert_path: cert.to_str().expect("utf-8").to_string(),
+            key_path: key.to_str().expect("utf-8").to_string(),
+            chain_path: chain.to_str().expect("utf-8").to_string(),
+        };
+        Self::start_with(TcpListener::bind("127.0.0.1:0").expect("bind smtp"), tls)
+    }
+
     fn start_on(listener: TcpListener) -> SmtpServer {
+        Self::start_with(listener, mailin_embedded::SslConfig::None)
+    }
+
+    fn start_with(listener: TcpListener, tls: mailin_embedded::SslConfig) -> SmtpServer {
         let port = listener.local_addr().expect("addr").port();
         let inbox: Arc<Mutex<Vec<Mail>>> = Arc::default();
         let rcpt_code = Arc::new(AtomicU16::new(ACCEPT));
@@ -305,7 +320,9 @@ impl SmtpServer {
         server
             .with_name("smtp.test")
             .with_num_threads(2)
-            .with_tcp_listener(listener);
+            .with_tcp_listener(listener)
+            .with_ssl(tls)
+            .expect("TLS set-up of the test SMTP server");
         // The server thread lives until the test process exits.
         std::thread::spawn(move || {
             let _ = server.serve();
@@ -560,4 +577,31 @@ pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("timed out after 10 s waiting for: {what}");
+}
+
+/// A throw-away CA and a `localhost` leaf certificate signed by it, as PEM files in `dir`:
+/// (ca.pem, leaf.pem, leaf.key). rustls refuses a self-signed certificate that is its own CA,
+/// hence the two levels.
+pub fn test_pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "feedwatch test CA");
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().expect("CA key"))
+        .expect("CA certificate");
+    let leaf_key = KeyPair::generate().expect("leaf key");
+    let leaf = CertificateParams::new(vec!["localhost".to_string()])
+        .expect("leaf params")
+        .signed_by(&leaf_key, &ca)
+        .expect("leaf certificate");
+    let paths = (
+        dir.join("ca.pem"),
+        dir.join("leaf.pem"),
+        dir.join("leaf.key"),
+    );
+    std::fs::write(&paths.0, ca.pem()).expect("write CA");
+    std::fs::write(&paths.1, leaf.pem()).expect("write leaf");
+    std::fs::write(&paths.2, leaf_key.serialize_pem()).expect("write key");
+    paths
 }
