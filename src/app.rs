@@ -242,7 +242,15 @@ pub(crate) async fn poll_and_log(engine: &Engine, n: usize) -> (bool, Option<Dur
         }
         Err(e) => {
             metrics::counter!(crate::metrics::POLLS, "outcome" => "error").increment(1);
-            tracing::warn!(feed = %feed.name, url = %feed.url, error = %error_chain(&e),
+            let status = match &e {
+                crate::pipeline::PollError::Fetch(crate::fetch::FetchError::Status {
+                    status,
+                    ..
+                }) => Some(*status),
+                crate::pipeline::PollError::Fetch(crate::fetch::FetchError::Gone) => Some(410),
+                _ => None,
+            };
+            tracing::warn!(feed = %feed.name, url = %feed.url, status, error = %error_chain(&e),
                 next_poll = %next, "poll failed");
             false
         }

@@ -120,6 +120,7 @@ fn start(config: Config, store: Store, shutdown: &CancellationToken) -> anyhow::
     let per_host = config.poll.per_host;
     let keep = config.storage.keep;
     let feeds = config.feeds.clone();
+    let status_config = config.clone();
     let Parts { engine, outbox, .. } = build_with_store(config, store.clone())?;
     let token = shutdown.child_token();
     // Wakes the dispatcher as soon as a poll may have queued alerts.
@@ -131,6 +132,7 @@ fn start(config: Config, store: Store, shutdown: &CancellationToken) -> anyhow::
         let store = store.clone();
         tokio::spawn(async move {
             let mut last_prune: Option<tokio::time::Instant> = None;
+            let mut last_pending = None;
             loop {
                 match outbox.deliver_due(Utc::now().timestamp()).await {
                     Ok(r) if r.sent + r.dead + r.deferred > 0 => {
@@ -143,6 +145,12 @@ fn start(config: Config, store: Store, shutdown: &CancellationToken) -> anyhow::
                     }
                     Ok(_) => {}
                     Err(e) => tracing::error!(error = %error_chain(&e), "outbox failed"),
+                }
+                // Keep systemd's STATUS= line current when the queue changes.
+                let pending = store.undelivered_count().ok();
+                if pending != last_pending {
+                    status(&status_config, &store);
+                    last_pending = pending;
                 }
                 if let Some(keep) = keep
                     && last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY)

@@ -680,4 +680,24 @@ mod tests {
         );
         assert_eq!(canonical_link("not a url"), "not a url");
     }
+
+    #[test]
+    fn ttl_and_skip_hints_are_read() {
+        let xml = r#"<rss version="2.0"><channel><title>t</title><ttl>90</ttl>
+            <skipHours><hour>0</hour><hour>1</hour><hour>23</hour><hour>99</hour></skipHours>
+            <skipDays><day>Saturday</day><day>Sunday</day><day>Caturday</day></skipDays>
+            <item><guid>1</guid><title>x</title></item></channel></rss>"#;
+        let f = parse_feed(
+            xml.as_bytes(),
+            None,
+            &Url::parse("http://127.0.0.1/f").expect("url"),
+        )
+        .expect("parses");
+        assert_eq!(f.ttl, Some(std::time::Duration::from_secs(90 * 60)));
+        assert_eq!(f.skip_hours, vec![0, 1, 23], "out-of-range hours dropped");
+        assert_eq!(
+            f.skip_days,
+            vec![chrono::Weekday::Sat, chrono::Weekday::Sun]
+        );
+    }
 }
