@@ -39,7 +39,7 @@ use super::query::{Node, Query, TermKind};
 use super::snippet::{LIST_SEPARATOR, snippet};
 use super::{Document, Field, FieldSet};
 use crate::text::{
-    Folded, collapse_whitespace, fold, fold_literal_core, fold_with_map, is_collapsed,
+    Folded, collapse_whitespace, fold, fold_literal_core, fold_with_map_prefix, is_collapsed,
     is_unspaced_script, is_word_char,
 };
 
@@ -174,8 +174,9 @@ struct PreparedField<'a> {
     original: Cow<'a, str>,
     /// Folded text: what the automaton scans and hits point into.
     folded: OnceCell<String>,
-    /// The same folded text plus its map back to `original`: built only to report a match.
-    mapped: OnceCell<Folded>,
+    /// A prefix of the same fold with its map back to `original` (and whether it is the
+    /// whole fold): built only to report a match, and only as far as the hit.
+    mapped: RefCell<Option<(Folded, bool)>>,
     /// Whitespace-collapsed original, what regexes run on; `None` when `original` already is
     /// (text from `html_to_text` always is), to skip a copy per item.
     collapsed: OnceCell<Option<String>>,
@@ -188,7 +189,7 @@ impl<'a> PreparedField<'a> {
         PreparedField {
             original,
             folded: OnceCell::new(),
-            mapped: OnceCell::new(),
+            mapped: RefCell::new(None),
             collapsed: OnceCell::new(),
             word_starts: OnceCell::new(),
         }
@@ -198,8 +199,19 @@ impl<'a> PreparedField<'a> {
         self.folded.get_or_init(|| fold(&self.original))
     }
 
-    fn mapped(&self) -> &Folded {
-        self.mapped.get_or_init(|| fold_with_map(&self.original))
+    /// The byte range of `original` that produced the folded bytes `r`.
+    fn original_range(&self, r: Range<usize>) -> Range<usize> {
+        let mut mapped = self.mapped.borrow_mut();
+        let covered = mapped
+            .as_ref()
+            .is_some_and(|(f, complete)| *complete || r.end < f.text.len());
+        if !covered {
+            *mapped = Some(fold_with_map_prefix(&self.original, r.end));
+        }
+        match mapped.as_ref() {
+            Some((f, _)) => f.original_range(r),
+            None => 0..0,
+        }
     }
 
     fn collapsed(&self) -> &str {
@@ -949,7 +961,7 @@ impl Ctx<'_, '_> {
                 let pf = self.doc.field(field);
                 let list = matches!(field, Field::Author | Field::Category);
                 let (snippet, highlight) = match found {
-                    Found::Folded(r) => snippet(&pf.original, pf.mapped().original_range(r), list),
+                    Found::Folded(r) => snippet(&pf.original, pf.original_range(r), list),
                     Found::Collapsed(r) => snippet(pf.collapsed(), r, list),
                 };
                 out.push(MatchedTerm {
