@@ -101,20 +101,15 @@ impl Outbox {
         let mut failing: BTreeMap<String, i64> = BTreeMap::new();
         let mut skipped: BTreeMap<String, Vec<i64>> = BTreeMap::new();
         for alert in self.store.due_alerts(due_by, BATCH)? {
-            if failing.contains_key(&alert.notifier) {
-                skipped
-                    .entry(alert.notifier.clone())
-                    .or_default()
-                    .push(alert.id);
-                report.deferred += 1;
-                continue;
-            }
-            let Some(notifier) = self.notifiers.get(&alert.notifier) else {
+            let notifier = self.notifiers.get(&alert.notifier);
+            if notifier.is_none() && !failing.contains_key(&alert.notifier) {
                 // Its notifier was removed from the config: keep the alert queued, it is not
                 // ours to drop, and look again later (or on `alerts retry`).
                 tracing::warn!(alert_id = alert.id, notifier = %alert.notifier,
                     "alert waits for a notifier that is not configured");
                 failing.insert(alert.notifier.clone(), now + secs(MISSING_NOTIFIER_RECHECK));
+            }
+            let Some(notifier) = notifier.filter(|_| !failing.contains_key(&alert.notifier)) else {
                 skipped
                     .entry(alert.notifier.clone())
                     .or_default()
@@ -307,5 +302,81 @@ mod tests {
             .collect();
         assert!(spread.len() > 1, "jitter spreads alerts: {spread:?}");
         assert_eq!(retry_delay(&p, 3, "x"), retry_delay(&p, 3, "x"));
+    }
+
+    #[tokio::test]
+    async fn alerts_for_a_notifier_no_longer_configured_stay_queued_and_wait() {
+        use crate::domain::{AlertPayload, FeedId, Item, NewAlert};
+        use crate::store::Ingest;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("db")).expect("open");
+        let feed = FeedId::from_stored("http://f/".into());
+        let st = store.feed_state(&feed).expect("state");
+        let item = |k: &str| Item {
+            key: k.into(),
+            title: k.into(),
+            link: None,
+            summary: String::new(),
+            content: String::new(),
+            authors: vec![],
+            categories: vec![],
+            published: None,
+        };
+        let alert = |n: usize| NewAlert {
+            item: n,
+            notifier: "gone".into(),
+            story: format!("s{n}"),
+            digest: None,
+            payload: AlertPayload {
+                rule: "r".into(),
+                query: "q".into(),
+                matched: vec![],
+                feed_name: "f".into(),
+                feed_url: "http://f/".into(),
+                title: "t".into(),
+                link: None,
+                published: None,
+                snippet: String::new(),
+                highlights: vec![],
+                summary: String::new(),
+            },
+        };
+        let items = vec![item("a"), item("b")];
+        let alerts = vec![alert(0), alert(1)];
+        let batch = Ingest {
+            title: None,
+            etag: None,
+            last_modified: None,
+            items: &items,
+            alerts: &alerts,
+            feed_alerts: &[],
+            now: 100,
+        };
+        store.ingest(st.id, feed.as_str(), &batch).expect("ingest");
+        let outbox = Outbox::new(store.clone(), BTreeMap::new(), Delivery::default());
+        let r = outbox.deliver_due(100).await.expect("pass");
+        assert_eq!(
+            r,
+            DeliveryReport {
+                sent: 0,
+                deferred: 2,
+                dead: 0
+            }
+        );
+        assert!(
+            store.due_alerts(100, 10).expect("due").is_empty(),
+            "not retried in a tight loop"
+        );
+        assert_eq!(
+            store.undelivered_count().expect("count"),
+            2,
+            "nothing dropped"
+        );
+        let at = 100 + MISSING_NOTIFIER_RECHECK.as_secs() as i64;
+        assert_eq!(
+            store.due_alerts(at, 10).expect("due").len(),
+            2,
+            "looked at again later"
+        );
     }
 }
