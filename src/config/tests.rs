@@ -325,3 +325,27 @@ fn included_files_add_rules_and_feeds_and_report_problems_with_their_name() {
         "{p:#?}"
     );
 }
+
+#[test]
+fn secrets_can_come_from_systemd_credentials() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("smtp-password"), "from-systemd").expect("write");
+    let text = GOOD.replace(
+        "to = [\"analyst@example.org\"]",
+        "to = [\"analyst@example.org\"]\nusername = \"fw\"\npassword_file = \"$CREDENTIALS_DIRECTORY/smtp-password\"",
+    );
+    let env = vec![(
+        "CREDENTIALS_DIRECTORY".to_string(),
+        dir.path().to_str().expect("utf-8").to_string(),
+    )];
+    let c = load(&text, Path::new("/etc/feedwatch"), &env).expect("loads");
+    let NotifierKind::Email(e) = &c.notifiers["analyst"].kind else {
+        panic!("email");
+    };
+    assert_eq!(
+        e.password.as_ref().map(Secret::expose),
+        Some("from-systemd")
+    );
+    let p = load(&text, Path::new("/etc/feedwatch"), &[]).expect_err("not under systemd");
+    assert!(p[0].message.contains("CREDENTIALS_DIRECTORY"), "{p:#?}");
+}

@@ -377,6 +377,21 @@ impl Walk<'_> {
         base: &Path,
     ) -> Option<Secret> {
         let file = self.string(path, map, key)?;
+        // systemd's LoadCredential= puts secrets in $CREDENTIALS_DIRECTORY, whose path the
+        // config cannot know in advance: `password_file = "$CREDENTIALS_DIRECTORY/smtp"`.
+        let file = match file.strip_prefix("$CREDENTIALS_DIRECTORY/") {
+            Some(rest) => match self.env.iter().find(|(k, _)| k == "CREDENTIALS_DIRECTORY") {
+                Some((_, dir)) => format!("{dir}/{rest}"),
+                None => {
+                    self.err(
+                        &path.key(key),
+                        "uses $CREDENTIALS_DIRECTORY, which is not set (it is set by systemd's LoadCredential=)",
+                    );
+                    return None;
+                }
+            },
+            None => file,
+        };
         let full = base.join(&file);
         match std::fs::read_to_string(&full) {
             // A trailing newline from `echo secret > file` is not part of the secret.
