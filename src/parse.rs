@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::LazyLock;
 
-use encoding_rs::{Encoding, KOI8_R, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1251, WINDOWS_1252};
+use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE};
 use feed_rs::model;
 use regex::Regex;
 use url::Url;
@@ -184,8 +184,7 @@ const DECLARATION_WINDOW: usize = 2048;
 /// 3. otherwise the first label that names an encoding: the document's own declaration, then
 ///    the HTTP charset (the document is more specific than a server-wide default);
 /// 4. no usable label and invalid UTF-8: UTF-8 if the valid multi-byte sequences outnumber the
-///    broken ones (a damaged UTF-8 feed), else a guess among windows-1251, KOI8-R and
-///    windows-1252 (see [`sniff_legacy`]).
+///    broken ones (a damaged UTF-8 feed), else chardetng's guess (see [`sniff_legacy`]).
 fn decode(body: &[u8], content_type: Option<&str>) -> (String, &'static Encoding) {
     let (enc, skip) = match Encoding::for_bom(body) {
         Some((enc, bom_len)) => (enc, bom_len),
@@ -236,35 +235,13 @@ fn mostly_utf8(body: &[u8]) -> bool {
     good > bad
 }
 
-/// A guess for unlabelled, non-UTF-8 bytes. Russian text in windows-1251 or KOI8-R puts almost
-/// all its bytes above 0x7F in 0xC0..=0xFF and in runs (whole words), while Western text in
-/// windows-1252 has isolated accented letters, and CJK/Thai encodings use 0xA1..=0xBF heavily.
-/// The two Cyrillic encodings mirror each other's case: lowercase (most letters) is 0xE0..=0xFF
-/// in windows-1251 and 0xC0..=0xDF in KOI8-R. Anything else is taken as windows-1252, the
-/// WHATWG default for unlabelled Western text, which decodes every byte (never an error).
-/// A real detector (the `chardetng` crate) would do better on Greek, Hebrew or CJK.
+/// A guess for unlabelled, non-UTF-8 bytes, by chardetng (the detector Firefox uses for
+/// unlabelled legacy pages): it tells windows-1251 from KOI8-R, and Greek, Hebrew, CJK and Thai
+/// from Western text; the fallback is windows-1252, which decodes every byte (never an error).
 fn sniff_legacy(body: &[u8]) -> &'static Encoding {
-    let (mut high, mut in_runs, mut low_half, mut c0_df) = (0usize, 0usize, 0usize, 0usize);
-    for (i, &b) in body.iter().enumerate() {
-        if b < 0x80 {
-            continue;
-        }
-        high += 1;
-        let prev = i > 0 && body[i - 1] >= 0x80;
-        let next = body.get(i + 1).is_some_and(|&n| n >= 0x80);
-        in_runs += usize::from(prev || next);
-        match b {
-            0x80..=0xBF => low_half += 1,
-            0xC0..=0xDF => c0_df += 1,
-            _ => {}
-        }
-    }
-    let cyrillic = high >= 8 && in_runs * 10 >= high * 6 && low_half * 100 <= high * 15;
-    match cyrillic {
-        true if c0_df * 2 > high - low_half => KOI8_R,
-        true => WINDOWS_1251,
-        false => WINDOWS_1252,
-    }
+    let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
+    detector.feed(body, true);
+    detector.guess(None, chardetng::Utf8Detection::Deny)
 }
 
 /// Drops the declaration (the text is UTF-8 now, whatever it said) and any later one, on which
@@ -523,7 +500,7 @@ mod tests {
     #[test]
     fn encoding_is_found_from_bytes_and_labels() {
         use encoding_rs::{KOI8_R, SHIFT_JIS, WINDOWS_1251};
-        let cases: [(&str, &'static Encoding, &str, Option<&str>, &str); 9] = [
+        let cases: [(&str, &'static Encoding, &str, Option<&str>, &str); 10] = [
             (
                 "windows-1251 named only by the http charset",
                 WINDOWS_1251,
@@ -539,11 +516,19 @@ mod tests {
                 "windows-1251",
             ),
             (
+                // chardetng names KOI8-U, the superset: Russian text decodes identically.
                 "koi8-r without any label is sniffed",
                 KOI8_R,
                 "",
                 None,
-                "KOI8-R",
+                "KOI8-U",
+            ),
+            (
+                "shift_jis without any label is sniffed",
+                SHIFT_JIS,
+                "",
+                None,
+                "Shift_JIS",
             ),
             (
                 "windows-1251 without any label is sniffed",
@@ -590,7 +575,7 @@ mod tests {
         ];
         for (name, real, prefix, content_type, want) in cases {
             let title = if real == SHIFT_JIS {
-                "東京の天気"
+                "東京の天気は晴れ、午後から雨が降るでしょう。外務省は本日、会談の日程を発表した。"
             } else {
                 CYRILLIC
             };

@@ -728,7 +728,8 @@ async fn koi8r_body_without_any_label_parses_and_is_sniffed() {
             .expect("fetch"),
     );
     let feed = parse_feed(&f.body, f.content_type.as_deref(), &f.final_url).expect("parses");
-    assert_eq!(feed.encoding, "KOI8-R");
+    // chardetng names KOI8-U, the superset of KOI8-R: Russian text decodes identically.
+    assert_eq!(feed.encoding, "KOI8-U");
     assert_eq!(feed.items[0].title, "Как пережить новогоднюю ночь");
 }
 
