@@ -54,6 +54,9 @@ pub async fn run(path: &Path) -> anyhow::Result<ExitCode> {
                 crate::systemd::reloading();
                 match Config::load(path) {
                     Ok(new) => {
+                        if new.metrics != config.metrics {
+                            tracing::warn!("[metrics] listen changed: takes effect on restart");
+                        }
                         if new.storage.path != config.storage.path {
                             tracing::warn!(old = %config.storage.path.display(),
                                 new = %new.storage.path.display(),
