@@ -266,8 +266,21 @@ async fn once(path: &Path) -> anyhow::Result<ExitCode> {
     let parts = build(config)?;
     let failed = poll_all_once(&parts.engine, concurrency, per_host).await;
     let feeds = parts.engine.config().feeds.len();
-    let delivery = parts.outbox.deliver_all(Utc::now().timestamp()).await?;
-    let undelivered = parts.store.undelivered_count()?;
+    // Only the holder of the delivery lock sends: beside a running daemon, `once` polls and
+    // queues, and leaves sending to the daemon (so nothing goes out twice).
+    let (delivery, undelivered) = match parts.store.try_delivery_lock()? {
+        Some(_lock) => (
+            parts.outbox.deliver_all(Utc::now().timestamp()).await?,
+            parts.store.undelivered_count()?,
+        ),
+        None => {
+            tracing::info!(
+                "another feedwatch process (the daemon) holds this database's delivery lock; \
+                 it delivers the queued alerts"
+            );
+            (crate::outbox::DeliveryReport::default(), 0)
+        }
+    };
     if let Some(keep) = keep {
         crate::daemon::prune(&parts.store, keep);
     }

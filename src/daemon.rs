@@ -25,6 +25,9 @@ use crate::store::Store;
 
 /// How often the dispatcher looks for due retries when nothing wakes it.
 pub const OUTBOX_TICK: Duration = Duration::from_secs(15);
+/// Waiting for the delivery lock at start-up: attempts × pause (about 30 s).
+const LOCK_ATTEMPTS: u32 = 60;
+const LOCK_RETRY: Duration = Duration::from_millis(500);
 /// How often old item bodies are pruned (when `[storage] keep` is set).
 pub const PRUNE_EVERY: Duration = Duration::from_secs(6 * 3600);
 
@@ -32,6 +35,22 @@ pub const PRUNE_EVERY: Duration = Duration::from_secs(6 * 3600);
 pub async fn run(path: &Path) -> anyhow::Result<ExitCode> {
     let mut config = Config::load(path)?;
     let store = Store::open(&config.storage.path)?;
+    // One deliverer per database. A `feedwatch once` may hold the lock for a moment; another
+    // daemon on the same database holds it for good, which is a configuration mistake.
+    let mut delivery_lock = None;
+    for _ in 0..LOCK_ATTEMPTS {
+        delivery_lock = store.try_delivery_lock()?;
+        if delivery_lock.is_some() {
+            break;
+        }
+        tokio::time::sleep(LOCK_RETRY).await;
+    }
+    let Some(_delivery_lock) = delivery_lock else {
+        anyhow::bail!(
+            "another feedwatch process keeps the delivery lock of {} (is a second daemon running on this database?)",
+            config.storage.path.display()
+        );
+    };
     let shutdown = CancellationToken::new();
     // SIGHUP → a reload request (capacity 1: requests while one is pending coalesce).
     let (reload_tx, mut reload_rx) = mpsc::channel::<()>(1);

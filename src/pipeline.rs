@@ -176,7 +176,7 @@ impl Engine {
             let since = DateTime::<Utc>::from_timestamp(failing_since, 0).unwrap_or(now);
             self.health_alerts(
                 cfg,
-                format!("health:{failing_since}"),
+                format!("health:{}:{failing_since}", cfg.url),
                 format!(
                     "Feed {} has been failing since {}",
                     cfg.name,
@@ -252,7 +252,7 @@ impl Engine {
                 tracing::info!(feed = %cfg.name, url = %cfg.url, "feed recovered");
                 self.health_alerts(
                     cfg,
-                    format!("recovered:{since}"),
+                    format!("recovered:{}:{since}", cfg.url),
                     format!("Feed {} has recovered", cfg.name),
                     format!(
                         "It had been failing since {}.",
@@ -351,15 +351,34 @@ impl Engine {
         // On the first poll only recent, dated items may alert: subscribing to a feed must
         // not flood the user with its whole archive.
         let first_poll = state.first_polled_at.is_none();
-        let backlog_start = now
-            - chrono::Duration::from_std(self.config.poll.backlog).unwrap_or(chrono::Duration::MAX);
+        let backlog_start = chrono::Duration::from_std(self.config.poll.backlog)
+            .ok()
+            .and_then(|d| now.checked_sub_signed(d))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        // Entries that share a page (a live blog, a status page) with an earlier entry of
+        // this feed, or with another new one, are distinct stories despite the shared link.
+        let mut shared = self.store.links_in_feed(state.id, &new_items)?;
+        let mut link_count: std::collections::HashMap<String, usize> =
+            std::collections::HashMap::new();
+        for l in new_items.iter().filter_map(|i| i.link.as_deref()) {
+            *link_count.entry(canonical_link(l)).or_default() += 1;
+        }
+        for i in &new_items {
+            if i.link
+                .as_deref()
+                .is_some_and(|l| link_count.get(&canonical_link(l)).is_some_and(|c| *c > 1))
+            {
+                shared.insert(i.key.clone());
+            }
+        }
         let mut alerts = Vec::new();
         let mut flood = FloodGuard::default();
         for (n, item) in new_items.iter().enumerate() {
             if first_poll && item.published.is_none_or(|p| p < backlog_start) {
                 continue;
             }
-            alerts.extend(self.decide(feed, cfg, n, item, &mut flood, now)?);
+            let page_shared = shared.contains(&item.key);
+            alerts.extend(self.decide(feed, cfg, n, item, page_shared, &mut flood, now)?);
         }
 
         let recovery = self.recovery_alerts(cfg, state);
@@ -395,21 +414,25 @@ impl Engine {
     /// The alerts one item triggers: each matching enabled rule that watches this feed, once
     /// per notifier of that rule. Alerts go into a digest when the rule or the notifier asks
     /// for one, or when the rule's `max_per_hour` flood guard is exceeded.
+    #[allow(clippy::too_many_arguments)] // per-item context; a struct would only rename it
     fn decide(
         &self,
         feed: usize,
         cfg: &Feed,
         n: usize,
         item: &Item,
+        page_shared: bool,
         flood: &mut FloodGuard,
         now: DateTime<Utc>,
     ) -> Result<Vec<NewAlert>, StoreError> {
         let doc = document(item, &cfg.name);
-        let story = item
-            .link
-            .as_deref()
-            .map(canonical_link)
-            .unwrap_or_else(|| format!("{}#{}", cfg.url, item.key));
+        // One story, one alert: the canonical link identifies a story across feeds, unless
+        // this feed uses the link for several entries.
+        let story = match item.link.as_deref().map(canonical_link) {
+            Some(link) if !page_shared => link,
+            Some(link) => format!("{link}#{}", item.key),
+            None => format!("{}#{}", cfg.url, item.key),
+        };
         let mut out = Vec::new();
         for hit in self.rules.matches(&doc) {
             let Some(rule) = self

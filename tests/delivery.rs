@@ -457,3 +457,46 @@ async fn send_test_reports_the_server_answer_and_failures() {
         run.stdout
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_beside_a_running_daemon_does_not_send_twice() {
+    let feeds = FeedServer::start().await;
+    feeds.set("/f", Route::rss(feed_with(1, "l"), "\"1\""));
+    let smtp = SmtpServer::start();
+    // The daemon is mid-delivery (the server takes 3 s to accept) when `once` runs.
+    smtp.delay_each_message(Duration::from_secs(3));
+    let s = Setup::new(&feeds.url("/f"), &email(smtp.port), "");
+    let daemon = Daemon::start(&s.cfg, &s.log("daemon.log"));
+    eventually_within(20, "the daemon queues the alert", || {
+        daemon.log_text().contains("alerts=1")
+    })
+    .await;
+    let once = feedwatch(&["--config", s.cfg(), "once"]).await;
+    assert_eq!(once.code, Some(0), "{once:#?}");
+    assert!(
+        once.stderr.contains("holds this database's delivery lock"),
+        "{}",
+        once.stderr
+    );
+    eventually_within(20, "the daemon's delivery", || smtp.mails().len() == 1).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(daemon.terminate().await, Some(0));
+    assert_eq!(smtp.mails().len(), 1, "sent once, by the daemon");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_redirect_is_not_taken_for_delivery() {
+    let hooks = WebhookReceiver::start().await;
+    hooks.answer(301, &[("Location", "/moved")]);
+    let s = Setup::new(
+        "http://127.0.0.1:9/unused",
+        &webhook(&hooks.url(), None),
+        "",
+    );
+    let run = feedwatch(&["--config", s.cfg(), "send-test", "hook"]).await;
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    assert!(run.stdout.contains("NOT delivered"), "{}", run.stdout);
+    assert!(run.stdout.contains("redirect to /moved"), "{}", run.stdout);
+    let got = hooks.hooks();
+    assert_eq!(got.len(), 1, "no bodyless GET to the new location");
+}

@@ -304,3 +304,73 @@ async fn opml_import_export_completions_and_man() {
     assert_eq!(man.code, Some(0));
     assert!(man.stdout.contains(".TH feedwatch") && man.stdout.contains("backtest"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_that_share_a_page_each_alert() {
+    let feeds = FeedServer::start().await;
+    let page = "http://news.test/live";
+    feeds.set(
+        "/rss",
+        Route::rss(rss(&[("1", page, "Kabulov arrives")]), "\"1\""),
+    );
+    let smtp = SmtpServer::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(dir.path(), &feeds.url("/rss"), &smtp.url(), "");
+    assert_eq!(
+        feedwatch(&["--config", s(&cfg), "once"]).await.code,
+        Some(0)
+    );
+    // A live blog: new entries, same page.
+    let more = rss(&[
+        ("1", page, "Kabulov arrives"),
+        ("2", page, "Kabulov speaks"),
+        ("3", page, "Kabulov leaves"),
+    ]);
+    feeds.set("/rss", Route::rss(more, "\"2\""));
+    assert_eq!(
+        feedwatch(&["--config", s(&cfg), "once"]).await.code,
+        Some(0)
+    );
+    let mut subjects: Vec<String> = smtp.mails().iter().map(|m| m.subject()).collect();
+    subjects.sort();
+    assert_eq!(
+        subjects,
+        vec![
+            "[feedwatch] kabulov: Kabulov arrives",
+            "[feedwatch] kabulov: Kabulov leaves",
+            "[feedwatch] kabulov: Kabulov speaks",
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feeds_failing_in_the_same_second_each_raise_their_own_health_alert() {
+    let smtp = SmtpServer::start();
+    let dead = support::free_port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("feedwatch.toml");
+    let mut text = format!(
+        "[storage]\npath = \"fw.db\"\n[poll]\ntimeout = \"2s\"\nhealth_alert_after = \"0s\"\n\
+         [notify.mail]\ntype = \"email\"\nsmtp = \"{}\"\nfrom = \"fw@localhost\"\nto = [\"a@example.org\"]\n",
+        smtp.url()
+    );
+    for name in ["A", "B", "C"] {
+        text.push_str(&format!(
+            "[[feed]]\nurl = \"http://127.0.0.1:{dead}/{name}\"\nname = \"{name}\"\n"
+        ));
+    }
+    std::fs::write(&cfg, text).expect("write");
+    let run = feedwatch(&["--config", s(&cfg), "once"]).await;
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    let mut subjects: Vec<String> = smtp.mails().iter().map(|m| m.subject()).collect();
+    subjects.sort();
+    assert_eq!(subjects.len(), 3, "{subjects:?}");
+    for (s, name) in subjects.iter().zip(["A", "B", "C"]) {
+        assert!(
+            s.starts_with(&format!(
+                "[feedwatch] feed-health: Feed {name} has been failing"
+            )),
+            "{s}"
+        );
+    }
+}

@@ -18,6 +18,8 @@ use crate::domain::{Alert, AlertPayload, error_chain, hash_hex};
 
 /// Version of the JSON schema in `format = "json"` bodies.
 pub const SCHEMA_VERSION: u32 = 1;
+/// How much of a receiver's answer is read (for logs and `send-test`).
+const ANSWER_BYTES: usize = 4096;
 /// Discord refuses messages longer than this many characters.
 const DISCORD_MAX: usize = 2000;
 
@@ -57,7 +59,7 @@ impl WebhookNotifier {
             .user_agent(user_agent)
             .default_headers(headers)
             .timeout(cfg.timeout)
-            .redirect(reqwest::redirect::Policy::limited(5))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| NotifyError::Permanent {
                 message: format!("cannot set up HTTP client: {e}"),
@@ -201,18 +203,28 @@ impl WebhookNotifier {
                 retry_after: None,
             })?;
         let status = resp.status();
+        let location = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let retry_after = resp
             .headers()
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, now));
-        let text: String = resp
-            .text()
-            .await
-            .unwrap_or_default()
-            .chars()
-            .take(200)
-            .collect();
+        // Only the start of the answer is shown; a receiver that streams a huge body is not
+        // read to the end.
+        let mut head = Vec::new();
+        let mut stream = resp.bytes_stream();
+        while head.len() < ANSWER_BYTES {
+            match futures_util::StreamExt::next(&mut stream).await {
+                Some(Ok(chunk)) => head.extend_from_slice(&chunk),
+                _ => break,
+            }
+        }
+        head.truncate(ANSWER_BYTES);
+        let text: String = String::from_utf8_lossy(&head).chars().take(200).collect();
         let detail = format!(
             "HTTP {}{}",
             status.as_u16(),
@@ -224,6 +236,15 @@ impl WebhookNotifier {
         );
         if status.is_success() {
             Ok(Delivered { detail })
+        } else if status.is_redirection() {
+            // Redirects are not followed: a 301/302 would turn the POST into a bodyless GET
+            // whose 200 looks like delivery. The URL needs fixing, which retrying won't do.
+            Err(NotifyError::Permanent {
+                message: format!(
+                    "webhook answered {detail} (redirect to {}): set `url` to the final address",
+                    location.as_deref().unwrap_or("an unnamed location")
+                ),
+            })
         } else if status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429 {
             Err(NotifyError::Transient {
                 message: format!("webhook answered {detail}"),

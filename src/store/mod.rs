@@ -201,6 +201,15 @@ pub struct Store {
     /// The one connection, behind a mutex: SQLite serializes writers anyway, and every
     /// operation here is short. Async callers hold it only between awaits.
     conn: Arc<Mutex<Db>>,
+    /// The database file (the delivery lock lives beside it).
+    path: PathBuf,
+}
+
+/// Held by the one process that delivers from a database (see [`Store::try_delivery_lock`]).
+/// The kernel drops the lock when the process dies, so a crash never leaves it stale.
+#[derive(Debug)]
+pub struct DeliveryLock {
+    _file: std::fs::File,
 }
 
 impl Store {
@@ -234,7 +243,34 @@ impl Store {
                 conn,
                 sync: Durability::Full,
             })),
+            path: path.to_path_buf(),
         })
+    }
+
+    /// Takes the delivery lock (`<database>.lock`, an exclusive `flock`) if no other process
+    /// holds it. Only its holder sends alerts, so a `feedwatch once` beside a running daemon
+    /// can never send the same alert twice. `Ok(None)`: another process delivers.
+    pub fn try_delivery_lock(&self) -> Result<Option<DeliveryLock>, StoreError> {
+        let mut name = self.path.as_os_str().to_owned();
+        name.push(".lock");
+        let lock_path = PathBuf::from(name);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| StoreError::Open {
+                path: lock_path.clone(),
+                source: Box::new(e),
+            })?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(DeliveryLock { _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Open {
+                path: lock_path,
+                source: Box::new(e),
+            }),
+        }
     }
 
     /// The connection at `synchronous=FULL`: for every write unless it is known bookkeeping.
@@ -271,24 +307,51 @@ impl Store {
         read_feed_state(&db, feed)?.ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
     }
 
-    /// Keys of the given items that are already stored for this feed: same key, or (so a
-    /// feed that changes its GUIDs wholesale does not re-alert) same canonical link.
+    /// Keys of the given items that are already stored for this feed: same key, or (so a feed
+    /// that changes its GUIDs wholesale does not re-alert) same canonical link *and* same
+    /// title. A new entry on a page the feed links to again (a live blog, a status page) has
+    /// a new title and is new.
     pub fn known_items(&self, feed_id: i64, items: &[Item]) -> Result<HashSet<String>, StoreError> {
         let conn = self.lock();
         let mut by_key =
             conn.prepare_cached("SELECT 1 FROM items WHERE feed_id = ?1 AND key = ?2")?;
-        let mut by_link =
-            conn.prepare_cached("SELECT 1 FROM items WHERE feed_id = ?1 AND link_key = ?2")?;
+        let mut by_link = conn.prepare_cached(
+            "SELECT 1 FROM items WHERE feed_id = ?1 AND link_key = ?2
+                                   AND (title = ?3 OR pruned = 1)",
+        )?;
         let mut known = HashSet::new();
         for item in items {
-            let link = item.link.as_deref().map(canonical_link);
-            if by_key.exists(params![feed_id, item.key])?
-                || link.is_some_and(|l| by_link.exists(params![feed_id, l]).unwrap_or(false))
-            {
+            let known_by_key = by_key.exists(params![feed_id, item.key])?;
+            let known_by_link = match item.link.as_deref().map(canonical_link) {
+                Some(l) if !known_by_key => by_link.exists(params![feed_id, l, item.title])?,
+                _ => false,
+            };
+            if known_by_key || known_by_link {
                 known.insert(item.key.clone());
             }
         }
         Ok(known)
+    }
+
+    /// Keys of the given (new) items whose canonical link some stored item of this feed
+    /// already has: entries that share a page with earlier ones.
+    pub fn links_in_feed(
+        &self,
+        feed_id: i64,
+        items: &[Item],
+    ) -> Result<HashSet<String>, StoreError> {
+        let conn = self.lock();
+        let mut by_link =
+            conn.prepare_cached("SELECT 1 FROM items WHERE feed_id = ?1 AND link_key = ?2")?;
+        let mut shared = HashSet::new();
+        for item in items {
+            if let Some(l) = item.link.as_deref().map(canonical_link)
+                && by_link.exists(params![feed_id, l])?
+            {
+                shared.insert(item.key.clone());
+            }
+        }
+        Ok(shared)
     }
 
     /// Records a 304: the feed is healthy and unchanged; validators stay as they are.

@@ -75,15 +75,28 @@ fn ingest_dedupes_items_and_queues_alerts_once() {
     assert_eq!(st.etag.as_deref(), Some("\"e1\""));
     let mut moved = item("c");
     moved.link = Some("http://example.org/b#frag".into()); // new GUID, same story as "b"
+    moved.title = "title b".into();
+    let mut same_page = item("e");
+    same_page.link = Some("http://example.org/b".into()); // same page, a new entry
     let known = store
-        .known_items(st.id, &[item("a"), item("c"), moved.clone(), item("d")])
+        .known_items(
+            st.id,
+            &[item("a"), moved.clone(), same_page.clone(), item("d")],
+        )
         .expect("known");
     let mut known: Vec<String> = known.into_iter().collect();
     known.sort();
     assert_eq!(
         known,
         vec!["a".to_string(), "c".to_string()],
-        "a by key, c by link"
+        "a by key, c by link and title; e (same page, new title) is new"
+    );
+    let shared = store
+        .links_in_feed(st.id, &[same_page, item("d")])
+        .expect("links");
+    assert_eq!(
+        shared.into_iter().collect::<Vec<_>>(),
+        vec!["e".to_string()]
     );
     assert_eq!(store.due_alerts(100, 10).expect("due").len(), 3);
 }
