@@ -53,7 +53,7 @@ pub enum Command {
     /// there is any.
     Check,
     /// Poll every feed once, queue and deliver alerts, then exit (1 if any feed failed or any
-    /// alert is still undelivered).
+    /// due alert is still undelivered). Beside a running daemon, sending is left to it.
     Once,
     /// Run the daemon: poll feeds on their intervals and deliver alerts until SIGTERM/SIGINT.
     Run,

@@ -67,9 +67,27 @@ pub async fn run(path: &Path) -> anyhow::Result<ExitCode> {
     status(&config, &store);
     crate::systemd::ready();
     loop {
-        tokio::select! {
-            () = shutdown.cancelled() => break,
-            Some(()) = reload_rx.recv() => {
+        let event = tokio::select! {
+            // Shutdown first: on SIGTERM the generation's tasks end too, which is not a death.
+            biased;
+            () = shutdown.cancelled() => Event::Shutdown,
+            Some(()) = reload_rx.recv() => Event::Reload,
+            task = generation.died() => Event::Died(task),
+        };
+        match event {
+            Event::Shutdown => break,
+            Event::Died(_) if shutdown.is_cancelled() => break,
+            Event::Died(task) => {
+                // A poll or delivery loop that is gone would leave a daemon that pings the
+                // watchdog but does no work: better to exit and be restarted.
+                crate::systemd::stopping();
+                shutdown.cancel();
+                let _ = watchdog.await;
+                anyhow::bail!(
+                    "the {task} stopped unexpectedly (a bug; see the log above); exiting so the service manager restarts feedwatch"
+                );
+            }
+            Event::Reload => {
                 crate::systemd::reloading();
                 match Config::load(path) {
                     Ok(new) => {
@@ -84,21 +102,28 @@ pub async fn run(path: &Path) -> anyhow::Result<ExitCode> {
                         generation.stop().await;
                         match start(new.clone(), store.clone(), &shutdown) {
                             Ok(g) => {
-                                tracing::info!(feeds = new.feeds.len(),
+                                tracing::info!(
+                                    feeds = new.feeds.len(),
                                     rules = new.enabled_rules().count(),
-                                    notifiers = new.notifiers.len(), "config reloaded");
+                                    notifiers = new.notifiers.len(),
+                                    "config reloaded"
+                                );
                                 generation = g;
                                 config = new;
                             }
                             Err(e) => {
-                                tracing::error!(error = format!("{e:#}"),
-                                    "cannot start with the new config; keeping the old one");
+                                tracing::error!(
+                                    error = format!("{e:#}"),
+                                    "cannot start with the new config; keeping the old one"
+                                );
                                 generation = start(config.clone(), store.clone(), &shutdown)?;
                             }
                         }
                     }
-                    Err(e) => tracing::error!(error = format!("{e:#}"),
-                        "reload failed: the new config is invalid; still running the old one"),
+                    Err(e) => tracing::error!(
+                        error = format!("{e:#}"),
+                        "reload failed: the new config is invalid; still running the old one"
+                    ),
                 }
                 status(&config, &store);
                 crate::systemd::ready();
@@ -114,15 +139,47 @@ pub async fn run(path: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What woke the daemon's main loop.
+enum Event {
+    Shutdown,
+    Reload,
+    /// A generation's task ended on its own.
+    Died(&'static str),
+}
+
 /// One configuration's scheduler and dispatcher.
 struct Generation {
     /// Cancelled to end this generation (a child of the shutdown token).
     token: CancellationToken,
-    scheduler: tokio::task::JoinHandle<()>,
-    dispatcher: tokio::task::JoinHandle<()>,
+    /// The poll loop; `None` once it has been seen to end.
+    scheduler: Option<tokio::task::JoinHandle<()>>,
+    /// The delivery loop; `None` once it has been seen to end.
+    dispatcher: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Generation {
+    /// Resolves only if the scheduler or the dispatcher ends by itself (a panic); names it.
+    /// A handle seen to end is dropped, so [`Generation::stop`] never awaits it twice.
+    async fn died(&mut self) -> &'static str {
+        let (Some(scheduler), Some(dispatcher)) = (&mut self.scheduler, &mut self.dispatcher)
+        else {
+            return std::future::pending().await;
+        };
+        let (which, result) = tokio::select! {
+            r = scheduler => ("scheduler", r),
+            r = dispatcher => ("alert dispatcher", r),
+        };
+        if which == "scheduler" {
+            self.scheduler = None;
+        } else {
+            self.dispatcher = None;
+        }
+        if let Err(e) = result {
+            tracing::error!(error = %e, "{which} task failed");
+        }
+        which
+    }
+
     /// Stops dispatching, waits for in-flight polls and the dispatcher's current pass.
     async fn stop(self) {
         self.token.cancel();
@@ -130,7 +187,9 @@ impl Generation {
             ("scheduler", self.scheduler),
             ("dispatcher", self.dispatcher),
         ] {
-            if let Err(e) = task.await {
+            if let Some(task) = task
+                && let Err(e) = task.await
+            {
                 tracing::error!(error = %e, "{what} task failed");
             }
         }
@@ -206,20 +265,25 @@ fn start(config: Config, store: Store, shutdown: &CancellationToken) -> anyhow::
     let mut jobs = Vec::with_capacity(feeds.len());
     for f in &feeds {
         // (A feed that is gone is polled once, which reports it and stops.)
-        let stored_at = store
-            .feed_state(&f.id())
-            .ok()
+        let state = store.feed_state(&f.id()).ok();
+        let stored_at = state
+            .as_ref()
             .and_then(|s| s.next_poll_at)
             .and_then(|t| chrono::DateTime::<Utc>::from_timestamp(t, 0));
-        // A stored time further out than the feed's interval (its interval was shortened)
-        // is pulled in to the interval.
-        let cap = now + chrono::Duration::from_std(f.interval).unwrap_or(chrono::Duration::MAX);
-        let at = first_poll(
-            stored_at.map(|t| t.min(cap)),
-            now,
-            f.url.as_str(),
-            f.interval,
-        );
+        // The stored time stands (back-off, Retry-After and cache hints included) unless the
+        // feed's interval changed since it was decided: then it is at most one new interval
+        // away.
+        let same_interval = state.and_then(|s| s.next_poll_interval) == Some(f.interval);
+        let cap = chrono::Duration::from_std(f.interval)
+            .ok()
+            .and_then(|d| now.checked_add_signed(d))
+            .unwrap_or(chrono::DateTime::<Utc>::MAX_UTC);
+        let stored_at = if same_interval {
+            stored_at
+        } else {
+            stored_at.map(|t| t.min(cap))
+        };
+        let at = first_poll(stored_at, now, f.url.as_str(), f.interval);
         let wait = (at - now).to_std().unwrap_or(Duration::ZERO);
         jobs.push(Job {
             first: start + wait,
@@ -251,8 +315,8 @@ fn start(config: Config, store: Store, shutdown: &CancellationToken) -> anyhow::
     };
     Ok(Generation {
         token,
-        scheduler,
-        dispatcher,
+        scheduler: Some(scheduler),
+        dispatcher: Some(dispatcher),
     })
 }
 

@@ -85,6 +85,11 @@ impl Outbox {
     pub fn next_wake(&self) -> Result<Option<i64>, StoreError> {
         let mut next = self.store.next_attempt_at()?;
         for q in self.store.digest_queues()? {
+            // A queue whose notifier is gone from the config waits for it to come back; it
+            // must not wake the dispatcher again and again.
+            if !self.notifiers.contains_key(&q.notifier) {
+                continue;
+            }
             let due = DigestSchedule::parse(&q.schedule)
                 .map(|s| s.next_due(q.last_sent, q.oldest))
                 .unwrap_or(q.oldest)

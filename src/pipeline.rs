@@ -138,7 +138,9 @@ impl Engine {
         };
         let next_poll = next_poll(&self.policy, cfg.interval, &outcome, now, cfg.url.as_str());
         let stored = match next_poll {
-            Some(at) => self.store.set_next_poll(state.id, at.timestamp()),
+            Some(at) => self
+                .store
+                .set_next_poll(state.id, at.timestamp(), cfg.interval),
             None => Ok(()),
         };
         if let Err(e) = stored {

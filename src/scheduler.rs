@@ -27,6 +27,8 @@ pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
 pub const MAX_HINT_DELAY: Duration = Duration::from_secs(24 * 3600);
 /// Jitter as a fraction of the delay: ±10 %.
 const JITTER_PERMILLE: u64 = 100;
+/// When a poll panicked, its feed is tried again after this long.
+pub const PANIC_RETRY: Duration = Duration::from_secs(15 * 60);
 /// On start-up, feeds never polled before are spread over at most this long.
 pub const STARTUP_SPREAD: Duration = Duration::from_secs(10);
 
@@ -221,6 +223,9 @@ pub async fn run<F, Fut>(
     let mut active: Vec<usize> = vec![0; hosts];
     // Polls in flight; each yields its feed and the delay until its next poll.
     let mut in_flight: JoinSet<(usize, Option<Duration>)> = JoinSet::new();
+    // Which feed each task polls, so a panicking poll still frees its host slot and is
+    // rescheduled.
+    let mut feed_of_task: HashMap<tokio::task::Id, usize> = HashMap::new();
 
     loop {
         let now = Instant::now();
@@ -250,7 +255,8 @@ pub async fn run<F, Fut>(
             };
             active[h] += 1;
             let fut = poll(n);
-            in_flight.spawn(async move { (n, fut.await) });
+            let task = in_flight.spawn(async move { (n, fut.await) });
+            feed_of_task.insert(task.id(), n);
             if !ready[h].is_empty() {
                 ready_hosts.push_back(h);
             }
@@ -261,18 +267,21 @@ pub async fn run<F, Fut>(
         tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
-            Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
-                match done {
-                    Ok((n, again)) => {
-                        let h = host_of[n];
-                        active[h] = active[h].saturating_sub(1);
-                        if let Some(d) = again {
-                            due.push(Reverse((Instant::now() + d, n)));
-                        }
+            Some(done) = in_flight.join_next_with_id(), if !in_flight.is_empty() => {
+                let (id, n, again) = match done {
+                    Ok((id, (n, again))) => (id, n, again),
+                    // A poll panicked (a bug): say so, and try the feed again later.
+                    Err(e) => {
+                        tracing::error!(error = %e, "a poll task failed unexpectedly");
+                        let Some(&n) = feed_of_task.get(&e.id()) else { continue };
+                        (e.id(), n, Some(PANIC_RETRY))
                     }
-                    // A poll task panicked: its feed is lost from the schedule until restart,
-                    // which must be loud. (Its host slot stays taken: we no longer know it.)
-                    Err(e) => tracing::error!(error = %e, "a poll task failed unexpectedly"),
+                };
+                feed_of_task.remove(&id);
+                let h = host_of[n];
+                active[h] = active[h].saturating_sub(1);
+                if let Some(d) = again {
+                    due.push(Reverse((Instant::now() + d, n)));
                 }
             }
             () = tokio::time::sleep_until(next.unwrap_or(now)), if next.is_some() => {}
@@ -570,5 +579,54 @@ mod tests {
         // 0 s: x, a, b, x (4 = global limit, 2 on x); 5 s: two more x (the per-host limit
         // holds them to 2); cancel at 7 s waits for those.
         assert_eq!(finished, 6, "the second wave was awaited");
+    }
+}
+
+#[cfg(test)]
+mod panic_tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[tokio::test(start_paused = true)]
+    async fn a_panicking_poll_frees_its_host_slot_and_is_retried() {
+        let polls: Arc<Mutex<Vec<(usize, u64)>>> = Arc::default();
+        let token = CancellationToken::new();
+        let start = Instant::now();
+        let now = Instant::now();
+        let jobs = vec![
+            Job {
+                first: now,
+                host: "x".into(),
+            },
+            Job {
+                first: now + Duration::from_secs(1),
+                host: "x".into(),
+            },
+        ];
+        let task = {
+            let polls = polls.clone();
+            let token = token.clone();
+            tokio::spawn(run(jobs, 4, 1, token, move |n| {
+                let polls = polls.clone();
+                async move {
+                    let secs = (Instant::now() - start).as_secs();
+                    polls.lock().expect("lock").push((n, secs));
+                    if n == 0 && secs == 0 {
+                        panic!("a bug in one poll");
+                    }
+                    Some(Duration::from_secs(3600))
+                }
+            }))
+        };
+        tokio::time::sleep(PANIC_RETRY + Duration::from_secs(5)).await;
+        token.cancel();
+        task.await.expect("the scheduler survives the panic");
+        let polls = polls.lock().expect("lock").clone();
+        // Feed 1 shares the host (per_host 1): it only ran because the slot was freed.
+        assert!(polls.contains(&(1, 1)), "{polls:?}");
+        assert!(
+            polls.contains(&(0, PANIC_RETRY.as_secs())),
+            "retried: {polls:?}"
+        );
     }
 }

@@ -316,7 +316,7 @@ async fn sigkill_during_a_batch_loses_no_alert() {
     let feeds = FeedServer::start().await;
     feeds.set("/f", Route::rss(feed_with(N, "k"), "\"1\""));
     let smtp = SmtpServer::start();
-    smtp.delay_each_message(Duration::from_millis(300));
+    smtp.delay_each_message(Duration::from_millis(600));
     let s = Setup::new(&feeds.url("/f"), &email(smtp.port), "");
     let daemon = Daemon::start(&s.cfg, &s.log("daemon1.log"));
     eventually_within(30, "a few alerts arrive", || smtp.mails().len() >= 3).await;

@@ -120,8 +120,18 @@ async fn notify_protocol_reload_and_metrics() {
     // Health and metrics.
     let (status, body) = http_get(metrics, "/healthz").await;
     assert_eq!((status, body.as_str()), (200, "ok\n"));
-    let (status, body) = http_get(metrics, "/metrics").await;
-    assert_eq!(status, 200);
+    // The test server counts a mail before feedwatch has its 250 and marks the alert sent:
+    // scrape until the outbox shows it (bounded).
+    let mut body = String::new();
+    for _ in 0..100 {
+        let (status, b) = http_get(metrics, "/metrics").await;
+        assert_eq!(status, 200);
+        body = b;
+        if body.contains("feedwatch_alerts{state=\"sent\"} 1") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     for needle in [
         "feedwatch_polls_total{outcome=\"ok\"}",
         "feedwatch_items_ingested_total",

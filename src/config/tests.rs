@@ -349,3 +349,17 @@ fn secrets_can_come_from_systemd_credentials() {
     let p = load(&text, Path::new("/etc/feedwatch"), &[]).expect_err("not under systemd");
     assert!(p[0].message.contains("CREDENTIALS_DIRECTORY"), "{p:#?}");
 }
+
+#[test]
+fn absurd_durations_and_zero_send_timeouts_are_config_errors() {
+    let p = problems("[poll]\nbacklog = \"1000000y\"\ninterval = \"1000000y\"\n");
+    let keys: Vec<&str> = p.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(keys, vec!["poll.backlog", "poll.interval"], "{p:#?}");
+    assert!(p[0].message.contains("at most 1000 years"));
+    let text = GOOD.replace(
+        "to = [\"analyst@example.org\"]",
+        "to = [\"analyst@example.org\"]\ntimeout = \"0s\"",
+    );
+    let p = problems(&text);
+    assert_eq!(p[0].key, "notify.analyst.timeout", "{p:#?}");
+}

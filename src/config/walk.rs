@@ -22,6 +22,12 @@ use super::{
 };
 use crate::rules::Query;
 
+/// Longest duration any key accepts: generous, but far from where timestamp arithmetic
+/// overflows.
+const MAX_DURATION: Duration = Duration::from_secs(1000 * 365 * 24 * 3600);
+/// Longest send timeout for a notifier (the outbox waits for it).
+const MAX_SEND_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// Prefix of environment overrides: `FEEDWATCH_POLL__INTERVAL=5m` sets `[poll] interval`.
 /// Only variables with a `__` section separator are overrides, so `FEEDWATCH_CONFIG` and
 /// `FEEDWATCH_LOG` stay plain settings of the program.
@@ -264,6 +270,15 @@ impl Walk<'_> {
     ) -> Option<Duration> {
         let text = self.string(path, map, key)?;
         match humantime::parse_duration(text.trim()) {
+            // Every duration is added to timestamps somewhere; an absurd one must be a config
+            // error here, not an overflow at run time.
+            Ok(d) if d > MAX_DURATION => {
+                self.err(
+                    &path.key(key),
+                    format!("{text:?} is too long; at most 1000 years"),
+                );
+                None
+            }
             Ok(d) => Some(d),
             Err(e) => {
                 self.err(
@@ -272,6 +287,18 @@ impl Walk<'_> {
                 );
                 None
             }
+        }
+    }
+
+    /// A notifier's `timeout`: more than 0 and at most 5 minutes.
+    fn send_timeout(&mut self, path: &KeyPath, map: &Map<String, Value>) -> Duration {
+        match self.duration(path, map, "timeout") {
+            Some(d) if d.is_zero() || d > MAX_SEND_TIMEOUT => {
+                self.err(&path.key("timeout"), "must be more than 0s and at most 5m");
+                DEFAULT_SEND_TIMEOUT
+            }
+            Some(d) => d,
+            None => DEFAULT_SEND_TIMEOUT,
         }
     }
 
@@ -1332,9 +1359,7 @@ fn walk_email(w: &mut Walk<'_>, path: &KeyPath, value: &Value, base: &Path) -> O
     if map.contains_key("to") && to.is_empty() && w.problems.len() == before {
         w.err(&path.key("to"), "needs at least one address");
     }
-    let timeout = w
-        .duration(path, map, "timeout")
-        .unwrap_or(DEFAULT_SEND_TIMEOUT);
+    let timeout = w.send_timeout(path, map);
     if w.problems.len() != before {
         return None;
     }
@@ -1390,9 +1415,7 @@ fn walk_webhook(w: &mut Walk<'_>, path: &KeyPath, value: &Value, base: &Path) ->
             WebhookFormat::Json
         }
     };
-    let timeout = w
-        .duration(path, map, "timeout")
-        .unwrap_or(DEFAULT_SEND_TIMEOUT);
+    let timeout = w.send_timeout(path, map);
     if w.problems.len() != before {
         return None;
     }

@@ -150,6 +150,8 @@ pub struct FeedState {
     pub health_alerted: bool,
     /// When the feed is next due (scheduler state).
     pub next_poll_at: Option<i64>,
+    /// The feed interval that `next_poll_at` was decided with.
+    pub next_poll_interval: Option<Duration>,
     /// When the server said 410 Gone.
     pub gone_at: Option<i64>,
     /// Where a permanent redirect moved the feed.
@@ -403,10 +405,18 @@ impl Store {
     }
 
     /// Stores when the feed is next due.
-    pub fn set_next_poll(&self, feed_id: i64, at: i64) -> Result<(), StoreError> {
+    pub fn set_next_poll(
+        &self,
+        feed_id: i64,
+        at: i64,
+        interval: Duration,
+    ) -> Result<(), StoreError> {
+        let secs = i64::try_from(interval.as_secs()).unwrap_or(i64::MAX);
         self.conn_at(Durability::Normal)?
-            .prepare_cached("UPDATE feeds SET next_poll_at = ?2 WHERE id = ?1")?
-            .execute(params![feed_id, at])?;
+            .prepare_cached(
+                "UPDATE feeds SET next_poll_at = ?2, next_poll_interval = ?3 WHERE id = ?1",
+            )?
+            .execute(params![feed_id, at, secs])?;
         Ok(())
     }
 
@@ -853,7 +863,8 @@ impl Store {
 fn read_feed_state(conn: &Connection, feed: &FeedId) -> Result<Option<FeedState>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, etag, last_modified, first_polled_at, consecutive_failures, last_error,
-                failing_since, health_alerted, next_poll_at, gone_at, moved_to, link_keys
+                failing_since, health_alerted, next_poll_at, gone_at, moved_to, link_keys,
+                next_poll_interval
          FROM feeds WHERE url = ?1",
     )?;
     let state = stmt
@@ -871,6 +882,10 @@ fn read_feed_state(conn: &Connection, feed: &FeedId) -> Result<Option<FeedState>
                 gone_at: r.get(9)?,
                 moved_to: r.get(10)?,
                 link_keys: r.get(11)?,
+                next_poll_interval: r
+                    .get::<_, Option<i64>>(12)?
+                    .and_then(|s| u64::try_from(s).ok())
+                    .map(Duration::from_secs),
             })
         })
         .optional()?;

@@ -23,6 +23,9 @@ pub(super) fn migrations() -> Migrations<'static> {
             health_alerted       INTEGER NOT NULL DEFAULT 0,
             -- scheduler state: when the feed is next due (a restart resumes from here)
             next_poll_at         INTEGER,
+            -- the feed interval (seconds) in force when next_poll_at was decided: a reload
+            -- that changes the interval reschedules; one that does not keeps back-off and hints
+            next_poll_interval   INTEGER,
             -- the server answered 410 Gone: polling stopped until the config changes
             gone_at              INTEGER,
             -- the URL a permanent redirect (301/308) moved the feed to
