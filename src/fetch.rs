@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use reqwest::header::{
@@ -528,7 +528,7 @@ fn max_age_directive(value: &str) -> Option<u64> {
 
 /// `Retry-After` as delay-seconds or an HTTP-date taken relative to `now` (the server's `Date`
 /// when it sent one); a date in the past means "now".
-fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
+pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
@@ -544,14 +544,9 @@ fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
 /// An HTTP-date in any of the three forms a recipient must accept (RFC 9110 §5.6.7):
 /// IMF-fixdate, the obsolete RFC 850 form, and asctime.
 fn parse_http_date(value: &str) -> Option<DateTime<Utc>> {
-    let value = value.trim();
-    if let Ok(t) = DateTime::parse_from_rfc2822(value) {
-        return Some(t.with_timezone(&Utc));
-    }
-    ["%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"]
-        .iter()
-        .find_map(|fmt| NaiveDateTime::parse_from_str(value, fmt).ok())
-        .map(|t| t.and_utc())
+    httpdate::parse_http_date(value.trim())
+        .ok()
+        .map(DateTime::<Utc>::from)
 }
 
 #[cfg(test)]

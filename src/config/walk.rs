@@ -495,24 +495,10 @@ fn kind(v: &Value) -> &'static str {
 fn closest<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
     allowed
         .iter()
-        .map(|a| (edit_distance(key, a), *a))
+        .map(|a| (strsim::levenshtein(key, a), *a))
         .filter(|(d, a)| *d <= 2.max(a.len() / 3))
         .min_by_key(|(d, _)| *d)
         .map(|(_, a)| a)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 const TOP_KEYS: &[&str] = &[
@@ -767,7 +753,14 @@ fn read_includes(
     };
     let patterns: Vec<&str> = match inc {
         Value::String(s) => vec![s.as_str()],
-        Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+        Value::Array(a) => {
+            if a.iter().any(|v| !v.is_string()) {
+                problems.push(problem(
+                    "every entry must be a file pattern (a string)".into(),
+                ));
+            }
+            a.iter().filter_map(Value::as_str).collect()
+        }
         _ => {
             problems.push(problem("expected a list of file patterns".into()));
             return;
@@ -786,10 +779,16 @@ fn read_includes(
                 continue;
             }
         };
-        let mut files: Vec<PathBuf> = paths
-            .filter_map(Result::ok)
-            .filter(|p| p.is_file())
-            .collect();
+        let mut files = Vec::new();
+        for entry in paths {
+            match entry {
+                Ok(p) if p.is_file() => files.push(p),
+                Ok(_) => {}
+                Err(e) => {
+                    problems.push(problem(format!("cannot read {}: {e}", e.path().display())))
+                }
+            }
+        }
         files.sort();
         for f in files {
             match std::fs::read_to_string(&f) {

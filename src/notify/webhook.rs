@@ -6,8 +6,6 @@
 //! requests are signed: `X-Feedwatch-Timestamp: <unix seconds>` and
 //! `X-Feedwatch-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`.
 
-use std::time::Duration;
-
 use hmac::{KeyInit, Mac};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use serde_json::json;
@@ -212,7 +210,10 @@ impl WebhookNotifier {
             .headers()
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, now));
+            .and_then(|v| {
+                chrono::DateTime::<chrono::Utc>::from_timestamp(now, 0)
+                    .and_then(|now| crate::fetch::parse_retry_after(v, now))
+            });
         // Only the start of the answer is shown; a receiver that streams a huge body is not
         // read to the end.
         let mut head = Vec::new();
@@ -270,16 +271,6 @@ pub fn sign(secret: &str, timestamp: i64, body: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-/// `Retry-After` as seconds or an HTTP date, relative to `now`.
-pub fn parse_retry_after(v: &str, now: i64) -> Option<Duration> {
-    let v = v.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = chrono::DateTime::parse_from_rfc2822(v).ok()?.timestamp();
-    Some(Duration::from_secs(u64::try_from(at - now).unwrap_or(0)))
 }
 
 /// The versioned JSON object for one alert (documented in README, "Webhook schema").
@@ -377,23 +368,6 @@ mod tests {
             sign("topsecret", 1_700_000_000, r#"{"a":1}"#),
             "6a939b0c71853d606167625a15168ee9188c6a511c773ef4f42d307f3849e50f"
         );
-    }
-
-    #[test]
-    fn retry_after_seconds_and_dates() {
-        assert_eq!(parse_retry_after("120", 0), Some(Duration::from_secs(120)));
-        let now = chrono::DateTime::parse_from_rfc2822("Wed, 21 Oct 2015 07:28:00 GMT")
-            .expect("date")
-            .timestamp();
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:29:30 GMT", now),
-            Some(Duration::from_secs(90))
-        );
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("soon", now), None);
     }
 
     #[test]
