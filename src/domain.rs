@@ -217,3 +217,46 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     }
     s
 }
+
+/// Builders for tests of the stages that store and deliver items and alerts.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::{AlertPayload, Item, NewAlert};
+
+    /// An undated item keyed `key`, linked to `http://example.org/KEY`, titled `title KEY`.
+    pub fn item(key: &str) -> Item {
+        Item {
+            key: key.to_string(),
+            title: format!("title {key}"),
+            link: Some(format!("http://example.org/{key}")),
+            summary: String::new(),
+            content: String::new(),
+            authors: vec!["A".into()],
+            categories: vec![],
+            published: None,
+        }
+    }
+
+    /// An alert of rule `r` for batch item number `item`, to `notifier`, as its own story.
+    pub fn alert(item: usize, notifier: &str) -> NewAlert {
+        NewAlert {
+            item,
+            notifier: notifier.to_string(),
+            story: format!("story-{item}"),
+            digest: None,
+            payload: AlertPayload {
+                rule: "r".into(),
+                query: "q".into(),
+                matched: vec!["q".into()],
+                feed_name: "f".into(),
+                feed_url: "http://f/".into(),
+                title: "t".into(),
+                link: None,
+                published: None,
+                snippet: String::new(),
+                highlights: vec![],
+                summary: String::new(),
+            },
+        }
+    }
+}

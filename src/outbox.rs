@@ -311,43 +311,15 @@ mod tests {
 
     #[tokio::test]
     async fn alerts_for_a_notifier_no_longer_configured_stay_queued_and_wait() {
-        use crate::domain::{AlertPayload, FeedId, Item, NewAlert};
+        use crate::domain::FeedId;
+        use crate::domain::fixtures::{alert, item};
         use crate::store::Ingest;
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(&dir.path().join("db")).expect("open");
         let feed = FeedId::from_stored("http://f/".into());
         let st = store.feed_state(&feed).expect("state");
-        let item = |k: &str| Item {
-            key: k.into(),
-            title: k.into(),
-            link: None,
-            summary: String::new(),
-            content: String::new(),
-            authors: vec![],
-            categories: vec![],
-            published: None,
-        };
-        let alert = |n: usize| NewAlert {
-            item: n,
-            notifier: "gone".into(),
-            story: format!("s{n}"),
-            digest: None,
-            payload: AlertPayload {
-                rule: "r".into(),
-                query: "q".into(),
-                matched: vec![],
-                feed_name: "f".into(),
-                feed_url: "http://f/".into(),
-                title: "t".into(),
-                link: None,
-                published: None,
-                snippet: String::new(),
-                highlights: vec![],
-                summary: String::new(),
-            },
-        };
         let items = vec![item("a"), item("b")];
-        let alerts = vec![alert(0), alert(1)];
+        let alerts = vec![alert(0, "gone"), alert(1, "gone")];
         let batch = Ingest {
             title: None,
             etag: None,

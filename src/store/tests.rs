@@ -1,40 +1,6 @@
 use super::*;
-use crate::domain::{AlertPayload, FeedId, Item, NewAlert};
-
-fn item(key: &str) -> Item {
-    Item {
-        key: key.to_string(),
-        title: format!("title {key}"),
-        link: Some(format!("http://example.org/{key}")),
-        summary: String::new(),
-        content: String::new(),
-        authors: vec!["A".into()],
-        categories: vec![],
-        published: None,
-    }
-}
-
-fn alert(item: usize, notifier: &str) -> NewAlert {
-    NewAlert {
-        item,
-        notifier: notifier.to_string(),
-        story: format!("story-{item}"),
-        digest: None,
-        payload: AlertPayload {
-            rule: "r".into(),
-            query: "q".into(),
-            matched: vec!["q".into()],
-            feed_name: "f".into(),
-            feed_url: "http://f/".into(),
-            title: "t".into(),
-            link: None,
-            published: None,
-            snippet: String::new(),
-            highlights: vec![],
-            summary: String::new(),
-        },
-    }
-}
+use crate::domain::FeedId;
+use crate::domain::fixtures::{alert, item};
 
 fn open() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("tempdir");
