@@ -320,15 +320,7 @@ mod tests {
         let st = store.feed_state(&feed).expect("state");
         let items = vec![item("a"), item("b")];
         let alerts = vec![alert(0, "gone"), alert(1, "gone")];
-        let batch = Ingest {
-            title: None,
-            etag: None,
-            last_modified: None,
-            items: &items,
-            alerts: &alerts,
-            feed_alerts: &[],
-            now: 100,
-        };
+        let batch = Ingest::batch(&items, &alerts, 100);
         store.ingest(st.id, feed.as_str(), &batch).expect("ingest");
         let outbox = Outbox::new(store.clone(), BTreeMap::new(), Delivery::default());
         let r = outbox.deliver_due(100).await.expect("pass");

@@ -2,6 +2,23 @@ use super::*;
 use crate::domain::FeedId;
 use crate::domain::fixtures::{alert, item};
 
+impl<'a> Ingest<'a> {
+    /// The one builder for test batches (here and in the outbox tests): `items` and their
+    /// `alerts` at `now`, with no feed title, no validators and no feed alerts. Set other
+    /// fields with `Ingest { title: …, ..Ingest::batch(…) }`.
+    pub(crate) fn batch(items: &'a [Item], alerts: &'a [NewAlert], now: i64) -> Self {
+        Ingest {
+            title: None,
+            etag: None,
+            last_modified: None,
+            items,
+            alerts,
+            feed_alerts: &[],
+            now,
+        }
+    }
+}
+
 fn open() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(&dir.path().join("sub/feedwatch.db")).expect("open");
@@ -19,11 +36,7 @@ fn ingest_dedupes_items_and_queues_alerts_once() {
     let batch = Ingest {
         title: Some("F"),
         etag: Some("\"e1\""),
-        last_modified: None,
-        items: &items,
-        alerts: &alerts,
-        feed_alerts: &[],
-        now: 100,
+        ..Ingest::batch(&items, &alerts, 100)
     };
     let r = store.ingest(st.id, feed.as_str(), &batch).expect("ingest");
     assert_eq!(
@@ -74,15 +87,7 @@ fn failed_alert_waits_until_retry_time_and_dead_never_returns() {
     let st = store.feed_state(&feed).expect("state");
     let items = vec![item("a"), item("b")];
     let alerts = vec![alert(0, "mail"), alert(1, "mail")];
-    let batch = Ingest {
-        title: None,
-        etag: None,
-        last_modified: None,
-        items: &items,
-        alerts: &alerts,
-        feed_alerts: &[],
-        now: 10,
-    };
+    let batch = Ingest::batch(&items, &alerts, 10);
     store.ingest(st.id, feed.as_str(), &batch).expect("ingest");
     let due = store.due_alerts(10, 10).expect("due");
     assert_eq!(due.len(), 2);
@@ -150,15 +155,7 @@ fn reopening_keeps_everything() {
         let st = store.feed_state(&feed).expect("state");
         let items = vec![item("a")];
         let alerts = vec![alert(0, "mail")];
-        let batch = Ingest {
-            title: None,
-            etag: None,
-            last_modified: None,
-            items: &items,
-            alerts: &alerts,
-            feed_alerts: &[],
-            now: 5,
-        };
+        let batch = Ingest::batch(&items, &alerts, 5);
         store.ingest(st.id, feed.as_str(), &batch).expect("ingest");
     }
     let store = Store::open(&path).expect("reopen");
@@ -175,15 +172,8 @@ fn one_story_alerts_once_per_rule_and_notifier_across_feeds() {
         let items = vec![item(&format!("k{n}"))];
         let mut a = alert(0, "mail");
         a.story = "https://news.example/story".into();
-        let batch = Ingest {
-            title: None,
-            etag: None,
-            last_modified: None,
-            items: &items,
-            alerts: &[a],
-            feed_alerts: &[],
-            now: 1,
-        };
+        let alerts = [a];
+        let batch = Ingest::batch(&items, &alerts, 1);
         let r = store.ingest(st.id, feed.as_str(), &batch).expect("ingest");
         assert_eq!(r.items, 1);
         assert_eq!(r.alerts, usize::from(n == 0), "feed {url}");
@@ -199,15 +189,7 @@ fn digest_alerts_wait_in_their_queue_and_are_sent_together() {
     let mut alerts = vec![alert(0, "mail"), alert(1, "mail"), alert(2, "mail")];
     alerts[0].digest = Some("1h".into());
     alerts[1].digest = Some("1h".into());
-    let batch = Ingest {
-        title: None,
-        etag: None,
-        last_modified: None,
-        items: &items,
-        alerts: &alerts,
-        feed_alerts: &[],
-        now: 100,
-    };
+    let batch = Ingest::batch(&items, &alerts, 100);
     store.ingest(st.id, feed.as_str(), &batch).expect("ingest");
     assert_eq!(
         store.due_alerts(100, 10).expect("due").len(),
@@ -238,15 +220,7 @@ fn listing_and_requeue() {
     let st = store.feed_state(&feed).expect("state");
     let items = vec![item("a"), item("b")];
     let alerts = vec![alert(0, "mail"), alert(1, "mail")];
-    let batch = Ingest {
-        title: None,
-        etag: None,
-        last_modified: None,
-        items: &items,
-        alerts: &alerts,
-        feed_alerts: &[],
-        now: 1,
-    };
+    let batch = Ingest::batch(&items, &alerts, 1);
     store.ingest(st.id, feed.as_str(), &batch).expect("ingest");
     let due = store.due_alerts(1, 10).expect("due");
     store
@@ -270,15 +244,7 @@ fn prune_keeps_keys_as_tombstones() {
     let feed = FeedId::from_stored("http://f/".into());
     let st = store.feed_state(&feed).expect("state");
     let items = vec![item("old")];
-    let batch = Ingest {
-        title: None,
-        etag: None,
-        last_modified: None,
-        items: &items,
-        alerts: &[],
-        feed_alerts: &[],
-        now: 10,
-    };
+    let batch = Ingest::batch(&items, &[], 10);
     store.ingest(st.id, feed.as_str(), &batch).expect("ingest");
     assert_eq!(store.prune(20).expect("prune"), 1);
     assert_eq!(store.prune(20).expect("prune again"), 0);
