@@ -15,7 +15,6 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
 use reqwest::StatusCode;
 use reqwest::header::{
     ACCEPT, AGE, CACHE_CONTROL, CONTENT_TYPE, DATE, ETAG, EXPIRES, HeaderMap, HeaderName,
@@ -348,7 +347,7 @@ impl Fetcher {
         let origin = url.origin();
         let mut visited = vec![url.clone()];
         let mut all_permanent = true;
-        let resp = loop {
+        let mut resp = loop {
             let current = visited.last().expect("starts with the feed URL");
             let mut req = self.client.get(current.clone());
             if current.origin() == origin {
@@ -440,9 +439,7 @@ impl Fetcher {
         // Stream the body so the cap holds on decompressed bytes, whatever Content-Length said:
         // reqwest inflates chunk by chunk, so a gzip bomb stops here after `max_body` bytes.
         let mut body = Vec::new();
-        let mut stream = resp.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(classify)?;
+        while let Some(chunk) = resp.chunk().await.map_err(classify)? {
             if body.len() as u64 + chunk.len() as u64 > self.max_body {
                 return Err(FetchError::TooLarge {
                     limit: self.max_body,

@@ -17,6 +17,7 @@ use std::sync::LazyLock;
 
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::{canonical_combining_class, is_combining_mark};
+use unicode_script::{Script, UnicodeScript};
 
 /// Width given to html2text: large enough that it never wraps a line (a wrap would only turn into
 /// a space after collapsing, but wrapping costs time and could split a URL-like token).
@@ -541,7 +542,7 @@ fn is_diacritic(c: char) -> bool {
 }
 
 fn is_cyrillic(c: char) -> bool {
-    matches!(c, '\u{0400}'..='\u{052F}' | '\u{1C80}'..='\u{1C8F}' | '\u{2DE0}'..='\u{2DFF}' | '\u{A640}'..='\u{A69F}')
+    c.script() == Script::Cyrillic
 }
 
 /// Invisible format chars that only split words visually: soft hyphen, zero-width space and
@@ -591,18 +592,42 @@ pub fn is_word_char(c: char) -> bool {
     c.is_alphanumeric() || is_combining_mark(c)
 }
 
-/// Scripts written without spaces between words (Han, Kana, Thai, Lao, Khmer, Myanmar…): a
-/// whole-word boundary cannot be required next to them or no CJK query could ever match.
+/// Scripts written without spaces between words: a whole-word boundary cannot be required next
+/// to them or no CJK query could ever match.
+const UNSPACED_SCRIPTS: [Script; 7] = [
+    Script::Han,
+    Script::Hiragana,
+    Script::Katakana,
+    Script::Thai,
+    Script::Lao,
+    Script::Khmer,
+    Script::Myanmar,
+];
+
+/// No char below this (the first Thai letter) is in an [`UNSPACED_SCRIPTS`] script, so most
+/// text is decided without a table lookup: the matcher asks about every char of every word.
+const FIRST_UNSPACED: char = '\u{0E01}';
+
+/// Whether `c` is written in a script without spaces between words (Han, Kana, Thai, Lao, Khmer,
+/// Myanmar), per the Unicode Script property (UAX #24).
 pub fn is_unspaced_script(c: char) -> bool {
-    matches!(c,
-        '\u{0E00}'..='\u{0EFF}'      // Thai, Lao
-        | '\u{1000}'..='\u{109F}'    // Myanmar
-        | '\u{1780}'..='\u{17FF}'    // Khmer
-        | '\u{3040}'..='\u{30FF}'    // Hiragana, Katakana
-        | '\u{3400}'..='\u{4DBF}'    // CJK Ext A
-        | '\u{4E00}'..='\u{9FFF}'    // CJK Unified
-        | '\u{F900}'..='\u{FAFF}'    // CJK Compatibility
-        | '\u{20000}'..='\u{3FFFF}') // CJK Ext B+
+    c >= FIRST_UNSPACED && script_is_unspaced(c)
+}
+
+/// [`is_unspaced_script`] without the fast path.
+fn script_is_unspaced(c: char) -> bool {
+    match c.script() {
+        // Signs that only unspaced scripts share (the prolonged sound mark `ー`, the kana voicing
+        // marks) belong with them; `ʼ` or a combining tilde, shared with Latin, do not.
+        Script::Common | Script::Inherited => {
+            let shared_by = c.script_extension();
+            !shared_by.is_common()
+                && !shared_by.is_inherited()
+                && !shared_by.is_empty()
+                && shared_by.iter().all(|s| UNSPACED_SCRIPTS.contains(&s))
+        }
+        script => UNSPACED_SCRIPTS.contains(&script),
+    }
 }
 
 #[cfg(test)]
@@ -818,6 +843,41 @@ mod tests {
             let r = mapped.original_range(0..mapped.text.len());
             proptest::prop_assert!(text.get(r).is_some());
             proptest::prop_assert_eq!(is_collapsed(&text), collapse_whitespace(&text) == text);
+        }
+    }
+
+    #[test]
+    fn unspaced_scripts_are_told_by_the_unicode_script_property() {
+        let cases: &[(&str, char, bool)] = &[
+            ("thai_letter", 'ก', true),
+            ("lao_letter", 'ກ', true),
+            ("khmer_letter", 'ក', true),
+            ("myanmar_letter", 'က', true),
+            ("hiragana", 'の', true),
+            ("katakana", 'カ', true),
+            ("prolonged_sound_mark_shared_by_kana", 'ー', true),
+            ("kana_voicing_mark_shared_by_kana", '\u{3099}', true),
+            ("han_ideograph", '中', true),
+            ("han_extension_b", '𠀀', true),
+            ("han_compatibility_ideograph", '\u{F900}', true),
+            ("han_iteration_mark", '々', true),
+            ("latin", 'a', false),
+            ("digit", '7', false),
+            ("cyrillic", 'ж', false),
+            ("hangul_is_written_with_spaces", '한', false),
+            ("apostrophe_letter_shared_with_latin", 'ʼ', false),
+            ("combining_tilde_shared_with_latin", '\u{0303}', false),
+            ("ideographic_full_stop_shared_with_hangul", '。', false),
+        ];
+        for (name, c, want) in cases {
+            assert_eq!(is_unspaced_script(*c), *want, "{name}: {c:?}");
+        }
+    }
+
+    #[test]
+    fn unspaced_script_fast_path_agrees_with_the_tables() {
+        for c in '\0'..FIRST_UNSPACED {
+            assert!(!script_is_unspaced(c), "{c:?} U+{:04X}", c as u32);
         }
     }
 

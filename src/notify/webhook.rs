@@ -192,7 +192,7 @@ impl WebhookNotifier {
                 format!("sha256={}", sign(secret.expose(), now, &body)),
             );
         }
-        let resp = req
+        let mut resp = req
             .body(body)
             .send()
             .await
@@ -217,10 +217,9 @@ impl WebhookNotifier {
         // Only the start of the answer is shown; a receiver that streams a huge body is not
         // read to the end.
         let mut head = Vec::new();
-        let mut stream = resp.bytes_stream();
         while head.len() < ANSWER_BYTES {
-            match futures_util::StreamExt::next(&mut stream).await {
-                Some(Ok(chunk)) => head.extend_from_slice(&chunk),
+            match resp.chunk().await {
+                Ok(Some(chunk)) => head.extend_from_slice(&chunk),
                 _ => break,
             }
         }
