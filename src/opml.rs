@@ -18,6 +18,8 @@ use quick_xml::XmlVersion;
 use quick_xml::events::{BytesStart, Event};
 use serde::Serialize;
 
+use crate::text::collapse_whitespace;
+
 /// One subscription read from or written to OPML.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpmlFeed {
@@ -179,7 +181,7 @@ fn read_outline(element: &BytesStart<'_>) -> Result<Outline, quick_xml::Error> {
             "type" => &mut kind,
             _ => continue,
         };
-        let value = collapse(&attr.normalized_value(XmlVersion::Implicit1_0)?);
+        let value = collapse_whitespace(&attr.normalized_value(XmlVersion::Implicit1_0)?);
         if !value.is_empty() {
             *slot = Some(value);
         }
@@ -240,11 +242,6 @@ fn add_feed(
 /// they are in the config, which compares parsed URLs.
 fn url_key(url: &str) -> String {
     url::Url::parse(url).map_or_else(|_| url.to_string(), String::from)
-}
-
-/// Trims and collapses runs of whitespace into one space.
-fn collapse(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// 1-based line of byte offset `pos` in `text`.
@@ -684,8 +681,8 @@ mod tests {
             name in "[^\\x00-\\x1f\\u{fffe}\\u{ffff}]{1,30}",
             tag in "[^\\x00-\\x1f\\u{fffe}\\u{ffff}]{1,20}",
         ) {
-            let name = collapse(&name);
-            let tag = collapse(&tag);
+            let name = collapse_whitespace(&name);
+            let tag = collapse_whitespace(&tag);
             proptest::prop_assume!(!name.is_empty() && !tag.is_empty());
             let feeds = vec![feed("https://a.example/", Some(&name), &[&tag])];
             let back = parse_opml(&to_opml(&feeds, &name)).expect("our own OPML parses");

@@ -807,6 +807,16 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The one collapser (OPML names and mail subjects use it too) is `split_whitespace`
+        /// joined with single spaces, only faster.
+        #[test]
+        fn collapse_whitespace_is_split_whitespace_joined(
+            text in "[a-zж.\t\n\r\u{B}\u{C} \u{85}\u{A0}\u{1680}\u{2000}-\u{200B}\u{2028}\u{2029}\u{202F}\u{205F}\u{3000}]{0,40}",
+        ) {
+            let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            proptest::prop_assert_eq!(collapse_whitespace(&text), joined);
+        }
+
         /// The regex prefilter's soundness: wherever a literal occurs in a text, its folded
         /// core occurs in the folded text (a miss here would be a missed alert).
         #[test]

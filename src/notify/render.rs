@@ -95,7 +95,7 @@ pub fn subject(template: &str, p: &AlertPayload) -> String {
 }
 
 fn one_line(s: &str) -> String {
-    let s: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let s = crate::text::collapse_whitespace(s);
     if s.chars().count() > MAX_SUBJECT_CHARS {
         let cut: String = s.chars().take(MAX_SUBJECT_CHARS - 1).collect();
         format!("{cut}…")
