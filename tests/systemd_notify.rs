@@ -8,7 +8,7 @@ use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::time::Duration;
 
-use support::{FeedServer, Route, SmtpServer, eventually_within, free_port};
+use support::{FeedServer, Route, SmtpServer, eventually_within, free_port, send_signal};
 
 fn rss(items: &[(&str, &str)]) -> String {
     let now = chrono::Utc::now().to_rfc2822();
@@ -53,14 +53,6 @@ fn read_until(sock: &UnixDatagram, want: &str, seen: &mut Vec<String>) {
         }
     }
     panic!("no {want:?} after 200 messages: {seen:?}");
-}
-
-fn kill(sig: &str, pid: u32) {
-    let ok = std::process::Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(ok.success());
 }
 
 async fn http_get(port: u16, path: &str) -> (u16, String) {
@@ -160,7 +152,7 @@ async fn notify_protocol_reload_and_metrics() {
     )
     .expect("write config");
     seen.clear();
-    kill("-HUP", pid);
+    send_signal(pid, libc::SIGHUP);
     read_until(&sock, "RELOADING=1", &mut seen);
     read_until(&sock, "READY=1", &mut seen);
     eventually_within(20, "the new rule's alert from the new feed", || {
@@ -172,7 +164,7 @@ async fn notify_protocol_reload_and_metrics() {
 
     // A broken config is refused; the daemon keeps running the last good one.
     std::fs::write(&cfg, "[poll]\ninterval = \"sometimes\"\n").expect("write broken config");
-    kill("-HUP", pid);
+    send_signal(pid, libc::SIGHUP);
     for _ in 0..400 {
         if log_text()
             .contains("reload failed: the new config is invalid; still running the old one")
@@ -207,7 +199,7 @@ async fn notify_protocol_reload_and_metrics() {
 
     // SIGTERM: STOPPING, then a clean exit.
     seen.clear();
-    kill("-TERM", pid);
+    send_signal(pid, libc::SIGTERM);
     read_until(&sock, "STOPPING=1", &mut seen);
     let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
         .await

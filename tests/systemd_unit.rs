@@ -3,9 +3,12 @@
 //! unit, the cargo-deb metadata and the packaged example config agree with each other and with
 //! the code's defaults.
 //!
-//! `systemd-analyze` is required: a missing tool fails these tests instead of skipping them, so
-//! CI cannot go green without checking the unit (`apt-get install systemd` on Debian).
+//! The two `systemd-analyze` checks need the tool (and the programs the unit runs besides
+//! feedwatch, e.g. `/bin/kill`). Where they are missing the checks print a notice and skip, so
+//! `cargo test` passes on any machine; with `FEEDWATCH_REQUIRE_TOOLS=1` (set by `.ci/run`) they
+//! fail instead, so CI cannot go green without checking the unit.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -17,6 +20,10 @@ const MAX_EXPOSURE: f64 = 2.0;
 const THRESHOLD: &str = "--threshold=20";
 /// Where the package installs the binary; the unit's ExecStart must run exactly this.
 const INSTALLED_BINARY: &str = "/usr/bin/feedwatch";
+/// Set to `1`, a missing tool fails the checks that need it instead of skipping them.
+const REQUIRE_TOOLS: &str = "FEEDWATCH_REQUIRE_TOOLS";
+/// How Debian and Ubuntu get `systemd-analyze` and `/bin/kill` (what `.ci/run` installs).
+const INSTALL_HINT: &str = "apt-get install -y --no-install-recommends systemd procps";
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
@@ -58,23 +65,69 @@ fn unit_for_test(dir: &Path) -> PathBuf {
     path
 }
 
+/// What `systemd-analyze verify` needs besides itself: the absolute programs of the unit's
+/// Exec lines other than ExecStart (which [`unit_for_test`] points at the built binary).
+fn programs_the_unit_runs(unit: &str) -> Vec<String> {
+    unit.lines()
+        .filter(|l| l.starts_with("Exec") && !l.starts_with("ExecStart="))
+        .filter_map(|l| l.split_once('=')?.1.split_whitespace().next())
+        // Prefixes such as `-` (ignore failure) are not part of the path (systemd.service(5)).
+        .map(|program| {
+            program
+                .trim_start_matches(['-', '@', '+', '!', ':'])
+                .to_string()
+        })
+        .filter(|program| program.starts_with('/'))
+        .collect()
+}
+
+/// Whether the tools for the `systemd-analyze` checks are here. If not: fails when
+/// [`REQUIRE_TOOLS`] is `1`, else prints a notice naming `test` and returns false (skip).
+fn tools_present(test: &str) -> bool {
+    let mut missing = Vec::new();
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        missing.push("systemd-analyze".to_string());
+    }
+    missing.extend(
+        programs_the_unit_runs(&unit_text())
+            .into_iter()
+            .filter(|program| !Path::new(program).is_file()),
+    );
+    if missing.is_empty() {
+        return true;
+    }
+    let missing = missing.join(", ");
+    assert!(
+        std::env::var_os(REQUIRE_TOOLS).is_none_or(|v| v != "1"),
+        "{test}: {missing} missing, so the shipped unit cannot be checked ({REQUIRE_TOOLS}=1); \
+         install with `{INSTALL_HINT}` (Debian/Ubuntu)"
+    );
+    // Straight to stderr, not eprintln!: the test harness would swallow that for a passing test.
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {test}: {missing} missing (install with `{INSTALL_HINT}`; \
+         {REQUIRE_TOOLS}=1 makes this a failure)"
+    );
+    false
+}
+
 fn systemd_analyze(args: &[&str], unit: &Path) -> Output {
-    match Command::new("systemd-analyze")
+    Command::new("systemd-analyze")
         .args(args)
         .arg(unit)
         .output()
-    {
-        Ok(out) => out,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-            "systemd-analyze is not installed, so the shipped unit cannot be checked; install it \
-             with `apt-get install -y --no-install-recommends systemd` (Debian/Ubuntu)"
-        ),
-        Err(e) => panic!("cannot run systemd-analyze: {e}"),
-    }
+        .unwrap_or_else(|e| panic!("cannot run systemd-analyze: {e}"))
 }
 
 #[test]
 fn unit_passes_systemd_analyze_verify_without_warnings() {
+    if !tools_present("unit_passes_systemd_analyze_verify_without_warnings") {
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let unit = unit_for_test(dir.path());
     let out = systemd_analyze(&["verify"], &unit);
@@ -90,6 +143,9 @@ fn unit_passes_systemd_analyze_verify_without_warnings() {
 
 #[test]
 fn unit_sandbox_exposure_is_ok() {
+    if !tools_present("unit_sandbox_exposure_is_ok") {
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let unit = unit_for_test(dir.path());
     let out = systemd_analyze(&["security", "--offline=true", THRESHOLD], &unit);

@@ -446,12 +446,7 @@ impl Daemon {
 
     /// SIGTERM, then waits (bounded) for a clean exit; returns the exit code.
     pub async fn terminate(mut self) -> Option<i32> {
-        let pid = self.pid().to_string();
-        let ok = std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill runs");
-        assert!(ok.success(), "kill -TERM {pid}");
+        send_signal(self.pid(), libc::SIGTERM);
         let status = tokio::time::timeout(Duration::from_secs(20), self.child.wait())
             .await
             .expect("daemon stopped within 20 s of SIGTERM")
@@ -467,6 +462,19 @@ impl Daemon {
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+}
+
+/// Sends `signal` to process `pid` through libc, so the tests need no `kill` program.
+pub fn send_signal(pid: u32, signal: libc::c_int) {
+    let pid = libc::pid_t::try_from(pid).expect("a pid fits pid_t");
+    // SAFETY: kill(2) takes two integers and touches no memory of this process.
+    let result = unsafe { libc::kill(pid, signal) };
+    assert_eq!(
+        result,
+        0,
+        "kill({pid}, {signal}): {}",
+        std::io::Error::last_os_error()
+    );
 }
 
 /// Waits up to `secs` seconds until `cond` holds.
