@@ -185,7 +185,8 @@ pub enum FetchError {
 }
 
 impl FetchError {
-    /// Worth retrying soon (network trouble, 5xx, 408, 429), as opposed to a permanent refusal.
+    /// Likely to pass by itself (network trouble, 5xx, 408, 429), as opposed to a refusal that
+    /// lasts until someone fixes the URL; the scheduler backs off faster from the latter.
     pub fn is_transient(&self) -> bool {
         match self {
             FetchError::Status { status, .. } => *status >= 500 || *status == 408 || *status == 429,

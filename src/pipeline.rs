@@ -14,7 +14,7 @@ use crate::domain::{AlertPayload, Item, NewAlert};
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Hints, RequestOptions, Validators};
 use crate::parse::{ParseError, ParsedFeed, canonical_link, parse_feed, rekey_by_link};
 use crate::rules::{Document, MatchedTerm, RuleSet};
-use crate::scheduler::{Outcome, Policy, next_poll};
+use crate::scheduler::{FailureClass, Outcome, Policy, next_poll};
 use crate::store::{FeedState, Ingest, Store, StoreError};
 
 /// Rule name on feed-health alerts (a feed failing for too long, and its recovery).
@@ -35,6 +35,19 @@ pub enum PollError {
     /// The server said 410 Gone earlier; the feed is no longer polled.
     #[error("feed is gone (the server answered 410); polling stopped")]
     Gone,
+}
+
+impl PollError {
+    /// Whether the next poll may succeed without anyone acting; sets how fast the back-off
+    /// grows ([`crate::scheduler::next_poll`]).
+    pub fn class(&self) -> FailureClass {
+        match self {
+            PollError::Fetch(f) if f.is_transient() => FailureClass::Transient,
+            // Our own database failed: nothing is wrong with the feed.
+            PollError::Store(_) => FailureClass::Transient,
+            PollError::Fetch(_) | PollError::Parse(_) | PollError::Gone => FailureClass::Permanent,
+        }
+    }
 }
 
 /// One poll's result and when the feed is due next (`None`: never, it is gone).
@@ -210,6 +223,7 @@ impl Engine {
                 PollError::Fetch(f) => f.retry_after(),
                 _ => None,
             },
+            class: e.class(),
         }
     }
 
@@ -595,5 +609,52 @@ pub fn document(item: &Item, feed_name: &str) -> Document {
         categories: item.categories.clone(),
         link: item.link.clone().unwrap_or_default(),
         feed: feed_name.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn refusals_and_bad_content_are_permanent_while_outages_are_transient() {
+        let status = |status| FetchError::Status {
+            status,
+            retry_after: None,
+        };
+        let cases: Vec<(&str, PollError, FailureClass)> = vec![
+            ("404", status(404).into(), FailureClass::Permanent),
+            ("403", status(403).into(), FailureClass::Permanent),
+            (
+                "too large",
+                FetchError::TooLarge { limit: 1 }.into(),
+                FailureClass::Permanent,
+            ),
+            (
+                "not a feed",
+                ParseError::Panicked("x".into()).into(),
+                FailureClass::Permanent,
+            ),
+            ("503", status(503).into(), FailureClass::Transient),
+            ("429", status(429).into(), FailureClass::Transient),
+            (
+                "timeout",
+                FetchError::Timeout {
+                    limit: Duration::from_secs(1),
+                }
+                .into(),
+                FailureClass::Transient,
+            ),
+            (
+                "our database",
+                StoreError::Sqlite(rusqlite::Error::InvalidQuery).into(),
+                FailureClass::Transient,
+            ),
+        ];
+        for (name, e, want) in cases {
+            assert_eq!(e.class(), want, "{name}");
+        }
     }
 }

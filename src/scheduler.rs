@@ -3,9 +3,10 @@
 //! Policy: a feed is polled every `interval` (never faster than `min_interval`); what the
 //! server says (`Cache-Control: max-age`, `Expires`, RSS `<ttl>`, `Retry-After`) can only push
 //! the next poll later, bounded so a bogus header cannot park a feed for a year; RSS
-//! `skipHours`/`skipDays` are honoured; errors back off exponentially up to a cap, and a
-//! failing feed is retried at the cap for as long as it fails — never parked forever. A
-//! deterministic jitter spreads feeds that share an interval.
+//! `skipHours`/`skipDays` are honoured; errors back off exponentially up to a cap — faster for
+//! failures that will not fix themselves (404, 403, not a feed) than for passing trouble (503,
+//! timeouts) — and a failing feed is retried at the cap for as long as it fails, never parked
+//! forever. A deterministic jitter spreads feeds that share an interval.
 //!
 //! The loop bounds global concurrency and concurrency per host, stops dispatching on
 //! shutdown and lets in-flight polls finish. It knows nothing about what a poll does: the
@@ -27,6 +28,12 @@ pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
 pub const MAX_HINT_DELAY: Duration = Duration::from_secs(24 * 3600);
 /// Jitter as a fraction of the delay: ±10 %.
 const JITTER_PERMILLE: u64 = 100;
+/// Back-off growth per consecutive failure when the failure is likely to pass by itself.
+pub const TRANSIENT_BACKOFF_FACTOR: u32 = 2;
+/// Back-off growth per consecutive failure when the server refused for good (404, 403, a
+/// redirect loop, not a feed): someone has to fix the URL, so asking again soon is only noise
+/// for both sides, yet it is still asked (a site being rebuilt can 404 for an hour).
+pub const PERMANENT_BACKOFF_FACTOR: u32 = 4;
 /// When a poll panicked, its feed is tried again after this long.
 pub const PANIC_RETRY: Duration = Duration::from_secs(15 * 60);
 /// On start-up, feeds never polled before are spread over at most this long.
@@ -68,9 +75,20 @@ pub enum Outcome {
         consecutive: u32,
         /// `Retry-After` from a 429/503.
         retry_after: Option<Duration>,
+        /// Whether this failure is expected to pass by itself; sets how fast the back-off grows.
+        class: FailureClass,
     },
     /// 410 Gone: never poll again.
     Gone,
+}
+
+/// How a failed poll is expected to evolve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureClass {
+    /// Likely to pass by itself: network trouble, timeouts, 5xx, 408, 429, our own database.
+    Transient,
+    /// Will not change until someone acts: 4xx, redirect loops, oversized or unparseable bodies.
+    Permanent,
 }
 
 /// When to poll a feed next, or `None` never. `key` (the feed URL) seeds the jitter.
@@ -93,10 +111,15 @@ pub fn next_poll(
         Outcome::Failure {
             consecutive,
             retry_after,
+            class,
         } => {
+            let factor = match class {
+                FailureClass::Transient => TRANSIENT_BACKOFF_FACTOR,
+                FailureClass::Permanent => PERMANENT_BACKOFF_FACTOR,
+            };
             let exp = consecutive.saturating_sub(1).min(30);
             let backoff = base
-                .saturating_mul(2u32.saturating_pow(exp))
+                .saturating_mul(factor.saturating_pow(exp))
                 .min(policy.max_backoff.max(base));
             retry_after
                 .map(|r| r.min(MAX_HINT_DELAY))
@@ -306,6 +329,14 @@ mod tests {
         (at.expect("scheduled") - now).num_seconds()
     }
 
+    fn failure(consecutive: u32, retry_after: Option<Duration>, class: FailureClass) -> Outcome {
+        Outcome::Failure {
+            consecutive,
+            retry_after,
+            class,
+        }
+    }
+
     fn success(not_before: Option<DateTime<Utc>>) -> Outcome {
         Outcome::Success {
             not_before,
@@ -355,46 +386,31 @@ mod tests {
             (
                 "first failure: interval",
                 i15,
-                Outcome::Failure {
-                    consecutive: 1,
-                    retry_after: None,
-                },
+                failure(1, None, FailureClass::Transient),
                 900,
             ),
             (
                 "third failure: 4x",
                 i15,
-                Outcome::Failure {
-                    consecutive: 3,
-                    retry_after: None,
-                },
+                failure(3, None, FailureClass::Transient),
                 3600,
             ),
             (
                 "many failures: capped at 6h, never parked",
                 i15,
-                Outcome::Failure {
-                    consecutive: 40,
-                    retry_after: None,
-                },
+                failure(40, None, FailureClass::Transient),
                 21_600,
             ),
             (
                 "retry-after longer than backoff wins",
                 i15,
-                Outcome::Failure {
-                    consecutive: 1,
-                    retry_after: Some(Duration::from_secs(7200)),
-                },
+                failure(1, Some(Duration::from_secs(7200)), FailureClass::Transient),
                 7200,
             ),
             (
                 "retry-after shorter than interval is not earlier",
                 i15,
-                Outcome::Failure {
-                    consecutive: 1,
-                    retry_after: Some(Duration::from_secs(5)),
-                },
+                failure(1, Some(Duration::from_secs(5)), FailureClass::Transient),
                 900,
             ),
         ];
@@ -408,6 +424,39 @@ mod tests {
             );
         }
         assert_eq!(next_poll(&p, i15, &Outcome::Gone, now, "k"), None, "gone");
+    }
+
+    #[test]
+    fn permanent_failures_back_off_faster_to_the_cap_than_transient_ones() {
+        let now = t("2026-01-05T10:00:00Z");
+        let p = Policy::default();
+        let i15 = Duration::from_secs(900);
+        // (failures in a row, delay after a 503/timeout, delay after a 404/403), before jitter.
+        let cases = [
+            (1, 900, 900), // one failure of either kind: just the interval
+            (2, 1800, 3600),
+            (3, 3600, 14_400),
+            (4, 7200, 21_600), // permanent: at the 6 h cap after four failures
+            (6, 21_600, 21_600),
+            (40, 21_600, 21_600), // both capped, never parked
+        ];
+        for (consecutive, transient, permanent) in cases {
+            for (class, want) in [
+                (FailureClass::Transient, transient),
+                (FailureClass::Permanent, permanent),
+            ] {
+                let outcome = failure(consecutive, None, class);
+                let got = secs_after(now, next_poll(&p, i15, &outcome, now, "http://a/"));
+                assert!(
+                    (want * 9 / 10..=want * 11 / 10 + 1).contains(&got),
+                    "{class:?} failure #{consecutive}: {got}s not within 10% of {want}s"
+                );
+            }
+        }
+        // Retry-After still wins over a shorter back-off, whatever the class.
+        let outcome = failure(2, Some(Duration::from_secs(7200)), FailureClass::Permanent);
+        let got = secs_after(now, next_poll(&p, i15, &outcome, now, "http://a/"));
+        assert!((6480..=7921).contains(&got), "{got}s");
     }
 
     #[test]
