@@ -1,5 +1,7 @@
-//! The long-running daemon: scheduler + dispatcher over one store, systemd notifications,
-//! signals (SIGTERM/SIGINT stop, SIGHUP reloads), the watchdog and retention.
+//! The long-running daemon as a library function, [`run`]: scheduler + dispatcher over one
+//! store, systemd notifications, the watchdog and retention, reloads on request. Signals are
+//! the binary's business (`commands::run`); a test starts and stops the daemon with its own
+//! cancellation token and reload channel.
 //!
 //! A reload validates the new config completely first; an invalid one is logged (every
 //! problem) and the daemon keeps running on the old one. A valid one is swapped in between
@@ -8,8 +10,7 @@
 //! from the next-poll times stored per feed, and queued alerts live in the outbox, so a reload
 //! neither polls everything at once nor loses or resends anything.
 
-use std::path::Path;
-use std::process::ExitCode;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,24 +18,50 @@ use chrono::Utc;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use crate::app::{Parts, build_with_store, poll_and_log};
-use crate::config::Config;
-use crate::pipeline::error_chain;
+use crate::config::{Config, ConfigError};
+use crate::domain::error_chain;
 use crate::scheduler::{Job, first_poll};
 use crate::store::Store;
+use crate::wiring::{Parts, poll_and_log};
 
-/// How often the dispatcher looks for due retries when nothing wakes it.
-pub const OUTBOX_TICK: Duration = Duration::from_secs(15);
 /// Waiting for the delivery lock at start-up: attempts × pause (about 30 s).
 const LOCK_ATTEMPTS: u32 = 60;
 const LOCK_RETRY: Duration = Duration::from_millis(500);
 /// How often old item bodies are pruned (when `[storage] keep` is set).
 pub const PRUNE_EVERY: Duration = Duration::from_secs(6 * 3600);
 
-/// Runs the daemon on the config at `path` until SIGTERM/SIGINT.
-pub async fn run(path: &Path) -> anyhow::Result<ExitCode> {
-    let mut config = Config::load(path)?;
-    let store = Store::open(&config.storage.path)?;
+/// When to reload, and where the new config comes from.
+pub struct Reload {
+    /// Each message asks for a reload (SIGHUP, in the binary). Give the channel capacity 1:
+    /// requests made while one is pending then coalesce, and the pending one reads the newest
+    /// config when it runs.
+    pub requests: mpsc::Receiver<()>,
+    /// Loads and validates the new config.
+    pub load: Box<dyn Fn() -> Result<Config, ConfigError> + Send + Sync>,
+}
+
+impl Reload {
+    /// Reloads that read the config file at `path` again; send on the returned sender to ask
+    /// for one.
+    pub fn from_file(path: PathBuf) -> (mpsc::Sender<()>, Reload) {
+        let (tx, requests) = mpsc::channel(1);
+        let load = Box::new(move || Config::load(&path));
+        (tx, Reload { requests, load })
+    }
+}
+
+/// Runs the daemon on `config` over `store` until `shutdown` is cancelled, reloading when
+/// `reload` asks. Installs no signal handlers: the caller decides what stops and reloads it
+/// (the binary: SIGTERM/SIGINT and SIGHUP; a test: its own token and channel).
+///
+/// Returns an error when it cannot start (another process keeps the delivery lock) or when
+/// the scheduler or dispatcher died, so that the service manager restarts feedwatch.
+pub async fn run(
+    mut config: Config,
+    store: Store,
+    shutdown: CancellationToken,
+    mut reload: Reload,
+) -> anyhow::Result<()> {
     // One deliverer per database. A `feedwatch once` may hold the lock for a moment; another
     // daemon on the same database holds it for good, which is a configuration mistake.
     let mut delivery_lock = None;
@@ -43,7 +70,10 @@ pub async fn run(path: &Path) -> anyhow::Result<ExitCode> {
         if delivery_lock.is_some() {
             break;
         }
-        tokio::time::sleep(LOCK_RETRY).await;
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            () = tokio::time::sleep(LOCK_RETRY) => {}
+        }
     }
     let Some(_delivery_lock) = delivery_lock else {
         anyhow::bail!(
@@ -51,10 +81,6 @@ pub async fn run(path: &Path) -> anyhow::Result<ExitCode> {
             config.storage.path.display()
         );
     };
-    let shutdown = CancellationToken::new();
-    // SIGHUP → a reload request (capacity 1: requests while one is pending coalesce).
-    let (reload_tx, mut reload_rx) = mpsc::channel::<()>(1);
-    let signals = tokio::spawn(watch_signals(shutdown.clone(), reload_tx));
     let watchdog = tokio::spawn(watchdog(store.clone(), shutdown.clone()));
     if let Some(addr) = config.metrics {
         // Metrics are an aid, not a duty: a port already taken is logged, not fatal.
@@ -71,7 +97,7 @@ pub async fn run(path: &Path) -> anyhow::Result<ExitCode> {
             // Shutdown first: on SIGTERM the generation's tasks end too, which is not a death.
             biased;
             () = shutdown.cancelled() => Event::Shutdown,
-            Some(()) = reload_rx.recv() => Event::Reload,
+            Some(()) = reload.requests.recv() => Event::Reload,
             task = generation.died() => Event::Died(task),
         };
         match event {
@@ -89,7 +115,7 @@ pub async fn run(path: &Path) -> anyhow::Result<ExitCode> {
             }
             Event::Reload => {
                 crate::systemd::reloading();
-                match Config::load(path) {
+                match (reload.load)() {
                     Ok(new) => {
                         if new.metrics != config.metrics {
                             tracing::warn!("[metrics] listen changed: takes effect on restart");
@@ -134,9 +160,8 @@ pub async fn run(path: &Path) -> anyhow::Result<ExitCode> {
     tracing::info!("shutting down: letting polls in flight finish");
     generation.stop().await;
     let _ = watchdog.await;
-    signals.abort();
     tracing::info!("feedwatch stopped");
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// What woke the daemon's main loop.
@@ -202,7 +227,7 @@ fn start(config: Config, store: Store, shutdown: &CancellationToken) -> anyhow::
     let keep = config.storage.keep;
     let feeds = config.feeds.clone();
     let status_config = config.clone();
-    let Parts { engine, outbox, .. } = build_with_store(config, store.clone())?;
+    let Parts { engine, outbox, .. } = Parts::with_store(config, store.clone())?;
     let token = shutdown.child_token();
     // Wakes the dispatcher as soon as a poll may have queued alerts.
     let wake = Arc::new(Notify::new());
@@ -214,48 +239,22 @@ fn start(config: Config, store: Store, shutdown: &CancellationToken) -> anyhow::
         tokio::spawn(async move {
             let mut last_prune: Option<tokio::time::Instant> = None;
             let mut last_pending = None;
-            loop {
-                match outbox.deliver_due(Utc::now().timestamp()).await {
-                    Ok(r) if r.sent + r.dead + r.deferred > 0 => {
-                        tracing::debug!(
-                            sent = r.sent,
-                            deferred = r.deferred,
-                            dead = r.dead,
-                            "delivery pass"
-                        );
+            outbox
+                .run(&token, &wake, || {
+                    // Keep systemd's STATUS= line current when the queue changes.
+                    let pending = store.undelivered_count().ok();
+                    if pending != last_pending {
+                        status(&status_config, &store);
+                        last_pending = pending;
                     }
-                    Ok(_) => {}
-                    Err(e) => tracing::error!(error = %error_chain(&e), "outbox failed"),
-                }
-                // Keep systemd's STATUS= line current when the queue changes.
-                let pending = store.undelivered_count().ok();
-                if pending != last_pending {
-                    status(&status_config, &store);
-                    last_pending = pending;
-                }
-                if let Some(keep) = keep
-                    && last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY)
-                {
-                    prune(&store, keep);
-                    last_prune = Some(tokio::time::Instant::now());
-                }
-                // Sleep until the next retry or digest is due, a poll queues something new,
-                // or the tick (which also covers clock jumps) comes round.
-                let now = Utc::now().timestamp();
-                let pause = match outbox.next_wake() {
-                    Ok(Some(at)) if at > now => {
-                        Duration::from_secs(u64::try_from(at - now).unwrap_or(0))
+                    if let Some(keep) = keep
+                        && last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY)
+                    {
+                        prune(&store, keep);
+                        last_prune = Some(tokio::time::Instant::now());
                     }
-                    Ok(Some(_)) => Duration::from_millis(500),
-                    _ => OUTBOX_TICK,
-                }
-                .min(OUTBOX_TICK);
-                tokio::select! {
-                    () = token.cancelled() => break,
-                    () = wake.notified() => {}
-                    () = tokio::time::sleep(pause) => {}
-                }
-            }
+                })
+                .await;
         })
     };
 
@@ -362,28 +361,4 @@ async fn watchdog(store: Store, shutdown: CancellationToken) {
             }
         }
     }
-}
-
-async fn watch_signals(shutdown: CancellationToken, reload: mpsc::Sender<()>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::hangup()),
-    ) else {
-        tracing::error!("cannot install signal handlers; stop with SIGKILL");
-        return;
-    };
-    loop {
-        tokio::select! {
-            _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break }
-            _ = int.recv() => { tracing::info!("SIGINT: shutting down"); break }
-            _ = hup.recv() => {
-                tracing::info!("SIGHUP: reloading the config");
-                // Full channel: a reload is already pending and will read the newest file.
-                let _ = reload.try_send(());
-            }
-        }
-    }
-    shutdown.cancel();
 }

@@ -4,17 +4,21 @@
 //! ```text
 //! config → scheduler → fetch → parse (+ text) → store (dedupe) → rules → outbox → notify
 //!                                   ╰──────────── pipeline: one feed, one poll ───────────╯
-//! app: wires it together for `check`, `once` and `run`;  cli/main: the thin front.
+//! wiring: the components built from a config, shared by the one-shot commands and `daemon`
+//! (a library function a test can start and stop); commands: one file per CLI command;
+//! app/cli/main: the thin front (logging, runtimes, dispatch, exit codes).
 //! ```
 //!
 //! Pure stages (`parse`, `text`, `rules`, `notify::render`, the scheduling policy) do no I/O.
 
 pub mod app;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod domain;
 pub mod fetch;
+pub mod http_time;
 pub mod metrics;
 pub mod notify;
 pub mod opml;
@@ -26,3 +30,4 @@ pub mod scheduler;
 pub mod store;
 pub mod systemd;
 pub mod text;
+pub mod wiring;

@@ -12,11 +12,20 @@ use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use chrono::Utc;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
 use crate::config::{Delivery, DigestSchedule};
-use crate::domain::{Alert, hash_hex};
+use crate::domain::{Alert, error_chain, hash_hex};
 use crate::notify::{Notifier, NotifyError};
 use crate::store::{Store, StoreError};
 
+/// How often the dispatcher looks for due retries when nothing wakes it (also covers clock
+/// jumps).
+pub const OUTBOX_TICK: Duration = Duration::from_secs(15);
+/// Pause before the next pass when something is already due (a retry time in the past).
+const DUE_AGAIN: Duration = Duration::from_millis(500);
 /// Single alerts claimed per pass.
 const BATCH: usize = 500;
 /// How long alerts for a notifier missing from the config wait before being looked at again.
@@ -79,6 +88,47 @@ impl Outbox {
     /// does: the user asked for delivery now). Digests still wait for their schedule.
     pub async fn deliver_all(&self, now: i64) -> Result<DeliveryReport, StoreError> {
         self.deliver(now, i64::MAX - 1).await
+    }
+
+    /// The dispatcher loop: a delivery pass, then sleep until the next retry or digest is due,
+    /// `wake` is notified (a poll may have queued alerts) or [`OUTBOX_TICK`] passes. Calls
+    /// `after_pass` after every pass (the daemon keeps its status line and retention there).
+    /// Ends between passes once `shutdown` is cancelled.
+    pub async fn run(
+        &self,
+        shutdown: &CancellationToken,
+        wake: &Notify,
+        mut after_pass: impl FnMut(),
+    ) {
+        loop {
+            match self.deliver_due(Utc::now().timestamp()).await {
+                Ok(r) if r.sent + r.dead + r.deferred > 0 => {
+                    tracing::debug!(
+                        sent = r.sent,
+                        deferred = r.deferred,
+                        dead = r.dead,
+                        "delivery pass"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %error_chain(&e), "outbox failed"),
+            }
+            after_pass();
+            let now = Utc::now().timestamp();
+            let pause = match self.next_wake() {
+                Ok(Some(at)) if at > now => {
+                    Duration::from_secs(u64::try_from(at - now).unwrap_or(0))
+                }
+                Ok(Some(_)) => DUE_AGAIN,
+                _ => OUTBOX_TICK,
+            }
+            .min(OUTBOX_TICK);
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = wake.notified() => {}
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
     }
 
     /// When the next single alert retry or digest is due (unix seconds), if anything waits.

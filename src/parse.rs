@@ -21,7 +21,7 @@ use feed_rs::model;
 use regex::Regex;
 use url::Url;
 
-use crate::domain::{Item, ItemKey};
+use crate::domain::{Item, ItemKey, canonical_link};
 use crate::text::html_to_text;
 
 /// A parsed feed.
@@ -381,28 +381,6 @@ fn pick_link(links: &[model::Link]) -> Option<String> {
         .filter(|h| !h.is_empty())
 }
 
-/// A link with its fragment and tracking parameters (`utm_*`, `fbclid`, `gclid`) removed, so
-/// the same story gets the same key however it was linked.
-pub fn canonical_link(link: &str) -> String {
-    let Ok(mut url) = Url::parse(link) else {
-        return link.to_string();
-    };
-    url.set_fragment(None);
-    if url.query().is_some() {
-        let kept: Vec<(String, String)> = url
-            .query_pairs()
-            .filter(|(k, _)| !(k.starts_with("utm_") || k == "fbclid" || k == "gclid"))
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        if kept.is_empty() {
-            url.set_query(None);
-        } else {
-            url.query_pairs_mut().clear().extend_pairs(kept);
-        }
-    }
-    url.to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -655,15 +633,6 @@ mod tests {
         ] {
             assert!(parse_feed(body, None, &base()).is_err());
         }
-    }
-
-    #[test]
-    fn canonical_link_drops_tracking_and_fragment() {
-        assert_eq!(
-            canonical_link("https://x.org/a?id=3&utm_medium=rss&fbclid=z#c"),
-            "https://x.org/a?id=3"
-        );
-        assert_eq!(canonical_link("not a url"), "not a url");
     }
 
     #[test]

@@ -10,9 +10,9 @@ use chrono::{DateTime, Utc};
 
 use crate::config::{Config, DigestSchedule, Feed};
 pub use crate::domain::error_chain;
-use crate::domain::{AlertPayload, Item, NewAlert};
+use crate::domain::{AlertPayload, Item, NewAlert, canonical_link};
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Hints, RequestOptions, Validators};
-use crate::parse::{ParseError, ParsedFeed, canonical_link, parse_feed, rekey_by_link};
+use crate::parse::{ParseError, ParsedFeed, parse_feed, rekey_by_link};
 use crate::rules::{Document, MatchedTerm, RuleSet};
 use crate::scheduler::{FailureClass, Outcome, Policy, next_poll};
 use crate::store::{FeedState, Ingest, Store, StoreError};

@@ -212,7 +212,7 @@ impl WebhookNotifier {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| {
                 chrono::DateTime::<chrono::Utc>::from_timestamp(now, 0)
-                    .and_then(|now| crate::fetch::parse_retry_after(v, now))
+                    .and_then(|now| crate::http_time::parse_retry_after(v, now))
             });
         // Only the start of the answer is shown; a receiver that streams a huge body is not
         // read to the end.

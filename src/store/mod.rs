@@ -22,8 +22,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::domain::{Alert, AlertPayload, FeedId, Item, NewAlert, hash_hex};
-use crate::parse::canonical_link;
+use crate::domain::{Alert, AlertPayload, FeedId, Item, NewAlert, canonical_link, hash_hex};
 
 /// How long a writer waits for a lock held by another connection before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);

@@ -1,0 +1,70 @@
+//! `feedwatch alerts`: lists the outbox, or requeues one alert or every dead one.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use chrono::Utc;
+
+use crate::cli::{AlertsAction, AlertsArgs};
+use crate::config::Config;
+use crate::store::Store;
+
+pub fn run(path: &Path, args: &AlertsArgs) -> anyhow::Result<ExitCode> {
+    let config = Config::load(path)?;
+    let store = Store::open(&config.storage.path)?;
+    let now = Utc::now().timestamp();
+    match args.action {
+        Some(AlertsAction::Retry { id: Some(id), .. }) => {
+            if store.requeue(id, now)? {
+                println!("alert {id} requeued");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("feedwatch: no undelivered alert with id {id}");
+                Ok(ExitCode::FAILURE)
+            }
+        }
+        Some(AlertsAction::Retry { .. }) => {
+            let n = store.requeue_dead(now)?;
+            println!("{n} dead alert{} requeued", if n == 1 { "" } else { "s" });
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            let rows = store.list_alerts(args.status.map(|s| s.as_str()), args.limit)?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            if rows.is_empty() {
+                println!("no alerts");
+            }
+            let time = |t: i64| {
+                chrono::DateTime::from_timestamp(t, 0)
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                    .unwrap_or_default()
+            };
+            for r in rows {
+                let when = match (r.status.as_str(), r.sent_at, r.next_attempt_at) {
+                    ("sent", Some(t), _) => format!("sent {}", time(t)),
+                    ("dead", _, _) => "gave up; `feedwatch alerts retry ID` requeues".to_string(),
+                    (_, _, Some(_)) if r.digest.is_some() && r.status == "pending" => {
+                        format!("waiting for digest {}", r.digest.as_deref().unwrap_or(""))
+                    }
+                    (_, _, Some(t)) => format!("next attempt {}", time(t)),
+                    _ => String::new(),
+                };
+                println!(
+                    "{:>6}  {:<7}  {:<16}  {:<12}  {}  [{}]",
+                    r.id, r.status, r.rule, r.notifier, r.title, when
+                );
+                if let Some(e) = &r.last_error {
+                    println!(
+                        "        last error ({} attempt{}): {e}",
+                        r.attempts,
+                        if r.attempts == 1 { "" } else { "s" }
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

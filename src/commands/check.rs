@@ -1,0 +1,88 @@
+//! `feedwatch check`: loads and validates the config, prints what will be watched, matched and
+//! sent where. A bad config is a `ConfigError`, which `main` maps to exit 78.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::config::{Config, NotifierKind, SmtpTls};
+
+pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
+    let config = Config::load(path)?;
+    print!("{}", summary(&config));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The `check` summary: what will be watched, matched and sent where.
+pub fn summary(c: &Config) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "config OK: {}", c.source.display());
+    let _ = writeln!(s, "storage: {}", c.storage.path.display());
+    let _ = writeln!(
+        s,
+        "poll: every {} by default, timeout {}, max body {} bytes, backlog {}",
+        humantime::format_duration(c.poll.interval),
+        humantime::format_duration(c.poll.timeout),
+        c.poll.max_body,
+        humantime::format_duration(c.poll.backlog)
+    );
+    let _ = writeln!(s, "feeds: {}", c.feeds.len());
+    for f in &c.feeds {
+        let tags = if f.tags.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", f.tags.join(", "))
+        };
+        let _ = writeln!(
+            s,
+            "  - {} <{}> every {}{tags}",
+            f.name,
+            f.url,
+            humantime::format_duration(f.interval)
+        );
+    }
+    let enabled = c.rules.iter().filter(|r| r.enabled).count();
+    let _ = writeln!(s, "rules: {} ({} enabled)", c.rules.len(), enabled);
+    for r in &c.rules {
+        let _ = writeln!(
+            s,
+            "  - {}{}: {} → {} feed(s), notify {}",
+            r.name,
+            if r.enabled { "" } else { " (disabled)" },
+            r.query_text,
+            r.feeds.len(),
+            r.notify.join(", ")
+        );
+    }
+    let _ = writeln!(s, "notifiers: {}", c.notifiers.len());
+    for n in c.notifiers.values() {
+        let detail = match &n.kind {
+            NotifierKind::Email(e) => {
+                let scheme = match e.tls {
+                    SmtpTls::Wrapper => "smtps",
+                    _ => "smtp",
+                };
+                let tls = match e.tls {
+                    SmtpTls::Required => "?tls=required",
+                    SmtpTls::None => "?tls=none",
+                    _ => "",
+                };
+                let to: Vec<String> = e.to.iter().map(|m| m.to_string()).collect();
+                format!("{scheme}://{}:{}{tls} → {}", e.host, e.port, to.join(", "))
+            }
+            NotifierKind::Stdout => "standard output".to_string(),
+            NotifierKind::Webhook(w) => format!("POST {} ({:?})", w.url, w.format),
+        };
+        let digest = n
+            .digest
+            .map(|d| format!(", digest {}", d.label()))
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "  - {} ({}): {detail}{digest}",
+            n.name,
+            n.kind.type_name()
+        );
+    }
+    s
+}
