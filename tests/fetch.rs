@@ -1,22 +1,18 @@
-//! The fetcher against real HTTP servers on loopback: an axum server for what a well-behaved
-//! (or merely unhelpful) server says, and a raw TCP responder for what a framework will not
-//! fake (a stalled or trickling body, a body without Content-Length). Every server and every
-//! loop here is bounded; timeouts are small so the suite stays fast.
+//! The fetcher against real HTTP servers on loopback (`support`): the feed server for what a
+//! well-behaved (or merely unhelpful) server says, and the raw TCP responder for what a
+//! framework will not fake (a stalled or trickling body, a body without Content-Length). Every
+//! server and every loop here is bounded; timeouts are small so the suite stays fast.
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+mod support;
+
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
-use axum::http::{HeaderMap, Request, Response};
 use feedwatch::fetch::{
     FetchError, FetchOutcome, FetchSettings, Fetched, Fetcher, MAX_REDIRECTS, RequestOptions,
     Validators,
 };
 use feedwatch::parse::parse_feed;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use support::{FeedServer, RawBody, Route, Seen, raw_server, read_fixture};
 use url::Url;
 
 const TOTAL_TIMEOUT: Duration = Duration::from_secs(3);
@@ -39,13 +35,6 @@ fn fetcher() -> Fetcher {
     Fetcher::new(&settings()).expect("client builds")
 }
 
-fn fixture(name: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
-}
-
 fn fetched(outcome: FetchOutcome) -> Fetched {
     match outcome {
         FetchOutcome::Fetched(f) => f,
@@ -53,184 +42,33 @@ fn fetched(outcome: FetchOutcome) -> Fetched {
     }
 }
 
-/// One scripted answer.
-#[derive(Clone, Debug, Default)]
-struct Reply {
-    status: u16,
-    headers: Vec<(&'static str, String)>,
-    body: Vec<u8>,
+/// A GET of `url` without validators.
+async fn get_url(url: &Url) -> Result<FetchOutcome, FetchError> {
+    fetcher().fetch(url, &Validators::default()).await
 }
 
-impl Reply {
-    fn new(status: u16) -> Reply {
-        Reply {
-            status,
-            ..Reply::default()
-        }
-    }
-
-    fn rss(body: impl Into<Vec<u8>>) -> Reply {
-        Reply::new(200)
-            .header("content-type", "application/rss+xml")
-            .body(body)
-    }
-
-    fn redirect(status: u16, location: &str) -> Reply {
-        Reply::new(status).header("location", location)
-    }
-
-    fn header(mut self, name: &'static str, value: impl Into<String>) -> Reply {
-        self.headers.push((name, value.into()));
-        self
-    }
-
-    fn body(mut self, body: impl Into<Vec<u8>>) -> Reply {
-        self.body = body.into();
-        self
-    }
+/// A GET of `path` on `server` without validators.
+async fn get(server: &FeedServer, path: &str) -> Result<FetchOutcome, FetchError> {
+    get_url(&server.parsed_url(path)).await
 }
 
-/// One request as the server saw it.
-#[derive(Clone, Debug)]
-struct Seen {
-    path: String,
-    headers: HeaderMap,
+/// A GET of `path` on `server` that must return a body.
+async fn get_body(server: &FeedServer, path: &str) -> Fetched {
+    fetched(get(server, path).await.expect("fetch"))
 }
 
-/// An HTTP/1.1 server on 127.0.0.1 answering each path with its scripted [`Reply`] (404
-/// otherwise) and remembering every request.
-#[derive(Clone)]
-struct Server {
-    addr: SocketAddr,
-    routes: Arc<Mutex<HashMap<String, Reply>>>,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-impl Server {
-    async fn start() -> Server {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let routes: Arc<Mutex<HashMap<String, Reply>>> = Arc::default();
-        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
-        let (r, s) = (routes.clone(), seen.clone());
-        let app = axum::Router::new().fallback(move |req: Request<Body>| {
-            let (routes, seen) = (r.clone(), s.clone());
-            async move {
-                let path = req.uri().path().to_string();
-                seen.lock().expect("lock").push(Seen {
-                    path: path.clone(),
-                    headers: req.headers().clone(),
-                });
-                let reply = routes.lock().expect("lock").get(&path).cloned();
-                let reply = reply.unwrap_or_else(|| Reply::new(404));
-                let mut resp = Response::builder().status(reply.status);
-                for (name, value) in &reply.headers {
-                    resp = resp.header(*name, value);
-                }
-                resp.body(Body::from(reply.body))
-                    .expect("scripted reply is a valid response")
-            }
-        });
-        tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("server runs");
-        });
-        Server { addr, routes, seen }
-    }
-
-    fn set(&self, path: &str, reply: Reply) -> &Server {
-        self.routes
-            .lock()
-            .expect("lock")
-            .insert(path.to_string(), reply);
-        self
-    }
-
-    fn url(&self, path: &str) -> Url {
-        Url::parse(&format!("http://{}{}", self.addr, path)).expect("valid url")
-    }
-
-    fn seen(&self, path: &str) -> Vec<HeaderMap> {
-        self.seen
-            .lock()
-            .expect("lock")
-            .iter()
-            .filter(|s| s.path == path)
-            .map(|s| s.headers.clone())
-            .collect()
-    }
-}
-
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-/// How the raw responder sends the body after the response head.
-#[derive(Clone)]
-enum RawBody {
-    /// Nothing more, connection held open (for up to 30 s).
-    Stall,
-    /// One byte per interval (at most 100 bytes).
-    Trickle(Duration),
-    /// These bytes, then close.
-    Bytes(Vec<u8>),
-}
-
-/// A raw TCP responder on 127.0.0.1: reads the request head, writes `head` verbatim, then the
-/// body as told. Serves at most four connections.
-async fn raw_server(head: &'static str, body: RawBody) -> Url {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        for _ in 0..4 {
-            let Ok((mut sock, _)) = listener.accept().await else {
-                return;
-            };
-            let body = body.clone();
-            tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 16_384 {
-                    match tokio::time::timeout(Duration::from_secs(5), sock.read(&mut buf)).await {
-                        Ok(Ok(n)) if n > 0 => request.extend_from_slice(&buf[..n]),
-                        _ => return,
-                    }
-                }
-                if sock.write_all(head.as_bytes()).await.is_err() {
-                    return;
-                }
-                match body {
-                    RawBody::Stall => tokio::time::sleep(Duration::from_secs(30)).await,
-                    RawBody::Trickle(every) => {
-                        for _ in 0..100 {
-                            if sock.write_all(b"x").await.is_err() {
-                                return;
-                            }
-                            tokio::time::sleep(every).await;
-                        }
-                    }
-                    RawBody::Bytes(bytes) => {
-                        let _ = sock.write_all(&bytes).await;
-                        let _ = sock.shutdown().await;
-                    }
-                }
-            });
-        }
-    });
-    Url::parse(&format!("http://{addr}/feed.xml")).expect("valid url")
+fn header<'a>(seen: &'a Seen, name: &str) -> Option<&'a str> {
+    seen.headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 // --- conditional GET and hints ---------------------------------------------------------------
 
 #[tokio::test]
 async fn not_modified_sends_validators_and_returns_cache_hints() {
-    let server = Server::start().await;
+    let server = FeedServer::start().await;
     server.set(
         "/feed.xml",
-        Reply::new(304)
+        Route::status(304)
             .header("etag", "\"v1\"")
             .header("cache-control", "public, max-age=600")
             .header("date", "Mon, 01 Jan 2024 12:00:00 GMT")
@@ -242,7 +80,7 @@ async fn not_modified_sends_validators_and_returns_cache_hints() {
     };
     let before = chrono::Utc::now();
     let outcome = fetcher()
-        .fetch(&server.url("/feed.xml"), &validators)
+        .fetch(&server.parsed_url("/feed.xml"), &validators)
         .await
         .expect("fetch");
     let FetchOutcome::NotModified(nm) = outcome else {
@@ -267,21 +105,16 @@ async fn not_modified_sends_validators_and_returns_cache_hints() {
 
 #[tokio::test]
 async fn ok_returns_body_new_validators_and_max_age_minus_age() {
-    let server = Server::start().await;
+    let server = FeedServer::start().await;
     server.set(
         "/feed.xml",
-        Reply::rss(RSS)
+        Route::feed(RSS)
             .header("etag", "W/\"v2\"")
             .header("last-modified", "Fri, 08 Oct 2021 10:00:00 GMT")
             .header("cache-control", "max-age=300")
             .header("age", "60"),
     );
-    let f = fetched(
-        fetcher()
-            .fetch(&server.url("/feed.xml"), &Validators::default())
-            .await
-            .expect("fetch"),
-    );
+    let f = get_body(&server, "/feed.xml").await;
     assert_eq!(f.body, RSS.as_bytes());
     assert_eq!(f.content_type.as_deref(), Some("application/rss+xml"));
     assert_eq!(f.validators.etag.as_deref(), Some("W/\"v2\""));
@@ -290,26 +123,21 @@ async fn ok_returns_body_new_validators_and_max_age_minus_age() {
         Some("Fri, 08 Oct 2021 10:00:00 GMT")
     );
     assert_eq!(f.hints.max_age, Some(Duration::from_secs(240)));
-    assert_eq!(f.final_url, server.url("/feed.xml"));
+    assert_eq!(f.final_url, server.parsed_url("/feed.xml"));
     assert_eq!(f.permanent_redirect, None);
     let seen = server.seen("/feed.xml");
-    assert!(seen[0].get("if-none-match").is_none());
+    assert!(seen[0].headers.get("if-none-match").is_none());
 }
 
 #[tokio::test]
 async fn gzip_encoded_body_is_decompressed() {
-    let server = Server::start().await;
-    let plain = fixture("moscow_times_seed.xml");
+    let server = FeedServer::start().await;
+    let plain = read_fixture("moscow_times_seed.xml");
     server.set(
         "/feed.xml",
-        Reply::rss(fixture("fetch_gzip_feed.xml.gz")).header("content-encoding", "gzip"),
+        Route::feed(read_fixture("fetch_gzip_feed.xml.gz")).header("content-encoding", "gzip"),
     );
-    let f = fetched(
-        fetcher()
-            .fetch(&server.url("/feed.xml"), &Validators::default())
-            .await
-            .expect("fetch"),
-    );
+    let f = get_body(&server, "/feed.xml").await;
     assert_eq!(f.body, plain);
     let seen = server.seen("/feed.xml");
     assert!(
@@ -322,48 +150,35 @@ async fn gzip_encoded_body_is_decompressed() {
 
 #[tokio::test]
 async fn moved_permanently_301_reports_the_new_url() {
-    let server = Server::start().await;
+    let server = FeedServer::start().await;
     server
-        .set("/old.xml", Reply::redirect(301, "/new.xml"))
-        .set("/new.xml", Reply::rss(RSS));
-    let f = fetched(
-        fetcher()
-            .fetch(&server.url("/old.xml"), &Validators::default())
-            .await
-            .expect("fetch"),
-    );
-    assert_eq!(f.final_url, server.url("/new.xml"));
-    assert_eq!(f.permanent_redirect, Some(server.url("/new.xml")));
+        .set("/old.xml", Route::redirect(301, "/new.xml"))
+        .set("/new.xml", Route::feed(RSS));
+    let f = get_body(&server, "/old.xml").await;
+    assert_eq!(f.final_url, server.parsed_url("/new.xml"));
+    assert_eq!(f.permanent_redirect, Some(server.parsed_url("/new.xml")));
 }
 
 #[tokio::test]
 async fn permanent_redirect_chain_of_308_and_301_reports_the_final_url() {
-    let server = Server::start().await;
+    let server = FeedServer::start().await;
     server
-        .set("/a.xml", Reply::redirect(308, "/b.xml"))
-        .set(
-            "/b.xml",
-            Reply::redirect(301, server.url("/c.xml").as_str()),
-        )
-        .set("/c.xml", Reply::rss(RSS));
-    let f = fetched(
-        fetcher()
-            .fetch(&server.url("/a.xml"), &Validators::default())
-            .await
-            .expect("fetch"),
-    );
-    assert_eq!(f.permanent_redirect, Some(server.url("/c.xml")));
+        .set("/a.xml", Route::redirect(308, "/b.xml"))
+        .set("/b.xml", Route::redirect(301, &server.url("/c.xml")))
+        .set("/c.xml", Route::feed(RSS));
+    let f = get_body(&server, "/a.xml").await;
+    assert_eq!(f.permanent_redirect, Some(server.parsed_url("/c.xml")));
 }
 
 #[tokio::test]
 async fn permanent_redirect_to_an_unchanged_feed_is_reported_with_the_304() {
-    let server = Server::start().await;
+    let server = FeedServer::start().await;
     server
-        .set("/old.xml", Reply::redirect(301, "/new.xml"))
-        .set("/new.xml", Reply::new(304));
+        .set("/old.xml", Route::redirect(301, "/new.xml"))
+        .set("/new.xml", Route::status(304));
     let outcome = fetcher()
         .fetch(
-            &server.url("/old.xml"),
+            &server.parsed_url("/old.xml"),
             &Validators {
                 etag: Some("\"v1\"".into()),
                 last_modified: None,
@@ -375,7 +190,10 @@ async fn permanent_redirect_to_an_unchanged_feed_is_reported_with_the_304() {
         matches!(outcome, FetchOutcome::NotModified(_)),
         "{outcome:?}"
     );
-    assert_eq!(outcome.permanent_redirect(), Some(&server.url("/new.xml")));
+    assert_eq!(
+        outcome.permanent_redirect(),
+        Some(&server.parsed_url("/new.xml"))
+    );
     assert_eq!(
         header(&server.seen("/new.xml")[0], "if-none-match"),
         Some("\"v1\"")
@@ -384,49 +202,36 @@ async fn permanent_redirect_to_an_unchanged_feed_is_reported_with_the_304() {
 
 #[tokio::test]
 async fn found_302_is_followed_but_not_permanent() {
-    let server = Server::start().await;
+    let server = FeedServer::start().await;
     server
-        .set("/feed.xml", Reply::redirect(302, "/elsewhere.xml"))
-        .set("/elsewhere.xml", Reply::rss(RSS));
-    let f = fetched(
-        fetcher()
-            .fetch(&server.url("/feed.xml"), &Validators::default())
-            .await
-            .expect("fetch"),
-    );
-    assert_eq!(f.final_url, server.url("/elsewhere.xml"));
+        .set("/feed.xml", Route::redirect(302, "/elsewhere.xml"))
+        .set("/elsewhere.xml", Route::feed(RSS));
+    let f = get_body(&server, "/feed.xml").await;
+    assert_eq!(f.final_url, server.parsed_url("/elsewhere.xml"));
     assert_eq!(f.permanent_redirect, None);
 }
 
 #[tokio::test]
 async fn permanent_then_temporary_redirect_is_not_permanent() {
-    let server = Server::start().await;
+    let server = FeedServer::start().await;
     server
-        .set("/a.xml", Reply::redirect(301, "/b.xml"))
-        .set("/b.xml", Reply::redirect(307, "/c.xml"))
-        .set("/c.xml", Reply::rss(RSS));
-    let f = fetched(
-        fetcher()
-            .fetch(&server.url("/a.xml"), &Validators::default())
-            .await
-            .expect("fetch"),
-    );
-    assert_eq!(f.final_url, server.url("/c.xml"));
+        .set("/a.xml", Route::redirect(301, "/b.xml"))
+        .set("/b.xml", Route::redirect(307, "/c.xml"))
+        .set("/c.xml", Route::feed(RSS));
+    let f = get_body(&server, "/a.xml").await;
+    assert_eq!(f.final_url, server.parsed_url("/c.xml"));
     assert_eq!(f.permanent_redirect, None);
 }
 
 #[tokio::test]
 async fn redirect_loop_is_an_error_not_a_hang() {
-    let server = Server::start().await;
+    let server = FeedServer::start().await;
     server
-        .set("/a.xml", Reply::redirect(301, "/b.xml"))
-        .set("/b.xml", Reply::redirect(302, "/a.xml"));
-    let err = fetcher()
-        .fetch(&server.url("/a.xml"), &Validators::default())
-        .await
-        .expect_err("a loop fails");
+        .set("/a.xml", Route::redirect(301, "/b.xml"))
+        .set("/b.xml", Route::redirect(302, "/a.xml"));
+    let err = get(&server, "/a.xml").await.expect_err("a loop fails");
     assert!(
-        matches!(&err, FetchError::RedirectLoop { url } if *url == server.url("/a.xml")),
+        matches!(&err, FetchError::RedirectLoop { url } if *url == server.parsed_url("/a.xml")),
         "{err:?}"
     );
     assert!(!err.is_transient());
@@ -435,24 +240,22 @@ async fn redirect_loop_is_an_error_not_a_hang() {
 
 #[tokio::test]
 async fn endless_redirect_chain_stops_after_max_redirects() {
-    let server = Server::start().await;
+    let server = FeedServer::start().await;
     for n in 0..=MAX_REDIRECTS + 5 {
         server.set(
             &format!("/chain/{n}"),
-            Reply::redirect(302, &format!("/chain/{}", n + 1)),
+            Route::redirect(302, &format!("/chain/{}", n + 1)),
         );
     }
-    let err = fetcher()
-        .fetch(&server.url("/chain/0"), &Validators::default())
+    let err = get(&server, "/chain/0")
         .await
         .expect_err("too many redirects");
     assert!(
         matches!(err, FetchError::TooManyRedirects { limit } if limit == MAX_REDIRECTS),
         "{err:?}"
     );
-    let requests = server.seen.lock().expect("lock").len();
     assert_eq!(
-        requests,
+        server.requests(),
         MAX_REDIRECTS + 1,
         "the first request plus each redirect"
     );
@@ -460,19 +263,16 @@ async fn endless_redirect_chain_stops_after_max_redirects() {
 
 #[tokio::test]
 async fn redirect_without_usable_location_is_bad_redirect() {
-    let server = Server::start().await;
-    server.set("/none.xml", Reply::new(301)).set(
+    let server = FeedServer::start().await;
+    server.set("/none.xml", Route::status(301)).set(
         "/ftp.xml",
-        Reply::redirect(302, "ftp://example.org/feed.xml"),
+        Route::redirect(302, "ftp://example.org/feed.xml"),
     );
     for (path, location) in [
         ("/none.xml", None),
         ("/ftp.xml", Some("ftp://example.org/feed.xml")),
     ] {
-        let err = fetcher()
-            .fetch(&server.url(path), &Validators::default())
-            .await
-            .expect_err("unusable redirect");
+        let err = get(&server, path).await.expect_err("unusable redirect");
         assert!(
             matches!(&err, FetchError::BadRedirect { location: l, .. } if l.as_deref() == location),
             "{path}: {err:?}"
@@ -484,24 +284,18 @@ async fn redirect_without_usable_location_is_bad_redirect() {
 
 #[tokio::test]
 async fn gone_410_is_a_distinct_permanent_error() {
-    let server = Server::start().await;
-    server.set("/feed.xml", Reply::new(410));
-    let err = fetcher()
-        .fetch(&server.url("/feed.xml"), &Validators::default())
-        .await
-        .expect_err("gone");
+    let server = FeedServer::start().await;
+    server.set("/feed.xml", Route::status(410));
+    let err = get(&server, "/feed.xml").await.expect_err("gone");
     assert!(matches!(err, FetchError::Gone), "{err:?}");
     assert!(!err.is_transient());
 }
 
 #[tokio::test]
 async fn too_many_requests_429_with_retry_after_seconds() {
-    let server = Server::start().await;
-    server.set("/feed.xml", Reply::new(429).header("retry-after", "120"));
-    let err = fetcher()
-        .fetch(&server.url("/feed.xml"), &Validators::default())
-        .await
-        .expect_err("429");
+    let server = FeedServer::start().await;
+    server.set("/feed.xml", Route::status(429).header("retry-after", "120"));
+    let err = get(&server, "/feed.xml").await.expect_err("429");
     assert!(
         matches!(err, FetchError::Status { status: 429, retry_after: Some(d) } if d == Duration::from_secs(120)),
         "{err:?}"
@@ -511,29 +305,23 @@ async fn too_many_requests_429_with_retry_after_seconds() {
 
 #[tokio::test]
 async fn too_many_requests_429_with_retry_after_http_date_relative_to_server_date() {
-    let server = Server::start().await;
+    let server = FeedServer::start().await;
     // Both dates are in the past on our clock: only their difference counts.
     server.set(
         "/feed.xml",
-        Reply::new(429)
+        Route::status(429)
             .header("date", "Wed, 21 Oct 2015 07:28:00 GMT")
             .header("retry-after", "Wed, 21 Oct 2015 07:29:30 GMT"),
     );
-    let err = fetcher()
-        .fetch(&server.url("/feed.xml"), &Validators::default())
-        .await
-        .expect_err("429");
+    let err = get(&server, "/feed.xml").await.expect_err("429");
     assert_eq!(err.retry_after(), Some(Duration::from_secs(90)), "{err:?}");
 }
 
 #[tokio::test]
 async fn service_unavailable_503_is_transient_with_retry_after() {
-    let server = Server::start().await;
-    server.set("/feed.xml", Reply::new(503).header("retry-after", "30"));
-    let err = fetcher()
-        .fetch(&server.url("/feed.xml"), &Validators::default())
-        .await
-        .expect_err("503");
+    let server = FeedServer::start().await;
+    server.set("/feed.xml", Route::status(503).header("retry-after", "30"));
+    let err = get(&server, "/feed.xml").await.expect_err("503");
     assert!(
         matches!(err, FetchError::Status { status: 503, .. }),
         "{err:?}"
@@ -548,10 +336,7 @@ async fn service_unavailable_503_is_transient_with_retry_after() {
 async fn silent_server_is_stalled_after_the_read_timeout() {
     let url = raw_server("", RawBody::Stall).await;
     let started = Instant::now();
-    let err = fetcher()
-        .fetch(&url, &Validators::default())
-        .await
-        .expect_err("stalls");
+    let err = get_url(&url).await.expect_err("stalls");
     let took = started.elapsed();
     assert!(matches!(err, FetchError::Stalled(_)), "{err:?}");
     assert!(err.is_transient());
@@ -569,10 +354,7 @@ async fn body_that_stops_midway_is_stalled_after_the_read_timeout() {
     )
     .await;
     let started = Instant::now();
-    let err = fetcher()
-        .fetch(&url, &Validators::default())
-        .await
-        .expect_err("stalls");
+    let err = get_url(&url).await.expect_err("stalls");
     let took = started.elapsed();
     assert!(matches!(err, FetchError::Stalled(_)), "{err:?}");
     assert!(
@@ -590,10 +372,7 @@ async fn trickling_body_ends_at_the_total_timeout() {
     )
     .await;
     let started = Instant::now();
-    let err = fetcher()
-        .fetch(&url, &Validators::default())
-        .await
-        .expect_err("times out");
+    let err = get_url(&url).await.expect_err("times out");
     let took = started.elapsed();
     assert!(
         matches!(err, FetchError::Timeout { limit } if limit == TOTAL_TIMEOUT),
@@ -609,17 +388,14 @@ async fn trickling_body_ends_at_the_total_timeout() {
 #[tokio::test]
 async fn gzip_bomb_is_too_large_after_decompression() {
     // 64 KiB on the wire, 64 MiB inflated: the cap must apply to the inflated bytes.
-    let server = Server::start().await;
-    let bomb = fixture("fetch_gzip_bomb.gz");
+    let server = FeedServer::start().await;
+    let bomb = read_fixture("fetch_gzip_bomb.gz");
     assert!(bomb.len() < MAX_BODY as usize);
     server.set(
         "/feed.xml",
-        Reply::rss(bomb).header("content-encoding", "gzip"),
+        Route::feed(bomb).header("content-encoding", "gzip"),
     );
-    let err = fetcher()
-        .fetch(&server.url("/feed.xml"), &Validators::default())
-        .await
-        .expect_err("too large");
+    let err = get(&server, "/feed.xml").await.expect_err("too large");
     assert!(
         matches!(err, FetchError::TooLarge { limit } if limit == MAX_BODY),
         "{err:?}"
@@ -629,12 +405,9 @@ async fn gzip_bomb_is_too_large_after_decompression() {
 
 #[tokio::test]
 async fn oversize_body_with_content_length_is_too_large() {
-    let server = Server::start().await;
-    server.set("/feed.xml", Reply::rss(vec![b' '; MAX_BODY as usize + 1]));
-    let err = fetcher()
-        .fetch(&server.url("/feed.xml"), &Validators::default())
-        .await
-        .expect_err("too large");
+    let server = FeedServer::start().await;
+    server.set("/feed.xml", Route::feed(vec![b' '; MAX_BODY as usize + 1]));
+    let err = get(&server, "/feed.xml").await.expect_err("too large");
     assert!(matches!(err, FetchError::TooLarge { .. }), "{err:?}");
 }
 
@@ -645,10 +418,7 @@ async fn oversize_body_without_content_length_is_too_large() {
         RawBody::Bytes(vec![b' '; 2 * MAX_BODY as usize]),
     )
     .await;
-    let err = fetcher()
-        .fetch(&url, &Validators::default())
-        .await
-        .expect_err("too large");
+    let err = get_url(&url).await.expect_err("too large");
     assert!(matches!(err, FetchError::TooLarge { .. }), "{err:?}");
 }
 
@@ -659,12 +429,7 @@ async fn body_exactly_at_the_limit_is_accepted() {
         RawBody::Bytes(vec![b' '; MAX_BODY as usize]),
     )
     .await;
-    let f = fetched(
-        fetcher()
-            .fetch(&url, &Validators::default())
-            .await
-            .expect("fits"),
-    );
+    let f = fetched(get_url(&url).await.expect("fits"));
     assert_eq!(f.body.len() as u64, MAX_BODY);
 }
 
@@ -674,19 +439,14 @@ const PIKABU_FIRST_TITLE: &str = "Будни Кошкиного Дома";
 
 #[tokio::test]
 async fn windows_1251_body_with_charset_only_in_content_type_parses_to_cyrillic() {
-    let server = Server::start().await;
+    let server = FeedServer::start().await;
     server.set(
         "/feed.xml",
-        Reply::new(200)
+        Route::status(200)
             .header("content-type", "application/rss+xml; charset=windows-1251")
-            .body(fixture("enc_windows1251_undeclared.xml")),
+            .body(read_fixture("enc_windows1251_undeclared.xml")),
     );
-    let f = fetched(
-        fetcher()
-            .fetch(&server.url("/feed.xml"), &Validators::default())
-            .await
-            .expect("fetch"),
-    );
+    let f = get_body(&server, "/feed.xml").await;
     let feed = parse_feed(&f.body, f.content_type.as_deref(), &f.final_url).expect("parses");
     assert_eq!(feed.encoding, "windows-1251");
     assert_eq!(feed.title.as_deref(), Some("pikabu.ru"));
@@ -696,19 +456,14 @@ async fn windows_1251_body_with_charset_only_in_content_type_parses_to_cyrillic(
 
 #[tokio::test]
 async fn windows_1251_body_without_any_label_is_sniffed_as_cyrillic() {
-    let server = Server::start().await;
+    let server = FeedServer::start().await;
     server.set(
         "/feed.xml",
-        Reply::new(200)
+        Route::status(200)
             .header("content-type", "text/xml")
-            .body(fixture("enc_windows1251_undeclared.xml")),
+            .body(read_fixture("enc_windows1251_undeclared.xml")),
     );
-    let f = fetched(
-        fetcher()
-            .fetch(&server.url("/feed.xml"), &Validators::default())
-            .await
-            .expect("fetch"),
-    );
+    let f = get_body(&server, "/feed.xml").await;
     let feed = parse_feed(&f.body, f.content_type.as_deref(), &f.final_url).expect("parses");
     assert_eq!(feed.encoding, "windows-1251");
     assert_eq!(feed.items[0].title, PIKABU_FIRST_TITLE);
@@ -716,17 +471,12 @@ async fn windows_1251_body_without_any_label_is_sniffed_as_cyrillic() {
 
 #[tokio::test]
 async fn koi8r_body_without_any_label_parses_and_is_sniffed() {
-    let server = Server::start().await;
+    let server = FeedServer::start().await;
     server.set(
         "/feed.xml",
-        Reply::new(200).body(fixture("enc_koi8r_undeclared.xml")),
+        Route::status(200).body(read_fixture("enc_koi8r_undeclared.xml")),
     );
-    let f = fetched(
-        fetcher()
-            .fetch(&server.url("/feed.xml"), &Validators::default())
-            .await
-            .expect("fetch"),
-    );
+    let f = get_body(&server, "/feed.xml").await;
     let feed = parse_feed(&f.body, f.content_type.as_deref(), &f.final_url).expect("parses");
     // chardetng names KOI8-U, the superset of KOI8-R: Russian text decodes identically.
     assert_eq!(feed.encoding, "KOI8-U");
@@ -737,12 +487,9 @@ async fn koi8r_body_without_any_label_parses_and_is_sniffed() {
 
 #[tokio::test]
 async fn user_agent_and_accept_are_sent() {
-    let server = Server::start().await;
-    server.set("/feed.xml", Reply::rss(RSS));
-    fetcher()
-        .fetch(&server.url("/feed.xml"), &Validators::default())
-        .await
-        .expect("fetch");
+    let server = FeedServer::start().await;
+    server.set("/feed.xml", Route::feed(RSS));
+    get_body(&server, "/feed.xml").await;
     let seen = server.seen("/feed.xml");
     assert_eq!(header(&seen[0], "user-agent"), Some(USER_AGENT));
     assert!(
@@ -753,8 +500,8 @@ async fn user_agent_and_accept_are_sent() {
 
 #[tokio::test]
 async fn per_feed_headers_and_user_agent_are_sent() {
-    let server = Server::start().await;
-    server.set("/feed.xml", Reply::rss(RSS));
+    let server = FeedServer::start().await;
+    server.set("/feed.xml", Route::feed(RSS));
     let options = RequestOptions {
         headers: vec![
             ("X-Api-Key".into(), "s3cret".into()),
@@ -763,36 +510,47 @@ async fn per_feed_headers_and_user_agent_are_sent() {
         user_agent: Some("custom-agent/2".into()),
     };
     fetcher()
-        .fetch_with(&server.url("/feed.xml"), &Validators::default(), &options)
+        .fetch_with(
+            &server.parsed_url("/feed.xml"),
+            &Validators::default(),
+            &options,
+        )
         .await
         .expect("fetch");
     let seen = server.seen("/feed.xml");
     assert_eq!(header(&seen[0], "x-api-key"), Some("s3cret"));
     assert_eq!(header(&seen[0], "accept-language"), Some("ru"));
     assert_eq!(header(&seen[0], "user-agent"), Some("custom-agent/2"));
-    assert_eq!(seen[0].get_all("user-agent").iter().count(), 1);
+    assert_eq!(seen[0].headers.get_all("user-agent").iter().count(), 1);
 }
 
 #[tokio::test]
 async fn per_feed_headers_are_not_sent_to_another_origin() {
-    let home = Server::start().await;
-    let elsewhere = Server::start().await;
+    let home = FeedServer::start().await;
+    let elsewhere = FeedServer::start().await;
     home.set(
         "/feed.xml",
-        Reply::redirect(301, elsewhere.url("/feed.xml").as_str()),
+        Route::redirect(301, &elsewhere.url("/feed.xml")),
     );
-    elsewhere.set("/feed.xml", Reply::rss(RSS));
+    elsewhere.set("/feed.xml", Route::feed(RSS));
     let options = RequestOptions {
         headers: vec![("Authorization".into(), "Bearer s3cret".into())],
         user_agent: Some("custom-agent/2".into()),
     };
     let f = fetched(
         fetcher()
-            .fetch_with(&home.url("/feed.xml"), &Validators::default(), &options)
+            .fetch_with(
+                &home.parsed_url("/feed.xml"),
+                &Validators::default(),
+                &options,
+            )
             .await
             .expect("fetch"),
     );
-    assert_eq!(f.permanent_redirect, Some(elsewhere.url("/feed.xml")));
+    assert_eq!(
+        f.permanent_redirect,
+        Some(elsewhere.parsed_url("/feed.xml"))
+    );
     let at_home = home.seen("/feed.xml");
     let away = elsewhere.seen("/feed.xml");
     assert_eq!(header(&at_home[0], "authorization"), Some("Bearer s3cret"));
@@ -802,14 +560,18 @@ async fn per_feed_headers_are_not_sent_to_another_origin() {
 
 #[tokio::test]
 async fn invalid_per_feed_header_is_refused_before_any_request() {
-    let server = Server::start().await;
-    server.set("/feed.xml", Reply::rss(RSS));
+    let server = FeedServer::start().await;
+    server.set("/feed.xml", Route::feed(RSS));
     let options = RequestOptions {
         headers: vec![("X-Bad".into(), "two\r\nlines".into())],
         user_agent: None,
     };
     let err = fetcher()
-        .fetch_with(&server.url("/feed.xml"), &Validators::default(), &options)
+        .fetch_with(
+            &server.parsed_url("/feed.xml"),
+            &Validators::default(),
+            &options,
+        )
         .await
         .expect_err("invalid header");
     assert!(
@@ -821,10 +583,10 @@ async fn invalid_per_feed_header_is_refused_before_any_request() {
 
 #[tokio::test]
 async fn proxy_setting_sends_requests_through_the_proxy() {
-    let proxy = Server::start().await;
-    proxy.set("/feed.xml", Reply::rss(RSS));
+    let proxy = FeedServer::start().await;
+    proxy.set("/feed.xml", Route::feed(RSS));
     let fetcher = Fetcher::new(&FetchSettings {
-        proxy: Some(proxy.url("/")),
+        proxy: Some(proxy.parsed_url("/")),
         ..settings()
     })
     .expect("client builds");

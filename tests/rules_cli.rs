@@ -78,7 +78,7 @@ async fn test_rule_reads_a_windows_1251_russian_feed_over_http() {
     feeds.set(
         "/pikabu.xml",
         Route {
-            content_type: "application/rss+xml; charset=windows-1251".into(),
+            content_type: Some("application/rss+xml; charset=windows-1251".into()),
             ..Route::rss(
                 support::read_fixture("enc_windows1251_undeclared.xml"),
                 "\"p\"",

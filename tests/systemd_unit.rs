@@ -115,22 +115,29 @@ fn tools_present(test: &str) -> bool {
     false
 }
 
-fn systemd_analyze(args: &[&str], unit: &Path) -> Output {
-    Command::new("systemd-analyze")
+/// `systemd-analyze ARGS UNIT` on a test copy of the unit, or None (skip) when
+/// [`tools_present`] says so for `test`.
+fn systemd_analyze(test: &str, args: &[&str]) -> Option<Output> {
+    if !tools_present(test) {
+        return None;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new("systemd-analyze")
         .args(args)
-        .arg(unit)
+        .arg(unit_for_test(dir.path()))
         .output()
-        .unwrap_or_else(|e| panic!("cannot run systemd-analyze: {e}"))
+        .unwrap_or_else(|e| panic!("cannot run systemd-analyze: {e}"));
+    Some(out)
 }
 
 #[test]
 fn unit_passes_systemd_analyze_verify_without_warnings() {
-    if !tools_present("unit_passes_systemd_analyze_verify_without_warnings") {
+    let Some(out) = systemd_analyze(
+        "unit_passes_systemd_analyze_verify_without_warnings",
+        &["verify"],
+    ) else {
         return;
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let unit = unit_for_test(dir.path());
-    let out = systemd_analyze(&["verify"], &unit);
+    };
     let stderr = String::from_utf8_lossy(&out.stderr);
     // verify exits 0 on unknown keys and values and only warns on stderr, so any output fails.
     assert!(
@@ -143,12 +150,12 @@ fn unit_passes_systemd_analyze_verify_without_warnings() {
 
 #[test]
 fn unit_sandbox_exposure_is_ok() {
-    if !tools_present("unit_sandbox_exposure_is_ok") {
+    let Some(out) = systemd_analyze(
+        "unit_sandbox_exposure_is_ok",
+        &["security", "--offline=true", THRESHOLD],
+    ) else {
         return;
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let unit = unit_for_test(dir.path());
-    let out = systemd_analyze(&["security", "--offline=true", THRESHOLD], &unit);
+    };
     let stdout = String::from_utf8_lossy(&out.stdout);
     let report = format!(
         "{}\nstdout:\n{stdout}\nstderr:\n{}",

@@ -1,5 +1,7 @@
-//! Real servers on loopback for integration tests: an HTTP feed server that speaks conditional
-//! GET, and an SMTP server (mailin-embedded) that receives real mail from lettre.
+//! Real servers on loopback for integration tests, one module for all of them: an HTTP feed
+//! server that speaks conditional GET and answers each path as scripted, a raw TCP responder for
+//! what no HTTP framework will send (a stalled or trickling body), an SMTP server
+//! (mailin-embedded) that receives real mail from lettre, and a webhook receiver.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 use std::collections::HashMap;
@@ -11,50 +13,67 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, Response, StatusCode};
+use url::Url;
 
 /// What the feed server answers on one path.
 #[derive(Clone, Debug)]
 pub struct Route {
     pub status: u16,
     pub body: Vec<u8>,
-    pub content_type: String,
+    /// Sent with every answer but a 304.
+    pub content_type: Option<String>,
+    /// Validators: sent with every answer; a 200 route answers 304 to a request presenting them.
     pub etag: Option<String>,
     pub last_modified: Option<String>,
-    /// More response headers (e.g. `Location` for a redirect).
+    /// More response headers, sent as they are (`Location`, `Retry-After`, `Cache-Control`…).
     pub headers: Vec<(String, String)>,
 }
 
 impl Route {
-    /// A redirect with `status` (301, 302, 308…) to `location`.
-    pub fn redirect(status: u16, location: &str) -> Route {
+    /// A bare status: empty body, no headers.
+    pub fn status(status: u16) -> Route {
         Route {
             status,
             body: Vec::new(),
-            content_type: "text/plain".into(),
+            content_type: None,
             etag: None,
             last_modified: None,
-            headers: vec![("location".into(), location.into())],
-        }
-    }
-
-    /// A bare status with an empty body.
-    pub fn status(status: u16) -> Route {
-        Route {
             headers: Vec::new(),
-            ..Route::redirect(status, "")
         }
     }
 
-    /// 200 with an RSS body and an ETag.
+    /// A redirect with `status` (301, 302, 308…) to `location`.
+    pub fn redirect(status: u16, location: &str) -> Route {
+        Route::status(status).header("location", location)
+    }
+
+    /// 200 with an RSS body and no validators.
+    pub fn feed(body: impl Into<Vec<u8>>) -> Route {
+        Route {
+            content_type: Some("application/rss+xml".into()),
+            ..Route::status(200).body(body)
+        }
+    }
+
+    /// 200 with an RSS body, an ETag and a Last-Modified (so it answers 304 when unchanged).
     pub fn rss(body: impl Into<Vec<u8>>, etag: &str) -> Route {
         Route {
-            status: 200,
-            body: body.into(),
-            content_type: "application/rss+xml".into(),
             etag: Some(etag.into()),
             last_modified: Some("Thu, 07 Oct 2021 10:00:00 GMT".into()),
-            headers: Vec::new(),
+            ..Route::feed(body)
         }
+    }
+
+    /// The same with one more response header.
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> Route {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The same with this body.
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Route {
+        self.body = body.into();
+        self
     }
 }
 
@@ -82,18 +101,12 @@ pub struct FeedServer {
 impl FeedServer {
     pub async fn start() -> FeedServer {
         let state: Arc<Mutex<FeedState>> = Arc::default();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind feed server");
-        let addr = listener.local_addr().expect("addr");
         let st = state.clone();
         let app = axum::Router::new().fallback(move |req: Request<Body>| {
             let st = st.clone();
             async move { serve(&st, req) }
         });
-        tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("feed server runs");
-        });
+        let addr = serve_on_loopback(app, "feed server").await;
         FeedServer { addr, state }
     }
 
@@ -101,14 +114,22 @@ impl FeedServer {
         format!("http://{}{}", self.addr, path)
     }
 
-    pub fn set(&self, path: &str, route: Route) {
+    /// [`FeedServer::url`] as a parsed URL.
+    pub fn parsed_url(&self, path: &str) -> Url {
+        Url::parse(&self.url(path)).expect("a valid URL")
+    }
+
+    /// Answers `path` with `route` from now on.
+    pub fn set(&self, path: &str, route: Route) -> &FeedServer {
         self.state
             .lock()
             .expect("lock")
             .routes
             .insert(path.to_string(), route);
+        self
     }
 
+    /// The requests for `path` so far.
     pub fn seen(&self, path: &str) -> Vec<Seen> {
         self.state
             .lock()
@@ -119,6 +140,25 @@ impl FeedServer {
             .cloned()
             .collect()
     }
+
+    /// How many requests arrived, for any path.
+    pub fn requests(&self) -> usize {
+        self.state.lock().expect("lock").seen.len()
+    }
+}
+
+/// Serves `app` on a free port of 127.0.0.1 until the test process ends.
+async fn serve_on_loopback(app: axum::Router, what: &'static str) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("bind {what}: {e}"));
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        axum::serve(listener, app)
+            .await
+            .unwrap_or_else(|e| panic!("{what} runs: {e}"));
+    });
+    addr
 }
 
 fn serve(state: &Mutex<FeedState>, req: Request<Body>) -> Response<Body> {
@@ -156,11 +196,12 @@ fn serve(state: &Mutex<FeedState>, req: Request<Body>) -> Response<Body> {
             if fresh && r.status == 200 {
                 (304, b.status(304).body(Body::empty()))
             } else {
+                if let Some(ct) = &r.content_type {
+                    b = b.header("content-type", ct);
+                }
                 (
                     r.status,
-                    b.status(r.status)
-                        .header("content-type", &r.content_type)
-                        .body(Body::from(r.body.clone())),
+                    b.status(r.status).body(Body::from(r.body.clone())),
                 )
             }
         }
@@ -175,6 +216,65 @@ fn serve(state: &Mutex<FeedState>, req: Request<Body>) -> Response<Body> {
         *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
         r
     })
+}
+
+/// How [`raw_server`] sends the body after the response head.
+#[derive(Clone)]
+pub enum RawBody {
+    /// Nothing more, connection held open (for up to 30 s).
+    Stall,
+    /// One byte per interval (at most 100 bytes).
+    Trickle(Duration),
+    /// These bytes, then close.
+    Bytes(Vec<u8>),
+}
+
+/// A raw TCP responder on 127.0.0.1, for what an HTTP framework will not send (a stalled or
+/// trickling body, a body without Content-Length): reads the request head, writes `head`
+/// verbatim, then the body as told. Serves at most four connections; returns its feed URL.
+pub async fn raw_server(head: &'static str, body: RawBody) -> Url {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind raw responder");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        for _ in 0..4 {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 16_384 {
+                    match tokio::time::timeout(Duration::from_secs(5), sock.read(&mut buf)).await {
+                        Ok(Ok(n)) if n > 0 => request.extend_from_slice(&buf[..n]),
+                        _ => return,
+                    }
+                }
+                if sock.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                match body {
+                    RawBody::Stall => tokio::time::sleep(Duration::from_secs(30)).await,
+                    RawBody::Trickle(every) => {
+                        for _ in 0..100 {
+                            if sock.write_all(b"x").await.is_err() {
+                                return;
+                            }
+                            tokio::time::sleep(every).await;
+                        }
+                    }
+                    RawBody::Bytes(bytes) => {
+                        let _ = sock.write_all(&bytes).await;
+                        let _ = sock.shutdown().await;
+                    }
+                }
+            });
+        }
+    });
+    Url::parse(&format!("http://{addr}/feed.xml")).expect("valid url")
 }
 
 /// One received message.
@@ -374,7 +474,8 @@ pub fn fixture(name: &str) -> PathBuf {
 }
 
 pub fn read_fixture(name: &str) -> Vec<u8> {
-    std::fs::read(fixture(name)).expect("fixture exists")
+    let path = fixture(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
 }
 
 /// Output of one run of the feedwatch binary.
@@ -511,30 +612,22 @@ pub struct WebhookReceiver {
 
 impl WebhookReceiver {
     pub async fn start() -> WebhookReceiver {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind webhook receiver");
-        let addr = listener.local_addr().expect("addr");
-        let r = WebhookReceiver {
-            addr,
-            hooks: Arc::default(),
-            script: Arc::default(),
-        };
-        let st = r.clone();
+        let hooks: Arc<Mutex<Vec<Hook>>> = Arc::default();
+        let script: Arc<Mutex<std::collections::VecDeque<Answer>>> = Arc::default();
+        let (hooks_in, script_in) = (hooks.clone(), script.clone());
         let app = axum::Router::new().fallback(move |req: Request<Body>| {
-            let st = st.clone();
+            let (hooks, script) = (hooks_in.clone(), script_in.clone());
             async move {
                 let (parts, body) = req.into_parts();
                 let bytes = axum::body::to_bytes(body, 1 << 20)
                     .await
                     .unwrap_or_default();
-                let (status, headers) = st
-                    .script
+                let (status, headers) = script
                     .lock()
                     .expect("lock")
                     .pop_front()
                     .unwrap_or((200, vec![]));
-                st.hooks.lock().expect("lock").push(Hook {
+                hooks.lock().expect("lock").push(Hook {
                     headers: parts.headers,
                     body: String::from_utf8_lossy(&bytes).into_owned(),
                     at: std::time::Instant::now(),
@@ -548,12 +641,12 @@ impl WebhookReceiver {
                     .unwrap_or_else(|_| Response::new(Body::empty()))
             }
         });
-        tokio::spawn(async move {
-            axum::serve(listener, app)
-                .await
-                .expect("webhook receiver runs");
-        });
-        r
+        let addr = serve_on_loopback(app, "webhook receiver").await;
+        WebhookReceiver {
+            addr,
+            hooks,
+            script,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -576,15 +669,9 @@ impl WebhookReceiver {
     }
 }
 
-/// Waits (bounded) until `cond` holds.
-pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    for _ in 0..200 {
-        if cond() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out after 10 s waiting for: {what}");
+/// Waits up to 10 s until `cond` holds.
+pub async fn eventually(what: &str, cond: impl FnMut() -> bool) {
+    eventually_within(10, what, cond).await;
 }
 
 /// A throw-away CA and a `localhost` leaf certificate signed by it, as PEM files in `dir`:
