@@ -5,7 +5,7 @@ mod support;
 
 use std::path::Path;
 
-use support::{SmtpServer, feedwatch, test_pki};
+use support::{Run, SmtpServer, feedwatch, test_pki};
 
 fn config(dir: &Path, smtp: &str, ca: Option<&Path>) -> String {
     let ca = ca
@@ -23,6 +23,11 @@ fn config(dir: &Path, smtp: &str, ca: Option<&Path>) -> String {
     path.to_str().expect("utf-8").to_string()
 }
 
+/// `feedwatch send-test mail` to `smtp`, trusting `ca` if given.
+async fn send_test(dir: &Path, smtp: &str, ca: Option<&Path>) -> Run {
+    feedwatch(&["--config", &config(dir, smtp, ca), "send-test", "mail"]).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn starttls_required_with_a_private_ca_delivers_and_fails_closed_without_it() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -30,13 +35,7 @@ async fn starttls_required_with_a_private_ca_delivers_and_fails_closed_without_i
     let smtp = SmtpServer::start_starttls(&leaf, &key, &ca);
     let url = format!("smtp://localhost:{}?tls=required", smtp.port);
 
-    let ok = feedwatch(&[
-        "--config",
-        &config(dir.path(), &url, Some(&ca)),
-        "send-test",
-        "mail",
-    ])
-    .await;
+    let ok = send_test(dir.path(), &url, Some(&ca)).await;
     assert_eq!(ok.code, Some(0), "{ok:#?}");
     assert!(
         ok.stdout.contains("delivered; the server answered: 250"),
@@ -51,13 +50,7 @@ async fn starttls_required_with_a_private_ca_delivers_and_fails_closed_without_i
     );
 
     // Without the CA the certificate is not trusted: nothing is sent in clear instead.
-    let untrusted = feedwatch(&[
-        "--config",
-        &config(dir.path(), &url, None),
-        "send-test",
-        "mail",
-    ])
-    .await;
+    let untrusted = send_test(dir.path(), &url, None).await;
     assert_eq!(untrusted.code, Some(1), "{untrusted:#?}");
     assert!(
         untrusted.stdout.contains("NOT delivered"),
@@ -79,23 +72,11 @@ async fn opportunistic_smtp_upgrades_when_starttls_is_offered() {
     let smtp = SmtpServer::start_starttls(&leaf, &key, &ca);
     // Plain smtp:// upgrades when the server offers STARTTLS; with the CA it verifies.
     let url = format!("smtp://localhost:{}", smtp.port);
-    let run = feedwatch(&[
-        "--config",
-        &config(dir.path(), &url, Some(&ca)),
-        "send-test",
-        "mail",
-    ])
-    .await;
+    let run = send_test(dir.path(), &url, Some(&ca)).await;
     assert_eq!(run.code, Some(0), "{run:#?}");
     assert_eq!(smtp.mails().len(), 1);
     // Proof that it upgraded rather than sent in clear: without the CA the handshake fails.
-    let run = feedwatch(&[
-        "--config",
-        &config(dir.path(), &url, None),
-        "send-test",
-        "mail",
-    ])
-    .await;
+    let run = send_test(dir.path(), &url, None).await;
     assert_eq!(run.code, Some(1), "{run:#?}");
     assert!(
         run.stdout.to_lowercase().contains("certificate"),
@@ -110,13 +91,7 @@ async fn requiring_tls_from_a_server_without_starttls_fails_with_a_clear_message
     let dir = tempfile::tempdir().expect("tempdir");
     let smtp = SmtpServer::start(); // no STARTTLS offered
     let url = format!("smtp://127.0.0.1:{}?tls=required", smtp.port);
-    let run = feedwatch(&[
-        "--config",
-        &config(dir.path(), &url, None),
-        "send-test",
-        "mail",
-    ])
-    .await;
+    let run = send_test(dir.path(), &url, None).await;
     assert_eq!(run.code, Some(1), "{run:#?}");
     assert!(run.stdout.contains("NOT delivered"), "{}", run.stdout);
     assert!(smtp.mails().is_empty());

@@ -40,8 +40,40 @@ fn write_config(dir: &Path, feed_url: &str, smtp: &str, poll_extra: &str) -> Pat
     path
 }
 
+/// A feed server answering `/rss` as told, an SMTP server, and a config that watches the one
+/// and mails the other (`poll_extra` goes into `[poll]`).
+struct World {
+    feeds: FeedServer,
+    smtp: SmtpServer,
+    cfg: PathBuf,
+    /// Holds the config and the database; removed on drop.
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    async fn start(rss_route: Route, poll_extra: &str) -> World {
+        let feeds = FeedServer::start().await;
+        feeds.set("/rss", rss_route);
+        let smtp = SmtpServer::start();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = write_config(dir.path(), &feeds.url("/rss"), &smtp.url(), poll_extra);
+        World {
+            feeds,
+            smtp,
+            cfg,
+            dir,
+        }
+    }
+}
+
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8")
+}
+
+/// `feedwatch once`, which must succeed.
+async fn once_ok(cfg: &Path) {
+    let run = feedwatch(&["--config", s(cfg), "once"]).await;
+    assert_eq!(run.code, Some(0), "{run:#?}");
 }
 
 async fn feeds_json(cfg: &Path) -> serde_json::Value {
@@ -52,19 +84,17 @@ async fn feeds_json(cfg: &Path) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_feed_that_changes_all_its_guids_but_keeps_its_links_does_not_realert() {
-    let feeds = FeedServer::start().await;
     let v1 = rss(&[
         ("cms1-1", "http://news.test/a", "Kabulov one"),
         ("cms1-2", "http://news.test/b", "Kabulov two"),
     ]);
-    feeds.set("/rss", Route::rss(v1, "\"1\""));
-    let smtp = SmtpServer::start();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = write_config(dir.path(), &feeds.url("/rss"), &smtp.url(), "");
-    assert_eq!(
-        feedwatch(&["--config", s(&cfg), "once"]).await.code,
-        Some(0)
-    );
+    let World {
+        feeds,
+        smtp,
+        cfg,
+        dir: _dir,
+    } = World::start(Route::rss(v1, "\"1\""), "").await;
+    once_ok(&cfg).await;
     assert_eq!(smtp.mails().len(), 2);
 
     // CMS migration: every GUID changes, the links stay (one with a tracking parameter now).
@@ -74,10 +104,7 @@ async fn a_feed_that_changes_all_its_guids_but_keeps_its_links_does_not_realert(
         ("cms2-c", "http://news.test/c", "Kabulov three"),
     ]);
     feeds.set("/rss", Route::rss(v2, "\"2\""));
-    assert_eq!(
-        feedwatch(&["--config", s(&cfg), "once"]).await.code,
-        Some(0)
-    );
+    once_ok(&cfg).await;
     let subjects: Vec<String> = smtp.mails().iter().map(|m| m.subject()).collect();
     assert_eq!(
         subjects.len(),
@@ -89,22 +116,19 @@ async fn a_feed_that_changes_all_its_guids_but_keeps_its_links_does_not_realert(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_feed_that_repeats_one_guid_is_keyed_by_link() {
-    let feeds = FeedServer::start().await;
     let body = rss(&[
         ("same", "http://news.test/1", "Kabulov first"),
         ("same", "http://news.test/2", "Kabulov second"),
     ]);
-    feeds.set("/rss", Route::rss(body, "\"1\""));
-    let smtp = SmtpServer::start();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = write_config(dir.path(), &feeds.url("/rss"), &smtp.url(), "");
-    assert_eq!(
-        feedwatch(&["--config", s(&cfg), "once"]).await.code,
-        Some(0)
-    );
+    let World {
+        feeds: _feeds,
+        smtp,
+        cfg,
+        dir: _dir,
+    } = World::start(Route::rss(body, "\"1\""), "").await;
+    once_ok(&cfg).await;
     assert_eq!(smtp.mails().len(), 2, "both stories, not one");
-    let run = feedwatch(&["--config", s(&cfg), "once"]).await;
-    assert_eq!(run.code, Some(0));
+    once_ok(&cfg).await;
     assert_eq!(smtp.mails().len(), 2, "and neither again");
 }
 
@@ -164,16 +188,16 @@ async fn permanent_redirect_moves_the_feed_and_410_stops_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_feed_failing_too_long_raises_one_health_alert_and_one_on_recovery() {
-    let feeds = FeedServer::start().await;
-    feeds.set("/rss", Route::status(500));
-    let smtp = SmtpServer::start();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = write_config(
-        dir.path(),
-        &feeds.url("/rss"),
-        &smtp.url(),
+    let World {
+        feeds,
+        smtp,
+        cfg,
+        dir,
+    } = World::start(
+        Route::status(500),
         "interval = \"1s\"\nmin_interval = \"1s\"\nhealth_alert_after = \"2s\"",
-    );
+    )
+    .await;
     let daemon = Daemon::start(&cfg, &dir.path().join("daemon.log"));
     eventually_within(30, "the health alert", || !smtp.mails().is_empty()).await;
     let subject = smtp.mails()[0].subject();
@@ -214,19 +238,16 @@ async fn a_feed_failing_too_long_raises_one_health_alert_and_one_on_recovery() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_resumes_the_schedule_instead_of_polling_at_once() {
-    let feeds = FeedServer::start().await;
-    feeds.set(
-        "/rss",
+    let World {
+        feeds,
+        smtp: _smtp,
+        cfg,
+        dir,
+    } = World::start(
         Route::rss(rss(&[("1", "http://news.test/1", "Quiet news")]), "\"1\""),
-    );
-    let smtp = SmtpServer::start();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = write_config(
-        dir.path(),
-        &feeds.url("/rss"),
-        &smtp.url(),
         "interval = \"1h\"",
-    );
+    )
+    .await;
     let daemon = Daemon::start(&cfg, &dir.path().join("d1.log"));
     eventually_within(20, "the first poll", || feeds.seen("/rss").len() == 1).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -307,19 +328,18 @@ async fn opml_import_export_completions_and_man() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entries_that_share_a_page_each_alert() {
-    let feeds = FeedServer::start().await;
     let page = "http://news.test/live";
-    feeds.set(
-        "/rss",
+    let World {
+        feeds,
+        smtp,
+        cfg,
+        dir: _dir,
+    } = World::start(
         Route::rss(rss(&[("1", page, "Kabulov arrives")]), "\"1\""),
-    );
-    let smtp = SmtpServer::start();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = write_config(dir.path(), &feeds.url("/rss"), &smtp.url(), "");
-    assert_eq!(
-        feedwatch(&["--config", s(&cfg), "once"]).await.code,
-        Some(0)
-    );
+        "",
+    )
+    .await;
+    once_ok(&cfg).await;
     // A live blog: new entries, same page.
     let more = rss(&[
         ("1", page, "Kabulov arrives"),
@@ -327,10 +347,7 @@ async fn entries_that_share_a_page_each_alert() {
         ("3", page, "Kabulov leaves"),
     ]);
     feeds.set("/rss", Route::rss(more, "\"2\""));
-    assert_eq!(
-        feedwatch(&["--config", s(&cfg), "once"]).await.code,
-        Some(0)
-    );
+    once_ok(&cfg).await;
     let mut subjects: Vec<String> = smtp.mails().iter().map(|m| m.subject()).collect();
     subjects.sort();
     assert_eq!(
