@@ -37,17 +37,20 @@ pub fn init_logging(level: &str, format: crate::cli::LogFormat) {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check => commands::check::run(&cli.config),
-        Command::Once => once_runtime()?.block_on(commands::once::run(&cli.config)),
+        Command::Once => current_thread_runtime()?.block_on(commands::once::run(&cli.config)),
         Command::Run => runtime()?.block_on(commands::run::run(&cli.config)),
-        Command::Alerts(a) => commands::alerts::run(&cli.config, &a),
+        Command::Alerts(a) => {
+            current_thread_runtime()?.block_on(commands::alerts::run(&cli.config, &a))
+        }
         Command::SendTest { notifier } => {
             runtime()?.block_on(commands::send_test::run(&cli.config, &notifier))
         }
         Command::TestRule(a) => runtime()?.block_on(commands::test_rule::run(&a)),
-        Command::Backtest { rule, since, json } => {
-            commands::backtest::run(&cli.config, &rule, since, json)
+        Command::Backtest { rule, since, json } => current_thread_runtime()?
+            .block_on(commands::backtest::run(&cli.config, &rule, since, json)),
+        Command::Feeds { json } => {
+            current_thread_runtime()?.block_on(commands::feeds::run(&cli.config, json))
         }
-        Command::Feeds { json } => commands::feeds::run(&cli.config, json),
         Command::ImportOpml { file, output } => {
             commands::opml::import(&cli.config, &file, output.as_deref())
         }
@@ -74,12 +77,13 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// `once` runs its polls on one thread (parsing still goes to the blocking pool): a poll is
-/// mostly waiting plus short bursts of work under the store's one mutex, and spreading those
-/// bursts over worker threads only adds wake-ups, work stealing and lock hand-offs. Measured by
+/// `once` runs its polls on one thread (parsing still goes to the blocking pool, database work
+/// to the store's own thread): a poll is mostly waiting plus short bursts of work, and
+/// spreading those bursts over worker threads only adds wake-ups and work stealing. Measured by
 /// `cargo bench --bench farm`: the multi-thread runtime doubled CPU per unchanged feed for no
-/// gain in wall time.
-fn once_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+/// gain in wall time. The commands that only read or requeue in the database (`alerts`,
+/// `feeds`, `backtest`) run their few store calls on it too.
+fn current_thread_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

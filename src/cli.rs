@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::config::DEFAULT_CONFIG_PATH;
+use crate::domain::AlertStatus;
 
 /// feedwatch: watches news feeds for the things you care about and alerts you the moment
 /// they appear.
@@ -124,28 +125,20 @@ pub struct AlertsArgs {
     pub action: Option<AlertsAction>,
 }
 
-/// Alert statuses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum AlertStatus {
-    /// Queued, not yet attempted (or waiting for its digest).
-    Pending,
-    /// Failed transiently; another attempt is scheduled.
-    Retry,
-    /// Given up.
-    Dead,
-    /// Delivered.
-    Sent,
-}
+/// How `--status` values are spelled and explained: the domain's statuses as stored.
+impl clap::ValueEnum for AlertStatus {
+    fn value_variants<'a>() -> &'a [Self] {
+        &AlertStatus::ALL
+    }
 
-impl AlertStatus {
-    /// As stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertStatus::Pending => "pending",
-            AlertStatus::Retry => "retry",
-            AlertStatus::Dead => "dead",
-            AlertStatus::Sent => "sent",
-        }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        let help = match self {
+            AlertStatus::Pending => "Queued, not yet attempted (or waiting for its digest)",
+            AlertStatus::Retry => "Failed transiently; another attempt is scheduled",
+            AlertStatus::Dead => "Given up",
+            AlertStatus::Sent => "Delivered",
+        };
+        Some(clap::builder::PossibleValue::new(self.as_str()).help(help))
     }
 }
 

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ConfigError};
 use crate::domain::error_chain;
+use crate::outbox::BetweenPasses;
 use crate::scheduler::{Job, first_poll};
 use crate::store::Store;
 use crate::wiring::{Parts, poll_and_log};
@@ -89,8 +90,8 @@ pub async fn run(
         }
     }
 
-    let mut generation = start(config.clone(), store.clone(), &shutdown)?;
-    status(&config, &store);
+    let mut generation = start(config.clone(), store.clone(), &shutdown).await?;
+    status(&config, &store).await;
     crate::systemd::ready();
     loop {
         let event = tokio::select! {
@@ -126,7 +127,7 @@ pub async fn run(
                                 "[storage] path changed: takes effect on restart; keeping the open database");
                         }
                         generation.stop().await;
-                        match start(new.clone(), store.clone(), &shutdown) {
+                        match start(new.clone(), store.clone(), &shutdown).await {
                             Ok(g) => {
                                 tracing::info!(
                                     feeds = new.feeds.len(),
@@ -142,7 +143,8 @@ pub async fn run(
                                     error = format!("{e:#}"),
                                     "cannot start with the new config; keeping the old one"
                                 );
-                                generation = start(config.clone(), store.clone(), &shutdown)?;
+                                generation =
+                                    start(config.clone(), store.clone(), &shutdown).await?;
                             }
                         }
                     }
@@ -151,7 +153,7 @@ pub async fn run(
                         "reload failed: the new config is invalid; still running the old one"
                     ),
                 }
-                status(&config, &store);
+                status(&config, &store).await;
                 crate::systemd::ready();
             }
         }
@@ -221,12 +223,20 @@ impl Generation {
     }
 }
 
-fn start(config: Config, store: Store, shutdown: &CancellationToken) -> anyhow::Result<Generation> {
+async fn start(
+    config: Config,
+    store: Store,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Generation> {
     let concurrency = config.poll.concurrency;
     let per_host = config.poll.per_host;
-    let keep = config.storage.keep;
+    let housekeeping = Housekeeping {
+        store: store.clone(),
+        config: config.clone(),
+        last_prune: None,
+        last_pending: None,
+    };
     let feeds = config.feeds.clone();
-    let status_config = config.clone();
     let Parts { engine, outbox, .. } = Parts::with_store(config, store.clone())?;
     let token = shutdown.child_token();
     // Wakes the dispatcher as soon as a poll may have queued alerts.
@@ -235,27 +245,7 @@ fn start(config: Config, store: Store, shutdown: &CancellationToken) -> anyhow::
     let dispatcher = {
         let wake = wake.clone();
         let token = token.clone();
-        let store = store.clone();
-        tokio::spawn(async move {
-            let mut last_prune: Option<tokio::time::Instant> = None;
-            let mut last_pending = None;
-            outbox
-                .run(&token, &wake, || {
-                    // Keep systemd's STATUS= line current when the queue changes.
-                    let pending = store.undelivered_count().ok();
-                    if pending != last_pending {
-                        status(&status_config, &store);
-                        last_pending = pending;
-                    }
-                    if let Some(keep) = keep
-                        && last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY)
-                    {
-                        prune(&store, keep);
-                        last_prune = Some(tokio::time::Instant::now());
-                    }
-                })
-                .await;
-        })
+        tokio::spawn(async move { outbox.run(&token, &wake, housekeeping).await })
     };
 
     // Each feed resumes from its stored next-poll time; new feeds start within seconds.
@@ -264,7 +254,7 @@ fn start(config: Config, store: Store, shutdown: &CancellationToken) -> anyhow::
     let mut jobs = Vec::with_capacity(feeds.len());
     for f in &feeds {
         // (A feed that is gone is polled once, which reports it and stops.)
-        let state = store.feed_state(&f.id()).ok();
+        let state = store.feed_state(&f.id()).await.ok();
         let stored_at = state
             .as_ref()
             .and_then(|s| s.next_poll_at)
@@ -319,18 +309,37 @@ fn start(config: Config, store: Store, shutdown: &CancellationToken) -> anyhow::
     })
 }
 
-/// Prunes item bodies older than `keep`, logging what it did.
-pub fn prune(store: &Store, keep: Duration) {
-    let before = Utc::now().timestamp() - i64::try_from(keep.as_secs()).unwrap_or(i64::MAX / 2);
-    match store.prune(before) {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(items = n, "pruned old item bodies (keys kept)"),
-        Err(e) => tracing::warn!(error = %error_chain(&e), "pruning failed"),
+/// What the dispatcher does between delivery passes: keeps systemd's STATUS= line current
+/// and prunes item bodies every [`PRUNE_EVERY`] when `[storage] keep` is set.
+struct Housekeeping {
+    store: Store,
+    /// The generation's config (the status line and `keep`).
+    config: Config,
+    /// When bodies were last pruned; `None` until the first pass.
+    last_prune: Option<tokio::time::Instant>,
+    /// The undelivered count the status line last showed.
+    last_pending: Option<u64>,
+}
+
+impl BetweenPasses for Housekeeping {
+    async fn after_pass(&mut self) {
+        // Keep systemd's STATUS= line current when the queue changes.
+        let pending = self.store.undelivered_count().await.ok();
+        if pending != self.last_pending {
+            status(&self.config, &self.store).await;
+            self.last_pending = pending;
+        }
+        if let Some(keep) = self.config.storage.keep
+            && self.last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY)
+        {
+            self.store.prune(keep, Utc::now().timestamp()).await;
+            self.last_prune = Some(tokio::time::Instant::now());
+        }
     }
 }
 
-fn status(config: &Config, store: &Store) {
-    let pending = store.undelivered_count().unwrap_or(0);
+async fn status(config: &Config, store: &Store) {
+    let pending = store.undelivered_count().await.unwrap_or(0);
     crate::systemd::status(&format!(
         "watching {} feeds with {} rules; {} alerts pending",
         config.feeds.len(),
@@ -351,14 +360,10 @@ async fn watchdog(store: Store, shutdown: CancellationToken) {
             () = shutdown.cancelled() => break,
             _ = tick.tick() => {}
         }
-        let s = store.clone();
-        match tokio::task::spawn_blocking(move || s.undelivered_count()).await {
-            Ok(Ok(_)) => crate::systemd::watchdog(),
-            Ok(Err(e)) => tracing::warn!(error = %error_chain(&e),
+        match store.undelivered_count().await {
+            Ok(_) => crate::systemd::watchdog(),
+            Err(e) => tracing::warn!(error = %error_chain(&e),
                 "database check failed; withholding the watchdog ping"),
-            Err(e) => {
-                tracing::warn!(error = %e, "database check panicked; withholding the watchdog ping")
-            }
         }
     }
 }

@@ -38,8 +38,10 @@ impl fmt::Display for FeedId {
 /// An item's stable identity within its feed: the same story gives the same key on every poll.
 ///
 /// Built from, in order of preference: the entry's own GUID/id, its canonical link, or a hash of
-/// its title and text. Never from an id the parser invented.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// its title and text. Never from an id the parser invented. It stays this type until it
+/// reaches SQL (the store converts it), so a key is never confused with other text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct ItemKey(String);
 
 impl ItemKey {
@@ -56,6 +58,16 @@ impl ItemKey {
     /// `hash:<sha256>` over the given parts (title, text).
     pub fn from_content(parts: &[&str]) -> ItemKey {
         ItemKey(format!("hash:{}", hash_hex(parts)))
+    }
+
+    /// From a database row.
+    pub fn from_stored(s: String) -> ItemKey {
+        ItemKey(s)
+    }
+
+    /// Built from the entry's own GUID/id (which a feed may reuse wrongly).
+    pub fn is_guid(&self) -> bool {
+        self.0.starts_with("guid:")
     }
 
     /// As stored in the database.
@@ -84,8 +96,8 @@ pub fn hash_hex(parts: &[&str]) -> String {
 /// One normalized feed entry, ready for matching and storage. All text is plain text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Item {
-    /// Stable key within the feed (see [`ItemKey`]), as a string.
-    pub key: String,
+    /// Stable key within the feed.
+    pub key: ItemKey,
     /// Plain-text title.
     pub title: String,
     /// Absolute link to the story, if any.
@@ -186,6 +198,57 @@ pub struct Alert {
     pub payload: AlertPayload,
 }
 
+/// Where an alert is in the outbox. The store keeps it as text (`as_str`), which the schema
+/// constrains to these four.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertStatus {
+    /// Queued, not yet attempted (or waiting for its digest).
+    Pending,
+    /// Failed transiently; another attempt is scheduled.
+    Retry,
+    /// Given up.
+    Dead,
+    /// Delivered.
+    Sent,
+}
+
+impl AlertStatus {
+    /// Every status, in the order listings and `--help` show them.
+    pub const ALL: [AlertStatus; 4] = [
+        AlertStatus::Pending,
+        AlertStatus::Retry,
+        AlertStatus::Dead,
+        AlertStatus::Sent,
+    ];
+
+    /// The stored (and displayed) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::Pending => "pending",
+            AlertStatus::Retry => "retry",
+            AlertStatus::Dead => "dead",
+            AlertStatus::Sent => "sent",
+        }
+    }
+
+    /// The status named `s`, if it is one.
+    pub fn from_name(s: &str) -> Option<AlertStatus> {
+        AlertStatus::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// Not delivered yet and still to be attempted (`pending` or `retry`).
+    pub fn is_undelivered(self) -> bool {
+        matches!(self, AlertStatus::Pending | AlertStatus::Retry)
+    }
+}
+
+impl fmt::Display for AlertStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A new alert decided by the rules, before it is stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewAlert {
@@ -243,12 +306,12 @@ pub fn canonical_link(link: &str) -> String {
 
 #[cfg(test)]
 pub(crate) mod fixtures {
-    use super::{AlertPayload, Item, NewAlert};
+    use super::{AlertPayload, Item, ItemKey, NewAlert};
 
     /// An undated item keyed `key`, linked to `http://example.org/KEY`, titled `title KEY`.
     pub fn item(key: &str) -> Item {
         Item {
-            key: key.to_string(),
+            key: ItemKey::from_stored(key.to_string()),
             title: format!("title {key}"),
             link: Some(format!("http://example.org/{key}")),
             summary: String::new(),

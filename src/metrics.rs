@@ -12,6 +12,7 @@ use axum::routing::get;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio_util::sync::CancellationToken;
 
+use crate::domain::AlertStatus;
 use crate::store::Store;
 
 /// Polls, by outcome (`ok`, `not_modified`, `error`).
@@ -86,36 +87,27 @@ pub async fn serve(
 }
 
 async fn render(handle: PrometheusHandle, store: Store) -> String {
-    let counts = tokio::task::spawn_blocking(move || {
-        (
-            store.alert_counts(),
-            store.undelivered_count(),
-            store.failing_feeds(),
-        )
-    })
-    .await;
-    if let Ok((counts, depth, failing)) = counts {
-        for state in ["pending", "retry", "sent", "dead"] {
-            let n = counts
-                .as_ref()
-                .ok()
-                .and_then(|c| c.iter().find(|(s, _)| s == state).map(|(_, n)| *n))
-                .unwrap_or(0);
-            metrics::gauge!(ALERTS, "state" => state).set(n as f64);
-        }
-        if let Ok(d) = depth {
-            metrics::gauge!(QUEUE_DEPTH).set(d as f64);
-        }
-        if let Ok(f) = failing {
-            metrics::gauge!(FEED_ERRORS).set(f as f64);
-        }
+    // A failed count reads as zero of each state, as a state with no alerts does.
+    let counts = store.alert_counts().await.unwrap_or_default();
+    for state in AlertStatus::ALL {
+        let n = counts
+            .iter()
+            .find(|(s, _)| *s == state)
+            .map_or(0, |(_, n)| *n);
+        metrics::gauge!(ALERTS, "state" => state.as_str()).set(n as f64);
+    }
+    if let Ok(d) = store.undelivered_count().await {
+        metrics::gauge!(QUEUE_DEPTH).set(d as f64);
+    }
+    if let Ok(f) = store.failing_feeds().await {
+        metrics::gauge!(FEED_ERRORS).set(f as f64);
     }
     handle.render()
 }
 
 async fn healthz(store: Store) -> (StatusCode, &'static str) {
-    match tokio::task::spawn_blocking(move || store.undelivered_count()).await {
-        Ok(Ok(_)) => (StatusCode::OK, "ok\n"),
-        _ => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n"),
+    match store.undelivered_count().await {
+        Ok(_) => (StatusCode::OK, "ok\n"),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n"),
     }
 }

@@ -91,14 +91,14 @@ impl Outbox {
     }
 
     /// The dispatcher loop: a delivery pass, then sleep until the next retry or digest is due,
-    /// `wake` is notified (a poll may have queued alerts) or [`OUTBOX_TICK`] passes. Calls
-    /// `after_pass` after every pass (the daemon keeps its status line and retention there).
+    /// `wake` is notified (a poll may have queued alerts) or [`OUTBOX_TICK`] passes. Runs
+    /// `between` after every pass (the daemon keeps its status line and retention there).
     /// Ends between passes once `shutdown` is cancelled.
     pub async fn run(
         &self,
         shutdown: &CancellationToken,
         wake: &Notify,
-        mut after_pass: impl FnMut(),
+        mut between: impl BetweenPasses,
     ) {
         loop {
             match self.deliver_due(Utc::now().timestamp()).await {
@@ -113,9 +113,9 @@ impl Outbox {
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %error_chain(&e), "outbox failed"),
             }
-            after_pass();
+            between.after_pass().await;
             let now = Utc::now().timestamp();
-            let pause = match self.next_wake() {
+            let pause = match self.next_wake().await {
                 Ok(Some(at)) if at > now => {
                     Duration::from_secs(u64::try_from(at - now).unwrap_or(0))
                 }
@@ -132,9 +132,9 @@ impl Outbox {
     }
 
     /// When the next single alert retry or digest is due (unix seconds), if anything waits.
-    pub fn next_wake(&self) -> Result<Option<i64>, StoreError> {
-        let mut next = self.store.next_attempt_at()?;
-        for q in self.store.digest_queues()? {
+    pub async fn next_wake(&self) -> Result<Option<i64>, StoreError> {
+        let mut next = self.store.next_attempt_at().await?;
+        for q in self.store.digest_queues().await? {
             // A queue whose notifier is gone from the config waits for it to come back; it
             // must not wake the dispatcher again and again.
             if !self.notifiers.contains_key(&q.notifier) {
@@ -155,7 +155,7 @@ impl Outbox {
         // alerts skipped behind them (deferred to the same time, attempts not counted).
         let mut failing: BTreeMap<String, i64> = BTreeMap::new();
         let mut skipped: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-        for alert in self.store.due_alerts(due_by, BATCH)? {
+        for alert in self.store.due_alerts(due_by, BATCH).await? {
             let notifier = self.notifiers.get(&alert.notifier);
             if notifier.is_none() && !failing.contains_key(&alert.notifier) {
                 // Its notifier was removed from the config: keep the alert queued, it is not
@@ -173,7 +173,10 @@ impl Outbox {
                 continue;
             };
             let result = notifier.send(&alert, now).await;
-            match self.record(std::slice::from_ref(&alert), result, now)? {
+            match self
+                .record(std::slice::from_ref(&alert), result, now)
+                .await?
+            {
                 Outcome::Sent => report.sent += 1,
                 Outcome::Retry(at) => {
                     failing.insert(alert.notifier.clone(), at);
@@ -184,7 +187,7 @@ impl Outbox {
         }
         for (notifier, ids) in skipped {
             if let Some(until) = failing.get(&notifier) {
-                self.store.defer(&ids, *until)?;
+                self.store.defer(&ids, *until).await?;
             }
         }
         self.deliver_digests(now, &mut report).await?;
@@ -196,7 +199,7 @@ impl Outbox {
         now: i64,
         report: &mut DeliveryReport,
     ) -> Result<(), StoreError> {
-        for q in self.store.digest_queues()? {
+        for q in self.store.digest_queues().await? {
             let due = match DigestSchedule::parse(&q.schedule) {
                 Ok(schedule) => schedule.next_due(q.last_sent, q.oldest),
                 // A label this version cannot read (written by a newer one): send now rather
@@ -209,13 +212,13 @@ impl Outbox {
             let Some(notifier) = self.notifiers.get(&q.notifier) else {
                 continue;
             };
-            let alerts = self.store.digest_alerts(&q.notifier, &q.schedule)?;
+            let alerts = self.store.digest_alerts(&q.notifier, &q.schedule).await?;
             if alerts.is_empty() {
                 continue;
             }
             let result = notifier.send_digest(&alerts, now).await;
             let ok = result.is_ok();
-            match self.record(&alerts, result, now)? {
+            match self.record(&alerts, result, now).await? {
                 Outcome::Sent => report.sent += alerts.len(),
                 Outcome::Retry(_) => report.deferred += alerts.len(),
                 Outcome::Dead => report.dead += alerts.len(),
@@ -223,7 +226,8 @@ impl Outbox {
             if ok {
                 let ids: Vec<i64> = alerts.iter().map(|a| a.id).collect();
                 self.store
-                    .mark_digest_sent(&q.notifier, &q.schedule, &ids, now)?;
+                    .mark_digest_sent(&q.notifier, &q.schedule, &ids, now)
+                    .await?;
             }
         }
         Ok(())
@@ -232,7 +236,7 @@ impl Outbox {
     /// Records the outcome of sending `alerts` (one alert, or one digest) and logs each state
     /// change once: the first failure warns, repeated failures are debug, recovery and giving
     /// up are logged again.
-    fn record(
+    async fn record(
         &self,
         alerts: &[Alert],
         result: Result<crate::notify::Delivered, NotifyError>,
@@ -252,7 +256,7 @@ impl Outbox {
                     "result" => "sent")
                 .increment(alerts.len() as u64);
                 if kind == "alert" {
-                    self.store.mark_sent(first.id, now)?;
+                    self.store.mark_sent(first.id, now).await?;
                 }
                 if first.attempts > 0 {
                     tracing::info!(alert_id = first.id, notifier = %first.notifier,
@@ -271,7 +275,9 @@ impl Outbox {
                     "result" => if retry_at.is_some() { "retry" } else { "dead" })
                 .increment(alerts.len() as u64);
                 for a in alerts {
-                    self.store.mark_failed(a.id, &e.to_string(), retry_at)?;
+                    self.store
+                        .mark_failed(a.id, &e.to_string(), retry_at)
+                        .await?;
                 }
                 match retry_at {
                     Some(at) => {
@@ -322,6 +328,14 @@ impl Outbox {
     }
 }
 
+/// Work done after every pass of [`Outbox::run`]. A trait rather than an async closure: the
+/// `Send` bound on its future is stated here, which the daemon's spawned dispatcher needs and
+/// which rustc cannot yet prove for an async closure's borrowing future.
+pub trait BetweenPasses: Send {
+    /// Called after each delivery pass.
+    fn after_pass(&mut self) -> impl Future<Output = ()> + Send;
+}
+
 enum Outcome {
     Sent,
     /// Scheduled again at this unix time.
@@ -365,13 +379,16 @@ mod tests {
         use crate::domain::fixtures::{alert, item};
         use crate::store::Ingest;
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&dir.path().join("db")).expect("open");
+        let store = Store::open(&dir.path().join("db")).await.expect("open");
         let feed = FeedId::from_stored("http://f/".into());
-        let st = store.feed_state(&feed).expect("state");
+        let st = store.feed_state(&feed).await.expect("state");
         let items = vec![item("a"), item("b")];
         let alerts = vec![alert(0, "gone"), alert(1, "gone")];
-        let batch = Ingest::batch(&items, &alerts, 100);
-        store.ingest(st.id, feed.as_str(), &batch).expect("ingest");
+        let batch = Ingest::batch(items, alerts, 100);
+        store
+            .ingest(st.id, feed.as_str(), batch)
+            .await
+            .expect("ingest");
         let outbox = Outbox::new(store.clone(), BTreeMap::new(), Delivery::default());
         let r = outbox.deliver_due(100).await.expect("pass");
         assert_eq!(
@@ -383,17 +400,17 @@ mod tests {
             }
         );
         assert!(
-            store.due_alerts(100, 10).expect("due").is_empty(),
+            store.due_alerts(100, 10).await.expect("due").is_empty(),
             "not retried in a tight loop"
         );
         assert_eq!(
-            store.undelivered_count().expect("count"),
+            store.undelivered_count().await.expect("count"),
             2,
             "nothing dropped"
         );
         let at = 100 + MISSING_NOTIFIER_RECHECK.as_secs() as i64;
         assert_eq!(
-            store.due_alerts(at, 10).expect("due").len(),
+            store.due_alerts(at, 10).await.expect("due").len(),
             2,
             "looked at again later"
         );

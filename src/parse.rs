@@ -120,9 +120,7 @@ fn skip_hints(text: &str) -> (Vec<u32>, Vec<chrono::Weekday>) {
 pub fn rekey_by_link(items: &mut [Item]) {
     for item in items {
         if let Some(link) = item.link.as_deref() {
-            item.key = ItemKey::from_link(&canonical_link(link))
-                .as_str()
-                .to_string();
+            item.key = ItemKey::from_link(&canonical_link(link));
         }
     }
 }
@@ -290,10 +288,10 @@ fn escape_bare_ampersands(text: &str) -> String {
 fn normalize(feed: model::Feed, encoding: &'static Encoding) -> ParsedFeed {
     let mut all: Vec<Item> = feed.entries.into_iter().map(normalize_entry).collect();
     // The same GUID on items with different links: a CMS that stamps one id on everything.
-    let mut links_by_guid: std::collections::HashMap<&str, &Option<String>> =
+    let mut links_by_guid: std::collections::HashMap<&ItemKey, &Option<String>> =
         std::collections::HashMap::new();
     let guids_unreliable = all.iter().any(|i| {
-        i.key.starts_with("guid:")
+        i.key.is_guid()
             && links_by_guid
                 .insert(&i.key, &i.link)
                 .is_some_and(|prev| prev != &i.link)
@@ -349,7 +347,7 @@ fn normalize_entry(entry: model::Entry) -> Item {
         ItemKey::from_content(&[&title, &summary, &content])
     };
     Item {
-        key: key.as_str().to_string(),
+        key,
         title,
         link,
         summary,
@@ -399,8 +397,12 @@ mod tests {
         let a = parse_feed(RSS_NO_GUID.as_bytes(), None, &base()).expect("parses");
         let b = parse_feed(RSS_NO_GUID.as_bytes(), None, &base()).expect("parses");
         assert_eq!(a.items.len(), 2);
-        assert_eq!(a.items[0].key, "link:http://example.org/a");
-        assert!(a.items[1].key.starts_with("hash:"), "{}", a.items[1].key);
+        assert_eq!(a.items[0].key.as_str(), "link:http://example.org/a");
+        assert!(
+            a.items[1].key.as_str().starts_with("hash:"),
+            "{}",
+            a.items[1].key
+        );
         assert_eq!(
             a.items.iter().map(|i| &i.key).collect::<Vec<_>>(),
             b.items.iter().map(|i| &i.key).collect::<Vec<_>>()
@@ -412,7 +414,7 @@ mod tests {
         let xml = r#"<rss version="2.0"><channel><item><guid isPermaLink="false">abc-1</guid>
             <link>http://example.org/x</link><title>x</title></item></channel></rss>"#;
         let f = parse_feed(xml.as_bytes(), None, &base()).expect("parses");
-        assert_eq!(f.items[0].key, "guid:abc-1");
+        assert_eq!(f.items[0].key.as_str(), "guid:abc-1");
     }
 
     #[test]

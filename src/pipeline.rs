@@ -126,7 +126,7 @@ impl Engine {
                 next_poll: None,
             };
         };
-        let state = match self.store.feed_state(&cfg.id()) {
+        let state = match self.store.feed_state(&cfg.id()).await {
             Ok(s) => s,
             Err(e) => {
                 // The database is unwell: try this feed again after its interval.
@@ -145,15 +145,17 @@ impl Engine {
         let (result, outcome) = match self.poll_inner(feed, cfg, &state, now).await {
             Ok((report, outcome)) => (Ok(report), outcome),
             Err(e) => {
-                let outcome = self.record_error(cfg, &state, &e, now);
+                let outcome = self.record_error(cfg, &state, &e, now).await;
                 (Err(e), outcome)
             }
         };
         let next_poll = next_poll(&self.policy, cfg.interval, &outcome, now, cfg.url.as_str());
         let stored = match next_poll {
-            Some(at) => self
-                .store
-                .set_next_poll(state.id, at.timestamp(), cfg.interval),
+            Some(at) => {
+                self.store
+                    .set_next_poll(state.id, at.timestamp(), cfg.interval)
+                    .await
+            }
             None => Ok(()),
         };
         if let Err(e) = stored {
@@ -164,7 +166,7 @@ impl Engine {
 
     /// Records a failed poll on the feed row (queuing the one feed-health alert when the feed
     /// has been failing for longer than `health_alert_after`) and says how to schedule it.
-    fn record_error(
+    async fn record_error(
         &self,
         cfg: &Feed,
         state: &FeedState,
@@ -175,11 +177,14 @@ impl Engine {
         if let PollError::Fetch(FetchError::Gone) = e {
             tracing::error!(feed = %cfg.name, url = %cfg.url,
                 "the server says this feed is gone (410): polling stopped; remove or change it in the config");
-            if let Err(se) = self
-                .store
-                .record_failure(state.id, cfg.id().as_str(), now.timestamp(), &message, &[])
-                .and_then(|()| self.store.set_gone(state.id, now.timestamp()))
-            {
+            let recorded = async {
+                let at = now.timestamp();
+                self.store
+                    .record_failure(state.id, cfg.id().as_str(), at, &message, &[])
+                    .await?;
+                self.store.set_gone(state.id, at).await
+            };
+            if let Err(se) = recorded.await {
                 tracing::warn!(feed = %cfg.name, error = %error_chain(&se), "cannot record 410");
             }
             return Outcome::Gone;
@@ -207,13 +212,16 @@ impl Engine {
                 "feed failing for longer than health_alert_after; health alert queued");
         }
         if !matches!(e, PollError::Store(_))
-            && let Err(se) = self.store.record_failure(
-                state.id,
-                cfg.id().as_str(),
-                now.timestamp(),
-                &message,
-                &health,
-            )
+            && let Err(se) = self
+                .store
+                .record_failure(
+                    state.id,
+                    cfg.id().as_str(),
+                    now.timestamp(),
+                    &message,
+                    &health,
+                )
+                .await
         {
             tracing::warn!(feed = %cfg.name, error = %error_chain(&se), "cannot record failure");
         }
@@ -309,18 +317,15 @@ impl Engine {
         {
             tracing::warn!(feed = %cfg.name, from = %url, to = %moved,
                 "feed moved permanently; polling the new address (update the config)");
-            self.store.set_moved(state.id, moved.as_str())?;
+            self.store.set_moved(state.id, moved.as_str()).await?;
         }
         let not_before = not_before(outcome.hints(), now);
         let fetched = match outcome {
             FetchOutcome::NotModified(_) => {
                 let recovery = self.recovery_alerts(cfg, state);
-                self.store.record_not_modified(
-                    state.id,
-                    cfg.id().as_str(),
-                    &recovery,
-                    now.timestamp(),
-                )?;
+                self.store
+                    .record_not_modified(state.id, cfg.id().as_str(), &recovery, now.timestamp())
+                    .await?;
                 return Ok((
                     PollReport {
                         not_modified: true,
@@ -351,12 +356,12 @@ impl Engine {
             if !state.link_keys {
                 tracing::warn!(feed = %cfg.name, url = %cfg.url,
                     "feed repeats its GUIDs; identifying its items by link from now on");
-                self.store.set_link_keys(state.id)?;
+                self.store.set_link_keys(state.id).await?;
             }
             rekey_by_link(&mut parsed.items);
         }
 
-        let known = self.store.known_items(state.id, &parsed.items)?;
+        let known = self.store.known_items(state.id, &parsed.items).await?;
         let new_items: Vec<Item> = parsed
             .items
             .iter()
@@ -373,7 +378,7 @@ impl Engine {
             .unwrap_or(DateTime::<Utc>::MIN_UTC);
         // Entries that share a page (a live blog, a status page) with an earlier entry of
         // this feed, or with another new one, are distinct stories despite the shared link.
-        let mut shared = self.store.links_in_feed(state.id, &new_items)?;
+        let mut shared = self.store.links_in_feed(state.id, &new_items).await?;
         let mut link_count: std::collections::HashMap<String, usize> =
             std::collections::HashMap::new();
         for l in new_items.iter().filter_map(|i| i.link.as_deref()) {
@@ -394,30 +399,37 @@ impl Engine {
                 continue;
             }
             let page_shared = shared.contains(&item.key);
-            alerts.extend(self.decide(feed, cfg, n, item, page_shared, &mut flood, now)?);
+            alerts.extend(
+                self.decide(feed, cfg, n, item, page_shared, &mut flood, now)
+                    .await?,
+            );
         }
 
         let recovery = self.recovery_alerts(cfg, state);
-        let report = self.store.ingest(
-            state.id,
-            cfg.id().as_str(),
-            &Ingest {
-                title: parsed.title.as_deref(),
-                etag: fetched.validators.etag.as_deref(),
-                last_modified: fetched.validators.last_modified.as_deref(),
-                items: &new_items,
-                alerts: &alerts,
-                feed_alerts: &recovery,
-                now: now.timestamp(),
-            },
-        )?;
+        let recovered = recovery.len();
+        let report = self
+            .store
+            .ingest(
+                state.id,
+                cfg.id().as_str(),
+                Ingest {
+                    title: parsed.title.take(),
+                    etag: fetched.validators.etag,
+                    last_modified: fetched.validators.last_modified,
+                    items: new_items,
+                    alerts,
+                    feed_alerts: recovery,
+                    now: now.timestamp(),
+                },
+            )
+            .await?;
         let ttl = parsed.ttl.map(|t| now + chrono_duration(t));
         Ok((
             PollReport {
                 not_modified: false,
                 seen: parsed.items.len(),
                 new_items: report.items,
-                alerts: report.alerts + recovery.len(),
+                alerts: report.alerts + recovered,
             },
             Outcome::Success {
                 not_before: later(not_before, ttl),
@@ -431,7 +443,7 @@ impl Engine {
     /// per notifier of that rule. Alerts go into a digest when the rule or the notifier asks
     /// for one, or when the rule's `max_per_hour` flood guard is exceeded.
     #[allow(clippy::too_many_arguments)] // per-item context; a struct would only rename it
-    fn decide(
+    async fn decide(
         &self,
         feed: usize,
         cfg: &Feed,
@@ -488,7 +500,7 @@ impl Engine {
             };
             let flooded = match rule.max_per_hour {
                 Some(max) => {
-                    let sent = flood.count(&self.store, &rule.name, now)?;
+                    let sent = flood.count(&self.store, &rule.name, now).await?;
                     sent >= max
                 }
                 None => false,
@@ -583,11 +595,18 @@ struct FloodGuard {
 }
 
 impl FloodGuard {
-    fn count(&mut self, store: &Store, rule: &str, now: DateTime<Utc>) -> Result<u32, StoreError> {
+    async fn count(
+        &mut self,
+        store: &Store,
+        rule: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u32, StoreError> {
         if let Some(n) = self.counts.get(rule) {
             return Ok(*n);
         }
-        let n = store.rule_alerts_since(rule, now.timestamp() - 3600)?;
+        let n = store
+            .rule_alerts_since(rule, now.timestamp() - 3600)
+            .await?;
         self.counts.insert(rule.to_string(), n);
         Ok(n)
     }

@@ -28,8 +28,8 @@ pub struct Parts {
 
 impl Parts {
     /// Builds the components for `config`, opening the database.
-    pub fn build(config: Config) -> anyhow::Result<Parts> {
-        let store = Store::open(&config.storage.path)?;
+    pub async fn build(config: Config) -> anyhow::Result<Parts> {
+        let store = Store::open(&config.storage.path).await?;
         Parts::with_store(config, store)
     }
 

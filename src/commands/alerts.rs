@@ -7,15 +7,16 @@ use chrono::Utc;
 
 use crate::cli::{AlertsAction, AlertsArgs};
 use crate::config::Config;
+use crate::domain::AlertStatus;
 use crate::store::Store;
 
-pub fn run(path: &Path, args: &AlertsArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(path: &Path, args: &AlertsArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load(path)?;
-    let store = Store::open(&config.storage.path)?;
+    let store = Store::open(&config.storage.path).await?;
     let now = Utc::now().timestamp();
     match args.action {
         Some(AlertsAction::Retry { id: Some(id), .. }) => {
-            if store.requeue(id, now)? {
+            if store.requeue(id, now).await? {
                 println!("alert {id} requeued");
                 Ok(ExitCode::SUCCESS)
             } else {
@@ -24,12 +25,12 @@ pub fn run(path: &Path, args: &AlertsArgs) -> anyhow::Result<ExitCode> {
             }
         }
         Some(AlertsAction::Retry { .. }) => {
-            let n = store.requeue_dead(now)?;
+            let n = store.requeue_dead(now).await?;
             println!("{n} dead alert{} requeued", if n == 1 { "" } else { "s" });
             Ok(ExitCode::SUCCESS)
         }
         None => {
-            let rows = store.list_alerts(args.status.map(|s| s.as_str()), args.limit)?;
+            let rows = store.list_alerts(args.status, args.limit).await?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
                 return Ok(ExitCode::SUCCESS);
@@ -43,10 +44,12 @@ pub fn run(path: &Path, args: &AlertsArgs) -> anyhow::Result<ExitCode> {
                     .unwrap_or_default()
             };
             for r in rows {
-                let when = match (r.status.as_str(), r.sent_at, r.next_attempt_at) {
-                    ("sent", Some(t), _) => format!("sent {}", time(t)),
-                    ("dead", _, _) => "gave up; `feedwatch alerts retry ID` requeues".to_string(),
-                    (_, _, Some(_)) if r.digest.is_some() && r.status == "pending" => {
+                let when = match (r.status, r.sent_at, r.next_attempt_at) {
+                    (AlertStatus::Sent, Some(t), _) => format!("sent {}", time(t)),
+                    (AlertStatus::Dead, _, _) => {
+                        "gave up; `feedwatch alerts retry ID` requeues".to_string()
+                    }
+                    (AlertStatus::Pending, _, Some(_)) if r.digest.is_some() => {
                         format!("waiting for digest {}", r.digest.as_deref().unwrap_or(""))
                     }
                     (_, _, Some(t)) => format!("next attempt {}", time(t)),

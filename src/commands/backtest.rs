@@ -11,19 +11,19 @@ use crate::config::Config;
 use crate::rules::RuleSet;
 use crate::store::Store;
 
-pub fn run(path: &Path, name: &str, since: Duration, json: bool) -> anyhow::Result<ExitCode> {
+pub async fn run(path: &Path, name: &str, since: Duration, json: bool) -> anyhow::Result<ExitCode> {
     use std::io::IsTerminal;
     let config = Config::load(path)?;
     let Some(rule) = config.rules.iter().find(|r| r.name == name) else {
         let known: Vec<&str> = config.rules.iter().map(|r| r.name.as_str()).collect();
         anyhow::bail!("no rule named {name:?} (configured: {})", known.join(", "));
     };
-    let store = Store::open(&config.storage.path)?;
+    let store = Store::open(&config.storage.path).await?;
     let since_ts = Utc::now().timestamp() - i64::try_from(since.as_secs()).unwrap_or(i64::MAX / 2);
     let rules = RuleSet::new(vec![rule.query.clone()]);
     let tty = std::io::stdout().is_terminal();
     let mut out = Vec::new();
-    let items = store.items_since(since_ts)?;
+    let items = store.items_since(since_ts).await?;
     let mut count = 0;
     for stored in &items {
         let Some(n) = config

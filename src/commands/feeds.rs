@@ -9,10 +9,10 @@ use chrono::Utc;
 use crate::config::Config;
 use crate::store::Store;
 
-pub fn run(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
+pub async fn run(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let config = Config::load(path)?;
-    let store = Store::open(&config.storage.path)?;
-    let rows = store.feeds_overview()?;
+    let store = Store::open(&config.storage.path).await?;
+    let rows = store.feeds_overview().await?;
     let by_url: BTreeMap<&str, &crate::store::FeedRow> =
         rows.iter().map(|r| (r.url.as_str(), r)).collect();
     if json {

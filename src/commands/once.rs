@@ -17,7 +17,7 @@ pub async fn run(path: &Path) -> anyhow::Result<ExitCode> {
     let concurrency = config.poll.concurrency;
     let per_host = config.poll.per_host;
     let keep = config.storage.keep;
-    let parts = Parts::build(config)?;
+    let parts = Parts::build(config).await?;
     let failed = poll_all_once(&parts.engine, concurrency, per_host).await;
     let feeds = parts.engine.config().feeds.len();
     // Only the holder of the delivery lock sends: beside a running daemon, `once` polls and
@@ -25,7 +25,7 @@ pub async fn run(path: &Path) -> anyhow::Result<ExitCode> {
     let (delivery, undelivered) = match parts.store.try_delivery_lock()? {
         Some(_lock) => (
             parts.outbox.deliver_all(Utc::now().timestamp()).await?,
-            parts.store.undelivered_count()?,
+            parts.store.undelivered_count().await?,
         ),
         None => {
             tracing::info!(
@@ -36,7 +36,7 @@ pub async fn run(path: &Path) -> anyhow::Result<ExitCode> {
         }
     };
     if let Some(keep) = keep {
-        crate::daemon::prune(&parts.store, keep);
+        parts.store.prune(keep, Utc::now().timestamp()).await;
     }
     tracing::info!(
         feeds,

@@ -14,7 +14,7 @@ use crate::store::Store;
 /// Runs the daemon on the config at `path` until SIGTERM/SIGINT.
 pub async fn run(path: &Path) -> anyhow::Result<ExitCode> {
     let config = Config::load(path)?;
-    let store = Store::open(&config.storage.path)?;
+    let store = Store::open(&config.storage.path).await?;
     let shutdown = CancellationToken::new();
     let (reload_tx, reload) = Reload::from_file(path.to_path_buf());
     let signals = tokio::spawn(watch_signals(shutdown.clone(), reload_tx));

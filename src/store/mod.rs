@@ -5,24 +5,34 @@
 //! trigger are written in **one transaction**, so a crash can neither lose an alert nor queue it
 //! twice. This module knows domain types only — never rules, fetching or notifiers.
 //!
+//! The API is async and never blocks the runtime: the one connection lives on its own thread
+//! ([`owner`]), and each call sends it a closure and awaits the answer. A lock wait
+//! (`busy_timeout`), an fsync or a prune parks that thread, not a tokio worker.
+//!
 //! Durability is chosen per write (see [`Durability`]): everything that touches the outbox
 //! commits with `synchronous=FULL`; per-poll bookkeeping that carries no alert (a 304, a poll's
 //! time, the next-poll time, items that matched no rule) commits with `synchronous=NORMAL`,
 //! which in WAL mode skips the fsync per commit. That is what lets one disk serve thousands of
-//! polls a second; the trade-off is spelled out on [`Durability::Normal`].
+//! polls a second; the trade-off is spelled out on [`Durability::Normal`]. Reads leave the
+//! level as it is: `synchronous` only matters to commits.
 
+mod owner;
 mod schema;
 
 use std::collections::HashSet;
-use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::domain::{Alert, AlertPayload, FeedId, Item, NewAlert, canonical_link, hash_hex};
+use crate::domain::{
+    Alert, AlertPayload, AlertStatus, FeedId, Item, ItemKey, NewAlert, canonical_link, error_chain,
+    hash_hex,
+};
+use owner::Owner;
 
 /// How long a writer waits for a lock held by another connection before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -66,7 +76,7 @@ impl Durability {
     }
 }
 
-/// The connection and its current `synchronous` level.
+/// The connection and its current `synchronous` level: the state the owner thread keeps.
 #[derive(Debug)]
 struct Db {
     conn: Connection,
@@ -76,26 +86,48 @@ struct Db {
 }
 
 impl Db {
-    fn set_sync(&mut self, level: Durability) -> Result<(), StoreError> {
+    /// Opens (creating if needed) the database at `path` and migrates it to the latest schema.
+    fn open(path: &Path) -> Result<Db, StoreError> {
+        let open_err = |e: rusqlite::Error| open_error(path, Box::new(e));
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| open_error(path, Box::new(e)))?;
+        }
+        let mut conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        // WAL for concurrent readers (CLI listings while the daemon runs); synchronous=FULL so
+        // a committed alert survives power loss, not only a process crash (bookkeeping writes
+        // relax it: see `Durability`).
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", Durability::Full.pragma())
+            .map_err(open_err)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
+        schema::migrations()
+            .to_latest(&mut conn)
+            .map_err(StoreError::Migrate)?;
+        Ok(Db {
+            conn,
+            sync: Durability::Full,
+        })
+    }
+
+    /// The connection, set to `level` for the write that follows.
+    fn at(&mut self, level: Durability) -> Result<&mut Connection, StoreError> {
         if self.sync != level {
             self.conn
                 .pragma_update(None, "synchronous", level.pragma())?;
             self.sync = level;
         }
-        Ok(())
+        Ok(&mut self.conn)
     }
 }
 
-impl Deref for Db {
-    type Target = Connection;
-    fn deref(&self) -> &Connection {
-        &self.conn
-    }
-}
-
-impl DerefMut for Db {
-    fn deref_mut(&mut self) -> &mut Connection {
-        &mut self.conn
+fn open_error(path: &Path, source: Box<dyn std::error::Error + Send + Sync>) -> StoreError {
+    StoreError::Open {
+        path: path.to_path_buf(),
+        source,
     }
 }
 
@@ -126,6 +158,13 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
+    /// A database operation panicked (a bug); the connection stays usable for other calls.
+    #[error("database operation panicked: {0}")]
+    Panicked(String),
+    /// The database thread is gone (it can only end once every handle is dropped, or if it
+    /// panicked outside an operation).
+    #[error("database thread has stopped")]
+    Closed,
 }
 
 /// What the store remembers about a feed between polls.
@@ -159,21 +198,21 @@ pub struct FeedState {
     pub link_keys: bool,
 }
 
-/// One successful poll's worth of changes.
-#[derive(Debug, Clone)]
-pub struct Ingest<'a> {
+/// One successful poll's worth of changes. Owned: it travels to the database thread.
+#[derive(Debug, Clone, Default)]
+pub struct Ingest {
     /// Feed title from the document.
-    pub title: Option<&'a str>,
+    pub title: Option<String>,
     /// New ETag.
-    pub etag: Option<&'a str>,
+    pub etag: Option<String>,
     /// New Last-Modified.
-    pub last_modified: Option<&'a str>,
+    pub last_modified: Option<String>,
     /// Items to store; ones already stored are skipped.
-    pub items: &'a [Item],
+    pub items: Vec<Item>,
     /// Alerts for those items (by index into `items`).
-    pub alerts: &'a [NewAlert],
+    pub alerts: Vec<NewAlert>,
     /// Alerts about the feed itself (recovery after a health alert); `item` is ignored.
-    pub feed_alerts: &'a [NewAlert],
+    pub feed_alerts: Vec<NewAlert>,
     /// Unix seconds now.
     pub now: i64,
 }
@@ -196,12 +235,12 @@ pub struct StoredItem {
     pub item: Item,
 }
 
-/// Handle to the database. Cheap to clone; all clones share one connection.
+/// Handle to the database. Cheap to clone; all clones share one connection, owned by one
+/// thread that ends when the last clone drops.
 #[derive(Debug, Clone)]
 pub struct Store {
-    /// The one connection, behind a mutex: SQLite serializes writers anyway, and every
-    /// operation here is short. Async callers hold it only between awaits.
-    conn: Arc<Mutex<Db>>,
+    /// The thread that owns the connection; every call goes through it.
+    owner: Arc<Owner<Db>>,
     /// The database file (the delivery lock lives beside it).
     path: PathBuf,
 }
@@ -214,43 +253,28 @@ pub struct DeliveryLock {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `path` and migrates it to the latest schema.
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let open_err = |source: Box<dyn std::error::Error + Send + Sync>| StoreError::Open {
-            path: path.to_path_buf(),
-            source,
-        };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| open_err(Box::new(e)))?;
-        }
-        let mut conn = Connection::open(path).map_err(|e| open_err(Box::new(e)))?;
-        conn.busy_timeout(BUSY_TIMEOUT)
-            .map_err(|e| open_err(Box::new(e)))?;
-        // WAL for concurrent readers (CLI listings while the daemon runs); synchronous=FULL so
-        // a committed alert survives power loss, not only a process crash (bookkeeping writes
-        // relax it: see `Durability`).
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| open_err(Box::new(e)))?;
-        conn.pragma_update(None, "synchronous", Durability::Full.pragma())
-            .map_err(|e| open_err(Box::new(e)))?;
-        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(|e| open_err(Box::new(e)))?;
-        schema::migrations()
-            .to_latest(&mut conn)
-            .map_err(StoreError::Migrate)?;
+    /// Opens (creating if needed) the database at `path` and migrates it to the latest schema,
+    /// on the database thread this starts.
+    pub async fn open(path: &Path) -> Result<Store, StoreError> {
+        let path = path.to_path_buf();
+        let owner = Owner::start(
+            {
+                let path = path.clone();
+                move || Db::open(&path)
+            },
+            |e| open_error(&path, Box::new(e)),
+        )
+        .await?;
         Ok(Store {
-            conn: Arc::new(Mutex::new(Db {
-                conn,
-                sync: Durability::Full,
-            })),
-            path: path.to_path_buf(),
+            owner: Arc::new(owner),
+            path,
         })
     }
 
     /// Takes the delivery lock (`<database>.lock`, an exclusive `flock`) if no other process
     /// holds it. Only its holder sends alerts, so a `feedwatch once` beside a running daemon
-    /// can never send the same alert twice. `Ok(None)`: another process delivers.
+    /// can never send the same alert twice. `Ok(None)`: another process delivers. (A
+    /// non-blocking `flock` on a local file: cheap enough to stay on the caller's thread.)
     pub fn try_delivery_lock(&self) -> Result<Option<DeliveryLock>, StoreError> {
         let mut name = self.path.as_os_str().to_owned();
         name.push(".lock");
@@ -260,127 +284,149 @@ impl Store {
             .truncate(false)
             .write(true)
             .open(&lock_path)
-            .map_err(|e| StoreError::Open {
-                path: lock_path.clone(),
-                source: Box::new(e),
-            })?;
+            .map_err(|e| open_error(&lock_path, Box::new(e)))?;
         match file.try_lock() {
             Ok(()) => Ok(Some(DeliveryLock { _file: file })),
             Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-            Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Open {
-                path: lock_path,
-                source: Box::new(e),
-            }),
+            Err(std::fs::TryLockError::Error(e)) => Err(open_error(&lock_path, Box::new(e))),
         }
     }
 
-    /// The connection at `synchronous=FULL`: for every write unless it is known bookkeeping.
-    fn conn(&self) -> Result<MutexGuard<'_, Db>, StoreError> {
-        self.conn_at(Durability::Full)
+    /// Runs `op` on the database thread with the connection as it is: for reads, which
+    /// `synchronous` does not affect (switching it would cost a statement each way, and would
+    /// undo the bookkeeping level between two polls).
+    async fn read<R, F>(&self, op: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        self.owner.call(move |db: &mut Db| op(&db.conn)).await
     }
 
-    /// The connection at `level`.
-    fn conn_at(&self, level: Durability) -> Result<MutexGuard<'_, Db>, StoreError> {
-        let mut db = self.lock();
-        db.set_sync(level)?;
-        Ok(db)
-    }
-
-    /// The connection at whatever level it is: for reads only, which `synchronous` does not
-    /// affect (and switching it back and forth would cost a statement each way).
-    fn lock(&self) -> MutexGuard<'_, Db> {
-        // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll
-        // back on drop), so a poisoned lock is safe to keep using.
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    /// Runs the write `op` on the database thread, committing at `level`.
+    async fn write<R, F>(&self, level: Durability, op: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        self.owner.call(move |db: &mut Db| op(db.at(level)?)).await
     }
 
     /// The stored state of a feed, creating its row on first sight.
-    pub fn feed_state(&self, feed: &FeedId) -> Result<FeedState, StoreError> {
-        let mut db = self.lock();
-        // Read first: on every poll but a feed's first, the row exists, and a plain read takes
-        // no write lock and commits nothing.
-        if let Some(state) = read_feed_state(&db, feed)? {
-            return Ok(state);
-        }
-        db.set_sync(Durability::Normal)?;
-        db.prepare_cached("INSERT INTO feeds (url) VALUES (?1) ON CONFLICT(url) DO NOTHING")?
-            .execute(params![feed.as_str()])?;
-        read_feed_state(&db, feed)?.ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
+    pub async fn feed_state(&self, feed: &FeedId) -> Result<FeedState, StoreError> {
+        let feed = feed.clone();
+        self.owner
+            .call(move |db: &mut Db| {
+                // Read first: on every poll but a feed's first, the row exists, and a plain
+                // read takes no write lock and commits nothing.
+                if let Some(state) = read_feed_state(&db.conn, &feed)? {
+                    return Ok(state);
+                }
+                db.at(Durability::Normal)?
+                    .prepare_cached(
+                        "INSERT INTO feeds (url) VALUES (?1) ON CONFLICT(url) DO NOTHING",
+                    )?
+                    .execute(params![feed.as_str()])?;
+                read_feed_state(&db.conn, &feed)?
+                    .ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
+            })
+            .await
     }
 
     /// Keys of the given items that are already stored for this feed: same key, or (so a feed
     /// that changes its GUIDs wholesale does not re-alert) same canonical link *and* same
     /// title. A new entry on a page the feed links to again (a live blog, a status page) has
     /// a new title and is new.
-    pub fn known_items(&self, feed_id: i64, items: &[Item]) -> Result<HashSet<String>, StoreError> {
-        let conn = self.lock();
-        let mut by_key =
-            conn.prepare_cached("SELECT 1 FROM items WHERE feed_id = ?1 AND key = ?2")?;
-        let mut by_link = conn.prepare_cached(
-            "SELECT 1 FROM items WHERE feed_id = ?1 AND link_key = ?2
-                                   AND (title = ?3 OR pruned = 1)",
-        )?;
-        let mut known = HashSet::new();
-        for item in items {
-            let known_by_key = by_key.exists(params![feed_id, item.key])?;
-            let known_by_link = match item.link.as_deref().map(canonical_link) {
-                Some(l) if !known_by_key => by_link.exists(params![feed_id, l, item.title])?,
-                _ => false,
-            };
-            if known_by_key || known_by_link {
-                known.insert(item.key.clone());
+    pub async fn known_items(
+        &self,
+        feed_id: i64,
+        items: &[Item],
+    ) -> Result<HashSet<ItemKey>, StoreError> {
+        // Only what the queries need travels to the database thread.
+        let wanted: Vec<(ItemKey, Option<String>, String)> = items
+            .iter()
+            .map(|i| {
+                let link = i.link.as_deref().map(canonical_link);
+                (i.key.clone(), link, i.title.clone())
+            })
+            .collect();
+        self.read(move |conn| {
+            let mut by_key =
+                conn.prepare_cached("SELECT 1 FROM items WHERE feed_id = ?1 AND key = ?2")?;
+            let mut by_link = conn.prepare_cached(
+                "SELECT 1 FROM items WHERE feed_id = ?1 AND link_key = ?2
+                                       AND (title = ?3 OR pruned = 1)",
+            )?;
+            let mut known = HashSet::new();
+            for (key, link, title) in wanted {
+                let known_by_key = by_key.exists(params![feed_id, key])?;
+                let known_by_link = match link {
+                    Some(l) if !known_by_key => by_link.exists(params![feed_id, l, title])?,
+                    _ => false,
+                };
+                if known_by_key || known_by_link {
+                    known.insert(key);
+                }
             }
-        }
-        Ok(known)
+            Ok(known)
+        })
+        .await
     }
 
     /// Keys of the given (new) items whose canonical link some stored item of this feed
     /// already has: entries that share a page with earlier ones.
-    pub fn links_in_feed(
+    pub async fn links_in_feed(
         &self,
         feed_id: i64,
         items: &[Item],
-    ) -> Result<HashSet<String>, StoreError> {
-        let conn = self.lock();
-        let mut by_link =
-            conn.prepare_cached("SELECT 1 FROM items WHERE feed_id = ?1 AND link_key = ?2")?;
-        let mut shared = HashSet::new();
-        for item in items {
-            if let Some(l) = item.link.as_deref().map(canonical_link)
-                && by_link.exists(params![feed_id, l])?
-            {
-                shared.insert(item.key.clone());
+    ) -> Result<HashSet<ItemKey>, StoreError> {
+        let linked: Vec<(ItemKey, String)> = items
+            .iter()
+            .filter_map(|i| Some((i.key.clone(), canonical_link(i.link.as_deref()?))))
+            .collect();
+        self.read(move |conn| {
+            let mut by_link =
+                conn.prepare_cached("SELECT 1 FROM items WHERE feed_id = ?1 AND link_key = ?2")?;
+            let mut shared = HashSet::new();
+            for (key, link) in linked {
+                if by_link.exists(params![feed_id, link])? {
+                    shared.insert(key);
+                }
             }
-        }
-        Ok(shared)
+            Ok(shared)
+        })
+        .await
     }
 
     /// Records a 304: the feed is healthy and unchanged; validators stay as they are.
     /// `feed_alerts` (a recovery notice) are queued in the same transaction.
-    pub fn record_not_modified(
+    pub async fn record_not_modified(
         &self,
         feed_id: i64,
         feed_url: &str,
         feed_alerts: &[NewAlert],
         now: i64,
     ) -> Result<(), StoreError> {
-        let mut conn = self.conn_at(Durability::for_alerts(feed_alerts))?;
-        let tx = conn.transaction()?;
-        tx.prepare_cached(
-            "UPDATE feeds SET last_polled_at = ?2, last_success_at = ?2, last_error = NULL,
-                    consecutive_failures = 0, failing_since = NULL, health_alerted = 0
-             WHERE id = ?1",
-        )?
-        .execute(params![feed_id, now])?;
-        insert_feed_alerts(&tx, feed_url, feed_alerts, now)?;
-        tx.commit()?;
-        Ok(())
+        let (feed_url, feed_alerts) = (feed_url.to_string(), feed_alerts.to_vec());
+        self.write(Durability::for_alerts(&feed_alerts), move |conn| {
+            let tx = conn.transaction()?;
+            tx.prepare_cached(
+                "UPDATE feeds SET last_polled_at = ?2, last_success_at = ?2, last_error = NULL,
+                        consecutive_failures = 0, failing_since = NULL, health_alerted = 0
+                 WHERE id = ?1",
+            )?
+            .execute(params![feed_id, now])?;
+            insert_feed_alerts(&tx, &feed_url, &feed_alerts, now)?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
     }
 
-    /// Records a failed poll; returns the feed's state after it. `health_alert` (queued in the
-    /// same transaction, marking the feed as alerted) is the notice that the feed has been
-    /// failing for too long, decided by the caller from the state before.
-    pub fn record_failure(
+    /// Records a failed poll. `health_alert` (queued in the same transaction, marking the
+    /// feed as alerted) is the notice that the feed has been failing for too long, decided by
+    /// the caller from the state before.
+    pub async fn record_failure(
         &self,
         feed_id: i64,
         feed_url: &str,
@@ -388,111 +434,145 @@ impl Store {
         error: &str,
         health_alert: &[NewAlert],
     ) -> Result<(), StoreError> {
-        let mut conn = self.conn_at(Durability::for_alerts(health_alert))?;
-        let tx = conn.transaction()?;
-        tx.prepare_cached(
-            "UPDATE feeds SET last_polled_at = ?2, last_error = ?3,
-                    consecutive_failures = consecutive_failures + 1,
-                    failing_since = COALESCE(failing_since, ?2),
-                    health_alerted = max(health_alerted, ?4)
-             WHERE id = ?1",
-        )?
-        .execute(params![feed_id, now, error, !health_alert.is_empty()])?;
-        insert_feed_alerts(&tx, feed_url, health_alert, now)?;
-        tx.commit()?;
-        Ok(())
+        let (feed_url, error, health_alert) = (
+            feed_url.to_string(),
+            error.to_string(),
+            health_alert.to_vec(),
+        );
+        self.write(Durability::for_alerts(&health_alert), move |conn| {
+            let tx = conn.transaction()?;
+            tx.prepare_cached(
+                "UPDATE feeds SET last_polled_at = ?2, last_error = ?3,
+                        consecutive_failures = consecutive_failures + 1,
+                        failing_since = COALESCE(failing_since, ?2),
+                        health_alerted = max(health_alerted, ?4)
+                 WHERE id = ?1",
+            )?
+            .execute(params![feed_id, now, error, !health_alert.is_empty()])?;
+            insert_feed_alerts(&tx, &feed_url, &health_alert, now)?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
     }
 
     /// Stores when the feed is next due.
-    pub fn set_next_poll(
+    pub async fn set_next_poll(
         &self,
         feed_id: i64,
         at: i64,
         interval: Duration,
     ) -> Result<(), StoreError> {
         let secs = i64::try_from(interval.as_secs()).unwrap_or(i64::MAX);
-        self.conn_at(Durability::Normal)?
-            .prepare_cached(
+        self.write(Durability::Normal, move |conn| {
+            conn.prepare_cached(
                 "UPDATE feeds SET next_poll_at = ?2, next_poll_interval = ?3 WHERE id = ?1",
             )?
             .execute(params![feed_id, at, secs])?;
-        Ok(())
+            Ok(())
+        })
+        .await
     }
 
     /// Marks the feed gone (410): it is not polled again.
-    pub fn set_gone(&self, feed_id: i64, now: i64) -> Result<(), StoreError> {
-        self.conn()?.execute(
+    pub async fn set_gone(&self, feed_id: i64, now: i64) -> Result<(), StoreError> {
+        self.execute(
             "UPDATE feeds SET gone_at = ?2 WHERE id = ?1",
-            params![feed_id, now],
-        )?;
-        Ok(())
+            (feed_id, now),
+        )
+        .await
+        .map(drop)
     }
 
     /// Records where a permanent redirect moved the feed (polled there from now on).
-    pub fn set_moved(&self, feed_id: i64, url: &str) -> Result<(), StoreError> {
-        self.conn()?.execute(
+    pub async fn set_moved(&self, feed_id: i64, url: &str) -> Result<(), StoreError> {
+        self.execute(
             "UPDATE feeds SET moved_to = ?2 WHERE id = ?1",
-            params![feed_id, url],
-        )?;
-        Ok(())
+            (feed_id, url.to_string()),
+        )
+        .await
+        .map(drop)
     }
 
     /// Switches the feed to link-based item keys (its GUIDs proved unreliable).
-    pub fn set_link_keys(&self, feed_id: i64) -> Result<(), StoreError> {
-        self.conn()?.execute(
-            "UPDATE feeds SET link_keys = 1 WHERE id = ?1",
-            params![feed_id],
-        )?;
-        Ok(())
+    pub async fn set_link_keys(&self, feed_id: i64) -> Result<(), StoreError> {
+        self.execute("UPDATE feeds SET link_keys = 1 WHERE id = ?1", (feed_id,))
+            .await
+            .map(drop)
+    }
+
+    /// One statement at `synchronous=FULL`; returns the rows changed.
+    async fn execute<P>(&self, sql: &'static str, params: P) -> Result<usize, StoreError>
+    where
+        P: rusqlite::Params + Send + 'static,
+    {
+        self.write(Durability::Full, move |conn| {
+            Ok(conn.prepare_cached(sql)?.execute(params)?)
+        })
+        .await
     }
 
     /// Every stored feed with its health and item count, for `feedwatch feeds`.
-    pub fn feeds_overview(&self) -> Result<Vec<FeedRow>, StoreError> {
-        let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT f.url, f.title, f.last_success_at, f.last_polled_at, f.last_error,
-                    f.consecutive_failures, f.failing_since, f.next_poll_at, f.gone_at,
-                    f.moved_to, f.etag IS NOT NULL, f.last_modified IS NOT NULL,
-                    (SELECT count(*) FROM items i WHERE i.feed_id = f.id)
-             FROM feeds f ORDER BY f.url",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(FeedRow {
-                url: r.get(0)?,
-                title: r.get(1)?,
-                last_success_at: r.get(2)?,
-                last_polled_at: r.get(3)?,
-                last_error: r.get(4)?,
-                consecutive_failures: r.get(5)?,
-                failing_since: r.get(6)?,
-                next_poll_at: r.get(7)?,
-                gone_at: r.get(8)?,
-                moved_to: r.get(9)?,
-                has_etag: r.get(10)?,
-                has_last_modified: r.get(11)?,
-                items: r.get::<_, i64>(12)?.max(0).unsigned_abs(),
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+    pub async fn feeds_overview(&self) -> Result<Vec<FeedRow>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT f.url, f.title, f.last_success_at, f.last_polled_at, f.last_error,
+                        f.consecutive_failures, f.failing_since, f.next_poll_at, f.gone_at,
+                        f.moved_to, f.etag IS NOT NULL, f.last_modified IS NOT NULL,
+                        (SELECT count(*) FROM items i WHERE i.feed_id = f.id)
+                 FROM feeds f ORDER BY f.url",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(FeedRow {
+                    url: r.get(0)?,
+                    title: r.get(1)?,
+                    last_success_at: r.get(2)?,
+                    last_polled_at: r.get(3)?,
+                    last_error: r.get(4)?,
+                    consecutive_failures: r.get(5)?,
+                    failing_since: r.get(6)?,
+                    next_poll_at: r.get(7)?,
+                    gone_at: r.get(8)?,
+                    moved_to: r.get(9)?,
+                    has_etag: r.get(10)?,
+                    has_last_modified: r.get(11)?,
+                    items: count(r.get(12)?),
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
     }
 
-    /// Empties the bodies of items first seen before `before`, keeping their keys (so they
-    /// never alert again) and the alerts' own copies. Returns how many were pruned.
-    pub fn prune(&self, before: i64) -> Result<usize, StoreError> {
-        Ok(self.conn()?.execute(
+    /// Retention (`[storage] keep`): empties the bodies of items first seen more than `keep`
+    /// before `now`, keeping their keys (so they never alert again) and the alerts' own
+    /// copies. Best effort: the outcome is logged, and a failure is tried again next time.
+    pub async fn prune(&self, keep: Duration, now: i64) {
+        let before = now.saturating_sub(i64::try_from(keep.as_secs()).unwrap_or(i64::MAX));
+        match self.prune_before(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(items = n, "pruned old item bodies (keys kept)"),
+            Err(e) => tracing::warn!(error = %error_chain(&e), "pruning failed"),
+        }
+    }
+
+    /// Prunes the bodies of items first seen before `before`; returns how many.
+    async fn prune_before(&self, before: i64) -> Result<usize, StoreError> {
+        self.execute(
             "UPDATE items SET title = '', summary = '', content = '', authors = '[]',
                     categories = '[]', pruned = 1
              WHERE first_seen_at < ?1 AND pruned = 0",
-            params![before],
-        )?)
+            (before,),
+        )
+        .await
     }
 
     /// Stores a successful poll: feed metadata, new items and their alerts, atomically.
-    pub fn ingest(
+    pub async fn ingest(
         &self,
         feed_id: i64,
         feed_url: &str,
-        batch: &Ingest<'_>,
+        batch: Ingest,
     ) -> Result<IngestReport, StoreError> {
         // Items that queue no alert are bookkeeping: lost to a power cut, they are fetched and
         // decided again (see `Durability::Normal`). Anything that queues an alert is fsynced.
@@ -501,360 +581,449 @@ impl Store {
         } else {
             Durability::Full
         };
-        let mut conn = self.conn_at(sync)?;
-        let tx = conn.transaction()?;
-        tx.prepare_cached(
-            "UPDATE feeds SET title = COALESCE(?2, title), etag = ?3, last_modified = ?4,
-                    first_polled_at = COALESCE(first_polled_at, ?5), last_polled_at = ?5,
-                    last_success_at = ?5, last_error = NULL, consecutive_failures = 0,
-                    failing_since = NULL, health_alerted = 0
-             WHERE id = ?1",
-        )?
-        .execute(params![
-            feed_id,
-            batch.title,
-            batch.etag,
-            batch.last_modified,
-            batch.now
-        ])?;
-        let mut report = IngestReport::default();
-        let mut item_ids: Vec<Option<i64>> = Vec::with_capacity(batch.items.len());
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO items (feed_id, key, title, link, summary, content, authors,
-                                    categories, published_at, first_seen_at, link_key)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-                 ON CONFLICT(feed_id, key) DO NOTHING
-                 RETURNING id",
-            )?;
-            for item in batch.items {
-                let id: Option<i64> = insert
-                    .query_row(
-                        params![
-                            feed_id,
-                            item.key,
-                            item.title,
-                            item.link,
-                            item.summary,
-                            item.content,
-                            json_list(&item.authors),
-                            json_list(&item.categories),
-                            item.published.map(|t| t.timestamp()),
-                            batch.now,
-                            item.link.as_deref().map(canonical_link),
-                        ],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                if id.is_some() {
-                    report.items += 1;
-                }
-                item_ids.push(id);
-            }
-        }
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO alerts (uid, item_id, rule, notifier, payload, status, attempts,
-                                     created_at, next_attempt_at, story, digest)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?6, ?7, ?8)
-                 ON CONFLICT DO NOTHING",
-            )?;
-            for alert in batch.alerts {
-                // Only alerts for items this batch actually inserted: an item already stored
-                // had its alerts decided when it was first seen.
-                let (Some(item), Some(Some(item_id))) =
-                    (batch.items.get(alert.item), item_ids.get(alert.item))
-                else {
-                    continue;
-                };
-                let uid = alert_uid(feed_url, &item.key, &alert.payload.rule, &alert.notifier);
-                let payload = serde_json::to_string(&alert.payload)
-                    .map_err(|source| StoreError::Payload { id: 0, source })?;
-                report.alerts += insert.execute(params![
-                    uid,
-                    item_id,
-                    alert.payload.rule,
-                    alert.notifier,
-                    payload,
-                    batch.now,
-                    alert.story,
-                    alert.digest,
-                ])?;
-            }
-        }
-        insert_feed_alerts(&tx, feed_url, batch.feed_alerts, batch.now)?;
-        tx.commit()?;
-        Ok(report)
+        let feed_url = feed_url.to_string();
+        self.write(sync, move |conn| ingest(conn, feed_id, &feed_url, &batch))
+            .await
     }
 
     /// Single (non-digest) alerts due for delivery at `now`, oldest first.
-    pub fn due_alerts(&self, now: i64, limit: usize) -> Result<Vec<Alert>, StoreError> {
-        let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {ALERT_COLUMNS} FROM alerts
-             WHERE status IN ('pending', 'retry') AND digest IS NULL AND next_attempt_at <= ?1
-             ORDER BY id LIMIT ?2"
-        ))?;
-        let rows = stmt.query_map(params![now, limit as i64], read_alert)?;
-        collect_alerts(rows)
+    pub async fn due_alerts(&self, now: i64, limit: usize) -> Result<Vec<Alert>, StoreError> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {ALERT_COLUMNS} FROM alerts
+                 WHERE status IN (?3, ?4) AND digest IS NULL AND next_attempt_at <= ?1
+                 ORDER BY id LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(
+                params![now, limit as i64, AlertStatus::Pending, AlertStatus::Retry],
+                read_alert,
+            )?;
+            collect_alerts(rows)
+        })
+        .await
     }
 
     /// The earliest `next_attempt_at` of an undelivered single alert.
-    pub fn next_attempt_at(&self) -> Result<Option<i64>, StoreError> {
-        let t = self.conn()?.query_row(
-            "SELECT min(next_attempt_at) FROM alerts
-             WHERE status IN ('pending', 'retry') AND digest IS NULL",
-            [],
-            |r| r.get(0),
-        )?;
-        Ok(t)
+    pub async fn next_attempt_at(&self) -> Result<Option<i64>, StoreError> {
+        self.read(|conn| {
+            Ok(conn.query_row(
+                "SELECT min(next_attempt_at) FROM alerts
+                 WHERE status IN (?1, ?2) AND digest IS NULL",
+                params![AlertStatus::Pending, AlertStatus::Retry],
+                |r| r.get(0),
+            )?)
+        })
+        .await
     }
 
     /// Digest queues: every (notifier, schedule) with undelivered digest alerts, with the
     /// oldest alert's queue time, the earliest retry time and the last digest sent.
-    pub fn digest_queues(&self) -> Result<Vec<DigestQueue>, StoreError> {
-        let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT a.notifier, a.digest, min(a.created_at), min(a.next_attempt_at),
-                    count(*), d.last_sent_at
-             FROM alerts a LEFT JOIN digests d ON d.notifier = a.notifier AND d.schedule = a.digest
-             WHERE a.status IN ('pending', 'retry') AND a.digest IS NOT NULL
-             GROUP BY a.notifier, a.digest ORDER BY min(a.id)",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(DigestQueue {
-                notifier: r.get(0)?,
-                schedule: r.get(1)?,
-                oldest: r.get(2)?,
-                next_attempt: r.get(3)?,
-                count: r.get::<_, i64>(4)?.max(0).unsigned_abs(),
-                last_sent: r.get(5)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+    pub async fn digest_queues(&self) -> Result<Vec<DigestQueue>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT a.notifier, a.digest, min(a.created_at), min(a.next_attempt_at),
+                        count(*), d.last_sent_at
+                 FROM alerts a
+                 LEFT JOIN digests d ON d.notifier = a.notifier AND d.schedule = a.digest
+                 WHERE a.status IN (?1, ?2) AND a.digest IS NOT NULL
+                 GROUP BY a.notifier, a.digest ORDER BY min(a.id)",
+            )?;
+            let rows = stmt.query_map(params![AlertStatus::Pending, AlertStatus::Retry], |r| {
+                Ok(DigestQueue {
+                    notifier: r.get(0)?,
+                    schedule: r.get(1)?,
+                    oldest: r.get(2)?,
+                    next_attempt: r.get(3)?,
+                    count: count(r.get(4)?),
+                    last_sent: r.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
     }
 
     /// The undelivered alerts of one digest queue, oldest first.
-    pub fn digest_alerts(&self, notifier: &str, schedule: &str) -> Result<Vec<Alert>, StoreError> {
-        let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {ALERT_COLUMNS} FROM alerts
-             WHERE status IN ('pending', 'retry') AND notifier = ?1 AND digest = ?2
-             ORDER BY id"
-        ))?;
-        let rows = stmt.query_map(params![notifier, schedule], read_alert)?;
-        collect_alerts(rows)
+    pub async fn digest_alerts(
+        &self,
+        notifier: &str,
+        schedule: &str,
+    ) -> Result<Vec<Alert>, StoreError> {
+        let (notifier, schedule) = (notifier.to_string(), schedule.to_string());
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {ALERT_COLUMNS} FROM alerts
+                 WHERE status IN (?3, ?4) AND notifier = ?1 AND digest = ?2
+                 ORDER BY id"
+            ))?;
+            let rows = stmt.query_map(
+                params![notifier, schedule, AlertStatus::Pending, AlertStatus::Retry],
+                read_alert,
+            )?;
+            collect_alerts(rows)
+        })
+        .await
     }
 
     /// Marks a delivered digest: all its alerts sent and the queue's last-sent time, atomically.
-    pub fn mark_digest_sent(
+    pub async fn mark_digest_sent(
         &self,
         notifier: &str,
         schedule: &str,
         ids: &[i64],
         now: i64,
     ) -> Result<(), StoreError> {
-        let mut conn = self.conn()?;
-        let tx = conn.transaction()?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "UPDATE alerts SET status = 'sent', sent_at = ?2, attempts = attempts + 1,
-                        last_error = NULL
-                 WHERE id = ?1",
-            )?;
-            for id in ids {
-                stmt.execute(params![id, now])?;
+        let (notifier, schedule, ids) = (notifier.to_string(), schedule.to_string(), ids.to_vec());
+        self.write(Durability::Full, move |conn| {
+            let tx = conn.transaction()?;
+            {
+                let mut stmt = tx.prepare_cached(MARK_SENT)?;
+                for id in ids {
+                    stmt.execute(params![id, now, AlertStatus::Sent])?;
+                }
             }
-        }
-        tx.execute(
-            "INSERT INTO digests (notifier, schedule, last_sent_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (notifier, schedule) DO UPDATE SET last_sent_at = excluded.last_sent_at",
-            params![notifier, schedule, now],
-        )?;
-        tx.commit()?;
-        Ok(())
+            tx.execute(
+                "INSERT INTO digests (notifier, schedule, last_sent_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (notifier, schedule) DO UPDATE SET last_sent_at = excluded.last_sent_at",
+                params![notifier, schedule, now],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
     }
 
     /// How many distinct items a rule alerted on (singly, not in digests) since `since`.
-    pub fn rule_alerts_since(&self, rule: &str, since: i64) -> Result<u32, StoreError> {
-        let n: i64 = self.conn()?.query_row(
-            "SELECT count(DISTINCT item_id) FROM alerts
-             WHERE rule = ?1 AND created_at >= ?2 AND digest IS NULL",
-            params![rule, since],
-            |r| r.get(0),
-        )?;
+    pub async fn rule_alerts_since(&self, rule: &str, since: i64) -> Result<u32, StoreError> {
+        let rule = rule.to_string();
+        let n: i64 = self
+            .read(move |conn| {
+                Ok(conn.query_row(
+                    "SELECT count(DISTINCT item_id) FROM alerts
+                     WHERE rule = ?1 AND created_at >= ?2 AND digest IS NULL",
+                    params![rule, since],
+                    |r| r.get(0),
+                )?)
+            })
+            .await?;
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
     /// Alerts for listings, newest first, optionally of one status.
-    pub fn list_alerts(
+    pub async fn list_alerts(
         &self,
-        status: Option<&str>,
+        status: Option<AlertStatus>,
         limit: usize,
     ) -> Result<Vec<AlertRow>, StoreError> {
-        let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, uid, rule, notifier, status, attempts, last_error, created_at,
-                    next_attempt_at, sent_at, digest, payload
-             FROM alerts WHERE ?1 IS NULL OR status = ?1 ORDER BY id DESC LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(params![status, limit as i64], |r| {
-            let payload: String = r.get(11)?;
-            let payload: Option<AlertPayload> = serde_json::from_str(&payload).ok();
-            let status: String = r.get(4)?;
-            let next: i64 = r.get(8)?;
-            Ok(AlertRow {
-                id: r.get(0)?,
-                uid: r.get(1)?,
-                rule: r.get(2)?,
-                notifier: r.get(3)?,
-                attempts: r.get(5)?,
-                last_error: r.get(6)?,
-                created_at: r.get(7)?,
-                next_attempt_at: (status == "pending" || status == "retry").then_some(next),
-                status,
-                sent_at: r.get(9)?,
-                digest: r.get(10)?,
-                title: payload
-                    .as_ref()
-                    .map(|p| p.title.clone())
-                    .unwrap_or_default(),
-                link: payload.and_then(|p| p.link),
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, uid, rule, notifier, status, attempts, last_error, created_at,
+                        next_attempt_at, sent_at, digest, payload
+                 FROM alerts WHERE ?1 IS NULL OR status = ?1 ORDER BY id DESC LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![status, limit as i64], |r| {
+                let payload: String = r.get(11)?;
+                let payload: Option<AlertPayload> = serde_json::from_str(&payload).ok();
+                let status: AlertStatus = r.get(4)?;
+                let next: i64 = r.get(8)?;
+                Ok(AlertRow {
+                    id: r.get(0)?,
+                    uid: r.get(1)?,
+                    rule: r.get(2)?,
+                    notifier: r.get(3)?,
+                    attempts: r.get(5)?,
+                    last_error: r.get(6)?,
+                    created_at: r.get(7)?,
+                    next_attempt_at: status.is_undelivered().then_some(next),
+                    status,
+                    sent_at: r.get(9)?,
+                    digest: r.get(10)?,
+                    title: payload
+                        .as_ref()
+                        .map(|p| p.title.clone())
+                        .unwrap_or_default(),
+                    link: payload.and_then(|p| p.link),
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
     }
 
     /// Requeues one alert (any status but `sent`) for immediate delivery. Returns whether it
     /// existed and was requeued.
-    pub fn requeue(&self, id: i64, now: i64) -> Result<bool, StoreError> {
-        let n = self.conn()?.execute(
-            "UPDATE alerts SET status = 'pending', next_attempt_at = ?2
-             WHERE id = ?1 AND status != 'sent'",
-            params![id, now],
-        )?;
+    pub async fn requeue(&self, id: i64, now: i64) -> Result<bool, StoreError> {
+        let n = self
+            .execute(
+                "UPDATE alerts SET status = ?3, next_attempt_at = ?2 WHERE id = ?1 AND status != ?4",
+                (id, now, AlertStatus::Pending, AlertStatus::Sent),
+            )
+            .await?;
         Ok(n == 1)
     }
 
     /// Requeues every dead alert. Returns how many.
-    pub fn requeue_dead(&self, now: i64) -> Result<usize, StoreError> {
-        Ok(self.conn()?.execute(
-            "UPDATE alerts SET status = 'pending', next_attempt_at = ?1 WHERE status = 'dead'",
-            params![now],
-        )?)
+    pub async fn requeue_dead(&self, now: i64) -> Result<usize, StoreError> {
+        self.execute(
+            "UPDATE alerts SET status = ?2, next_attempt_at = ?1 WHERE status = ?3",
+            (now, AlertStatus::Pending, AlertStatus::Dead),
+        )
+        .await
     }
 
     /// Marks an alert delivered.
-    pub fn mark_sent(&self, id: i64, now: i64) -> Result<(), StoreError> {
-        self.conn()?.execute(
-            "UPDATE alerts SET status = 'sent', sent_at = ?2, attempts = attempts + 1,
-                    last_error = NULL
-             WHERE id = ?1",
-            params![id, now],
-        )?;
-        Ok(())
+    pub async fn mark_sent(&self, id: i64, now: i64) -> Result<(), StoreError> {
+        self.execute(MARK_SENT, (id, now, AlertStatus::Sent))
+            .await
+            .map(drop)
     }
 
     /// Records a failed delivery: `retry_at` schedules another attempt, `None` gives up (dead).
-    pub fn mark_failed(
+    pub async fn mark_failed(
         &self,
         id: i64,
         error: &str,
         retry_at: Option<i64>,
     ) -> Result<(), StoreError> {
         let (status, next) = match retry_at {
-            Some(t) => ("retry", t),
-            None => ("dead", i64::MAX),
+            Some(t) => (AlertStatus::Retry, t),
+            None => (AlertStatus::Dead, i64::MAX),
         };
-        self.conn()?.execute(
+        self.execute(
             "UPDATE alerts SET status = ?2, attempts = attempts + 1, last_error = ?3,
                     next_attempt_at = ?4
              WHERE id = ?1",
-            params![id, status, error, next],
-        )?;
-        Ok(())
+            (id, status, error.to_string(), next),
+        )
+        .await
+        .map(drop)
     }
 
     /// Moves undelivered alerts' next attempt to `until` without counting an attempt: for
     /// alerts waiting behind another alert's failure on the same notifier.
-    pub fn defer(&self, ids: &[i64], until: i64) -> Result<(), StoreError> {
-        let mut conn = self.conn()?;
-        let tx = conn.transaction()?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "UPDATE alerts SET next_attempt_at = max(next_attempt_at, ?2)
-                 WHERE id = ?1 AND status IN ('pending', 'retry')",
-            )?;
-            for id in ids {
-                stmt.execute(params![id, until])?;
+    pub async fn defer(&self, ids: &[i64], until: i64) -> Result<(), StoreError> {
+        let ids = ids.to_vec();
+        self.write(Durability::Full, move |conn| {
+            let tx = conn.transaction()?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "UPDATE alerts SET next_attempt_at = max(next_attempt_at, ?2)
+                     WHERE id = ?1 AND status IN (?3, ?4)",
+                )?;
+                for id in ids {
+                    stmt.execute(params![id, until, AlertStatus::Pending, AlertStatus::Retry])?;
+                }
             }
-        }
-        tx.commit()?;
-        Ok(())
+            tx.commit()?;
+            Ok(())
+        })
+        .await
     }
 
     /// Alerts that should have gone out but have not: single alerts pending or waiting to
     /// retry, and digest alerts whose digest failed. Alerts waiting for their digest's time
     /// are not counted.
-    pub fn undelivered_count(&self) -> Result<u64, StoreError> {
-        let n: i64 = self.conn()?.query_row(
-            "SELECT count(*) FROM alerts
-             WHERE (status = 'pending' AND digest IS NULL) OR status = 'retry'",
-            [],
-            |r| r.get(0),
-        )?;
-        Ok(n.max(0).unsigned_abs())
+    pub async fn undelivered_count(&self) -> Result<u64, StoreError> {
+        self.read(|conn| {
+            Ok(count(conn.query_row(
+                "SELECT count(*) FROM alerts
+                 WHERE (status = ?1 AND digest IS NULL) OR status = ?2",
+                params![AlertStatus::Pending, AlertStatus::Retry],
+                |r| r.get(0),
+            )?))
+        })
+        .await
     }
 
     /// Feeds whose last poll failed.
-    pub fn failing_feeds(&self) -> Result<u64, StoreError> {
-        let n: i64 = self.conn()?.query_row(
-            "SELECT count(*) FROM feeds WHERE consecutive_failures > 0",
-            [],
-            |r| r.get(0),
-        )?;
-        Ok(n.max(0).unsigned_abs())
+    pub async fn failing_feeds(&self) -> Result<u64, StoreError> {
+        self.read(|conn| {
+            Ok(count(conn.query_row(
+                "SELECT count(*) FROM feeds WHERE consecutive_failures > 0",
+                [],
+                |r| r.get(0),
+            )?))
+        })
+        .await
     }
 
     /// Counts of alerts by status, for status lines and listings.
-    pub fn alert_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT status, count(*) FROM alerts GROUP BY status ORDER BY status",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((r.get(0)?, r.get::<_, i64>(1)?.max(0).unsigned_abs()))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+    pub async fn alert_counts(&self) -> Result<Vec<(AlertStatus, u64)>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT status, count(*) FROM alerts GROUP BY status ORDER BY status",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, count(r.get(1)?))))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
     }
 
     /// Items first seen at or after `since` (unix seconds), oldest first.
-    pub fn items_since(&self, since: i64) -> Result<Vec<StoredItem>, StoreError> {
-        let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT f.url, i.key, i.title, i.link, i.summary, i.content, i.authors,
-                    i.categories, i.published_at
-             FROM items i JOIN feeds f ON f.id = i.feed_id
-             WHERE i.first_seen_at >= ?1 AND i.pruned = 0 ORDER BY i.id",
+    pub async fn items_since(&self, since: i64) -> Result<Vec<StoredItem>, StoreError> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT f.url, i.key, i.title, i.link, i.summary, i.content, i.authors,
+                        i.categories, i.published_at
+                 FROM items i JOIN feeds f ON f.id = i.feed_id
+                 WHERE i.first_seen_at >= ?1 AND i.pruned = 0 ORDER BY i.id",
+            )?;
+            let rows = stmt.query_map(params![since], |r| {
+                Ok(StoredItem {
+                    feed_url: r.get(0)?,
+                    item: Item {
+                        key: r.get(1)?,
+                        title: r.get(2)?,
+                        link: r.get(3)?,
+                        summary: r.get(4)?,
+                        content: r.get(5)?,
+                        authors: parse_list(&r.get::<_, String>(6)?),
+                        categories: parse_list(&r.get::<_, String>(7)?),
+                        published: r
+                            .get::<_, Option<i64>>(8)?
+                            .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0)),
+                    },
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+}
+
+/// Marks one alert (`?1`) delivered at `?2`; `?3` is [`AlertStatus::Sent`].
+const MARK_SENT: &str = "UPDATE alerts SET status = ?3, sent_at = ?2, attempts = attempts + 1,
+        last_error = NULL
+ WHERE id = ?1";
+
+/// A row count from SQL (never negative) as `u64`.
+fn count(n: i64) -> u64 {
+    n.max(0).unsigned_abs()
+}
+
+/// The body of [`Store::ingest`], on the database thread.
+fn ingest(
+    conn: &mut Connection,
+    feed_id: i64,
+    feed_url: &str,
+    batch: &Ingest,
+) -> Result<IngestReport, StoreError> {
+    let tx = conn.transaction()?;
+    tx.prepare_cached(
+        "UPDATE feeds SET title = COALESCE(?2, title), etag = ?3, last_modified = ?4,
+                first_polled_at = COALESCE(first_polled_at, ?5), last_polled_at = ?5,
+                last_success_at = ?5, last_error = NULL, consecutive_failures = 0,
+                failing_since = NULL, health_alerted = 0
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        feed_id,
+        batch.title,
+        batch.etag,
+        batch.last_modified,
+        batch.now
+    ])?;
+    let mut report = IngestReport::default();
+    let mut item_ids: Vec<Option<i64>> = Vec::with_capacity(batch.items.len());
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO items (feed_id, key, title, link, summary, content, authors,
+                                categories, published_at, first_seen_at, link_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+             ON CONFLICT(feed_id, key) DO NOTHING
+             RETURNING id",
         )?;
-        let rows = stmt.query_map(params![since], |r| {
-            Ok(StoredItem {
-                feed_url: r.get(0)?,
-                item: Item {
-                    key: r.get(1)?,
-                    title: r.get(2)?,
-                    link: r.get(3)?,
-                    summary: r.get(4)?,
-                    content: r.get(5)?,
-                    authors: parse_list(&r.get::<_, String>(6)?),
-                    categories: parse_list(&r.get::<_, String>(7)?),
-                    published: r
-                        .get::<_, Option<i64>>(8)?
-                        .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0)),
-                },
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        for item in &batch.items {
+            let id: Option<i64> = insert
+                .query_row(
+                    params![
+                        feed_id,
+                        item.key,
+                        item.title,
+                        item.link,
+                        item.summary,
+                        item.content,
+                        json_list(&item.authors),
+                        json_list(&item.categories),
+                        item.published.map(|t| t.timestamp()),
+                        batch.now,
+                        item.link.as_deref().map(canonical_link),
+                    ],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if id.is_some() {
+                report.items += 1;
+            }
+            item_ids.push(id);
+        }
+    }
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO alerts (uid, item_id, rule, notifier, payload, status, attempts,
+                                 created_at, next_attempt_at, story, digest)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?9, 0, ?6, ?6, ?7, ?8)
+             ON CONFLICT DO NOTHING",
+        )?;
+        for alert in &batch.alerts {
+            // Only alerts for items this batch actually inserted: an item already stored
+            // had its alerts decided when it was first seen.
+            let (Some(item), Some(Some(item_id))) =
+                (batch.items.get(alert.item), item_ids.get(alert.item))
+            else {
+                continue;
+            };
+            let uid = alert_uid(
+                feed_url,
+                item.key.as_str(),
+                &alert.payload.rule,
+                &alert.notifier,
+            );
+            let payload = serde_json::to_string(&alert.payload)
+                .map_err(|source| StoreError::Payload { id: 0, source })?;
+            report.alerts += insert.execute(params![
+                uid,
+                item_id,
+                alert.payload.rule,
+                alert.notifier,
+                payload,
+                batch.now,
+                alert.story,
+                alert.digest,
+                AlertStatus::Pending,
+            ])?;
+        }
+    }
+    insert_feed_alerts(&tx, feed_url, &batch.feed_alerts, batch.now)?;
+    tx.commit()?;
+    Ok(report)
+}
+
+/// Alert statuses are stored by name; the schema's CHECK allows exactly these.
+impl ToSql for AlertStatus {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for AlertStatus {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let name = value.as_str()?;
+        AlertStatus::from_name(name)
+            .ok_or_else(|| FromSqlError::Other(format!("unknown alert status {name:?}").into()))
+    }
+}
+
+/// Item keys are stored as their text.
+impl ToSql for ItemKey {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for ItemKey {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        Ok(ItemKey::from_stored(value.as_str()?.to_string()))
     }
 }
 
@@ -901,7 +1070,7 @@ fn insert_feed_alerts(
     let mut insert = tx.prepare_cached(
         "INSERT INTO alerts (uid, item_id, rule, notifier, payload, status, attempts,
                              created_at, next_attempt_at, story, digest)
-         VALUES (?1, NULL, ?2, ?3, ?4, 'pending', 0, ?5, ?5, ?6, NULL)
+         VALUES (?1, NULL, ?2, ?3, ?4, ?7, 0, ?5, ?5, ?6, NULL)
          ON CONFLICT DO NOTHING",
     )?;
     for alert in alerts {
@@ -914,7 +1083,8 @@ fn insert_feed_alerts(
             alert.notifier,
             payload,
             now,
-            alert.story
+            alert.story,
+            AlertStatus::Pending,
         ])?;
     }
     Ok(())
@@ -1018,7 +1188,7 @@ pub struct AlertRow {
     /// Notifier name.
     pub notifier: String,
     /// pending, retry, sent or dead.
-    pub status: String,
+    pub status: AlertStatus,
     /// Delivery attempts so far.
     pub attempts: u32,
     /// Last delivery error.

@@ -1,44 +1,64 @@
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Instant;
+
 use super::*;
 use crate::domain::FeedId;
 use crate::domain::fixtures::{alert, item};
 
-impl<'a> Ingest<'a> {
+async fn open() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&dir.path().join("sub/feedwatch.db"))
+        .await
+        .expect("open");
+    (dir, store)
+}
+
+impl Ingest {
     /// The one builder for test batches (here and in the outbox tests): `items` and their
     /// `alerts` at `now`, with no feed title, no validators and no feed alerts. Set other
     /// fields with `Ingest { title: …, ..Ingest::batch(…) }`.
-    pub(crate) fn batch(items: &'a [Item], alerts: &'a [NewAlert], now: i64) -> Self {
+    pub(crate) fn batch(items: Vec<Item>, alerts: Vec<NewAlert>, now: i64) -> Self {
         Ingest {
-            title: None,
-            etag: None,
-            last_modified: None,
             items,
             alerts,
-            feed_alerts: &[],
             now,
+            ..Ingest::default()
         }
     }
 }
 
-fn open() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(&dir.path().join("sub/feedwatch.db")).expect("open");
-    (dir, store)
+/// The feed `http://f/` and its state (its row created).
+async fn feed(store: &Store) -> (FeedId, FeedState) {
+    let feed = FeedId::from_stored("http://f/".into());
+    let st = store.feed_state(&feed).await.expect("state");
+    (feed, st)
 }
 
-#[test]
-fn ingest_dedupes_items_and_queues_alerts_once() {
-    let (_dir, store) = open();
-    let feed = FeedId::from_stored("http://f/".into());
-    let st = store.feed_state(&feed).expect("state");
+fn keys(set: HashSet<ItemKey>) -> Vec<String> {
+    let mut v: Vec<String> = set.into_iter().map(|k| k.as_str().to_string()).collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn ingest_dedupes_items_and_queues_alerts_once() {
+    let (_dir, store) = open().await;
+    let (feed, st) = feed(&store).await;
     assert_eq!(st.first_polled_at, None);
-    let items = vec![item("a"), item("b")];
-    let alerts = vec![alert(0, "mail"), alert(1, "mail"), alert(1, "hook")];
-    let batch = Ingest {
-        title: Some("F"),
-        etag: Some("\"e1\""),
-        ..Ingest::batch(&items, &alerts, 100)
+    let first = Ingest {
+        title: Some("F".into()),
+        etag: Some("\"e1\"".into()),
+        ..Ingest::batch(
+            vec![item("a"), item("b")],
+            vec![alert(0, "mail"), alert(1, "mail"), alert(1, "hook")],
+            100,
+        )
     };
-    let r = store.ingest(st.id, feed.as_str(), &batch).expect("ingest");
+    let r = store
+        .ingest(st.id, feed.as_str(), first.clone())
+        .await
+        .expect("ingest");
     assert_eq!(
         r,
         IngestReport {
@@ -47,9 +67,12 @@ fn ingest_dedupes_items_and_queues_alerts_once() {
         }
     );
     // The same batch again: nothing new, nothing queued twice.
-    let r = store.ingest(st.id, feed.as_str(), &batch).expect("ingest");
+    let r = store
+        .ingest(st.id, feed.as_str(), first)
+        .await
+        .expect("ingest");
     assert_eq!(r, IngestReport::default());
-    let st = store.feed_state(&feed).expect("state");
+    let st = store.feed_state(&feed).await.expect("state");
     assert_eq!(st.first_polled_at, Some(100));
     assert_eq!(st.etag.as_deref(), Some("\"e1\""));
     let mut moved = item("c");
@@ -62,66 +85,70 @@ fn ingest_dedupes_items_and_queues_alerts_once() {
             st.id,
             &[item("a"), moved.clone(), same_page.clone(), item("d")],
         )
+        .await
         .expect("known");
-    let mut known: Vec<String> = known.into_iter().collect();
-    known.sort();
     assert_eq!(
-        known,
+        keys(known),
         vec!["a".to_string(), "c".to_string()],
         "a by key, c by link and title; e (same page, new title) is new"
     );
     let shared = store
         .links_in_feed(st.id, &[same_page, item("d")])
+        .await
         .expect("links");
-    assert_eq!(
-        shared.into_iter().collect::<Vec<_>>(),
-        vec!["e".to_string()]
-    );
-    assert_eq!(store.due_alerts(100, 10).expect("due").len(), 3);
+    assert_eq!(keys(shared), vec!["e".to_string()]);
+    assert_eq!(store.due_alerts(100, 10).await.expect("due").len(), 3);
 }
 
-#[test]
-fn failed_alert_waits_until_retry_time_and_dead_never_returns() {
-    let (_dir, store) = open();
-    let feed = FeedId::from_stored("http://f/".into());
-    let st = store.feed_state(&feed).expect("state");
-    let items = vec![item("a"), item("b")];
-    let alerts = vec![alert(0, "mail"), alert(1, "mail")];
-    let batch = Ingest::batch(&items, &alerts, 10);
-    store.ingest(st.id, feed.as_str(), &batch).expect("ingest");
-    let due = store.due_alerts(10, 10).expect("due");
+/// Stores items `a` and `b` at `now`, each with an alert to `mail`; returns those alerts.
+async fn queue_two(store: &Store, now: i64) -> Vec<Alert> {
+    let (feed, st) = feed(store).await;
+    let b = Ingest::batch(
+        vec![item("a"), item("b")],
+        vec![alert(0, "mail"), alert(1, "mail")],
+        now,
+    );
+    store.ingest(st.id, feed.as_str(), b).await.expect("ingest");
+    store.due_alerts(now, 10).await.expect("due")
+}
+
+#[tokio::test]
+async fn failed_alert_waits_until_retry_time_and_dead_never_returns() {
+    let (_dir, store) = open().await;
+    let due = queue_two(&store, 10).await;
     assert_eq!(due.len(), 2);
     assert_ne!(due[0].uid, due[1].uid);
     store
         .mark_failed(due[0].id, "connection refused", Some(70))
+        .await
         .expect("fail");
     store
         .mark_failed(due[1].id, "550 no such user", None)
+        .await
         .expect("dead");
-    assert!(store.due_alerts(69, 10).expect("due").is_empty());
-    let again = store.due_alerts(70, 10).expect("due");
+    assert!(store.due_alerts(69, 10).await.expect("due").is_empty());
+    let again = store.due_alerts(70, 10).await.expect("due");
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].attempts, 1);
-    store.mark_sent(again[0].id, 71).expect("sent");
-    assert_eq!(store.undelivered_count().expect("count"), 0);
+    store.mark_sent(again[0].id, 71).await.expect("sent");
+    assert_eq!(store.undelivered_count().await.expect("count"), 0);
     assert_eq!(
-        store.alert_counts().expect("counts"),
-        vec![("dead".to_string(), 1), ("sent".to_string(), 1)]
+        store.alert_counts().await.expect("counts"),
+        vec![(AlertStatus::Dead, 1), (AlertStatus::Sent, 1)]
     );
 }
 
-#[test]
-fn failures_count_up_and_reset_on_success() {
-    let (_dir, store) = open();
-    let feed = FeedId::from_stored("http://f/".into());
-    let st = store.feed_state(&feed).expect("state");
-    store
-        .record_failure(st.id, feed.as_str(), 1, "boom", &[])
-        .expect("fail");
-    store
-        .record_failure(st.id, feed.as_str(), 2, "boom", &[])
-        .expect("fail");
-    let failing = store.feed_state(&feed).expect("state");
+#[tokio::test]
+async fn failures_count_up_and_reset_on_success() {
+    let (_dir, store) = open().await;
+    let (feed, st) = feed(&store).await;
+    for now in [1, 2] {
+        store
+            .record_failure(st.id, feed.as_str(), now, "boom", &[])
+            .await
+            .expect("fail");
+    }
+    let failing = store.feed_state(&feed).await.expect("state");
     assert_eq!(failing.last_error.as_deref(), Some("boom"));
     assert_eq!(
         (failing.consecutive_failures, failing.failing_since),
@@ -130,130 +157,324 @@ fn failures_count_up_and_reset_on_success() {
     assert!(!failing.health_alerted);
     store
         .record_failure(st.id, feed.as_str(), 3, "boom", &[alert(0, "mail")])
+        .await
         .expect("fail with health alert");
-    assert!(store.feed_state(&feed).expect("state").health_alerted);
+    assert!(store.feed_state(&feed).await.expect("state").health_alerted);
     assert_eq!(
-        store.due_alerts(3, 10).expect("due").len(),
+        store.due_alerts(3, 10).await.expect("due").len(),
         1,
         "health alert queued"
     );
     store
         .record_not_modified(st.id, feed.as_str(), &[], 4)
+        .await
         .expect("304");
-    let st = store.feed_state(&feed).expect("state");
+    let st = store.feed_state(&feed).await.expect("state");
     assert_eq!((st.consecutive_failures, st.last_error), (0, None));
     assert_eq!((st.failing_since, st.health_alerted), (None, false));
 }
 
-#[test]
-fn reopening_keeps_everything() {
+#[tokio::test]
+async fn reopening_keeps_everything() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("db.sqlite");
-    let feed = FeedId::from_stored("http://f/".into());
     {
-        let store = Store::open(&path).expect("open");
-        let st = store.feed_state(&feed).expect("state");
-        let items = vec![item("a")];
-        let alerts = vec![alert(0, "mail")];
-        let batch = Ingest::batch(&items, &alerts, 5);
-        store.ingest(st.id, feed.as_str(), &batch).expect("ingest");
+        let store = Store::open(&path).await.expect("open");
+        let (feed, st) = feed(&store).await;
+        let b = Ingest::batch(vec![item("a")], vec![alert(0, "mail")], 5);
+        store.ingest(st.id, feed.as_str(), b).await.expect("ingest");
     }
-    let store = Store::open(&path).expect("reopen");
-    assert_eq!(store.undelivered_count().expect("count"), 1);
-    assert_eq!(store.items_since(0).expect("items").len(), 1);
+    let store = Store::open(&path).await.expect("reopen");
+    assert_eq!(store.undelivered_count().await.expect("count"), 1);
+    assert_eq!(store.items_since(0).await.expect("items").len(), 1);
 }
 
-#[test]
-fn one_story_alerts_once_per_rule_and_notifier_across_feeds() {
-    let (_dir, store) = open();
+#[tokio::test]
+async fn one_story_alerts_once_per_rule_and_notifier_across_feeds() {
+    let (_dir, store) = open().await;
     for (n, url) in ["http://a/", "http://b/"].iter().enumerate() {
         let feed = FeedId::from_stored((*url).into());
-        let st = store.feed_state(&feed).expect("state");
-        let items = vec![item(&format!("k{n}"))];
+        let st = store.feed_state(&feed).await.expect("state");
         let mut a = alert(0, "mail");
         a.story = "https://news.example/story".into();
-        let alerts = [a];
-        let batch = Ingest::batch(&items, &alerts, 1);
-        let r = store.ingest(st.id, feed.as_str(), &batch).expect("ingest");
+        let b = Ingest::batch(vec![item(&format!("k{n}"))], vec![a], 1);
+        let r = store.ingest(st.id, feed.as_str(), b).await.expect("ingest");
         assert_eq!(r.items, 1);
         assert_eq!(r.alerts, usize::from(n == 0), "feed {url}");
     }
 }
 
-#[test]
-fn digest_alerts_wait_in_their_queue_and_are_sent_together() {
-    let (_dir, store) = open();
-    let feed = FeedId::from_stored("http://f/".into());
-    let st = store.feed_state(&feed).expect("state");
-    let items = vec![item("a"), item("b"), item("c")];
+#[tokio::test]
+async fn digest_alerts_wait_in_their_queue_and_are_sent_together() {
+    let (_dir, store) = open().await;
+    let (feed, st) = feed(&store).await;
     let mut alerts = vec![alert(0, "mail"), alert(1, "mail"), alert(2, "mail")];
     alerts[0].digest = Some("1h".into());
     alerts[1].digest = Some("1h".into());
-    let batch = Ingest::batch(&items, &alerts, 100);
-    store.ingest(st.id, feed.as_str(), &batch).expect("ingest");
+    let b = Ingest::batch(vec![item("a"), item("b"), item("c")], alerts, 100);
+    store.ingest(st.id, feed.as_str(), b).await.expect("ingest");
     assert_eq!(
-        store.due_alerts(100, 10).expect("due").len(),
+        store.due_alerts(100, 10).await.expect("due").len(),
         1,
         "digest alerts are not single"
     );
     assert_eq!(
-        store.undelivered_count().expect("n"),
+        store.undelivered_count().await.expect("n"),
         1,
         "waiting for a digest is not undelivered"
     );
-    let q = store.digest_queues().expect("queues");
+    let q = store.digest_queues().await.expect("queues");
     assert_eq!(q.len(), 1);
     assert_eq!((q[0].count, q[0].oldest, q[0].last_sent), (2, 100, None));
-    let batch_alerts = store.digest_alerts("mail", "1h").expect("alerts");
+    let batch_alerts = store.digest_alerts("mail", "1h").await.expect("alerts");
     let ids: Vec<i64> = batch_alerts.iter().map(|a| a.id).collect();
     store
         .mark_digest_sent("mail", "1h", &ids, 200)
+        .await
         .expect("sent");
-    assert!(store.digest_queues().expect("queues").is_empty());
-    assert_eq!(store.rule_alerts_since("r", 0).expect("count"), 1);
+    assert!(store.digest_queues().await.expect("queues").is_empty());
+    assert_eq!(store.rule_alerts_since("r", 0).await.expect("count"), 1);
 }
 
-#[test]
-fn listing_and_requeue() {
-    let (_dir, store) = open();
-    let feed = FeedId::from_stored("http://f/".into());
-    let st = store.feed_state(&feed).expect("state");
-    let items = vec![item("a"), item("b")];
-    let alerts = vec![alert(0, "mail"), alert(1, "mail")];
-    let batch = Ingest::batch(&items, &alerts, 1);
-    store.ingest(st.id, feed.as_str(), &batch).expect("ingest");
-    let due = store.due_alerts(1, 10).expect("due");
-    store
-        .mark_failed(due[0].id, "550 nope", None)
-        .expect("dead");
-    store
-        .mark_failed(due[1].id, "550 nope", None)
-        .expect("dead");
-    let dead = store.list_alerts(Some("dead"), 10).expect("list");
+#[tokio::test]
+async fn listing_and_requeue() {
+    let (_dir, store) = open().await;
+    let due = queue_two(&store, 1).await;
+    for a in &due {
+        store
+            .mark_failed(a.id, "550 nope", None)
+            .await
+            .expect("dead");
+    }
+    let dead = store
+        .list_alerts(Some(AlertStatus::Dead), 10)
+        .await
+        .expect("list");
     assert_eq!(dead.len(), 2);
+    assert_eq!(dead[0].status, AlertStatus::Dead);
     assert_eq!(dead[0].last_error.as_deref(), Some("550 nope"));
-    assert!(store.requeue(due[0].id, 5).expect("requeue"));
-    assert!(!store.requeue(999, 5).expect("no such alert"));
-    assert_eq!(store.requeue_dead(5).expect("requeue dead"), 1);
-    assert_eq!(store.due_alerts(5, 10).expect("due").len(), 2);
+    assert!(store.requeue(due[0].id, 5).await.expect("requeue"));
+    assert!(!store.requeue(999, 5).await.expect("no such alert"));
+    assert_eq!(store.requeue_dead(5).await.expect("requeue dead"), 1);
+    assert_eq!(store.due_alerts(5, 10).await.expect("due").len(), 2);
+    let json =
+        serde_json::to_value(&store.list_alerts(None, 1).await.expect("list")[0]).expect("json");
+    assert_eq!(json["status"], "pending", "listed by its stored name");
 }
 
-#[test]
-fn prune_keeps_keys_as_tombstones() {
-    let (_dir, store) = open();
-    let feed = FeedId::from_stored("http://f/".into());
-    let st = store.feed_state(&feed).expect("state");
-    let items = vec![item("old")];
-    let batch = Ingest::batch(&items, &[], 10);
-    store.ingest(st.id, feed.as_str(), &batch).expect("ingest");
-    assert_eq!(store.prune(20).expect("prune"), 1);
-    assert_eq!(store.prune(20).expect("prune again"), 0);
+#[tokio::test]
+async fn prune_keeps_keys_as_tombstones() {
+    let (_dir, store) = open().await;
+    let (feed, st) = feed(&store).await;
+    let b = Ingest::batch(vec![item("old")], vec![], 10);
+    store.ingest(st.id, feed.as_str(), b).await.expect("ingest");
+    assert_eq!(store.prune_before(20).await.expect("prune"), 1);
+    assert_eq!(store.prune_before(20).await.expect("prune again"), 0);
     assert!(
-        store.items_since(0).expect("items").is_empty(),
+        store.items_since(0).await.expect("items").is_empty(),
         "bodies are gone"
     );
-    let known = store.known_items(st.id, &[item("old")]).expect("known");
-    assert!(known.contains("old"), "the key still dedupes");
-    let rows = store.feeds_overview().expect("overview");
+    let known = store
+        .known_items(st.id, &[item("old")])
+        .await
+        .expect("known");
+    assert_eq!(
+        keys(known),
+        vec!["old".to_string()],
+        "the key still dedupes"
+    );
+    let rows = store.feeds_overview().await.expect("overview");
     assert_eq!(rows[0].items, 1);
+}
+
+#[tokio::test]
+async fn prune_empties_only_bodies_older_than_keep() {
+    let (_dir, store) = open().await;
+    let (feed, st) = feed(&store).await;
+    for (key, seen) in [("old", 99), ("kept", 100)] {
+        let b = Ingest::batch(vec![item(key)], vec![], seen);
+        store.ingest(st.id, feed.as_str(), b).await.expect("ingest");
+    }
+    store.prune(Duration::from_secs(100), 200).await;
+    let left: Vec<String> = store
+        .items_since(0)
+        .await
+        .expect("items")
+        .into_iter()
+        .map(|s| s.item.key.as_str().to_string())
+        .collect();
+    assert_eq!(
+        left,
+        vec!["kept".to_string()],
+        "pruned: first seen before 200 - 100"
+    );
+}
+
+/// `PRAGMA synchronous` of the store's connection: 1 is NORMAL, 2 is FULL.
+async fn synchronous(store: &Store) -> i64 {
+    store
+        .read(|conn| Ok(conn.query_row("PRAGMA synchronous", [], |r| r.get(0))?))
+        .await
+        .expect("pragma")
+}
+
+type Call<'a> = Pin<Box<dyn Future<Output = Result<(), StoreError>> + 'a>>;
+
+#[tokio::test]
+async fn reads_leave_synchronous_as_the_last_write_set_it() {
+    let (_dir, store) = open().await;
+    let (feed, st) = feed(&store).await;
+    let b = Ingest::batch(vec![item("a")], vec![alert(0, "mail")], 1);
+    store.ingest(st.id, feed.as_str(), b).await.expect("ingest");
+    assert_eq!(synchronous(&store).await, 2, "an alert commits at FULL");
+    store
+        .set_next_poll(st.id, 60, Duration::from_secs(60))
+        .await
+        .expect("bookkeeping");
+    assert_eq!(
+        synchronous(&store).await,
+        1,
+        "bookkeeping commits at NORMAL"
+    );
+    let s = &store;
+    let reads: Vec<(&str, Call<'_>)> = vec![
+        (
+            "feed_state",
+            Box::pin(async { s.feed_state(&feed).await.map(drop) }),
+        ),
+        (
+            "known_items",
+            Box::pin(async { s.known_items(st.id, &[item("a")]).await.map(drop) }),
+        ),
+        (
+            "links_in_feed",
+            Box::pin(async { s.links_in_feed(st.id, &[item("a")]).await.map(drop) }),
+        ),
+        (
+            "feeds_overview",
+            Box::pin(async { s.feeds_overview().await.map(drop) }),
+        ),
+        (
+            "due_alerts",
+            Box::pin(async { s.due_alerts(1, 10).await.map(drop) }),
+        ),
+        (
+            "next_attempt_at",
+            Box::pin(async { s.next_attempt_at().await.map(drop) }),
+        ),
+        (
+            "digest_queues",
+            Box::pin(async { s.digest_queues().await.map(drop) }),
+        ),
+        (
+            "digest_alerts",
+            Box::pin(async { s.digest_alerts("mail", "1h").await.map(drop) }),
+        ),
+        (
+            "rule_alerts_since",
+            Box::pin(async { s.rule_alerts_since("r", 0).await.map(drop) }),
+        ),
+        (
+            "list_alerts",
+            Box::pin(async { s.list_alerts(None, 10).await.map(drop) }),
+        ),
+        (
+            "undelivered_count",
+            Box::pin(async { s.undelivered_count().await.map(drop) }),
+        ),
+        (
+            "failing_feeds",
+            Box::pin(async { s.failing_feeds().await.map(drop) }),
+        ),
+        (
+            "alert_counts",
+            Box::pin(async { s.alert_counts().await.map(drop) }),
+        ),
+        (
+            "items_since",
+            Box::pin(async { s.items_since(0).await.map(drop) }),
+        ),
+    ];
+    for (name, read) in reads {
+        read.await.expect(name);
+        assert_eq!(synchronous(&store).await, 1, "{name} switched synchronous");
+    }
+    let due = store.due_alerts(1, 10).await.expect("due");
+    store.mark_sent(due[0].id, 2).await.expect("sent");
+    assert_eq!(synchronous(&store).await, 2, "the outbox commits at FULL");
+}
+
+/// Bound on a 50 ms timer's lateness: far below the 10 s a blocked runtime would add.
+const TIMER_SLACK: Duration = Duration::from_secs(2);
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_store_call_waiting_for_a_lock_does_not_block_the_runtime() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db");
+    let store = Store::open(&path).await.expect("open");
+    let (_, st) = feed(&store).await;
+    // Another process holds the write lock: the store's write waits (busy_timeout, 10 s).
+    let other = Connection::open(&path).expect("second connection");
+    other
+        .execute_batch("BEGIN IMMEDIATE")
+        .expect("take the write lock");
+    let write = tokio::spawn({
+        let store = store.clone();
+        async move { store.set_gone(st.id, 7).await }
+    });
+    // On this runtime's only thread, a timer still fires on time meanwhile.
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let late = started.elapsed();
+    assert!(late < TIMER_SLACK, "the timer fired after {late:?}");
+    assert!(!write.is_finished(), "the write waits for the lock");
+    other.execute_batch("COMMIT").expect("release the lock");
+    write
+        .await
+        .expect("task")
+        .expect("write after the lock is released");
+    let (_, st) = feed(&store).await;
+    assert_eq!(st.gone_at, Some(7));
+}
+
+#[tokio::test]
+async fn dropping_the_last_handle_closes_the_database() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db");
+    let store = Store::open(&path).await.expect("open");
+    feed(&store).await;
+    let wal = dir.path().join("db-wal");
+    assert!(wal.exists(), "WAL mode keeps a log beside the database");
+    let clone = store.clone();
+    drop(store);
+    assert!(wal.exists(), "a clone keeps the database open");
+    drop(clone);
+    // SQLite checkpoints and removes the WAL when its last connection closes.
+    assert!(
+        !wal.exists(),
+        "closed by the time the last handle is dropped"
+    );
+}
+
+#[tokio::test]
+async fn alert_statuses_round_trip_through_sql_by_name() {
+    let (_dir, store) = open().await;
+    for status in AlertStatus::ALL {
+        let (name, back) = store
+            .read(move |conn| {
+                Ok(conn.query_row("SELECT ?1, ?1", params![status], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, AlertStatus>(1)?))
+                })?)
+            })
+            .await
+            .expect("round trip");
+        assert_eq!((name.as_str(), back), (status.as_str(), status));
+    }
+    let unknown = store
+        .read(|conn| Ok(conn.query_row("SELECT 'lost'", [], |r| r.get::<_, AlertStatus>(0))?))
+        .await;
+    assert!(
+        unknown.is_err(),
+        "an unknown status is an error, not a guess"
+    );
 }
