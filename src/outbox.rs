@@ -271,30 +271,30 @@ impl Outbox {
             }
             Err(e) => {
                 let retry_at = self.retry_at(first, &e, now);
+                // The whole cause chain, once: what `alerts` shows and the logs say.
+                let error = error_chain(&e);
                 metrics::counter!(crate::metrics::DELIVERIES, "notifier" => first.notifier.clone(),
                     "result" => if retry_at.is_some() { "retry" } else { "dead" })
                 .increment(alerts.len() as u64);
                 for a in alerts {
-                    self.store
-                        .mark_failed(a.id, &e.to_string(), retry_at)
-                        .await?;
+                    self.store.mark_failed(a.id, &error, retry_at).await?;
                 }
                 match retry_at {
                     Some(at) => {
                         if first.attempts == 0 {
                             tracing::warn!(alert_id = first.id, notifier = %first.notifier,
-                                attempt = 1, retry_in_s = at - now, error = %e,
+                                attempt = 1, retry_in_s = at - now, error = %error,
                                 "{kind} delivery failed; will retry");
                         } else {
                             tracing::debug!(alert_id = first.id, notifier = %first.notifier,
-                                attempt = first.attempts + 1, retry_in_s = at - now, error = %e,
+                                attempt = first.attempts + 1, retry_in_s = at - now, error = %error,
                                 "{kind} delivery failed again; will retry");
                         }
                         Ok(Outcome::Retry(at))
                     }
                     None => {
                         tracing::error!(alert_id = first.id, notifier = %first.notifier,
-                            attempt = first.attempts + 1, error = %e,
+                            attempt = first.attempts + 1, error = %error,
                             "{kind} delivery failed; giving up (dead)");
                         Ok(Outcome::Dead)
                     }

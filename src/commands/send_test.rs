@@ -8,7 +8,7 @@ use anyhow::Context;
 use chrono::Utc;
 
 use crate::config::Config;
-use crate::domain::{Alert, AlertPayload};
+use crate::domain::{Alert, AlertPayload, error_chain};
 use crate::notify::Notifier;
 
 /// A sample alert for `send-test`.
@@ -68,34 +68,11 @@ pub async fn run(path: &Path, name: &str) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            println!("{name}: NOT delivered: {e}");
-            if let NotifyHint::Some(h) = hint(&e.to_string()) {
+            println!("{name}: NOT delivered: {}", error_chain(&e));
+            if let Some(h) = notifier.hint(&e) {
                 println!("hint: {h}");
             }
             Ok(ExitCode::FAILURE)
         }
-    }
-}
-
-enum NotifyHint {
-    Some(&'static str),
-    None,
-}
-
-/// The most common SMTP set-up mistakes, recognised from the error text.
-fn hint(error: &str) -> NotifyHint {
-    let e = error.to_ascii_lowercase();
-    if e.contains("starttls") || e.contains("must issue") {
-        NotifyHint::Some("the server requires STARTTLS: use smtp://HOST:587?tls=required")
-    } else if e.contains("certificate") || e.contains("invalidcertificate") {
-        NotifyHint::Some("the server's TLS certificate is not trusted for this host name")
-    } else if e.contains("authentication") || e.contains("535") || e.contains("530") {
-        NotifyHint::Some("check `username` and the password in `password_file` / `password_env`")
-    } else if e.contains("connection refused") {
-        NotifyHint::Some("nothing listens there: check host and port (25, 465 for smtps://, 587)")
-    } else if e.contains("corrupt message") || e.contains("wrong version number") {
-        NotifyHint::Some("TLS mode mismatch: port 465 wants smtps://, ports 25/587 want smtp://")
-    } else {
-        NotifyHint::None
     }
 }

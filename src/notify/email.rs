@@ -7,9 +7,9 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use super::{Delivered, NotifyError, render};
+use super::{Cause, Delivered, Destination, NotifyError, failure, render};
 use crate::config::{Email, SmtpTls};
-use crate::domain::{Alert, error_chain, hash_hex};
+use crate::domain::{Alert, hash_hex};
 
 /// Domain part of generated Message-IDs.
 const MESSAGE_ID_DOMAIN: &str = "feedwatch.invalid";
@@ -21,6 +21,10 @@ pub struct EmailNotifier {
     from: lettre::message::Mailbox,
     to: Vec<lettre::message::Mailbox>,
     subject: String,
+    /// Host, port and TLS mode as configured, for hints.
+    host: String,
+    port: u16,
+    tls: SmtpTls,
 }
 
 impl std::fmt::Debug for EmailNotifier {
@@ -37,14 +41,13 @@ impl EmailNotifier {
         let tls_params = || {
             let mut builder = TlsParameters::builder(cfg.host.clone());
             if let Some(pem) = &cfg.ca_pem {
-                let ca = Certificate::from_pem(pem).map_err(|e| NotifyError::Permanent {
-                    message: format!("cannot read ca_file: {e}"),
-                })?;
+                let ca = Certificate::from_pem(pem)
+                    .map_err(|e| NotifyError::setup("cannot read ca_file".into(), e))?;
                 builder = builder.add_root_certificate(ca);
             }
-            builder.build().map_err(|e| NotifyError::Permanent {
-                message: format!("cannot set up TLS for {}: {e}", cfg.host),
-            })
+            builder
+                .build()
+                .map_err(|e| NotifyError::setup(format!("cannot set up TLS for {}", cfg.host), e))
         };
         let tls = match cfg.tls {
             SmtpTls::None => Tls::None,
@@ -65,7 +68,19 @@ impl EmailNotifier {
             from: cfg.from.clone(),
             to: cfg.to.clone(),
             subject: cfg.subject.clone(),
+            host: cfg.host.clone(),
+            port: cfg.port,
+            tls: cfg.tls,
         })
+    }
+
+    /// The configured server, for hints.
+    pub fn destination(&self) -> Destination<'_> {
+        Destination::Smtp {
+            host: &self.host,
+            port: self.port,
+            tls: self.tls,
+        }
     }
 
     /// Renders and sends one alert.
@@ -101,15 +116,19 @@ impl EmailNotifier {
                 ),
             }),
             Err(e) => {
-                let message = error_chain(&e);
-                if e.is_permanent() {
-                    Err(NotifyError::Permanent { message })
+                let kind = failure::smtp(&e);
+                // Only an SMTP 5xx is permanent; everything else (4xx, network, TLS) is retried.
+                let permanent = e.is_permanent();
+                let cause = Cause::Smtp(e);
+                Err(if permanent {
+                    NotifyError::Permanent { kind, cause }
                 } else {
-                    Err(NotifyError::Transient {
-                        message,
+                    NotifyError::Transient {
+                        kind,
+                        cause,
                         retry_after: None,
-                    })
-                }
+                    }
+                })
             }
         }
     }
@@ -131,7 +150,8 @@ impl EmailNotifier {
         builder
             .multipart(MultiPart::alternative_plain_html(text, html))
             .map_err(|e| NotifyError::Permanent {
-                message: format!("cannot build message: {e}"),
+                kind: super::FailureKind::Local,
+                cause: Cause::Message(e),
             })
     }
 }

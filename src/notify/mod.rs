@@ -3,38 +3,101 @@
 //! [`NotifyError`] values the outbox uses to decide between retrying and giving up.
 
 pub mod email;
+mod failure;
 pub mod render;
 pub mod stdout;
 pub mod webhook;
 
 use std::time::Duration;
 
+pub use failure::{AuthFailure, ConnectFailure, Destination, FailureKind, TlsFailure};
+
 use crate::config::{self, NotifierKind};
 use crate::domain::Alert;
 
-/// Why a delivery failed.
+/// Why a delivery failed: retry or not (the outbox branches on the variant), what kind of
+/// failure (for `send-test` hints), and the cause chain as [`source`](std::error::Error::source).
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
     /// Worth retrying later: connection refused, timeout, SMTP 4xx, HTTP 5xx/408/429.
-    #[error("temporary delivery failure: {message}")]
+    #[error("temporary delivery failure")]
     Transient {
-        /// What the server or network said.
-        message: String,
+        /// What kind of failure.
+        kind: FailureKind,
+        /// What failed.
+        #[source]
+        cause: Cause,
         /// How long the server asked us to wait (`Retry-After`), if it did.
         retry_after: Option<Duration>,
     },
     /// Retrying will not help: SMTP 5xx, HTTP 4xx, bad address, refused credentials.
-    #[error("permanent delivery failure: {message}")]
+    #[error("permanent delivery failure")]
     Permanent {
-        /// What the server said.
-        message: String,
+        /// What kind of failure.
+        kind: FailureKind,
+        /// What failed.
+        #[source]
+        cause: Cause,
     },
+}
+
+/// What failed, in this layer's words, with the transport's own error as its source.
+#[derive(Debug, thiserror::Error)]
+pub enum Cause {
+    /// The SMTP exchange failed; lettre's error says where and why.
+    #[error(transparent)]
+    Smtp(lettre::transport::smtp::Error),
+    /// The webhook request got no HTTP answer.
+    #[error("POST {url} failed")]
+    Request {
+        /// The webhook URL.
+        url: url::Url,
+        /// reqwest's error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The webhook answered, but not with success (status and the start of the body).
+    #[error("{0}")]
+    Answer(String),
+    /// The notifier could not be set up (`ca_file`, TLS settings, the HTTP client).
+    #[error("{what}")]
+    Setup {
+        /// What could not be done, e.g. `cannot read ca_file`.
+        what: String,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The email message could not be built.
+    #[error("cannot build message")]
+    Message(#[source] lettre::error::Error),
+    /// Standard output is closed or full.
+    #[error("cannot write to standard output")]
+    Stdout(#[source] std::io::Error),
 }
 
 impl NotifyError {
     /// Should the outbox try again later?
     pub fn is_transient(&self) -> bool {
         matches!(self, NotifyError::Transient { .. })
+    }
+
+    /// What kind of failure this was.
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            NotifyError::Transient { kind, .. } | NotifyError::Permanent { kind, .. } => *kind,
+        }
+    }
+
+    /// A notifier that cannot be set up: permanent, nothing was sent.
+    fn setup(what: String, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        NotifyError::Permanent {
+            kind: FailureKind::Local,
+            cause: Cause::Setup {
+                what,
+                source: source.into(),
+            },
+        }
     }
 }
 
@@ -66,6 +129,20 @@ impl Notifier {
                 Notifier::Webhook(webhook::WebhookNotifier::new(w, user_agent)?)
             }
         })
+    }
+
+    /// Where this notifier delivers, as far as a hint needs to know.
+    pub fn destination(&self) -> Destination<'_> {
+        match self {
+            Notifier::Email(n) => n.destination(),
+            Notifier::Stdout(_) => Destination::Stdout,
+            Notifier::Webhook(_) => Destination::Webhook,
+        }
+    }
+
+    /// A suggestion for the set-up mistake most likely behind `e` (for `send-test`).
+    pub fn hint(&self, e: &NotifyError) -> Option<String> {
+        e.kind().hint(&self.destination())
     }
 
     /// Delivers one alert. `now` is unix seconds (webhook signatures carry it).

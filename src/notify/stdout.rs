@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use super::{Delivered, NotifyError, render};
+use super::{Cause, Delivered, FailureKind, NotifyError, render};
 use crate::config::DEFAULT_SUBJECT;
 use crate::domain::Alert;
 
@@ -40,7 +40,8 @@ fn write(text: &str) -> Result<Delivered, NotifyError> {
             detail: "written to standard output".to_string(),
         })
         .map_err(|e| NotifyError::Transient {
-            message: format!("cannot write to standard output: {e}"),
+            kind: FailureKind::Local,
+            cause: Cause::Stdout(e),
             retry_after: None,
         })
 }

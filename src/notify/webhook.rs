@@ -10,9 +10,9 @@ use hmac::{KeyInit, Mac};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use serde_json::json;
 
-use super::{Delivered, NotifyError, render};
+use super::{Cause, Delivered, NotifyError, failure, render};
 use crate::config::{Webhook, WebhookFormat};
-use crate::domain::{Alert, AlertPayload, error_chain, hash_hex};
+use crate::domain::{Alert, AlertPayload, hash_hex};
 
 /// Version of the JSON schema in `format = "json"` bodies.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -45,10 +45,8 @@ impl WebhookNotifier {
         }
         let mut builder = reqwest::Client::builder();
         if let Some(pem) = &cfg.ca_pem {
-            for cert in
-                reqwest::Certificate::from_pem_bundle(pem).map_err(|e| NotifyError::Permanent {
-                    message: format!("cannot read ca_file: {e}"),
-                })?
+            for cert in reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| NotifyError::setup("cannot read ca_file".into(), e))?
             {
                 builder = builder.add_root_certificate(cert);
             }
@@ -59,9 +57,7 @@ impl WebhookNotifier {
             .timeout(cfg.timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| NotifyError::Permanent {
-                message: format!("cannot set up HTTP client: {e}"),
-            })?;
+            .map_err(|e| NotifyError::setup("cannot set up HTTP client".into(), e))?;
         Ok(WebhookNotifier {
             client,
             cfg: cfg.clone(),
@@ -197,7 +193,11 @@ impl WebhookNotifier {
             .send()
             .await
             .map_err(|e| NotifyError::Transient {
-                message: format!("POST {} failed: {}", self.cfg.url, error_chain(&e)),
+                kind: failure::http(&e),
+                cause: Cause::Request {
+                    url: self.cfg.url.clone(),
+                    source: e,
+                },
                 retry_after: None,
             })?;
         let status = resp.status();
@@ -234,25 +234,29 @@ impl WebhookNotifier {
                 format!(": {}", text.trim())
             }
         );
+        let kind = failure::http_status(status.as_u16());
         if status.is_success() {
             Ok(Delivered { detail })
         } else if status.is_redirection() {
             // Redirects are not followed: a 301/302 would turn the POST into a bodyless GET
             // whose 200 looks like delivery. The URL needs fixing, which retrying won't do.
             Err(NotifyError::Permanent {
-                message: format!(
+                kind,
+                cause: Cause::Answer(format!(
                     "webhook answered {detail} (redirect to {}): set `url` to the final address",
                     location.as_deref().unwrap_or("an unnamed location")
-                ),
+                )),
             })
         } else if status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429 {
             Err(NotifyError::Transient {
-                message: format!("webhook answered {detail}"),
+                kind,
+                cause: Cause::Answer(format!("webhook answered {detail}")),
                 retry_after,
             })
         } else {
             Err(NotifyError::Permanent {
-                message: format!("webhook answered {detail}"),
+                kind,
+                cause: Cause::Answer(format!("webhook answered {detail}")),
             })
         }
     }
