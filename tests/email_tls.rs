@@ -62,6 +62,13 @@ async fn starttls_required_with_a_private_ca_delivers_and_fails_closed_without_i
         "{}",
         untrusted.stdout
     );
+    assert!(
+        untrusted
+            .stdout
+            .contains("hint: the server's TLS certificate is not trusted"),
+        "{}",
+        untrusted.stdout
+    );
     assert_eq!(smtp.mails().len(), 1, "fails closed");
 }
 
@@ -87,12 +94,24 @@ async fn opportunistic_smtp_upgrades_when_starttls_is_offered() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn requiring_tls_from_a_server_without_starttls_fails_with_a_clear_message() {
+async fn requiring_tls_from_a_server_without_starttls_hints_at_smtps_not_at_tls_required() {
     let dir = tempfile::tempdir().expect("tempdir");
     let smtp = SmtpServer::start(); // no STARTTLS offered
     let url = format!("smtp://127.0.0.1:{}?tls=required", smtp.port);
     let run = send_test(dir.path(), &url, None).await;
     assert_eq!(run.code, Some(1), "{run:#?}");
     assert!(run.stdout.contains("NOT delivered"), "{}", run.stdout);
+    // The hint names the real problem and the way out; it used to advise "?tls=required" to
+    // the very user who had set it.
+    let hint = run
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("hint: "))
+        .unwrap_or_else(|| panic!("a hint:\n{}", run.stdout));
+    assert!(
+        hint.contains("does not offer STARTTLS") && hint.contains("smtps://127.0.0.1:"),
+        "{hint}"
+    );
+    assert!(!hint.contains("use smtp://"), "{hint}");
     assert!(smtp.mails().is_empty());
 }

@@ -147,17 +147,22 @@ fn smtp_reply_codes_map_to_kinds() {
     }
 }
 
-/// What the scripted peer answers to one command line; `None` hangs up.
-type Script = fn(&str) -> Option<&'static str>;
+/// Where the scripted peer differs from a willing server: (command word, reply), where a
+/// `None` reply hangs up.
+type Script = &'static [(&'static str, Option<&'static str>)];
 
-/// A willing server: every command succeeds.
-fn willing(command: &str) -> Option<&'static str> {
-    Some(match command.split(' ').next().unwrap_or("") {
-        "EHLO" => "250 fake",
-        "DATA" => "354 go on",
-        "QUIT" => "221 bye",
-        _ => "250 ok",
-    })
+/// The scripted reply to one command line.
+fn reply(script: Script, command: &str) -> Option<&'static str> {
+    let word = command.split(' ').next().unwrap_or("");
+    match script.iter().find(|(w, _)| *w == word) {
+        Some((_, reply)) => *reply,
+        None => Some(match word {
+            "EHLO" => "250 fake",
+            "DATA" => "354 go on",
+            "QUIT" => "221 bye",
+            _ => "250 ok",
+        }),
+    }
 }
 
 /// A one-connection SMTP peer on loopback: sends `greeting`, then answers each command line
@@ -179,7 +184,7 @@ async fn scripted_smtp(greeting: &'static str, script: Script) -> u16 {
             let reply = match (in_body, line.as_str()) {
                 (true, ".") => Some("250 queued"),
                 (true, _) => continue,
-                (false, command) => script(command),
+                (false, command) => reply(script, command),
             };
             let Some(reply) = reply else { return };
             in_body = reply.starts_with("354");
@@ -232,7 +237,7 @@ async fn smtp_failures_are_classified_from_lettre_errors() {
         (
             "tls=required against a server without STARTTLS",
             HELLO,
-            willing,
+            &[],
             Tls::Required(tls()),
             false,
             K::Tls(TlsFailure::StartTlsNotOffered),
@@ -240,7 +245,7 @@ async fn smtp_failures_are_classified_from_lettre_errors() {
         (
             "smtps:// against a plain-text server",
             HELLO,
-            willing,
+            &[],
             Tls::Wrapper(tls()),
             false,
             K::Tls(TlsFailure::NotTls),
@@ -248,11 +253,10 @@ async fn smtp_failures_are_classified_from_lettre_errors() {
         (
             "credentials refused",
             HELLO,
-            |c| match c {
-                c if c.starts_with("EHLO") => Some("250-fake\r\n250 AUTH PLAIN LOGIN"),
-                c if c.starts_with("AUTH") => Some("535 5.7.8 authentication failed"),
-                c => willing(c),
-            },
+            &[
+                ("EHLO", Some("250-fake\r\n250 AUTH PLAIN LOGIN")),
+                ("AUTH", Some("535 5.7.8 authentication failed")),
+            ],
             Tls::None,
             true,
             K::Auth(Refused),
@@ -260,7 +264,7 @@ async fn smtp_failures_are_classified_from_lettre_errors() {
         (
             "no login method offered",
             HELLO,
-            willing,
+            &[],
             Tls::None,
             true,
             K::Auth(Required),
@@ -268,10 +272,10 @@ async fn smtp_failures_are_classified_from_lettre_errors() {
         (
             "530 must issue STARTTLS",
             HELLO,
-            |c| match c {
-                c if c.starts_with("MAIL") => Some("530 5.7.0 Must issue a STARTTLS command first"),
-                c => willing(c),
-            },
+            &[(
+                "MAIL",
+                Some("530 5.7.0 Must issue a STARTTLS command first"),
+            )],
             Tls::None,
             false,
             K::Auth(Required),
@@ -279,10 +283,7 @@ async fn smtp_failures_are_classified_from_lettre_errors() {
         (
             "recipient refused",
             HELLO,
-            |c| match c {
-                c if c.starts_with("RCPT") => Some("550 5.1.1 no such user"),
-                c => willing(c),
-            },
+            &[("RCPT", Some("550 5.1.1 no such user"))],
             Tls::None,
             false,
             K::AddressRejected,
@@ -290,10 +291,7 @@ async fn smtp_failures_are_classified_from_lettre_errors() {
         (
             "mailbox full, try later",
             HELLO,
-            |c| match c {
-                c if c.starts_with("RCPT") => Some("452 4.2.2 over quota"),
-                c => willing(c),
-            },
+            &[("RCPT", Some("452 4.2.2 over quota"))],
             Tls::None,
             false,
             K::Rejected,
@@ -301,7 +299,7 @@ async fn smtp_failures_are_classified_from_lettre_errors() {
         (
             "busy at the greeting",
             "421 4.3.2 too busy\r\n",
-            willing,
+            &[],
             Tls::None,
             false,
             K::Rejected,
@@ -309,7 +307,7 @@ async fn smtp_failures_are_classified_from_lettre_errors() {
         (
             "a greeting that is not SMTP",
             "hello there\r\n",
-            willing,
+            &[],
             Tls::None,
             false,
             K::Protocol,
@@ -317,13 +315,7 @@ async fn smtp_failures_are_classified_from_lettre_errors() {
         (
             "hangs up after EHLO",
             HELLO,
-            |c| {
-                if c.starts_with("EHLO") {
-                    willing(c)
-                } else {
-                    None
-                }
-            },
+            &[("MAIL", None)],
             Tls::None,
             false,
             K::Protocol,
