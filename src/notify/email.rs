@@ -7,7 +7,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use super::{Cause, Delivered, Destination, NotifyError, failure, render};
+use super::{Cause, Delivered, Destination, FailureKind, NotifyError, failure, render};
 use crate::config::{Email, SmtpTls};
 use crate::domain::{Alert, hash_hex};
 
@@ -150,7 +150,7 @@ impl EmailNotifier {
         builder
             .multipart(MultiPart::alternative_plain_html(text, html))
             .map_err(|e| NotifyError::Permanent {
-                kind: super::FailureKind::Local,
+                kind: FailureKind::Local,
                 cause: Cause::Message(e),
             })
     }
