@@ -306,7 +306,16 @@ pub fn canonical_link(link: &str) -> String {
 
 #[cfg(test)]
 pub(crate) mod fixtures {
+    use chrono::{DateTime, Utc};
+
     use super::{AlertPayload, Item, ItemKey, NewAlert};
+
+    /// The instant written as RFC 3339 (`2024-01-01T12:00:00Z`).
+    pub fn at(rfc3339: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(rfc3339)
+            .expect("a valid RFC 3339 test time")
+            .with_timezone(&Utc)
+    }
 
     /// An undated item keyed `key`, linked to `http://example.org/KEY`, titled `title KEY`.
     pub fn item(key: &str) -> Item {

@@ -31,12 +31,7 @@ pub fn parse_http_date(value: &str) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s)
-            .expect("valid test time")
-            .with_timezone(&Utc)
-    }
+    use crate::domain::fixtures::at;
 
     #[test]
     fn http_dates_in_all_three_forms() {

@@ -317,13 +317,8 @@ pub async fn run<F, Fut>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::fixtures::at as t;
     use std::sync::{Arc, Mutex};
-
-    fn t(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s)
-            .expect("valid")
-            .with_timezone(&Utc)
-    }
 
     fn secs_after(now: DateTime<Utc>, at: Option<DateTime<Utc>>) -> i64 {
         (at.expect("scheduled") - now).num_seconds()
