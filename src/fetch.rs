@@ -17,9 +17,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use reqwest::header::{
-    ACCEPT, AGE, CACHE_CONTROL, CONTENT_TYPE, DATE, ETAG, EXPIRES, HeaderMap, HeaderName,
-    HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, LOCATION, RETRY_AFTER,
-    USER_AGENT,
+    ACCEPT, AGE, CACHE_CONTROL, CONTENT_TYPE, DATE, ETAG, EXPIRES, HeaderMap, HeaderValue,
+    IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, LOCATION, RETRY_AFTER, USER_AGENT,
 };
 use url::Url;
 
@@ -174,12 +173,6 @@ pub enum FetchError {
     /// No connection within the connect timeout, or no bytes for the read timeout.
     #[error("server stalled (connect or read timeout)")]
     Stalled(#[source] reqwest::Error),
-    /// A per-feed header name or value (or User-Agent) that HTTP cannot carry.
-    #[error("invalid request header {name:?}")]
-    InvalidHeader {
-        /// The header name as configured.
-        name: String,
-    },
     /// Connection, TLS, proxy, decompression or protocol failure (or the client could not be
     /// built).
     #[error("request failed")]
@@ -197,8 +190,7 @@ impl FetchError {
             | FetchError::TooManyRedirects { .. }
             | FetchError::RedirectLoop { .. }
             | FetchError::BadRedirect { .. }
-            | FetchError::TooLarge { .. }
-            | FetchError::InvalidHeader { .. } => false,
+            | FetchError::TooLarge { .. } => false,
         }
     }
 
@@ -241,42 +233,15 @@ impl FetchSettings {
     }
 }
 
-/// Per-feed extras for [`Fetcher::fetch_with`].
+/// Per-feed extras for [`Fetcher::fetch_with`], parsed when the config loads.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestOptions {
-    /// Extra headers (name, value), e.g. an API key. Sent only to the feed's own origin
-    /// (scheme, host, port): a redirect elsewhere does not get them, as reqwest does for
-    /// `Authorization`, because such headers are usually credentials.
-    pub headers: Vec<(String, String)>,
+    /// Extra headers, e.g. an API key. Sent only to the feed's own origin (scheme, host,
+    /// port): a redirect elsewhere does not get them, as reqwest does for `Authorization`,
+    /// because such headers are usually credentials.
+    pub headers: HeaderMap,
     /// Replaces the client's User-Agent for this feed (sent on every hop).
-    pub user_agent: Option<String>,
-}
-
-impl RequestOptions {
-    /// Checks that every header can be sent, so a config loader can reject bad ones early.
-    pub fn validate(&self) -> Result<(), FetchError> {
-        self.prepare().map(|_| ())
-    }
-
-    fn prepare(&self) -> Result<(HeaderMap, Option<HeaderValue>), FetchError> {
-        let mut map = HeaderMap::new();
-        for (name, value) in &self.headers {
-            let invalid = || FetchError::InvalidHeader { name: name.clone() };
-            let n = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| invalid())?;
-            let v = HeaderValue::from_str(value.trim()).map_err(|_| invalid())?;
-            map.append(n, v);
-        }
-        let user_agent = self
-            .user_agent
-            .as_deref()
-            .map(|ua| {
-                HeaderValue::from_str(ua).map_err(|_| FetchError::InvalidHeader {
-                    name: USER_AGENT.as_str().to_string(),
-                })
-            })
-            .transpose()?;
-        Ok((map, user_agent))
-    }
+    pub user_agent: Option<HeaderValue>,
 }
 
 /// A shared HTTP client for all feeds (one connection pool).
@@ -330,8 +295,8 @@ impl Fetcher {
         validators: &Validators,
         options: &RequestOptions,
     ) -> Result<FetchOutcome, FetchError> {
-        let (extra, user_agent) = options.prepare()?;
-        let work = self.fetch_inner(url, validators, &extra, user_agent.as_ref());
+        let user_agent = options.user_agent.as_ref();
+        let work = self.fetch_inner(url, validators, &options.headers, user_agent);
         match tokio::time::timeout(self.timeout, work).await {
             Ok(result) => result,
             Err(_elapsed) => Err(FetchError::Timeout {
@@ -580,27 +545,6 @@ mod tests {
             hints_from(&HeaderMap::new(), at("2024-01-01T00:00:00Z")),
             Hints::default()
         );
-    }
-
-    #[test]
-    fn request_options_reject_unsendable_headers() {
-        let ok = RequestOptions {
-            headers: vec![("X-Api-Key".into(), "secret".into())],
-            user_agent: Some("feedwatch-test/1".into()),
-        };
-        assert!(ok.validate().is_ok());
-        let bad_name = RequestOptions {
-            headers: vec![("Bad Header".into(), "v".into())],
-            user_agent: None,
-        };
-        assert!(
-            matches!(bad_name.validate(), Err(FetchError::InvalidHeader { name }) if name == "Bad Header")
-        );
-        let bad_value = RequestOptions {
-            headers: vec![("X-Ok".into(), "line\nbreak".into())],
-            user_agent: None,
-        };
-        assert!(bad_value.validate().is_err());
     }
 
     #[test]

@@ -31,7 +31,10 @@ fn env_of(case: &Path) -> Vec<(String, String)> {
 /// environment, and renders what it did; the fixture folder's absolute path reads `$DIR`.
 fn check(case: &Path) -> String {
     let dir = fixtures();
-    let name = case.file_name().and_then(|n| n.to_str()).expect("utf-8 name");
+    let name = case
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("utf-8 name");
     let mut child = Command::new(env!("CARGO_BIN_EXE_feedwatch"))
         .args(["--config", name, "check"])
         .current_dir(&dir)

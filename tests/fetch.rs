@@ -12,6 +12,7 @@ use feedwatch::fetch::{
     Validators,
 };
 use feedwatch::parse::parse_feed;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use support::{FeedServer, RawBody, Route, Seen, raw_server, read_fixture};
 use url::Url;
 
@@ -498,16 +499,20 @@ async fn user_agent_and_accept_are_sent() {
     );
 }
 
+fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+    pairs
+        .iter()
+        .map(|(k, v)| (HeaderName::from_static(k), HeaderValue::from_static(v)))
+        .collect()
+}
+
 #[tokio::test]
 async fn per_feed_headers_and_user_agent_are_sent() {
     let server = FeedServer::start().await;
     server.set("/feed.xml", Route::feed(RSS));
     let options = RequestOptions {
-        headers: vec![
-            ("X-Api-Key".into(), "s3cret".into()),
-            ("Accept-Language".into(), "ru".into()),
-        ],
-        user_agent: Some("custom-agent/2".into()),
+        headers: headers(&[("x-api-key", "s3cret"), ("accept-language", "ru")]),
+        user_agent: Some(HeaderValue::from_static("custom-agent/2")),
     };
     fetcher()
         .fetch_with(
@@ -534,8 +539,8 @@ async fn per_feed_headers_are_not_sent_to_another_origin() {
     );
     elsewhere.set("/feed.xml", Route::feed(RSS));
     let options = RequestOptions {
-        headers: vec![("Authorization".into(), "Bearer s3cret".into())],
-        user_agent: Some("custom-agent/2".into()),
+        headers: headers(&[("authorization", "Bearer s3cret")]),
+        user_agent: Some(HeaderValue::from_static("custom-agent/2")),
     };
     let f = fetched(
         fetcher()
@@ -556,29 +561,6 @@ async fn per_feed_headers_are_not_sent_to_another_origin() {
     assert_eq!(header(&at_home[0], "authorization"), Some("Bearer s3cret"));
     assert_eq!(header(&away[0], "authorization"), None);
     assert_eq!(header(&away[0], "user-agent"), Some("custom-agent/2"));
-}
-
-#[tokio::test]
-async fn invalid_per_feed_header_is_refused_before_any_request() {
-    let server = FeedServer::start().await;
-    server.set("/feed.xml", Route::feed(RSS));
-    let options = RequestOptions {
-        headers: vec![("X-Bad".into(), "two\r\nlines".into())],
-        user_agent: None,
-    };
-    let err = fetcher()
-        .fetch_with(
-            &server.parsed_url("/feed.xml"),
-            &Validators::default(),
-            &options,
-        )
-        .await
-        .expect_err("invalid header");
-    assert!(
-        matches!(err, FetchError::InvalidHeader { ref name } if name == "X-Bad"),
-        "{err:?}"
-    );
-    assert!(server.seen("/feed.xml").is_empty());
 }
 
 #[tokio::test]

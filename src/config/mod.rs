@@ -3,22 +3,30 @@
 //!
 //! Loading never stops at the first mistake: every problem is collected with its key path
 //! (`feed[2].url`) and, when it came from the file, its line, so `feedwatch check` can list them
-//! all at once. Nothing here performs network I/O; the only file reads are the config itself and
-//! the `password_file`s it names.
+//! all at once. Nothing here performs network I/O; the only file reads are the config itself,
+//! its included files and the secret and CA files it names.
+//!
+//! The way there: `raw` is the file format as serde types (each key named once, with its doc
+//! comment); `de` reads the TOML text and the environment into them, collecting problems; `check`
+//! turns them into the validated types below, in one pass that reports every remaining problem.
 
-mod walk;
+mod check;
+mod de;
+mod raw;
+mod subject;
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use reqwest::header::{HeaderMap, HeaderValue};
 use url::Url;
 
 use crate::domain::FeedId;
 use crate::rules::Query;
 
-pub use walk::{Problem, schema_keys};
+pub use subject::{DEFAULT_SUBJECT, SubjectField, SubjectPiece, SubjectTemplate};
 
 /// Where the config lives when neither `--config` nor `$FEEDWATCH_CONFIG` says otherwise.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/feedwatch/feedwatch.toml";
@@ -50,8 +58,53 @@ pub const DEFAULT_RETRY_BASE: Duration = Duration::from_secs(30);
 pub const DEFAULT_RETRY_CAP: Duration = Duration::from_secs(3600);
 /// Default `[delivery] give_up_after`.
 pub const DEFAULT_GIVE_UP_AFTER: Duration = Duration::from_secs(3 * 24 * 3600);
-/// Default email subject template.
-pub const DEFAULT_SUBJECT: &str = "[feedwatch] {rule}: {title}";
+
+/// One problem in the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The included file the problem is in (`None`: the main config file).
+    pub file: Option<PathBuf>,
+    /// Key path such as `feed[2].url` (empty for the whole file).
+    pub key: String,
+    /// 1-based line in the file, when the key came from the file.
+    pub line: Option<usize>,
+    /// What is wrong, lowercase, without the key.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(file) = &self.file {
+            write!(f, "{}: ", file.display())?;
+        }
+        if let Some(line) = self.line {
+            write!(f, "line {line}: ")?;
+        }
+        if self.key.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", self.key, self.message)
+        }
+    }
+}
+
+/// Every key the schema accepts, by table (`notify.email` etc. for notifier types), so docs
+/// and tests can be checked against the code.
+pub fn schema_keys() -> Vec<(&'static str, &'static [&'static str])> {
+    use de::keys_of;
+    vec![
+        ("", keys_of::<raw::RawConfig>()),
+        ("storage", keys_of::<raw::RawStorage>()),
+        ("poll", keys_of::<raw::RawPoll>()),
+        ("delivery", keys_of::<raw::RawDelivery>()),
+        ("feed", keys_of::<raw::RawFeed>()),
+        ("rule", keys_of::<raw::RawRule>()),
+        ("notify.email", keys_of::<raw::RawEmail>()),
+        ("notify.webhook", keys_of::<raw::RawWebhook>()),
+        ("notify.stdout", keys_of::<raw::RawStdout>()),
+        ("metrics", keys_of::<raw::RawMetrics>()),
+    ]
+}
 
 /// Errors from loading a configuration.
 #[derive(Debug, thiserror::Error)]
@@ -179,10 +232,10 @@ pub struct Feed {
     pub interval: Duration,
     /// Tags rules can select with `tag:NAME`.
     pub tags: Vec<String>,
-    /// Extra request headers for this feed.
-    pub headers: Vec<(String, String)>,
+    /// Extra request headers for this feed (values marked sensitive).
+    pub headers: HeaderMap,
     /// User-Agent for this feed instead of `[poll] user_agent`.
-    pub user_agent: Option<String>,
+    pub user_agent: Option<HeaderValue>,
 }
 
 impl Feed {
@@ -253,8 +306,8 @@ pub enum WebhookFormat {
 pub struct Webhook {
     /// Where to POST.
     pub url: Url,
-    /// Extra request headers (name, value).
-    pub headers: Vec<(String, String)>,
+    /// Extra request headers (values marked sensitive).
+    pub headers: HeaderMap,
     /// HMAC key read from `secret_file`; signs every request when set.
     pub secret: Option<Secret>,
     /// Payload shape.
@@ -269,10 +322,7 @@ impl fmt::Debug for Webhook {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Webhook")
             .field("url", &self.url.as_str())
-            .field(
-                "headers",
-                &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
-            )
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
             .field("format", &self.format)
             .finish()
@@ -393,8 +443,8 @@ pub struct Email {
     pub to: Vec<lettre::message::Mailbox>,
     /// Time allowed for one send.
     pub timeout: Duration,
-    /// Subject template with `{rule}`, `{title}`, `{feed}`, `{matched}` placeholders.
-    pub subject: String,
+    /// Subject template with `{rule}`, `{title}`, `{feed}`, `{matched}`, `{link}` fields.
+    pub subject: SubjectTemplate,
     /// Extra trusted CA certificates (PEM), for servers with a private CA.
     pub ca_pem: Option<Vec<u8>>,
 }
@@ -454,7 +504,7 @@ impl Config {
             base
         };
         let base = std::path::absolute(&base).unwrap_or(base);
-        walk::load(&text, &base, env)
+        check::load(&text, &base, env)
             .map(|mut c| {
                 c.source = path.to_path_buf();
                 c

@@ -1,6 +1,6 @@
 use std::path::Path;
 
-use super::walk::load;
+use super::check::load;
 use super::*;
 
 const GOOD: &str = r#"
@@ -237,7 +237,7 @@ fn smtp_urls() {
         ("smtp://mail?tls=maybe", Err("unknown tls")),
     ];
     for (url, want) in cases {
-        let got = walk::parse_smtp_url(url);
+        let got = check::parse_smtp_url(url);
         match (got, want) {
             (Ok((h, p, t)), Ok((wh, wp, wt))) => {
                 assert_eq!((h.as_str(), p, t), (wh, wp, wt), "{url}")
@@ -362,4 +362,247 @@ fn absurd_durations_and_zero_send_timeouts_are_config_errors() {
     );
     let p = problems(&text);
     assert_eq!(p[0].key, "notify.analyst.timeout", "{p:#?}");
+}
+
+#[test]
+fn schema_keys_come_from_the_types_in_the_documented_order() {
+    // The same lists (and order) the hand-written walk had: "expected one of" messages and the
+    // README check depend on them.
+    let want: Vec<(&str, &[&str])> = vec![
+        (
+            "",
+            &[
+                "storage", "poll", "feed", "rule", "notify", "delivery", "include", "metrics",
+            ],
+        ),
+        ("storage", &["path", "keep"]),
+        (
+            "poll",
+            &[
+                "interval",
+                "timeout",
+                "max_body",
+                "backlog",
+                "concurrency",
+                "user_agent",
+                "min_interval",
+                "per_host",
+                "health_alert_after",
+                "proxy",
+            ],
+        ),
+        ("delivery", &["retry_base", "retry_cap", "give_up_after"]),
+        (
+            "feed",
+            &["url", "name", "interval", "tags", "headers", "user_agent"],
+        ),
+        (
+            "rule",
+            &[
+                "name",
+                "query",
+                "feeds",
+                "notify",
+                "enabled",
+                "digest",
+                "max_per_hour",
+            ],
+        ),
+        (
+            "notify.email",
+            &[
+                "type",
+                "smtp",
+                "username",
+                "password_file",
+                "from",
+                "to",
+                "timeout",
+                "password_env",
+                "subject",
+                "digest",
+                "ca_file",
+            ],
+        ),
+        (
+            "notify.webhook",
+            &[
+                "type",
+                "url",
+                "headers",
+                "secret_file",
+                "format",
+                "timeout",
+                "digest",
+                "ca_file",
+            ],
+        ),
+        ("notify.stdout", &["type", "digest"]),
+        ("metrics", &["listen"]),
+    ];
+    assert_eq!(schema_keys(), want);
+}
+
+#[test]
+fn every_key_is_read_into_the_config() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("secret"), "hmac-key\n").expect("write");
+    let text = r#"
+[storage]
+keep = "90d"
+
+[poll]
+min_interval = "2m"
+per_host = 3
+health_alert_after = "6h"
+proxy = "socks5://127.0.0.1:1080"
+concurrency = 8
+user_agent = "fw-test/1"
+
+[[feed]]
+url = "https://example.org/rss"
+headers = { "X-Api-Key" = " k ", Accept-Language = "ru" }
+user_agent = "custom-agent/2"
+
+[[rule]]
+name = "r"
+query = "Kabulov"
+digest = "daily 08:00"
+max_per_hour = 20
+
+[notify.mail]
+type = "email"
+smtp = "smtp://127.0.0.1:2525"
+from = "feedwatch@localhost"
+to = "a@example.org"
+timeout = "45s"
+subject = "{feed}: {title}"
+digest = "1h"
+
+[notify.hook]
+type = "webhook"
+url = "https://hooks.example.org/x"
+format = "slack"
+headers = { Authorization = "Bearer t" }
+secret_file = "secret"
+timeout = "10s"
+
+[delivery]
+retry_base = "10s"
+retry_cap = "30m"
+give_up_after = "1d"
+
+[metrics]
+listen = "127.0.0.1:9187"
+"#;
+    let c = match load(text, dir.path(), &[]) {
+        Ok(c) => c,
+        Err(p) => panic!("unexpected problems: {p:#?}"),
+    };
+    let hours = |h: u64| Duration::from_secs(h * 3600);
+    assert_eq!(c.storage.keep, Some(hours(90 * 24)));
+    assert_eq!(c.poll.min_interval, Duration::from_secs(120));
+    assert_eq!((c.poll.per_host, c.poll.concurrency), (3, 8));
+    assert_eq!(c.poll.health_alert_after, hours(6));
+    assert_eq!(
+        c.poll.proxy.as_ref().map(Url::as_str),
+        Some("socks5://127.0.0.1:1080")
+    );
+    assert_eq!(c.poll.user_agent, "fw-test/1");
+    let feed = &c.feeds[0];
+    assert_eq!(feed.headers["x-api-key"], "k", "values are trimmed");
+    assert_eq!(feed.headers["accept-language"], "ru");
+    assert!(feed.headers["x-api-key"].is_sensitive());
+    assert_eq!(
+        feed.user_agent.as_ref().map(|v| v.as_bytes()),
+        Some(&b"custom-agent/2"[..])
+    );
+    assert!(
+        !format!("{c:?}").contains("Bearer t"),
+        "header values hidden"
+    );
+    let rule = &c.rules[0];
+    assert_eq!(
+        rule.digest,
+        Some(DigestSchedule::DailyAt { hour: 8, minute: 0 })
+    );
+    assert_eq!(rule.max_per_hour, Some(20));
+    let NotifierKind::Email(e) = &c.notifiers["mail"].kind else {
+        panic!("email");
+    };
+    assert_eq!(e.timeout, Duration::from_secs(45));
+    assert_eq!(
+        e.subject,
+        SubjectTemplate::parse("{feed}: {title}").expect("template")
+    );
+    assert_eq!(e.to.len(), 1, "a single address is a list of one");
+    assert_eq!(
+        c.notifiers["mail"].digest,
+        Some(DigestSchedule::Every(hours(1)))
+    );
+    let NotifierKind::Webhook(w) = &c.notifiers["hook"].kind else {
+        panic!("webhook");
+    };
+    assert_eq!(w.format, WebhookFormat::Slack);
+    assert_eq!(w.headers["authorization"], "Bearer t");
+    assert_eq!(w.secret.as_ref().map(Secret::expose), Some("hmac-key"));
+    assert_eq!(w.timeout, Duration::from_secs(10));
+    assert_eq!(
+        c.delivery,
+        Delivery {
+            retry_base: Duration::from_secs(10),
+            retry_cap: Duration::from_secs(1800),
+            give_up_after: hours(24),
+        }
+    );
+    assert_eq!(
+        c.metrics.map(|a| a.to_string()).as_deref(),
+        Some("127.0.0.1:9187")
+    );
+}
+
+#[test]
+fn environment_overrides_reach_notifier_tables_and_are_lowercased() {
+    let env = vec![
+        (
+            "FEEDWATCH_NOTIFY__CONSOLE__DIGEST".to_string(),
+            "2h".to_string(),
+        ),
+        ("FEEDWATCH_Poll__Per_Host".to_string(), "5".to_string()),
+        ("FEEDWATCH_RULE__NAME".to_string(), "x".to_string()),
+    ];
+    let p = load(GOOD, Path::new("/etc/feedwatch"), &env).expect_err("rule replaced");
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert!(
+        p[0].message
+            .contains("expected an array of tables ([[rule]])"),
+        "{p:#?}"
+    );
+    let c = load(GOOD, Path::new("/etc/feedwatch"), &env[..2]).expect("loads");
+    assert_eq!(
+        c.notifiers["console"].digest,
+        Some(DigestSchedule::Every(Duration::from_secs(7200)))
+    );
+    assert_eq!(c.poll.per_host, 5);
+}
+
+#[test]
+fn a_feed_user_agent_that_http_cannot_carry_is_refused_at_load() {
+    let text = GOOD.replace(
+        "tags = [\"russia\"]",
+        "tags = [\"russia\"]\nuser_agent = \"agent\\u0001\"",
+    );
+    let p = problems(&text);
+    assert_eq!(p[0].key, "feed[0].user_agent", "{p:#?}");
+    assert!(p[0].message.contains("control characters"), "{p:#?}");
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Whatever the file holds, loading reports problems instead of panicking.
+    #[test]
+    fn loading_never_panics(text in "(\\[\\[?(feed|rule|poll|notify\\.x)\\]\\]?\n|[a-z_]{1,12} = (\"[a-z0-9 :/.{}]{0,12}\"|[0-9]{1,4}|true|\\[\"x\", 1\\]|\\{ a = 1 \\})\n){0,12}") {
+        let _ = load(&text, Path::new("/nonexistent"), &[]);
+    }
 }

@@ -8,7 +8,7 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::{Cause, Delivered, Destination, FailureKind, NotifyError, failure, render};
-use crate::config::{Email, SmtpTls};
+use crate::config::{Email, SmtpTls, SubjectTemplate};
 use crate::domain::{Alert, hash_hex};
 
 /// Domain part of generated Message-IDs.
@@ -20,7 +20,7 @@ pub struct EmailNotifier {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: lettre::message::Mailbox,
     to: Vec<lettre::message::Mailbox>,
-    subject: String,
+    subject: SubjectTemplate,
     /// Host, port and TLS mode as configured, for hints.
     host: String,
     port: u16,

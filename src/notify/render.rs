@@ -1,7 +1,8 @@
 //! Alert rendering: subject lines, plain-text and HTML bodies, single alerts and digests. Pure.
 //!
 //! Bodies are minijinja templates (HTML auto-escaped, so feed text can never inject markup);
-//! the subject is a one-line template with `{placeholder}` fields checked at config load.
+//! the subject is a one-line template with `{placeholder}` fields, parsed when the config loads
+//! ([`SubjectTemplate`]).
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -9,88 +10,31 @@ use std::sync::LazyLock;
 use minijinja::{Environment, context};
 use serde::Serialize;
 
+use crate::config::{SubjectField, SubjectPiece, SubjectTemplate};
 use crate::domain::{Alert, AlertPayload};
 
 /// Longest subject line, in characters, before it is cut with an ellipsis.
 const MAX_SUBJECT_CHARS: usize = 200;
 
-/// Fields a subject template may use.
-pub const SUBJECT_FIELDS: &[&str] = &["rule", "title", "feed", "matched", "link"];
-
-/// One piece of a parsed subject template.
-enum Piece<'a> {
-    Text(&'a str),
-    Field(&'a str),
-}
-
-fn parse_template(t: &str) -> Result<Vec<Piece<'_>>, String> {
-    let mut out = Vec::new();
-    let mut rest = t;
-    while !rest.is_empty() {
-        if let Some(r) = rest.strip_prefix("{{") {
-            out.push(Piece::Text("{"));
-            rest = r;
-        } else if let Some(r) = rest.strip_prefix("}}") {
-            out.push(Piece::Text("}"));
-            rest = r;
-        } else if let Some(r) = rest.strip_prefix('{') {
-            let end = r
-                .find('}')
-                .ok_or_else(|| format!("unclosed `{{` in subject template {t:?}"))?;
-            let name = r[..end].trim();
-            if !SUBJECT_FIELDS.contains(&name) {
-                return Err(format!(
-                    "unknown placeholder {{{name}}} in subject template; available: {}",
-                    SUBJECT_FIELDS
-                        .iter()
-                        .map(|f| format!("{{{f}}}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-            out.push(Piece::Field(name));
-            rest = &r[end + 1..];
-        } else if rest.starts_with('}') {
-            return Err(format!(
-                "stray `}}` in subject template {t:?} (write `}}}}` for a literal brace)"
-            ));
-        } else {
-            let end = rest.find(['{', '}']).unwrap_or(rest.len());
-            out.push(Piece::Text(&rest[..end]));
-            rest = &rest[end..];
-        }
-    }
-    Ok(out)
-}
-
-/// Validates a subject template (for config loading).
-pub fn check_subject_template(t: &str) -> Result<(), String> {
-    parse_template(t).map(|_| ())
-}
-
-/// The subject for one alert from `template`, on one line, bounded in length. A template that
-/// fails to parse (it was checked at load, so only by a bug) falls back to the default shape.
-pub fn subject(template: &str, p: &AlertPayload) -> String {
+/// The subject for one alert from `template`, on one line, bounded in length.
+pub fn subject(template: &SubjectTemplate, p: &AlertPayload) -> String {
     let title = if p.title.trim().is_empty() {
         "(untitled)"
     } else {
         p.title.trim()
     };
-    let s = match parse_template(template) {
-        Ok(pieces) => pieces
-            .iter()
-            .map(|piece| match piece {
-                Piece::Text(t) => (*t).to_string(),
-                Piece::Field("rule") => p.rule.clone(),
-                Piece::Field("title") => title.to_string(),
-                Piece::Field("feed") => p.feed_name.clone(),
-                Piece::Field("matched") => p.matched.join(", "),
-                Piece::Field("link") => p.link.clone().unwrap_or_default(),
-                Piece::Field(_) => String::new(),
-            })
-            .collect::<String>(),
-        Err(_) => format!("[feedwatch] {}: {}", p.rule, title),
-    };
+    let s: String = template
+        .pieces()
+        .iter()
+        .map(|piece| match piece {
+            SubjectPiece::Text(t) => t.clone(),
+            SubjectPiece::Field(SubjectField::Rule) => p.rule.clone(),
+            SubjectPiece::Field(SubjectField::Title) => title.to_string(),
+            SubjectPiece::Field(SubjectField::Feed) => p.feed_name.clone(),
+            SubjectPiece::Field(SubjectField::Matched) => p.matched.join(", "),
+            SubjectPiece::Field(SubjectField::Link) => p.link.clone().unwrap_or_default(),
+        })
+        .collect();
     one_line(&s)
 }
 
@@ -260,7 +204,6 @@ pub fn digest_html(alerts: &[Alert]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::DEFAULT_SUBJECT;
 
     fn payload(title: &str) -> AlertPayload {
         AlertPayload {
@@ -281,14 +224,17 @@ mod tests {
     #[test]
     fn subject_is_one_bounded_line() {
         assert_eq!(
-            subject(DEFAULT_SUBJECT, &payload("Russia Invites\nTaliban")),
+            subject(
+                &SubjectTemplate::default(),
+                &payload("Russia Invites\nTaliban")
+            ),
             "[feedwatch] moscow-format: Russia Invites Taliban"
         );
         assert_eq!(
-            subject(DEFAULT_SUBJECT, &payload("")),
+            subject(&SubjectTemplate::default(), &payload("")),
             "[feedwatch] moscow-format: (untitled)"
         );
-        let long = subject(DEFAULT_SUBJECT, &payload(&"x".repeat(500)));
+        let long = subject(&SubjectTemplate::default(), &payload(&"x".repeat(500)));
         assert_eq!(long.chars().count(), MAX_SUBJECT_CHARS);
         assert!(long.ends_with('…'));
     }
@@ -305,10 +251,11 @@ mod tests {
             ("{ title }!", "T!"),
         ];
         for (t, want) in cases {
-            assert_eq!(subject(t, &p), want, "{t}");
+            let template = SubjectTemplate::parse(t).expect("valid template");
+            assert_eq!(subject(&template, &p), want, "{t}");
         }
         for bad in ["{nope}", "{title", "a } b"] {
-            assert!(check_subject_template(bad).is_err(), "{bad}");
+            assert!(SubjectTemplate::parse(bad).is_err(), "{bad}");
         }
     }
 

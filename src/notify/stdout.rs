@@ -2,10 +2,14 @@
 //! sees alerts at once; under systemd the lines land in the journal.
 
 use std::io::Write;
+use std::sync::LazyLock;
 
 use super::{Cause, Delivered, FailureKind, NotifyError, render};
-use crate::config::DEFAULT_SUBJECT;
+use crate::config::SubjectTemplate;
 use crate::domain::Alert;
+
+/// Standard output always shows the default subject line.
+static SUBJECT: LazyLock<SubjectTemplate> = LazyLock::new(SubjectTemplate::default);
 
 /// Prints alerts to standard output.
 #[derive(Debug, Clone, Copy)]
@@ -16,7 +20,7 @@ impl StdoutNotifier {
     pub fn send(&self, alert: &Alert) -> Result<Delivered, NotifyError> {
         write(&format!(
             "=== {} [alert {}]\n{}\n",
-            render::subject(DEFAULT_SUBJECT, &alert.payload),
+            render::subject(&SUBJECT, &alert.payload),
             alert.uid,
             render::text_body(&alert.payload)
         ))

@@ -7,7 +7,7 @@
 //! `X-Feedwatch-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`.
 
 use hmac::{KeyInit, Mac};
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
 use serde_json::json;
 
 use super::{Cause, Delivered, NotifyError, failure, render};
@@ -33,16 +33,6 @@ pub struct WebhookNotifier {
 impl WebhookNotifier {
     /// Builds the HTTP client for this webhook.
     pub fn new(cfg: &Webhook, user_agent: &str) -> Result<WebhookNotifier, NotifyError> {
-        let mut headers = HeaderMap::new();
-        for (k, v) in &cfg.headers {
-            // Checked at config load; skip rather than fail on the impossible.
-            if let (Ok(k), Ok(v)) = (
-                HeaderName::from_bytes(k.as_bytes()),
-                HeaderValue::from_str(v),
-            ) {
-                headers.insert(k, v);
-            }
-        }
         let mut builder = reqwest::Client::builder();
         if let Some(pem) = &cfg.ca_pem {
             for cert in reqwest::Certificate::from_pem_bundle(pem)
@@ -53,7 +43,7 @@ impl WebhookNotifier {
         }
         let client = builder
             .user_agent(user_agent)
-            .default_headers(headers)
+            .default_headers(cfg.headers.clone())
             .timeout(cfg.timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -1,0 +1,721 @@
+//! From the decoded file (`raw`) to a validated [`Config`]: defaults, ranges, URLs, addresses,
+//! secrets read from their files, queries compiled, rules' feeds and notifiers resolved. One
+//! pass over the typed values that reports each problem at the value it is about.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use url::Url;
+
+use super::de::{self, At, Lenient, Sink};
+use super::raw::{
+    Headers, RawConfig, RawDelivery, RawEmail, RawFeed, RawIncluded, RawNotifier, RawPoll, RawRule,
+    RawStorage, RawWebhook, Strings, Tables, Text,
+};
+use super::{
+    Config, DEFAULT_BACKLOG, DEFAULT_CONCURRENCY, DEFAULT_DB_PATH, DEFAULT_GIVE_UP_AFTER,
+    DEFAULT_HEALTH_ALERT_AFTER, DEFAULT_INTERVAL, DEFAULT_MAX_BODY, DEFAULT_MIN_INTERVAL,
+    DEFAULT_PER_HOST, DEFAULT_RETRY_BASE, DEFAULT_RETRY_CAP, DEFAULT_SEND_TIMEOUT, DEFAULT_TIMEOUT,
+    Delivery, Email, Feed, MIN_INTERVAL, Notifier, NotifierKind, Poll, Problem, Rule, Secret,
+    SmtpTls, Storage, Webhook, WebhookFormat, default_user_agent,
+};
+use crate::rules::Query;
+
+/// Longest send timeout for a notifier (the outbox waits for it).
+const MAX_SEND_TIMEOUT: Duration = Duration::from_secs(300);
+/// Shortest `[storage] keep`: item keys are kept forever anyway, bodies at least a day.
+const MIN_KEEP: Duration = Duration::from_secs(24 * 3600);
+
+/// Decodes `text` (with `env` overrides and included files) and checks it. `base` is the
+/// folder relative paths start from.
+pub(super) fn load(
+    text: &str,
+    base: &Path,
+    env: &[(String, String)],
+) -> Result<Config, Vec<Problem>> {
+    let mut root = de::parse(text).map_err(|(line, message)| {
+        let key = String::new();
+        vec![Problem {
+            file: None,
+            key,
+            line,
+            message,
+        }]
+    })?;
+    de::apply_env(&mut root, env);
+    let mut sink = Sink::default();
+    let raw = match sink.decode::<RawConfig>(&root, 0) {
+        Lenient::Valid(raw, _) => raw,
+        _ => RawConfig::default(),
+    };
+    let included = include(&mut sink, &raw.include, base);
+    let cx = Cx {
+        sink: &sink,
+        base,
+        env,
+    };
+    let config = check(&cx, &raw, &included);
+    let problems = sink.into_problems();
+    match config {
+        Some(config) if problems.is_empty() => Ok(config),
+        _ => Err(problems),
+    }
+}
+
+/// What the checks need besides the values: where problems go, the config's folder (relative
+/// paths start there) and the process environment (for `password_env` and systemd credentials).
+struct Cx<'a> {
+    sink: &'a Sink,
+    base: &'a Path,
+    env: &'a [(String, String)],
+}
+
+impl Cx<'_> {
+    fn err<T>(&self, value: &Lenient<T>, message: impl Into<String>) {
+        self.sink.err(value, message);
+    }
+
+    /// A required key's value; its absence is a problem of `table`.
+    fn required<'v, T, U>(
+        &self,
+        table: &Lenient<T>,
+        v: &'v Lenient<U>,
+        key: &str,
+    ) -> Option<&'v U> {
+        if matches!(v, Lenient::Absent) {
+            self.err(table, format!("missing required key `{key}`"));
+        }
+        v.get()
+    }
+
+    /// The value, with `message` reported when it fails `ok`.
+    fn check<'v, T>(
+        &self,
+        v: &'v Lenient<T>,
+        ok: impl Fn(&T) -> bool,
+        message: &str,
+    ) -> Option<&'v T> {
+        let value = v.get()?;
+        if !ok(value) {
+            self.err(v, message);
+        }
+        Some(value)
+    }
+
+    /// A duration, with `message` reported when it fails `ok`.
+    fn duration(
+        &self,
+        v: &Lenient<Text<Duration>>,
+        ok: fn(Duration) -> bool,
+        message: &str,
+    ) -> Option<Duration> {
+        self.check(v, |d| ok(d.0), message).map(|d| d.0)
+    }
+
+    fn env(&self, name: &str) -> Option<&str> {
+        let found = self.env.iter().find(|(k, _)| k == name);
+        found.map(|(_, v)| v.as_str())
+    }
+}
+
+fn check(cx: &Cx<'_>, raw: &RawConfig, included: &[Lenient<RawIncluded>]) -> Option<Config> {
+    let storage = storage(cx, &raw.storage);
+    let poll = poll(cx, &raw.poll);
+    let default_interval = poll.as_ref().map_or(DEFAULT_INTERVAL, |p| p.interval);
+    // Included feeds and rules come after the main file's, in file-name order.
+    let included = included.iter().filter_map(Lenient::get);
+    let raw_feeds = tables(&raw.feed).chain(included.clone().flat_map(|i| tables(&i.feed)));
+    let raw_rules = tables(&raw.rule).chain(included.flat_map(|i| tables(&i.rule)));
+
+    let mut feeds: Vec<Feed> = Vec::new();
+    let mut indices = Vec::new();
+    for (i, raw_feed) in raw_feeds.enumerate() {
+        if let Some(feed) = self::feed(cx, raw_feed, default_interval) {
+            duplicate_feed(cx, raw_feed, &feed, &feeds, &indices);
+            indices.push(i);
+            feeds.push(feed);
+        }
+    }
+
+    let named = raw.notify.get().map(|n| n.0.as_slice()).unwrap_or_default();
+    let notifiers = (named.iter())
+        .filter_map(|(name, raw)| Some((name.clone(), notifier(cx, name, raw)?)))
+        .collect();
+    // Every [notify.NAME] table, valid or not: a rule naming a broken notifier should not get a
+    // second error saying the notifier does not exist.
+    let declared: BTreeSet<&str> = named.iter().map(|(name, _)| name.as_str()).collect();
+    let mut rules: Vec<Rule> = Vec::new();
+    for raw_rule in raw_rules {
+        let Some(rule) = self::rule(cx, raw_rule, &feeds, &declared) else {
+            continue;
+        };
+        if let Some(r) = raw_rule
+            .get()
+            .filter(|_| rules.iter().any(|r| r.name == rule.name))
+        {
+            cx.err(&r.name, format!("duplicate rule name {:?}", rule.name));
+        }
+        rules.push(rule);
+    }
+    if rules.iter().any(|r| r.enabled) && declared.is_empty() {
+        let at = cx
+            .sink
+            .place(&raw.notify)
+            .unwrap_or_else(|| At::main("notify"));
+        let message = "rules are configured but no notifier is: add a [notify.NAME] table";
+        cx.sink.at(&at, message);
+    }
+
+    let delivery = delivery(cx, &raw.delivery);
+    let metrics = raw.metrics.get().and_then(|m| {
+        let listen = cx.required(&raw.metrics, &m.listen, "listen")?;
+        let problem = format!(r#"invalid address {listen:?}; write it like "127.0.0.1:9187""#);
+        listen.parse().map_err(|_| cx.err(&m.listen, problem)).ok()
+    });
+    Some(Config {
+        source: PathBuf::new(),
+        storage: storage?,
+        poll: poll?,
+        feeds,
+        rules,
+        notifiers,
+        delivery: delivery?,
+        metrics,
+    })
+}
+
+/// The tables of an array of tables (none if it is not one).
+fn tables<T>(t: &Lenient<Tables<T>>) -> impl Iterator<Item = &Lenient<T>> + Clone {
+    t.get().into_iter().flat_map(|t| t.0.iter())
+}
+
+/// The valid strings of a list, each with its place.
+fn strings(list: &Lenient<Strings>) -> impl Iterator<Item = (&Lenient<String>, &String)> {
+    let items = list.get().into_iter().flat_map(|l| l.0.iter());
+    items.filter_map(|item| Some((item, item.get()?)))
+}
+
+/// A section's table: all defaults when the file has none, `None` when it is not a table.
+fn section<'a, T>(raw: &'a Lenient<T>, default: &'a T) -> Option<&'a T> {
+    match raw {
+        Lenient::Invalid => None,
+        _ => Some(raw.get().unwrap_or(default)),
+    }
+}
+
+/// `include = ["rules.d/*.toml", …]`: decodes the included files, sorted by name within each
+/// pattern, relative to the config's folder.
+fn include(sink: &mut Sink, patterns: &Lenient<Strings>, base: &Path) -> Vec<Lenient<RawIncluded>> {
+    let mut files: Vec<(PathBuf, String)> = Vec::new();
+    for (item, pat) in strings(patterns) {
+        // Checked on its own, so a mistake's position is in the pattern as written.
+        if let Err(e) = glob::Pattern::new(pat) {
+            sink.err(item, format!("invalid pattern {pat:?}: {e}"));
+            continue;
+        }
+        let Some(base) = base.to_str() else {
+            sink.err(
+                item,
+                format!("cannot expand {pat:?}: the config's folder is not UTF-8"),
+            );
+            continue;
+        };
+        let full = Path::new(&glob::Pattern::escape(base)).join(pat);
+        let mut found = Vec::new();
+        for entry in glob::glob(&full.to_string_lossy()).into_iter().flatten() {
+            match entry {
+                Ok(p) if p.is_file() => found.push(p),
+                Ok(_) => {}
+                Err(e) => sink.err(item, format!("cannot read {}: {e}", e.path().display())),
+            }
+        }
+        found.sort();
+        for f in found {
+            match std::fs::read_to_string(&f) {
+                Ok(t) => files.push((f, t)),
+                Err(e) => sink.err(item, format!("cannot read {}: {e}", f.display())),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (path, text) in files {
+        let file = sink.files.len();
+        sink.files.push(Some(path));
+        match de::parse(&text) {
+            Ok(root) => out.push(sink.decode(&root, file)),
+            Err((line, message)) => {
+                let key = String::new();
+                sink.at(
+                    &At {
+                        file,
+                        key,
+                        line,
+                        seq: 0,
+                    },
+                    message,
+                );
+            }
+        }
+    }
+    out
+}
+
+fn storage(cx: &Cx<'_>, raw: &Lenient<RawStorage>) -> Option<Storage> {
+    let default = RawStorage::default();
+    let s = section(raw, &default)?;
+    let path = match s.path.get() {
+        Some(p) if p.trim().is_empty() => {
+            cx.err(&s.path, "must not be empty");
+            return None;
+        }
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(DEFAULT_DB_PATH),
+    };
+    let keep_message = "must be at least 1d (item keys are kept forever anyway)";
+    Some(Storage {
+        path: cx.base.join(path),
+        keep: cx.duration(&s.keep, |k| k >= MIN_KEEP, keep_message),
+    })
+}
+
+fn poll(cx: &Cx<'_>, raw: &Lenient<RawPoll>) -> Option<Poll> {
+    let default = RawPoll::default();
+    let p = section(raw, &default)?;
+    let at_least_1s = |d| d >= MIN_INTERVAL;
+    let any = |_| true;
+    let proxy = p.proxy.get().and_then(|u| match Url::parse(u.trim()) {
+        Ok(url) if matches!(url.scheme(), "http" | "https" | "socks5" | "socks5h") => Some(url),
+        _ => {
+            let problem = format!("invalid proxy URL {u:?}; use http://, https:// or socks5://");
+            cx.err(&p.proxy, problem);
+            None
+        }
+    });
+    let poll = Poll {
+        interval: (cx.duration(&p.interval, at_least_1s, "must be at least 1s"))
+            .unwrap_or(DEFAULT_INTERVAL),
+        timeout: (cx.duration(&p.timeout, |d| !d.is_zero(), "must be more than 0s"))
+            .unwrap_or(DEFAULT_TIMEOUT),
+        max_body: (cx.check(&p.max_body, |n| n.0 > 0, "must be more than 0 bytes"))
+            .map_or(DEFAULT_MAX_BODY, |n| n.0),
+        backlog: cx.duration(&p.backlog, any, "").unwrap_or(DEFAULT_BACKLOG),
+        concurrency: count(cx, &p.concurrency, 10_000).unwrap_or(DEFAULT_CONCURRENCY),
+        user_agent: (cx
+            .check(&p.user_agent, |ua| single_line(ua), NOT_ONE_LINE)
+            .cloned())
+        .unwrap_or_else(default_user_agent),
+        min_interval: (cx.duration(&p.min_interval, at_least_1s, "must be at least 1s"))
+            .unwrap_or(DEFAULT_MIN_INTERVAL),
+        per_host: count(cx, &p.per_host, 1000).unwrap_or(DEFAULT_PER_HOST),
+        health_alert_after: (cx.duration(&p.health_alert_after, any, ""))
+            .unwrap_or(DEFAULT_HEALTH_ALERT_AFTER),
+        proxy,
+    };
+    cx.sink.clean(raw).then_some(poll)
+}
+
+/// A count between 1 and `max`.
+fn count(cx: &Cx<'_>, value: &Lenient<u64>, max: u64) -> Option<usize> {
+    let message = format!("must be between 1 and {max}");
+    let n = cx.check(value, |n| (1..=max).contains(n), &message)?;
+    usize::try_from(*n).ok()
+}
+
+const NOT_ONE_LINE: &str = "must be a non-empty single line";
+
+fn single_line(s: &str) -> bool {
+    !s.trim().is_empty() && !s.contains(['\r', '\n'])
+}
+
+/// An `http://` or `https://` URL with a host; `unsupported` says why another is refused.
+fn http_url(
+    cx: &Cx<'_>,
+    v: &Lenient<String>,
+    unsupported: impl Fn(&str, &Url) -> String,
+) -> Option<Url> {
+    let u = v.get()?;
+    match Url::parse(u.trim()) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Some(url),
+        Ok(url) => {
+            cx.err(v, unsupported(u, &url));
+            None
+        }
+        Err(e) => {
+            cx.err(v, format!("invalid URL {u:?}: {e}"));
+            None
+        }
+    }
+}
+
+fn feed(cx: &Cx<'_>, raw: &Lenient<RawFeed>, default_interval: Duration) -> Option<Feed> {
+    let f = raw.get()?;
+    cx.required(raw, &f.url, "url");
+    let url = http_url(cx, &f.url, |u, url| {
+        let scheme = url.scheme();
+        format!(
+            "unsupported URL {u:?}: only http:// and https:// with a host are fetched (scheme was {scheme:?})"
+        )
+    });
+    let name = cx.check(&f.name, |n| !n.trim().is_empty(), "must not be empty");
+    let interval = cx.duration(&f.interval, |d| d >= MIN_INTERVAL, "must be at least 1s");
+    let headers = headers(cx, &f.headers);
+    let user_agent = f.user_agent.get().and_then(|ua| {
+        let value = HeaderValue::from_str(ua).ok().filter(|_| single_line(ua));
+        if value.is_none() && !single_line(ua) {
+            cx.err(&f.user_agent, NOT_ONE_LINE);
+        } else if value.is_none() {
+            cx.err(
+                &f.user_agent,
+                "must not hold control characters (it is sent as an HTTP header)",
+            );
+        }
+        value
+    });
+    // A feed with other problems is still returned (with defaults) when its URL is valid, so
+    // rules that select it do not report a second, misleading error; the config as a whole is
+    // rejected anyway because a problem was recorded.
+    let url = url?;
+    Some(Feed {
+        name: (name.cloned()).unwrap_or_else(|| url.host_str().unwrap_or(url.as_str()).into()),
+        url,
+        interval: interval.unwrap_or(default_interval),
+        tags: strings(&f.tags).map(|(_, t)| t.clone()).collect(),
+        headers,
+        user_agent,
+    })
+}
+
+/// Feeds must differ in URL and in name. As before, a duplicate names the latest feed like it.
+fn duplicate_feed(
+    cx: &Cx<'_>,
+    raw: &Lenient<RawFeed>,
+    feed: &Feed,
+    earlier: &[Feed],
+    indices: &[usize],
+) {
+    let Some(f) = raw.get() else { return };
+    if let Some(n) = earlier.iter().rposition(|e| e.url == feed.url) {
+        let (url, first) = (feed.url.as_str(), indices[n]);
+        cx.err(
+            &f.url,
+            format!("duplicate feed url {url:?} (also feed[{first}])"),
+        );
+    }
+    if let Some(n) = earlier.iter().rposition(|e| e.name == feed.name) {
+        let (name, first) = (&feed.name, indices[n]);
+        let problem = format!("duplicate feed name {name:?} (also feed[{first}]");
+        match f.name {
+            Lenient::Absent => cx.err(
+                raw,
+                format!("{problem}; a feed is named after its URL's host unless it has a `name`)"),
+            ),
+            _ => cx.err(&f.name, format!("{problem})")),
+        }
+    }
+}
+
+/// `headers = { Name = "value" }`, parsed once for every request. Values are marked sensitive
+/// (they are often credentials): `Debug` hides them and HTTP/2 never indexes them.
+fn headers(cx: &Cx<'_>, raw: &Lenient<Headers>) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in raw.get().map(|h| h.0.as_slice()).unwrap_or_default() {
+        let Some(text) = value.get() else { continue };
+        let Ok(header) = HeaderName::from_bytes(name.as_bytes()) else {
+            cx.err(value, format!("invalid header name {name:?}"));
+            continue;
+        };
+        // Leading and trailing whitespace is not part of a field value (RFC 9110 §5.5).
+        let Ok(mut v) = HeaderValue::from_str(text.trim()) else {
+            let problem =
+                "invalid header value: line breaks and control characters are not allowed";
+            cx.err(value, problem);
+            continue;
+        };
+        v.set_sensitive(true);
+        map.append(header, v);
+    }
+    map
+}
+
+fn rule(
+    cx: &Cx<'_>,
+    raw: &Lenient<RawRule>,
+    feeds: &[Feed],
+    declared: &BTreeSet<&str>,
+) -> Option<Rule> {
+    let r = raw.get()?;
+    let name = cx.required(raw, &r.name, "name");
+    cx.check(&r.name, |n| !n.trim().is_empty(), "must not be empty");
+    let query_text = cx.required(raw, &r.query, "query");
+    let query = query_text.and_then(|q| {
+        let parsed = Query::parse(q).map_err(|e| {
+            let caret: Vec<String> = e.caret(q).lines().map(|l| format!("      {l}")).collect();
+            cx.err(
+                &r.query,
+                format!("invalid query: {e}\n{}", caret.join("\n")),
+            );
+        });
+        parsed.ok()
+    });
+    let max_per_hour = cx.check(
+        &r.max_per_hour,
+        |n| *n > 0 && u32::try_from(*n).is_ok(),
+        "must be between 1 and 4294967295",
+    );
+    let mut selected = BTreeSet::new();
+    for (item, sel) in strings(&r.feeds) {
+        let hits: Vec<usize> = (0..feeds.len())
+            .filter(|&n| selects(sel, &feeds[n]))
+            .collect();
+        if hits.is_empty() {
+            cx.err(
+                item,
+                format!(
+                    "{sel:?} matches no configured feed (use a feed name, a feed URL or tag:NAME)"
+                ),
+            );
+        }
+        selected.extend(hits);
+    }
+    let known: Vec<&str> = declared.iter().copied().collect();
+    let known = if known.is_empty() {
+        "none".to_string()
+    } else {
+        known.join(", ")
+    };
+    for (item, n) in strings(&r.notify).filter(|(_, n)| !declared.contains(n.as_str())) {
+        cx.err(
+            item,
+            format!("no notifier named {n:?} (configured: {known})"),
+        );
+    }
+    if !cx.sink.clean(raw) {
+        return None;
+    }
+    Some(Rule {
+        name: name?.clone(),
+        query_text: query_text?.clone(),
+        query: query?,
+        // No `feeds`: every feed; no `notify`: every notifier.
+        feeds: match r.feeds {
+            Lenient::Absent => (0..feeds.len()).collect(),
+            _ => selected.into_iter().collect(),
+        },
+        notify: match r.notify {
+            Lenient::Absent => declared.iter().map(|n| n.to_string()).collect(),
+            _ => strings(&r.notify).map(|(_, n)| n.clone()).collect(),
+        },
+        enabled: r.enabled.get().copied().unwrap_or(true),
+        digest: r.digest.get().map(|d| d.0),
+        max_per_hour: max_per_hour.and_then(|n| u32::try_from(*n).ok()),
+    })
+}
+
+/// Does a rule's `feeds` selector pick this feed? Names, URLs and `tag:NAME`.
+fn selects(selector: &str, feed: &Feed) -> bool {
+    if let Some(tag) = selector.strip_prefix("tag:") {
+        return feed.tags.iter().any(|t| t == tag);
+    }
+    feed.name == selector || Url::parse(selector).is_ok_and(|u| u == feed.url)
+}
+
+fn notifier(cx: &Cx<'_>, name: &str, raw: &Lenient<RawNotifier>) -> Option<Notifier> {
+    let (kind, digest) = match raw.get()? {
+        RawNotifier::Email(e) => (email(cx, raw, e).map(NotifierKind::Email), &e.digest),
+        RawNotifier::Webhook(w) => (webhook(cx, raw, w).map(NotifierKind::Webhook), &w.digest),
+        RawNotifier::Stdout(s) => (Some(NotifierKind::Stdout), &s.digest),
+    };
+    let digest = digest.get().map(|d| d.0);
+    Some(Notifier {
+        name: name.to_string(),
+        kind: kind?,
+        digest,
+    })
+}
+
+fn email(cx: &Cx<'_>, table: &Lenient<RawNotifier>, e: &RawEmail) -> Option<Email> {
+    let endpoint = cx.required(table, &e.smtp, "smtp").and_then(|s| {
+        parse_smtp_url(s)
+            .map_err(|message| cx.err(&e.smtp, message))
+            .ok()
+    });
+    let mut password = secret_file(cx, &e.password_file);
+    if let Some(var) = e.password_env.get() {
+        if password.is_some() {
+            cx.err(
+                &e.password_env,
+                "set password_file or password_env, not both",
+            );
+        }
+        match cx.env(var) {
+            Some(v) if !v.is_empty() => password = Some(Secret(v.to_string())),
+            _ => cx.err(
+                &e.password_env,
+                format!("environment variable {var} is not set or empty"),
+            ),
+        }
+    }
+    if password.is_some() && e.username.get().is_none() {
+        cx.err(table, "a password is set but username is not");
+    }
+    let ca_pem = ca_file(cx, &e.ca_file);
+    let from = cx
+        .required(table, &e.from, "from")
+        .and_then(|s| mailbox(cx, &e.from, s));
+    cx.required(table, &e.to, "to");
+    let to: Vec<_> = strings(&e.to)
+        .filter_map(|(item, s)| mailbox(cx, item, s))
+        .collect();
+    if e.to.get().is_some_and(|t| t.0.is_empty()) && cx.sink.clean(table) {
+        cx.err(&e.to, "needs at least one address");
+    }
+    let timeout = send_timeout(cx, &e.timeout);
+    let (host, port, tls) = endpoint.filter(|_| cx.sink.clean(table))?;
+    Some(Email {
+        host,
+        port,
+        tls,
+        username: e.username.get().cloned(),
+        password,
+        from: from?,
+        to,
+        timeout,
+        subject: e.subject.get().map(|s| s.0.clone()).unwrap_or_default(),
+        ca_pem,
+    })
+}
+
+fn mailbox(cx: &Cx<'_>, at: &Lenient<String>, s: &str) -> Option<lettre::message::Mailbox> {
+    let parsed = s.parse().map_err(|e| format!("invalid address {s:?}: {e}"));
+    parsed.map_err(|problem| cx.err(at, problem)).ok()
+}
+
+fn webhook(cx: &Cx<'_>, table: &Lenient<RawNotifier>, w: &RawWebhook) -> Option<Webhook> {
+    cx.required(table, &w.url, "url");
+    let url = http_url(cx, &w.url, |u, _| {
+        format!("unsupported URL {u:?}: use http:// or https://")
+    });
+    let webhook = Webhook {
+        url: url?,
+        headers: headers(cx, &w.headers),
+        secret: secret_file(cx, &w.secret_file),
+        format: w.format.get().map_or(WebhookFormat::Json, |f| f.0),
+        timeout: send_timeout(cx, &w.timeout),
+        ca_pem: ca_file(cx, &w.ca_file),
+    };
+    cx.sink.clean(table).then_some(webhook)
+}
+
+/// A notifier's `timeout`: more than 0 and at most 5 minutes.
+fn send_timeout(cx: &Cx<'_>, value: &Lenient<Text<Duration>>) -> Duration {
+    let ok = |d: Duration| !d.is_zero() && d <= MAX_SEND_TIMEOUT;
+    let timeout = cx.duration(value, ok, "must be more than 0s and at most 5m");
+    timeout.filter(|d| ok(*d)).unwrap_or(DEFAULT_SEND_TIMEOUT)
+}
+
+/// Reads the file a key names (relative to the config's folder).
+fn read(cx: &Cx<'_>, value: &Lenient<String>, file: &str) -> Option<(PathBuf, Vec<u8>)> {
+    let full = cx.base.join(file);
+    match std::fs::read(&full) {
+        Ok(bytes) => Some((full, bytes)),
+        Err(e) => {
+            cx.err(value, format!("cannot read {}: {e}", full.display()));
+            None
+        }
+    }
+}
+
+/// A secret from the file a key names.
+fn secret_file(cx: &Cx<'_>, value: &Lenient<String>) -> Option<Secret> {
+    let file = value.get()?;
+    // systemd's LoadCredential= puts secrets in $CREDENTIALS_DIRECTORY, whose path the
+    // config cannot know in advance: `password_file = "$CREDENTIALS_DIRECTORY/smtp"`.
+    let file = match file.strip_prefix("$CREDENTIALS_DIRECTORY/") {
+        Some(rest) => match cx.env("CREDENTIALS_DIRECTORY") {
+            Some(dir) => format!("{dir}/{rest}"),
+            None => {
+                cx.err(value, "uses $CREDENTIALS_DIRECTORY, which is not set (it is set by systemd's LoadCredential=)");
+                return None;
+            }
+        },
+        None => file.clone(),
+    };
+    let (full, bytes) = read(cx, value, &file)?;
+    let Ok(text) = String::from_utf8(bytes) else {
+        let problem = format!(
+            "cannot read {}: stream did not contain valid UTF-8",
+            full.display()
+        );
+        cx.err(value, problem);
+        return None;
+    };
+    // A trailing newline from `echo secret > file` is not part of the secret.
+    Some(Secret(text.trim_end_matches(['\r', '\n']).to_string()))
+}
+
+/// `ca_file`: PEM with one or more CA certificates to trust in addition to the system's.
+fn ca_file(cx: &Cx<'_>, value: &Lenient<String>) -> Option<Vec<u8>> {
+    let (full, pem) = read(cx, value, value.get()?)?;
+    if lettre::transport::smtp::client::Certificate::from_pem(&pem).is_err() {
+        cx.err(
+            value,
+            format!("{} holds no PEM certificate", full.display()),
+        );
+        return None;
+    }
+    Some(pem)
+}
+
+fn delivery(cx: &Cx<'_>, raw: &Lenient<RawDelivery>) -> Option<Delivery> {
+    let default = RawDelivery::default();
+    let d = section(raw, &default)?;
+    let base = cx.duration(&d.retry_base, |b| !b.is_zero(), "must be more than 0s");
+    let delivery = Delivery {
+        retry_base: base.unwrap_or(DEFAULT_RETRY_BASE),
+        retry_cap: d.retry_cap.get().map_or(DEFAULT_RETRY_CAP, |c| c.0),
+        give_up_after: d.give_up_after.get().map_or(DEFAULT_GIVE_UP_AFTER, |g| g.0),
+    };
+    if delivery.retry_cap < delivery.retry_base {
+        match d.retry_cap {
+            Lenient::Absent => cx.err(
+                &d.retry_base,
+                "must not be longer than retry_cap (1h by default)",
+            ),
+            _ => cx.err(&d.retry_cap, "must not be shorter than retry_base"),
+        }
+    }
+    cx.sink.clean(raw).then_some(delivery)
+}
+
+/// `smtp://host[:port][?tls=required|opportunistic|none]` or `smtps://host[:port]`.
+pub(super) fn parse_smtp_url(s: &str) -> Result<(String, u16, SmtpTls), String> {
+    let url = Url::parse(s.trim()).map_err(|e| format!("invalid SMTP URL {s:?}: {e}"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("put credentials in `username` and `password_file`, not in the URL".into());
+    }
+    let host = (url.host_str().filter(|h| !h.is_empty()))
+        .ok_or_else(|| format!("SMTP URL {s:?} has no host"))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let tls = url.query_pairs().find(|(k, _)| k == "tls").map(|(_, v)| v);
+    let (tls, default_port) = match (url.scheme(), tls.as_deref()) {
+        ("smtp", None | Some("opportunistic")) => (SmtpTls::Opportunistic, 25),
+        ("smtp", Some("required")) => (SmtpTls::Required, 587),
+        ("smtp", Some("none")) => (SmtpTls::None, 25),
+        ("smtps", None) => (SmtpTls::Wrapper, 465),
+        ("smtp" | "smtps", Some(other)) => {
+            return Err(format!(
+                "unknown tls={other:?} in SMTP URL; use required, opportunistic or none (smtp:// only)"
+            ));
+        }
+        (scheme, _) => {
+            return Err(format!(
+                "unsupported scheme {scheme:?}; use smtp:// (STARTTLS when offered) or smtps:// (implicit TLS)"
+            ));
+        }
+    };
+    Ok((host, url.port().unwrap_or(default_port), tls))
+}

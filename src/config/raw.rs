@@ -1,0 +1,365 @@
+//! The config file's format as serde types. Every key the file accepts is a field here, named
+//! once, with its doc comment (the key's meaning is in README.md's configuration reference);
+//! defaults and the checks a value's type cannot make are in `check`.
+//!
+//! Every field is [`Lenient`]: a bad value is reported by the collecting deserializer (`de`) and
+//! the rest of its table is still read, so one run of `check` lists every mistake.
+
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use serde::de::{self, IgnoredAny, Visitor};
+use serde::{Deserialize, Deserializer};
+
+use super::de::{Lenient, ListVisitor, NamedVisitor};
+use super::{DigestSchedule, SubjectTemplate, WebhookFormat};
+
+/// Longest duration any key accepts: generous, but far from where timestamp arithmetic
+/// overflows.
+const MAX_DURATION: Duration = Duration::from_secs(1000 * 365 * 24 * 3600);
+
+/// The main config file.
+#[derive(Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawConfig {
+    pub storage: Lenient<RawStorage>,
+    pub poll: Lenient<RawPoll>,
+    pub feed: Lenient<Tables<RawFeed>>,
+    pub rule: Lenient<Tables<RawRule>>,
+    pub notify: Lenient<Notifiers>,
+    pub delivery: Lenient<RawDelivery>,
+    /// File patterns of included files, relative to the config's folder.
+    pub include: Lenient<Strings>,
+    pub metrics: Lenient<RawMetrics>,
+}
+
+/// An included file: more feeds and rules, nothing else.
+#[derive(Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawIncluded {
+    pub feed: Lenient<Tables<RawFeed>>,
+    pub rule: Lenient<Tables<RawRule>>,
+}
+
+/// `[storage]`.
+#[derive(Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawStorage {
+    /// SQLite file, relative to the config's folder.
+    pub path: Lenient<String>,
+    /// Prune item bodies older than this.
+    pub keep: Lenient<Text<Duration>>,
+}
+
+/// `[poll]`.
+#[derive(Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawPoll {
+    /// Default time between polls of a feed.
+    pub interval: Lenient<Text<Duration>>,
+    /// Time allowed for one whole request.
+    pub timeout: Lenient<Text<Duration>>,
+    /// Largest accepted (decompressed) body.
+    pub max_body: Lenient<Size>,
+    /// On a feed's first poll, only items this recent alert.
+    pub backlog: Lenient<Text<Duration>>,
+    /// Feeds fetched at the same time.
+    pub concurrency: Lenient<u64>,
+    /// User-Agent of every request.
+    pub user_agent: Lenient<String>,
+    /// No feed is polled more often than this.
+    pub min_interval: Lenient<Text<Duration>>,
+    /// Polls at once against one host.
+    pub per_host: Lenient<u64>,
+    /// Failing this long raises a feed-health alert.
+    pub health_alert_after: Lenient<Text<Duration>>,
+    /// Proxy for every request.
+    pub proxy: Lenient<String>,
+}
+
+/// One `[[feed]]`.
+#[derive(Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawFeed {
+    /// The feed's URL (required).
+    pub url: Lenient<String>,
+    /// Display name.
+    pub name: Lenient<String>,
+    /// Time between polls of this feed.
+    pub interval: Lenient<Text<Duration>>,
+    /// Labels rules select with `tag:NAME`.
+    pub tags: Lenient<Strings>,
+    /// Extra request headers.
+    pub headers: Lenient<Headers>,
+    /// User-Agent for this feed.
+    pub user_agent: Lenient<String>,
+}
+
+/// One `[[rule]]`.
+#[derive(Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawRule {
+    /// Unique name (required).
+    pub name: Lenient<String>,
+    /// What to match (required).
+    pub query: Lenient<String>,
+    /// Feed names, URLs or `tag:NAME`.
+    pub feeds: Lenient<Strings>,
+    /// Notifier names.
+    pub notify: Lenient<Strings>,
+    /// `false` keeps the rule without matching.
+    pub enabled: Lenient<bool>,
+    /// Collect this rule's alerts into digests.
+    pub digest: Lenient<Text<DigestSchedule>>,
+    /// Flood guard: alerts per hour before folding into a digest.
+    pub max_per_hour: Lenient<u64>,
+}
+
+/// One `[notify.NAME]`, by its `type`.
+#[derive(Deserialize)]
+#[serde(rename = "notifier", rename_all = "lowercase")]
+pub(super) enum RawNotifier {
+    Email(RawEmail),
+    Webhook(RawWebhook),
+    Stdout(RawStdout),
+}
+
+/// `type = "email"`.
+#[derive(Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawEmail {
+    /// The notifier's kind (it selected this table).
+    pub r#type: Lenient<IgnoredAny>,
+    /// `smtp://` or `smtps://` server (required).
+    pub smtp: Lenient<String>,
+    /// SMTP AUTH user name.
+    pub username: Lenient<String>,
+    /// File holding the SMTP password.
+    pub password_file: Lenient<String>,
+    /// `From:` address (required).
+    pub from: Lenient<String>,
+    /// Recipients (required).
+    pub to: Lenient<Strings>,
+    /// Time allowed for one send.
+    pub timeout: Lenient<Text<Duration>>,
+    /// Environment variable holding the SMTP password.
+    pub password_env: Lenient<String>,
+    /// Subject template.
+    pub subject: Lenient<Text<SubjectTemplate>>,
+    /// Collect alerts into digests.
+    pub digest: Lenient<Text<DigestSchedule>>,
+    /// Extra trusted CA certificates (PEM).
+    pub ca_file: Lenient<String>,
+}
+
+/// `type = "webhook"`.
+#[derive(Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawWebhook {
+    /// The notifier's kind (it selected this table).
+    pub r#type: Lenient<IgnoredAny>,
+    /// Endpoint (required).
+    pub url: Lenient<String>,
+    /// Extra request headers.
+    pub headers: Lenient<Headers>,
+    /// File holding the HMAC key that signs requests.
+    pub secret_file: Lenient<String>,
+    /// Payload shape.
+    pub format: Lenient<Text<WebhookFormat>>,
+    /// Time allowed for one request.
+    pub timeout: Lenient<Text<Duration>>,
+    /// Collect alerts into digests.
+    pub digest: Lenient<Text<DigestSchedule>>,
+    /// Extra trusted CA certificates (PEM).
+    pub ca_file: Lenient<String>,
+}
+
+/// `type = "stdout"`.
+#[derive(Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawStdout {
+    /// The notifier's kind (it selected this table).
+    pub r#type: Lenient<IgnoredAny>,
+    /// Collect alerts into digests.
+    pub digest: Lenient<Text<DigestSchedule>>,
+}
+
+/// `[delivery]`.
+#[derive(Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawDelivery {
+    /// First retry delay.
+    pub retry_base: Lenient<Text<Duration>>,
+    /// Longest delay between attempts.
+    pub retry_cap: Lenient<Text<Duration>>,
+    /// Give an alert up this long after it was queued.
+    pub give_up_after: Lenient<Text<Duration>>,
+}
+
+/// `[metrics]`.
+#[derive(Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawMetrics {
+    /// Address of `/metrics` and `/healthz` (required).
+    pub listen: Lenient<String>,
+}
+
+/// A value written as a string and parsed by its type, whose message is the problem.
+pub(super) trait FromText: Sized {
+    /// What the value looks like, for "expected …, found a number".
+    const EXPECTING: &'static str;
+    /// Parses the text, or says what is wrong with it.
+    fn from_text(s: &str) -> Result<Self, String>;
+}
+
+/// A [`FromText`] value.
+pub(super) struct Text<T>(pub T);
+
+impl<'de, T: FromText> Deserialize<'de> for Text<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<T: FromText> Visitor<'_> for V<T> {
+            type Value = Text<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(T::EXPECTING)
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Text<T>, E> {
+                T::from_text(s).map(Text).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(V(PhantomData))
+    }
+}
+
+impl FromText for Duration {
+    const EXPECTING: &'static str = r#"a duration like "15m" or "1h 30m""#;
+
+    fn from_text(s: &str) -> Result<Duration, String> {
+        match humantime::parse_duration(s.trim()) {
+            // Every duration is added to timestamps somewhere; an absurd one must be a config
+            // error here, not an overflow at run time.
+            Ok(d) if d > MAX_DURATION => Err(format!("{s:?} is too long; at most 1000 years")),
+            Ok(d) => Ok(d),
+            Err(e) => Err(format!(
+                r#"invalid duration {s:?} ({e}); write it like "15m", "1h 30m" or "20s""#
+            )),
+        }
+    }
+}
+
+impl FromText for DigestSchedule {
+    const EXPECTING: &'static str = r#"a digest schedule like "1h" or "daily 08:00""#;
+
+    fn from_text(s: &str) -> Result<DigestSchedule, String> {
+        DigestSchedule::parse(s)
+    }
+}
+
+impl FromText for SubjectTemplate {
+    const EXPECTING: &'static str = "a string";
+
+    fn from_text(s: &str) -> Result<SubjectTemplate, String> {
+        SubjectTemplate::parse(s)
+    }
+}
+
+impl FromText for WebhookFormat {
+    const EXPECTING: &'static str = "a string";
+
+    fn from_text(s: &str) -> Result<WebhookFormat, String> {
+        const FORMATS: [(&str, WebhookFormat); 4] = [
+            ("json", WebhookFormat::Json),
+            ("slack", WebhookFormat::Slack),
+            ("discord", WebhookFormat::Discord),
+            ("ntfy", WebhookFormat::Ntfy),
+        ];
+        let found = FORMATS.iter().find(|(name, _)| *name == s);
+        found.map(|(_, f)| *f).ok_or_else(|| {
+            let names: Vec<&str> = FORMATS.iter().map(|(n, _)| *n).collect();
+            let (last, rest) = names.split_last().expect("formats are listed");
+            format!(
+                "unknown format {s:?}; expected {} or {last}",
+                rest.join(", ")
+            )
+        })
+    }
+}
+
+/// A size in bytes: `"15MiB"`, `"500KB"` or a number.
+pub(super) struct Size(pub u64);
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Size;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(r#"a size like "15MiB", "500KB" or a number of bytes"#)
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Size, E> {
+                self.visit_str(&n.to_string())
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Size, E> {
+                match s.trim().parse::<bytesize::ByteSize>() {
+                    Ok(b) => Ok(Size(b.0)),
+                    Err(_) => Err(E::custom(format!(
+                        r#"invalid size {s:?}; write it like "15MiB", "500KB" or a number of bytes"#
+                    ))),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A list of strings; a single string is a list of one.
+pub(super) struct Strings(pub Vec<Lenient<String>>);
+
+impl<'de> Deserialize<'de> for Strings {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = ListVisitor {
+            expecting: "a list of strings",
+            item: PhantomData,
+        };
+        d.deserialize_seq(v).map(Strings)
+    }
+}
+
+/// `[[NAME]]`: an array of tables; one bad table does not hide the others.
+pub(super) struct Tables<T>(pub Vec<Lenient<T>>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Tables<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = ListVisitor {
+            expecting: "an array of tables ([[{key}]])",
+            item: PhantomData,
+        };
+        d.deserialize_any(v).map(Tables)
+    }
+}
+
+/// `headers = { Name = "value" }`.
+pub(super) struct Headers(pub Vec<(String, Lenient<String>)>);
+
+impl<'de> Deserialize<'de> for Headers {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = NamedVisitor {
+            expecting: r#"a table of header = "value""#,
+            item: PhantomData,
+        };
+        d.deserialize_map(v).map(Headers)
+    }
+}
+
+/// `[notify.NAME]` tables.
+pub(super) struct Notifiers(pub Vec<(String, Lenient<RawNotifier>)>);
+
+impl<'de> Deserialize<'de> for Notifiers {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = NamedVisitor {
+            expecting: "tables like [notify.NAME]",
+            item: PhantomData,
+        };
+        d.deserialize_map(v).map(Notifiers)
+    }
+}
