@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ConfigError};
@@ -58,11 +58,29 @@ impl Reload {
 /// Returns an error when it cannot start (another process keeps the delivery lock) or when
 /// the scheduler or dispatcher died, so that the service manager restarts feedwatch.
 pub async fn run(
+    config: Config,
+    store: Store,
+    shutdown: CancellationToken,
+    reload: Reload,
+) -> anyhow::Result<()> {
+    run_with_ready(config, store, shutdown, reload, watch::Sender::new(0)).await
+}
+
+/// [`run`], also counting in `ready` each time the daemon becomes ready: once its scheduler
+/// and dispatcher run, and again when a reload has been dealt with (taken or refused). These
+/// are the moments it tells systemd `READY=1`; a test in the same process waits on them
+/// instead of on a log line or a fixed sleep.
+pub async fn run_with_ready(
     mut config: Config,
     store: Store,
     shutdown: CancellationToken,
     mut reload: Reload,
+    ready: watch::Sender<u64>,
 ) -> anyhow::Result<()> {
+    let announce_ready = || {
+        crate::systemd::ready();
+        ready.send_modify(|n| *n += 1);
+    };
     // One deliverer per database. A `feedwatch once` may hold the lock for a moment; another
     // daemon on the same database holds it for good, which is a configuration mistake.
     let mut delivery_lock = None;
@@ -92,7 +110,7 @@ pub async fn run(
 
     let mut generation = start(config.clone(), store.clone(), &shutdown).await?;
     status(&config, &store).await;
-    crate::systemd::ready();
+    announce_ready();
     loop {
         let event = tokio::select! {
             // Shutdown first: on SIGTERM the generation's tasks end too, which is not a death.
@@ -154,7 +172,7 @@ pub async fn run(
                     ),
                 }
                 status(&config, &store).await;
-                crate::systemd::ready();
+                announce_ready();
             }
         }
     }
