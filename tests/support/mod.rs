@@ -4,6 +4,8 @@
 //! (mailin-embedded) that receives real mail from lettre, and a webhook receiver.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod in_process;
+
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
