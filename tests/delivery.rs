@@ -1,6 +1,11 @@
 //! Alerts that always arrive: the outbox against a real SMTP server and a real webhook
 //! receiver on loopback, including outages, refusals, Retry-After, a SIGKILL mid-batch and a
 //! digest that spans a restart.
+//!
+//! The daemon runs in the test process (`support::in_process`) and the tests wait on the
+//! outbox's rows, so each returns as soon as what it pins has happened; a stopped daemon sends
+//! nothing more, so counts taken after `InProcess::stop` are final. The SIGKILL test runs the
+//! real binary: a crash is a process's.
 
 mod support;
 
@@ -8,10 +13,18 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use feedwatch::domain::AlertStatus::{Pending, Retry, Sent};
+use feedwatch::store::AlertRow;
 use hmac::{KeyInit, Mac};
+use support::in_process::{InProcess, promptly_polled_path, wait_for};
 use support::{
     Daemon, FeedServer, Route, SmtpServer, WebhookReceiver, eventually_within, feedwatch, free_port,
 };
+
+/// `[poll] interval` of every test config.
+const POLL_INTERVAL: Duration = Duration::from_secs(3);
+/// Longest wait for anything the daemon does here (generous: the machine may be loaded).
+const WAIT: Duration = Duration::from_secs(30);
 
 /// An RSS body with `n` items that all match `Kabulov`, newest first, dated recently.
 fn feed_with(n: usize, prefix: &str) -> String {
@@ -41,10 +54,11 @@ impl Setup {
     fn new(feed_url: &str, notifier: &str, extra: &str) -> Setup {
         let dir = tempfile::tempdir().expect("tempdir");
         let text = format!(
-            "[storage]\npath = \"fw.db\"\n\n[poll]\ninterval = \"3s\"\nmin_interval = \"1s\"\ntimeout = \"5s\"\n\n\
+            "[storage]\npath = \"fw.db\"\n\n[poll]\ninterval = \"{}s\"\nmin_interval = \"1s\"\ntimeout = \"5s\"\n\n\
              [delivery]\nretry_base = \"1s\"\nretry_cap = \"2s\"\n\n\
              [[feed]]\nurl = \"{feed_url}\"\nname = \"News\"\n\n\
-             [[rule]]\nname = \"kabulov\"\nquery = '\"Moscow format\" OR Kabulov'\n{extra}\n\n{notifier}\n"
+             [[rule]]\nname = \"kabulov\"\nquery = '\"Moscow format\" OR Kabulov'\n{extra}\n\n{notifier}\n",
+            POLL_INTERVAL.as_secs()
         );
         let cfg = dir.path().join("feedwatch.toml");
         std::fs::write(&cfg, text).expect("write config");
@@ -62,6 +76,19 @@ impl Setup {
     fn path(&self) -> &Path {
         self.dir.path()
     }
+}
+
+/// Serves `body` (with an ETag) on a path that a freshly started daemon polls within a
+/// quarter of a second, and returns its URL.
+fn serve_promptly(feeds: &FeedServer, body: String) -> String {
+    let path = promptly_polled_path(feeds, POLL_INTERVAL, Duration::from_millis(250));
+    feeds.set(&path, Route::rss(body, "\"1\""));
+    feeds.url(&path)
+}
+
+/// Whether the outbox holds exactly `n` alerts, all sent.
+fn all_sent(rows: &[AlertRow], n: usize) -> bool {
+    rows.len() == n && rows.iter().all(|r| r.status == Sent)
 }
 
 fn email(smtp_port: u16) -> String {
@@ -141,20 +168,28 @@ async fn email_has_both_parts_headers_and_highlighted_matches() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smtp_outage_queues_alerts_and_delivers_each_exactly_once_in_order() {
     let feeds = FeedServer::start().await;
-    feeds.set("/f", Route::rss(feed_with(5, "o"), "\"1\""));
+    let url = serve_promptly(&feeds, feed_with(5, "o"));
     let port = free_port();
-    let s = Setup::new(&feeds.url("/f"), &email(port), "");
-    let daemon = Daemon::start(&s.cfg, &s.log("daemon.log"));
-    eventually_within(20, "the daemon logs a failed delivery", || {
-        daemon.log_text().contains("will retry")
+    let s = Setup::new(&url, &email(port), "");
+    let daemon = InProcess::start(&s.cfg).await;
+    wait_for("a failed delivery scheduled again", WAIT, async || {
+        daemon.alerts().await.iter().any(|r| r.status == Retry)
     })
     .await;
+    let queued = daemon.alerts().await;
+    assert_eq!(
+        queued.len(),
+        5,
+        "the outage queues every alert: {queued:#?}"
+    );
+    assert!(queued.iter().all(|r| r.status != Sent), "{queued:#?}");
     // The server comes back on the same port.
     let smtp = SmtpServer::start_on_port(port);
-    eventually_within(30, "all five alerts arrive", || smtp.mails().len() >= 5).await;
-    // Give a duplicate time to show up, then stop.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(daemon.terminate().await, Some(0));
+    wait_for("all five alerts delivered", WAIT, async || {
+        all_sent(&daemon.alerts().await, 5)
+    })
+    .await;
+    daemon.stop().await;
     let subjects: Vec<String> = smtp.mails().iter().map(|m| m.subject()).collect();
     // Items were stored in feed order (newest first), so that is delivery order.
     let want: Vec<String> = (0..5)
@@ -290,13 +325,16 @@ async fn webhook_400_is_dead_at_once_and_can_be_requeued() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_429_retry_after_is_honoured_by_the_daemon() {
     let feeds = FeedServer::start().await;
-    feeds.set("/f", Route::rss(feed_with(1, "r"), "\"1\""));
+    let url = serve_promptly(&feeds, feed_with(1, "r"));
     let hooks = WebhookReceiver::start().await;
     hooks.answer(429, &[("Retry-After", "4")]);
-    let s = Setup::new(&feeds.url("/f"), &webhook(&hooks.url(), None), "");
-    let daemon = Daemon::start(&s.cfg, &s.log("daemon.log"));
-    eventually_within(30, "the retry arrives", || hooks.hooks().len() >= 2).await;
-    assert_eq!(daemon.terminate().await, Some(0));
+    let s = Setup::new(&url, &webhook(&hooks.url(), None), "");
+    let daemon = InProcess::start(&s.cfg).await;
+    wait_for("the alert delivered by the retry", WAIT, async || {
+        all_sent(&daemon.alerts().await, 1)
+    })
+    .await;
+    daemon.stop().await;
     let got = hooks.hooks();
     assert_eq!(
         got.iter().map(|h| h.status).collect::<Vec<_>>(),
@@ -314,10 +352,11 @@ async fn webhook_429_retry_after_is_honoured_by_the_daemon() {
 async fn sigkill_during_a_batch_loses_no_alert() {
     const N: usize = 12;
     let feeds = FeedServer::start().await;
-    feeds.set("/f", Route::rss(feed_with(N, "k"), "\"1\""));
+    let url = serve_promptly(&feeds, feed_with(N, "k"));
     let smtp = SmtpServer::start();
-    smtp.delay_each_message(Duration::from_millis(600));
-    let s = Setup::new(&feeds.url("/f"), &email(smtp.port), "");
+    // Slow enough that the kill lands mid-batch: nine more messages (2.7 s) after the third.
+    smtp.delay_each_message(Duration::from_millis(300));
+    let s = Setup::new(&url, &email(smtp.port), "");
     let daemon = Daemon::start(&s.cfg, &s.log("daemon1.log"));
     eventually_within(30, "a few alerts arrive", || smtp.mails().len() >= 3).await;
     daemon.kill().await;
@@ -339,8 +378,16 @@ async fn sigkill_during_a_batch_loses_no_alert() {
         unique() >= N
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // SIGTERM lets the delivery pass finish, so once the process has exited no message is on
+    // its way: the count below is final.
     assert_eq!(daemon.terminate().await, Some(0));
+    let rows = feedwatch::store::Store::open(&s.path().join("fw.db"))
+        .await
+        .expect("open the database")
+        .list_alerts(None, 100)
+        .await
+        .expect("list alerts");
+    assert!(all_sent(&rows, N), "every alert is marked sent: {rows:#?}");
 
     let mut per_id: BTreeMap<String, usize> = BTreeMap::new();
     for m in smtp.mails() {
@@ -363,25 +410,35 @@ async fn sigkill_during_a_batch_loses_no_alert() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn digest_collects_alerts_across_a_restart() {
     let feeds = FeedServer::start().await;
-    feeds.set("/f", Route::rss(feed_with(3, "g"), "\"1\""));
+    let url = serve_promptly(&feeds, feed_with(3, "g"));
     let smtp = SmtpServer::start();
+    // Due 6 s after the poll: the first daemon is long stopped by then.
     let notifier = format!("{}digest = \"6s\"\n", email(smtp.port));
-    let s = Setup::new(&feeds.url("/f"), &notifier, "");
-    let daemon = Daemon::start(&s.cfg, &s.log("daemon1.log"));
-    eventually_within(20, "the poll queues three digest alerts", || {
-        daemon.log_text().contains("alerts=3")
+    let s = Setup::new(&url, &notifier, "");
+    let daemon = InProcess::start(&s.cfg).await;
+    wait_for("the poll queues three digest alerts", WAIT, async || {
+        daemon.alerts().await.len() == 3
     })
     .await;
-    assert_eq!(daemon.terminate().await, Some(0));
+    let queued = daemon.alerts().await;
+    daemon.stop().await;
+    assert!(
+        queued
+            .iter()
+            .all(|r| r.status == Pending && r.digest.as_deref() == Some("6s")),
+        "{queued:#?}"
+    );
     assert!(
         smtp.mails().is_empty(),
         "nothing sent before the digest is due"
     );
 
-    let daemon = Daemon::start(&s.cfg, &s.log("daemon2.log"));
-    eventually_within(30, "the digest arrives", || !smtp.mails().is_empty()).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(daemon.terminate().await, Some(0));
+    let daemon = InProcess::start(&s.cfg).await;
+    wait_for("the digest delivered", WAIT, async || {
+        all_sent(&daemon.alerts().await, 3)
+    })
+    .await;
+    daemon.stop().await;
     let mails = smtp.mails();
     assert_eq!(mails.len(), 1, "one digest, not one mail per alert");
     assert_eq!(
@@ -392,7 +449,6 @@ async fn digest_collects_alerts_across_a_restart() {
     for i in 0..3 {
         assert!(text.contains(&format!("g story {i:02}")), "{text}");
     }
-    let _ = s.path();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -461,14 +517,14 @@ async fn send_test_reports_the_server_answer_and_failures() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn once_beside_a_running_daemon_does_not_send_twice() {
     let feeds = FeedServer::start().await;
-    feeds.set("/f", Route::rss(feed_with(1, "l"), "\"1\""));
+    let url = serve_promptly(&feeds, feed_with(1, "l"));
     let smtp = SmtpServer::start();
     // The daemon is mid-delivery (the server takes 3 s to accept) when `once` runs.
     smtp.delay_each_message(Duration::from_secs(3));
-    let s = Setup::new(&feeds.url("/f"), &email(smtp.port), "");
-    let daemon = Daemon::start(&s.cfg, &s.log("daemon.log"));
-    eventually_within(20, "the daemon queues the alert", || {
-        daemon.log_text().contains("alerts=1")
+    let s = Setup::new(&url, &email(smtp.port), "");
+    let daemon = InProcess::start(&s.cfg).await;
+    wait_for("the daemon queues the alert", WAIT, async || {
+        daemon.alerts().await.len() == 1
     })
     .await;
     let once = feedwatch(&["--config", s.cfg(), "once"]).await;
@@ -478,9 +534,11 @@ async fn once_beside_a_running_daemon_does_not_send_twice() {
         "{}",
         once.stderr
     );
-    eventually_within(20, "the daemon's delivery", || smtp.mails().len() == 1).await;
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    assert_eq!(daemon.terminate().await, Some(0));
+    wait_for("the daemon's delivery", WAIT, async || {
+        all_sent(&daemon.alerts().await, 1)
+    })
+    .await;
+    daemon.stop().await;
     assert_eq!(smtp.mails().len(), 1, "sent once, by the daemon");
 }
 
