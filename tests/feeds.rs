@@ -1,13 +1,22 @@
 //! Feed identity and health against a real HTTP server: GUID changes, permanent redirects,
 //! 410 Gone, feed-health alerts and recovery, a restart that resumes the schedule, the
 //! `feeds` listing, and OPML in and out.
+//!
+//! Where the daemon would make a test wait for its clock, the test takes the clock instead:
+//! the health test polls on an injected wall clock, the restart test runs the restarted
+//! daemon under paused tokio time (nothing but timers is awaited there).
 
 mod support;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use support::{Daemon, FeedServer, Route, SmtpServer, eventually_within, feedwatch, fixture};
+use chrono::{DateTime, Timelike, Utc};
+use feedwatch::config::Config;
+use feedwatch::domain::FeedId;
+use feedwatch::wiring::Parts;
+use support::in_process::{ClockHold, InProcess, promptly_polled_path, wait_for};
+use support::{FeedServer, Route, SmtpServer, feedwatch, fixture};
 
 fn rss(items: &[(&str, &str, &str)]) -> String {
     let now = chrono::Utc::now().to_rfc2822();
@@ -186,20 +195,51 @@ async fn permanent_redirect_moves_the_feed_and_410_stops_it() {
     assert!(listing.stdout.contains("GONE (410"), "{}", listing.stdout);
 }
 
+/// The daemon would take half a minute over this (the back-off polls at 0, 1, 3, 7, 15 and
+/// 31 s), so the test runs the daemon's parts on an injected clock instead: each poll happens
+/// at the time the scheduling policy returned for it, against the real feed server, database
+/// and SMTP server, and each is followed by a delivery pass, as the daemon's dispatcher does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_feed_failing_too_long_raises_one_health_alert_and_one_on_recovery() {
     let World {
         feeds,
         smtp,
         cfg,
-        dir,
+        dir: _dir,
     } = World::start(
         Route::status(500),
         "interval = \"1s\"\nmin_interval = \"1s\"\nhealth_alert_after = \"2s\"",
     )
     .await;
-    let daemon = Daemon::start(&cfg, &dir.path().join("daemon.log"));
-    eventually_within(30, "the health alert", || !smtp.mails().is_empty()).await;
+    let parts = Parts::build(Config::load(&cfg).expect("config"))
+        .await
+        .expect("components");
+    let feed = FeedId::from_url(&feeds.parsed_url("/rss"));
+    let alerts = async || {
+        let rows = parts.store.list_alerts(None, 100).await;
+        rows.expect("alerts").len()
+    };
+    // On a whole second, so that the first two polls (0 and about 1 s) are under the 2 s
+    // threshold whatever the jitter, and the third (about 3 s) is over it.
+    let mut now = Utc::now().with_nanosecond(0).expect("a valid time");
+    // One poll at `now` and a delivery pass; moves `now` to the next poll the policy chose.
+    let poll_at = async |now: &mut DateTime<Utc>| {
+        let polled = parts.engine.poll(0, *now).await;
+        parts
+            .outbox
+            .deliver_due(now.timestamp())
+            .await
+            .expect("delivery pass");
+        *now = polled.next_poll.expect("polled again");
+        polled.result.is_ok()
+    };
+
+    for _ in 0..2 {
+        assert!(!poll_at(&mut now).await, "the server answers 500");
+    }
+    assert_eq!(alerts().await, 0, "failing, but not for 2 s yet");
+    assert!(!poll_at(&mut now).await);
+    assert_eq!(smtp.mails().len(), 1, "the health alert");
     let subject = smtp.mails()[0].subject();
     assert!(
         subject.starts_with("[feedwatch] feed-health: Feed F has been failing since"),
@@ -210,68 +250,105 @@ async fn a_feed_failing_too_long_raises_one_health_alert_and_one_on_recovery() {
         "{}",
         smtp.mails()[0].text()
     );
-    // More failures: still one alert.
-    eventually_within(30, "two more failed polls", || {
-        feeds.seen("/rss").len() >= 5
-    })
-    .await;
-    assert_eq!(
-        smtp.mails().len(),
-        1,
-        "one alert per outage, not per failure"
-    );
+    // Two more failures: still one alert.
+    for _ in 0..2 {
+        assert!(!poll_at(&mut now).await);
+    }
+    assert_eq!(feeds.seen("/rss").len(), 5);
+    assert_eq!(alerts().await, 1, "one alert per outage, not per failure");
+    assert_eq!(smtp.mails().len(), 1);
 
     feeds.set(
         "/rss",
         Route::rss(rss(&[("1", "http://news.test/1", "Back")]), "\"1\""),
     );
-    eventually_within(40, "the recovery notice", || smtp.mails().len() >= 2).await;
+    assert!(poll_at(&mut now).await, "the feed is back");
+    assert_eq!(smtp.mails().len(), 2, "the recovery notice");
     assert_eq!(
         smtp.mails()[1].subject(),
         "[feedwatch] feed-health: Feed F has recovered"
     );
-    let listing = feedwatch(&["--config", s(&cfg), "feeds", "--json"]).await;
-    let v: serde_json::Value = serde_json::from_str(&listing.stdout).expect("JSON");
-    assert_eq!(v[0]["state"]["consecutive_failures"], 0);
-    assert_eq!(daemon.terminate().await, Some(0));
+    let state = parts.store.feed_state(&feed).await.expect("feed state");
+    assert_eq!(state.consecutive_failures, 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restart_resumes_the_schedule_instead_of_polling_at_once() {
-    let World {
-        feeds,
-        smtp: _smtp,
-        cfg,
-        dir,
-    } = World::start(
-        Route::rss(rss(&[("1", "http://news.test/1", "Quiet news")]), "\"1\""),
+/// The restart runs under paused tokio time, on a runtime of its own, with the clock held
+/// still but for one explicit step: the daemon starts at a standstill (however long its
+/// database takes), then half an hour of its time passes at once. A poll it made early would
+/// be on the server and in the database.
+#[test]
+fn a_restart_resumes_the_schedule_instead_of_polling_at_once() {
+    let real = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let hour = Duration::from_secs(3600);
+    let (feeds, path, dir) = real.block_on(async {
+        let feeds = FeedServer::start().await;
+        let path = promptly_polled_path(&feeds, hour, Duration::from_millis(250));
+        feeds.set(
+            &path,
+            Route::rss(rss(&[("1", "http://news.test/1", "Quiet news")]), "\"1\""),
+        );
+        (feeds, path, tempfile::tempdir().expect("tempdir"))
+    });
+    let url = feeds.parsed_url(&path);
+    // The feed does not match the rule: no mail is ever sent to this (closed) port.
+    let cfg = write_config(
+        dir.path(),
+        url.as_str(),
+        "smtp://127.0.0.1:9",
         "interval = \"1h\"",
-    )
-    .await;
-    let daemon = Daemon::start(&cfg, &dir.path().join("d1.log"));
-    eventually_within(20, "the first poll", || feeds.seen("/rss").len() == 1).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(daemon.terminate().await, Some(0));
-
-    let v = feeds_json(&cfg).await;
-    let next = v[0]["state"]["next_poll_at"]
-        .as_i64()
-        .expect("next poll stored");
-    let ahead = next - chrono::Utc::now().timestamp();
-    assert!(
-        (3000..=4000).contains(&ahead),
-        "next poll about an hour out: {ahead} s"
     );
 
-    let daemon = Daemon::start(&cfg, &dir.path().join("d2.log"));
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    assert_eq!(
-        feeds.seen("/rss").len(),
-        1,
-        "the restart did not poll early"
-    );
-    assert!(daemon.log_text().contains("scheduler started"));
-    assert_eq!(daemon.terminate().await, Some(0));
+    let stored = real.block_on(async {
+        let daemon = InProcess::start(&cfg).await;
+        wait_for("the first poll", Duration::from_secs(30), async || {
+            daemon.feed_state(&url).await.next_poll_at.is_some()
+        })
+        .await;
+        daemon.stop().await;
+        let state = stored_state(&cfg, &url).await;
+        let next = state.next_poll_at.expect("next poll stored");
+        let ahead = next - Utc::now().timestamp();
+        assert!(
+            (3000..=4000).contains(&ahead),
+            "next poll about an hour out: {ahead} s"
+        );
+        state
+    });
+    assert_eq!(feeds.seen(&path).len(), 1);
+
+    let paused = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .expect("paused runtime");
+    paused.block_on(async {
+        let clock = ClockHold::new();
+        let mut daemon = InProcess::start(&cfg).await;
+        daemon.ready(1).await;
+        clock.advance(hour / 2).await;
+        daemon.stop().await;
+    });
+    let after = real.block_on(stored_state(&cfg, &url));
+    // Any poll, whatever came of it, is recorded on the feed's row: it is as the first run
+    // left it.
+    assert_eq!(after, stored, "the restart did not poll early");
+    assert_eq!(feeds.seen(&path).len(), 1, "the restart did not poll early");
+}
+
+/// The stored state of the feed at `url`, read from the database of the config at `cfg`.
+async fn stored_state(cfg: &Path, url: &url::Url) -> feedwatch::store::FeedState {
+    let config = Config::load(cfg).expect("config");
+    let store = feedwatch::store::Store::open(&config.storage.path)
+        .await
+        .expect("database");
+    store
+        .feed_state(&FeedId::from_url(url))
+        .await
+        .expect("feed state")
 }
 
 #[tokio::test]
