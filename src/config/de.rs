@@ -317,6 +317,11 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for LenientVisitor<T> {
 #[derive(Debug)]
 pub(super) enum Error {
     Message(String),
+    /// A value of the wrong kind; `expected` may name its key as `{key}`.
+    Expected {
+        expected: String,
+        found: &'static str,
+    },
     Reported,
 }
 
@@ -324,6 +329,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Message(m) => f.write_str(m),
+            Error::Expected { expected, found } => write!(f, "expected {expected}, found {found}"),
             Error::Reported => f.write_str("reported"),
         }
     }
@@ -345,7 +351,8 @@ impl de::Error for Error {
             Unexpected::Unit | Unexpected::Option => "nothing",
             _ => "a number",
         };
-        Error::Message(format!("expected {exp}, found {found}"))
+        let expected = exp.to_string();
+        Error::Expected { expected, found }
     }
 
     fn invalid_value(unexp: Unexpected<'_>, exp: &dyn Expected) -> Self {
@@ -383,19 +390,22 @@ impl<'a> De<'a> {
 
     /// Records `e` at this key (once) and returns the note that it is recorded.
     fn report(&self, e: Error) -> Error {
-        if let Error::Message(m) = e {
-            // An expectation may name the key it is about: "an array of tables ([[{key}]])".
-            let last = self.key.rsplit(['.', '[']).next().unwrap_or_default();
-            self.sink.at(&self.at(), m.replace("{key}", last));
-        }
+        let message = match e {
+            Error::Message(m) => m,
+            Error::Expected { expected, found } => {
+                // An expectation may name its key: "an array of tables ([[{key}]])".
+                let key = self.key.rsplit(['.', '[']).next().unwrap_or_default();
+                format!("expected {}, found {found}", expected.replace("{key}", key))
+            }
+            Error::Reported => return Error::Reported,
+        };
+        self.sink.at(&self.at(), message);
         Error::Reported
     }
 
     fn mismatch(&self, expected: &str) -> Error {
-        let found = self.node.kind();
-        self.report(Error::Message(format!(
-            "expected {expected}, found {found}"
-        )))
+        let (expected, found) = (expected.to_string(), self.node.kind());
+        self.report(Error::Expected { expected, found })
     }
 
     fn unknown_key(&self, key: &str, line: Option<usize>, fields: &[&str]) {

@@ -606,3 +606,13 @@ proptest::proptest! {
         let _ = load(&text, Path::new("/nonexistent"), &[]);
     }
 }
+
+#[test]
+fn a_key_placeholder_in_a_value_is_reported_as_written() {
+    let text = GOOD.replace(
+        "to = [\"analyst@example.org\"]",
+        "to = [\"analyst@example.org\"]\nsubject = \"{key}\"",
+    );
+    let p = problems(&text);
+    assert!(p[0].message.contains("placeholder {key}"), "{p:#?}");
+}
