@@ -37,8 +37,8 @@ impl fmt::Display for FeedId {
 
 /// An item's stable identity within its feed: the same story gives the same key on every poll.
 ///
-/// Built from, in order of preference: the entry's own GUID/id, its canonical link, or a hash of
-/// its title and text. Never from an id the parser invented. It stays this type until it
+/// Built from, in order of preference: the entry's own GUID/id, its canonical link with a hash
+/// of its title and text, or that hash alone. Never from an id the parser invented. It stays this type until it
 /// reaches SQL (the store converts it), so a key is never confused with other text.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -53,6 +53,15 @@ impl ItemKey {
     /// `link:<url>` from the canonical link.
     pub fn from_link(link: &str) -> ItemKey {
         ItemKey(format!("link:{link}"))
+    }
+
+    /// `link:<url>#<sha256>`: the canonical link and a hash of the title and text, for an entry
+    /// without a GUID. The link alone cannot tell apart the entries of a status page or a live
+    /// blog, which all link to one page; the hash can, and it depends on nothing but the entry,
+    /// so the same entry gets the same key on every poll whatever else the feed carries.
+    /// (A canonical link has no fragment, so the `#` cannot be part of it.)
+    pub fn from_link_and_content(link: &str, parts: &[&str]) -> ItemKey {
+        ItemKey(format!("link:{link}#{}", hash_hex(parts)))
     }
 
     /// `hash:<sha256>` over the given parts (title, text).

@@ -8,8 +8,8 @@
 //!   XML declaration, see shared/reference/dependencies.md §2);
 //! - retries once with bare `&` escaped (the most common way real feeds break XML) and a missing
 //!   `version` added to an `<rss>` root (feed-rs rejects it otherwise);
-//! - computes its own stable key per entry (GUID → canonical link → content hash), since feed-rs
-//!   invents random ids for entries without one;
+//! - computes its own stable key per entry (GUID → canonical link and content hash → content
+//!   hash), since feed-rs invents random ids for entries without one;
 //! - turns every text field into plain text (HTML removed, entities decoded).
 
 use std::borrow::Cow;
@@ -342,7 +342,7 @@ fn normalize_entry(entry: model::Entry) -> Item {
     let key = if !guid.is_empty() {
         ItemKey::from_guid(guid)
     } else if let Some(link) = link.as_deref() {
-        ItemKey::from_link(&canonical_link(link))
+        ItemKey::from_link_and_content(&canonical_link(link), &[&title, &summary, &content])
     } else {
         ItemKey::from_content(&[&title, &summary, &content])
     };
@@ -397,7 +397,14 @@ mod tests {
         let a = parse_feed(RSS_NO_GUID.as_bytes(), None, &base()).expect("parses");
         let b = parse_feed(RSS_NO_GUID.as_bytes(), None, &base()).expect("parses");
         assert_eq!(a.items.len(), 2);
-        assert_eq!(a.items[0].key.as_str(), "link:http://example.org/a");
+        assert!(
+            a.items[0]
+                .key
+                .as_str()
+                .starts_with("link:http://example.org/a#"),
+            "{}",
+            a.items[0].key
+        );
         assert!(
             a.items[1].key.as_str().starts_with("hash:"),
             "{}",
@@ -407,6 +414,53 @@ mod tests {
             a.items.iter().map(|i| &i.key).collect::<Vec<_>>(),
             b.items.iter().map(|i| &i.key).collect::<Vec<_>>()
         );
+    }
+
+    /// A status page without GUIDs: every entry links to the one page.
+    fn status_page(titles: &[&str]) -> String {
+        let items: String = titles
+            .iter()
+            .map(|t| format!("<item><title>{t}</title><link>http://status.test/</link></item>"))
+            .collect();
+        format!(r#"<rss version="2.0"><channel><title>S</title>{items}</channel></rss>"#)
+    }
+
+    #[test]
+    fn entries_without_guid_sharing_a_link_keep_their_own_stable_keys() {
+        let key_of = |titles: &[&str], title: &str| {
+            let f = parse_feed(status_page(titles).as_bytes(), None, &base()).expect("parses");
+            assert_eq!(
+                f.items.len(),
+                titles.len(),
+                "no entry is dropped as a duplicate"
+            );
+            f.items
+                .into_iter()
+                .find(|i| i.title == title)
+                .map(|i| i.key)
+                .expect("the entry is there")
+        };
+        let alone = key_of(&["all fine"], "all fine");
+        let with_others = key_of(&["database down", "all fine"], "all fine");
+        let last = key_of(&["login broken", "database down", "all fine"], "all fine");
+        assert_eq!(alone, with_others, "other entries do not change a key");
+        assert_eq!(alone, last);
+        assert_ne!(
+            key_of(&["database down", "all fine"], "database down"),
+            alone
+        );
+    }
+
+    #[test]
+    fn entries_without_guid_sharing_a_link_and_title_differ_by_text() {
+        let xml = r#"<rss version="2.0"><channel>
+            <item><title>Update</title><link>http://live.test/</link><description>one</description></item>
+            <item><title>Update</title><link>http://live.test/</link><description>two</description></item>
+            <item><title>Update</title><link>http://live.test/</link><description>two</description></item>
+            </channel></rss>"#;
+        let f = parse_feed(xml.as_bytes(), None, &base()).expect("parses");
+        let texts: Vec<&str> = f.items.iter().map(|i| i.summary.as_str()).collect();
+        assert_eq!(texts, ["one", "two"], "an exact repeat is one entry");
     }
 
     #[test]

@@ -18,13 +18,20 @@ use feedwatch::wiring::Parts;
 use support::in_process::{ClockHold, InProcess, promptly_polled_path, wait_for};
 use support::{FeedServer, Route, SmtpServer, feedwatch, fixture};
 
+/// An RSS document of (GUID, link, title) items published now; an empty GUID leaves the
+/// `<guid>` out.
 fn rss(items: &[(&str, &str, &str)]) -> String {
     let now = chrono::Utc::now().to_rfc2822();
     let items: String = items
         .iter()
         .map(|(guid, link, title)| {
+            let guid = if guid.is_empty() {
+                String::new()
+            } else {
+                format!("<guid isPermaLink=\"false\">{guid}</guid>")
+            };
             format!(
-                "<item><guid isPermaLink=\"false\">{guid}</guid><link>{link}</link>\
+                "<item>{guid}<link>{link}</link>\
                  <title>{title}</title><pubDate>{now}</pubDate></item>"
             )
         })
@@ -467,4 +474,103 @@ async fn feeds_failing_in_the_same_second_each_raise_their_own_health_alert() {
             "{s}"
         );
     }
+}
+
+/// The subjects of the mails received so far, sorted.
+fn sorted_subjects(smtp: &SmtpServer) -> Vec<String> {
+    let mut subjects: Vec<String> = smtp.mails().iter().map(|m| m.subject()).collect();
+    subjects.sort();
+    subjects
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_page_entries_without_guid_sharing_one_link_each_alert() {
+    let page = "http://status.test/";
+    let World {
+        feeds,
+        smtp,
+        cfg,
+        dir: _dir,
+    } = World::start(
+        Route::rss(rss(&[("", page, "Kabulov: all fine")]), "\"1\""),
+        "",
+    )
+    .await;
+    once_ok(&cfg).await;
+    // A new entry above the old one, then a page that shows only the latest entry.
+    let polls = [
+        vec![
+            ("", page, "Kabulov: database down"),
+            ("", page, "Kabulov: all fine"),
+        ],
+        vec![("", page, "Kabulov: login broken")],
+        vec![("", page, "Kabulov: login broken")],
+    ];
+    for (n, entries) in polls.iter().enumerate() {
+        feeds.set("/rss", Route::rss(rss(entries), &format!("\"{}\"", n + 2)));
+        once_ok(&cfg).await;
+    }
+    assert_eq!(
+        sorted_subjects(&smtp),
+        vec![
+            "[feedwatch] kabulov: Kabulov: all fine",
+            "[feedwatch] kabulov: Kabulov: database down",
+            "[feedwatch] kabulov: Kabulov: login broken",
+        ],
+        "each entry once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pruned_item_does_not_silence_later_items_with_its_link() {
+    let page = "http://news.test/live";
+    let World {
+        feeds,
+        smtp,
+        cfg,
+        dir,
+    } = World::start(
+        Route::rss(rss(&[("a", page, "Kabulov arrives")]), "\"1\""),
+        "",
+    )
+    .await;
+    let text = std::fs::read_to_string(&cfg).expect("read config");
+    std::fs::write(
+        &cfg,
+        text.replace("path = \"fw.db\"", "path = \"fw.db\"\nkeep = \"1d\""),
+    )
+    .expect("write config");
+    once_ok(&cfg).await;
+    assert_eq!(smtp.mails().len(), 1);
+    // Two days pass: the next run prunes the item.
+    let db = rusqlite::Connection::open(dir.path().join("fw.db")).expect("open database");
+    db.execute(
+        "UPDATE items SET first_seen_at = first_seen_at - 2 * 86400",
+        [],
+    )
+    .expect("age the item");
+    once_ok(&cfg).await;
+    let pruned: i64 = db
+        .query_row("SELECT pruned FROM items", [], |r| r.get(0))
+        .expect("read");
+    assert_eq!(pruned, 1, "the item was pruned");
+    feeds.set(
+        "/rss",
+        Route::rss(
+            rss(&[
+                ("b", page, "Kabulov leaves"),
+                ("a", page, "Kabulov arrives"),
+            ]),
+            "\"2\"",
+        ),
+    );
+    once_ok(&cfg).await;
+    assert_eq!(
+        sorted_subjects(&smtp),
+        vec![
+            "[feedwatch] kabulov: Kabulov arrives",
+            "[feedwatch] kabulov: Kabulov leaves",
+        ],
+        "the new item alerts; the pruned one stays silent"
+    );
 }

@@ -235,6 +235,16 @@ pub struct StoredItem {
     pub item: Item,
 }
 
+/// What [`Store::known_items`] needs of one item, owned for the trip to the database thread.
+struct Wanted {
+    key: ItemKey,
+    /// Canonical link.
+    link: Option<String>,
+    title: String,
+    summary: String,
+    content: String,
+}
+
 /// Handle to the database. Cheap to clone; all clones share one connection, owned by one
 /// thread that ends when the last clone drops.
 #[derive(Debug, Clone)]
@@ -333,39 +343,77 @@ impl Store {
             .await
     }
 
-    /// Keys of the given items that are already stored for this feed: same key, or (so a feed
-    /// that changes its GUIDs wholesale does not re-alert) same canonical link *and* same
-    /// title. A new entry on a page the feed links to again (a live blog, a status page) has
-    /// a new title and is new.
+    /// Keys of the given items that are already stored for this feed. `items` is the whole
+    /// document: whether a page is shared depends on its other entries too.
+    ///
+    /// An item is known by its key, or as the same story under another key: a stored item of
+    /// this feed with the same canonical link and title (a feed that changes its GUIDs
+    /// wholesale, an item without GUID whose text was edited). Where the link is shared — two
+    /// stored items of this feed have it, or two entries of this document — the link says
+    /// nothing about the story: a status page or live blog links every entry to one page. There
+    /// the story must also have the same text, so entries that differ in title or text are
+    /// different items.
+    ///
+    /// A pruned item (`[storage] keep`) keeps its key, link and title but not its text: it is
+    /// its own tombstone, found by key or by link and title on a page that is not shared, and
+    /// never stands for any other item with that link.
     pub async fn known_items(
         &self,
         feed_id: i64,
         items: &[Item],
     ) -> Result<HashSet<ItemKey>, StoreError> {
+        let mut in_document: std::collections::HashMap<String, usize> =
+            std::collections::HashMap::new();
         // Only what the queries need travels to the database thread.
-        let wanted: Vec<(ItemKey, Option<String>, String)> = items
+        let wanted: Vec<Wanted> = items
             .iter()
             .map(|i| {
                 let link = i.link.as_deref().map(canonical_link);
-                (i.key.clone(), link, i.title.clone())
+                if let Some(l) = &link {
+                    *in_document.entry(l.clone()).or_default() += 1;
+                }
+                Wanted {
+                    key: i.key.clone(),
+                    link,
+                    title: i.title.clone(),
+                    summary: i.summary.clone(),
+                    content: i.content.clone(),
+                }
             })
             .collect();
         self.read(move |conn| {
             let mut by_key =
                 conn.prepare_cached("SELECT 1 FROM items WHERE feed_id = ?1 AND key = ?2")?;
-            let mut by_link = conn.prepare_cached(
-                "SELECT 1 FROM items WHERE feed_id = ?1 AND link_key = ?2
-                                       AND (title = ?3 OR pruned = 1)",
+            let mut on_page = conn.prepare_cached(
+                "SELECT count(*) FROM items WHERE feed_id = ?1 AND link_key = ?2",
+            )?;
+            // Tombstones pruned before titles were kept have an empty title, which says
+            // nothing about which story they were.
+            let mut by_title = conn.prepare_cached(
+                "SELECT 1 FROM items WHERE feed_id = ?1 AND link_key = ?2 AND title = ?3
+                                       AND (pruned = 0 OR title <> '')",
+            )?;
+            let mut by_text = conn.prepare_cached(
+                "SELECT 1 FROM items WHERE feed_id = ?1 AND link_key = ?2 AND title = ?3
+                                       AND summary = ?4 AND content = ?5 AND pruned = 0",
             )?;
             let mut known = HashSet::new();
-            for (key, link, title) in wanted {
-                let known_by_key = by_key.exists(params![feed_id, key])?;
-                let known_by_link = match link {
-                    Some(l) if !known_by_key => by_link.exists(params![feed_id, l, title])?,
-                    _ => false,
+            for w in wanted {
+                let same_story = if by_key.exists(params![feed_id, w.key])? {
+                    true
+                } else if let Some(link) = &w.link {
+                    let stored: i64 = on_page.query_row(params![feed_id, link], |r| r.get(0))?;
+                    let shared = stored > 1 || in_document.get(link).is_some_and(|n| *n > 1);
+                    if shared {
+                        by_text.exists(params![feed_id, link, w.title, w.summary, w.content])?
+                    } else {
+                        stored > 0 && by_title.exists(params![feed_id, link, w.title])?
+                    }
+                } else {
+                    false
                 };
-                if known_by_key || known_by_link {
-                    known.insert(key);
+                if same_story {
+                    known.insert(w.key);
                 }
             }
             Ok(known)
@@ -545,7 +593,8 @@ impl Store {
     }
 
     /// Retention (`[storage] keep`): empties the bodies of items first seen more than `keep`
-    /// before `now`, keeping their keys (so they never alert again) and the alerts' own
+    /// before `now`, keeping their keys, links and titles (so they never alert again, and
+    /// are still recognised under a new GUID; see [`Store::known_items`]) and the alerts' own
     /// copies. Best effort: the outcome is logged, and a failure is tried again next time.
     pub async fn prune(&self, keep: Duration, now: i64) {
         let before = now.saturating_sub(i64::try_from(keep.as_secs()).unwrap_or(i64::MAX));
@@ -559,8 +608,8 @@ impl Store {
     /// Prunes the bodies of items first seen before `before`; returns how many.
     async fn prune_before(&self, before: i64) -> Result<usize, StoreError> {
         self.execute(
-            "UPDATE items SET title = '', summary = '', content = '', authors = '[]',
-                    categories = '[]', pruned = 1
+            "UPDATE items SET summary = '', content = '', authors = '[]', categories = '[]',
+                    pruned = 1
              WHERE first_seen_at < ?1 AND pruned = 0",
             (before,),
         )

@@ -100,6 +100,84 @@ async fn ingest_dedupes_items_and_queues_alerts_once() {
     assert_eq!(store.due_alerts(100, 10).await.expect("due").len(), 3);
 }
 
+/// An item keyed `key` on the shared page `http://example.org/page`, titled `title`, with
+/// `text` as its summary.
+fn on_page(key: &str, title: &str, text: &str) -> Item {
+    Item {
+        link: Some("http://example.org/page".into()),
+        title: title.into(),
+        summary: text.into(),
+        ..item(key)
+    }
+}
+
+#[tokio::test]
+async fn entries_sharing_a_page_are_the_same_item_only_with_the_same_title_and_text() {
+    let (_dir, store) = open().await;
+    let (feed, st) = feed(&store).await;
+    let first = Ingest::batch(vec![on_page("k1", "Update", "one")], vec![], 1);
+    store
+        .ingest(st.id, feed.as_str(), first)
+        .await
+        .expect("ingest");
+    let doc = [
+        on_page("k2", "Update", "two"),   // same title, new text: a new entry
+        on_page("k3", "Incident", "one"), // new title: a new entry
+        on_page("k4", "Update", "one"),   // the first one under a new key
+        on_page("k1", "Update", "one"),   // the first one
+    ];
+    let known = store.known_items(st.id, &doc).await.expect("known");
+    assert_eq!(keys(known), vec!["k1".to_string(), "k4".to_string()]);
+    // Once two stored items share the page, it stays shared when the document shows only
+    // one entry of it.
+    let second = Ingest::batch(vec![on_page("k2", "Update", "two")], vec![], 2);
+    store
+        .ingest(st.id, feed.as_str(), second)
+        .await
+        .expect("ingest");
+    let known = store
+        .known_items(st.id, &[on_page("k5", "Update", "three")])
+        .await
+        .expect("known");
+    assert!(known.is_empty(), "{known:?}");
+    // A page no other item shares: an edit of the text is the same story.
+    let mut edited = item("b2");
+    edited.link = Some("http://example.org/a".into());
+    edited.summary = "edited".into();
+    edited.title = "title a".into();
+    let lone = Ingest::batch(vec![item("a")], vec![], 3);
+    store
+        .ingest(st.id, feed.as_str(), lone)
+        .await
+        .expect("ingest");
+    let known = store.known_items(st.id, &[edited]).await.expect("known");
+    assert_eq!(keys(known), vec!["b2".to_string()]);
+}
+
+#[tokio::test]
+async fn a_pruned_tombstone_suppresses_only_its_own_item() {
+    let (_dir, store) = open().await;
+    let (feed, st) = feed(&store).await;
+    let b = Ingest::batch(vec![item("old")], vec![], 10);
+    store.ingest(st.id, feed.as_str(), b).await.expect("ingest");
+    assert_eq!(store.prune_before(20).await.expect("prune"), 1);
+    let same_link = |key: &str, title: &str| Item {
+        link: Some("http://example.org/old?utm_source=x".into()),
+        title: title.into(),
+        ..item(key)
+    };
+    // One document per case: two entries on one page would make it a shared page.
+    for (doc, known) in [
+        (item("old"), true),                        // itself, by key
+        (same_link("migrated", "title old"), true), // itself under a new GUID
+        (same_link("next", "a new story"), false),  // another item on that page
+    ] {
+        let key = doc.key.clone();
+        let found = store.known_items(st.id, &[doc]).await.expect("known");
+        assert_eq!(found.contains(&key), known, "{key}");
+    }
+}
+
 /// Stores items `a` and `b` at `now`, each with an alert to `mail`; returns those alerts.
 async fn queue_two(store: &Store, now: i64) -> Vec<Alert> {
     let (feed, st) = feed(store).await;
