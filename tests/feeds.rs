@@ -82,6 +82,30 @@ impl World {
     }
 }
 
+impl World {
+    /// [`World::start`] serving `entries` (see [`rss`]) with ETag `"1"`, after one `once` has
+    /// stored them.
+    async fn polled_once(entries: &[(&str, &str, &str)]) -> World {
+        let world = World::start(Route::rss(rss(entries), "\"1\""), "").await;
+        once_ok(&world.cfg).await;
+        world
+    }
+
+    /// Serves `entries` from now on, with ETag `etag`, and runs `once`.
+    async fn poll(&self, entries: &[(&str, &str, &str)], etag: &str) {
+        self.feeds
+            .set("/rss", Route::rss(rss(entries), &format!("\"{etag}\"")));
+        once_ok(&self.cfg).await;
+    }
+
+    /// The subjects of the mails received so far, sorted.
+    fn sorted_subjects(&self) -> Vec<String> {
+        let mut subjects: Vec<String> = self.smtp.mails().iter().map(|m| m.subject()).collect();
+        subjects.sort();
+        subjects
+    }
+}
+
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8")
 }
@@ -413,29 +437,16 @@ async fn opml_import_export_completions_and_man() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entries_that_share_a_page_each_alert() {
     let page = "http://news.test/live";
-    let World {
-        feeds,
-        smtp,
-        cfg,
-        dir: _dir,
-    } = World::start(
-        Route::rss(rss(&[("1", page, "Kabulov arrives")]), "\"1\""),
-        "",
-    )
-    .await;
-    once_ok(&cfg).await;
+    let world = World::polled_once(&[("1", page, "Kabulov arrives")]).await;
     // A live blog: new entries, same page.
-    let more = rss(&[
+    let more = [
         ("1", page, "Kabulov arrives"),
         ("2", page, "Kabulov speaks"),
         ("3", page, "Kabulov leaves"),
-    ]);
-    feeds.set("/rss", Route::rss(more, "\"2\""));
-    once_ok(&cfg).await;
-    let mut subjects: Vec<String> = smtp.mails().iter().map(|m| m.subject()).collect();
-    subjects.sort();
+    ];
+    world.poll(&more, "2").await;
     assert_eq!(
-        subjects,
+        world.sorted_subjects(),
         vec![
             "[feedwatch] kabulov: Kabulov arrives",
             "[feedwatch] kabulov: Kabulov leaves",
@@ -476,42 +487,24 @@ async fn feeds_failing_in_the_same_second_each_raise_their_own_health_alert() {
     }
 }
 
-/// The subjects of the mails received so far, sorted.
-fn sorted_subjects(smtp: &SmtpServer) -> Vec<String> {
-    let mut subjects: Vec<String> = smtp.mails().iter().map(|m| m.subject()).collect();
-    subjects.sort();
-    subjects
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_page_entries_without_guid_sharing_one_link_each_alert() {
     let page = "http://status.test/";
-    let World {
-        feeds,
-        smtp,
-        cfg,
-        dir: _dir,
-    } = World::start(
-        Route::rss(rss(&[("", page, "Kabulov: all fine")]), "\"1\""),
-        "",
-    )
-    .await;
-    once_ok(&cfg).await;
+    let world = World::polled_once(&[("", page, "Kabulov: all fine")]).await;
     // A new entry above the old one, then a page that shows only the latest entry.
-    let polls = [
-        vec![
-            ("", page, "Kabulov: database down"),
-            ("", page, "Kabulov: all fine"),
-        ],
-        vec![("", page, "Kabulov: login broken")],
-        vec![("", page, "Kabulov: login broken")],
+    let down = [
+        ("", page, "Kabulov: database down"),
+        ("", page, "Kabulov: all fine"),
     ];
-    for (n, entries) in polls.iter().enumerate() {
-        feeds.set("/rss", Route::rss(rss(entries), &format!("\"{}\"", n + 2)));
-        once_ok(&cfg).await;
-    }
+    world.poll(&down, "2").await;
+    world
+        .poll(&[("", page, "Kabulov: login broken")], "3")
+        .await;
+    world
+        .poll(&[("", page, "Kabulov: login broken")], "4")
+        .await;
     assert_eq!(
-        sorted_subjects(&smtp),
+        world.sorted_subjects(),
         vec![
             "[feedwatch] kabulov: Kabulov: all fine",
             "[feedwatch] kabulov: Kabulov: database down",
@@ -524,49 +517,35 @@ async fn status_page_entries_without_guid_sharing_one_link_each_alert() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pruned_item_does_not_silence_later_items_with_its_link() {
     let page = "http://news.test/live";
-    let World {
-        feeds,
-        smtp,
-        cfg,
-        dir,
-    } = World::start(
+    let world = World::start(
         Route::rss(rss(&[("a", page, "Kabulov arrives")]), "\"1\""),
         "",
     )
     .await;
-    let text = std::fs::read_to_string(&cfg).expect("read config");
-    std::fs::write(
-        &cfg,
-        text.replace("path = \"fw.db\"", "path = \"fw.db\"\nkeep = \"1d\""),
-    )
-    .expect("write config");
-    once_ok(&cfg).await;
-    assert_eq!(smtp.mails().len(), 1);
+    let text = std::fs::read_to_string(&world.cfg).expect("read config");
+    let keep = text.replace("path = \"fw.db\"", "path = \"fw.db\"\nkeep = \"1d\"");
+    std::fs::write(&world.cfg, keep).expect("write config");
+    once_ok(&world.cfg).await;
+    assert_eq!(world.smtp.mails().len(), 1);
     // Two days pass: the next run prunes the item.
-    let db = rusqlite::Connection::open(dir.path().join("fw.db")).expect("open database");
+    let db = rusqlite::Connection::open(world.dir.path().join("fw.db")).expect("open database");
     db.execute(
         "UPDATE items SET first_seen_at = first_seen_at - 2 * 86400",
         [],
     )
     .expect("age the item");
-    once_ok(&cfg).await;
+    once_ok(&world.cfg).await;
     let pruned: i64 = db
         .query_row("SELECT pruned FROM items", [], |r| r.get(0))
         .expect("read");
     assert_eq!(pruned, 1, "the item was pruned");
-    feeds.set(
-        "/rss",
-        Route::rss(
-            rss(&[
-                ("b", page, "Kabulov leaves"),
-                ("a", page, "Kabulov arrives"),
-            ]),
-            "\"2\"",
-        ),
-    );
-    once_ok(&cfg).await;
+    let next = [
+        ("b", page, "Kabulov leaves"),
+        ("a", page, "Kabulov arrives"),
+    ];
+    world.poll(&next, "2").await;
     assert_eq!(
-        sorted_subjects(&smtp),
+        world.sorted_subjects(),
         vec![
             "[feedwatch] kabulov: Kabulov arrives",
             "[feedwatch] kabulov: Kabulov leaves",

@@ -154,13 +154,19 @@ async fn entries_sharing_a_page_are_the_same_item_only_with_the_same_title_and_t
     assert_eq!(keys(known), vec!["b2".to_string()]);
 }
 
-#[tokio::test]
-async fn a_pruned_tombstone_suppresses_only_its_own_item() {
-    let (_dir, store) = open().await;
+/// A store whose feed has one item, `old`, first seen at 10 and pruned since.
+async fn with_old_item_pruned() -> (tempfile::TempDir, Store, FeedState) {
+    let (dir, store) = open().await;
     let (feed, st) = feed(&store).await;
     let b = Ingest::batch(vec![item("old")], vec![], 10);
     store.ingest(st.id, feed.as_str(), b).await.expect("ingest");
     assert_eq!(store.prune_before(20).await.expect("prune"), 1);
+    (dir, store, st)
+}
+
+#[tokio::test]
+async fn a_pruned_tombstone_suppresses_only_its_own_item() {
+    let (_dir, store, st) = with_old_item_pruned().await;
     let same_link = |key: &str, title: &str| Item {
         link: Some("http://example.org/old?utm_source=x".into()),
         title: title.into(),
@@ -342,11 +348,7 @@ async fn listing_and_requeue() {
 
 #[tokio::test]
 async fn prune_keeps_keys_as_tombstones() {
-    let (_dir, store) = open().await;
-    let (feed, st) = feed(&store).await;
-    let b = Ingest::batch(vec![item("old")], vec![], 10);
-    store.ingest(st.id, feed.as_str(), b).await.expect("ingest");
-    assert_eq!(store.prune_before(20).await.expect("prune"), 1);
+    let (_dir, store, st) = with_old_item_pruned().await;
     assert_eq!(store.prune_before(20).await.expect("prune again"), 0);
     assert!(
         store.items_since(0).await.expect("items").is_empty(),
