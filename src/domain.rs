@@ -123,8 +123,20 @@ pub struct Item {
     pub published: Option<DateTime<Utc>>,
 }
 
+/// Longest item title an alert carries, in characters; a longer one is cut with `…`.
+pub const ALERT_TITLE_CHARS: usize = 300;
+/// Longest item summary an alert carries, in characters; a longer one is cut with `…`.
+pub const ALERT_SUMMARY_CHARS: usize = 500;
+/// Longest snippet an alert carries, in characters: a rule's snippet is about 120
+/// (`rules::SNIPPET_CHARS`), a feed-health alert's is an error message; this is the backstop.
+pub const ALERT_SNIPPET_CHARS: usize = 1000;
+/// Longest item link an alert carries, in bytes. A longer link is left out, not cut: a cut
+/// link leads nowhere, and one this long is a `data:` blob, not a page.
+pub const ALERT_LINK_BYTES: usize = 8 * 1024;
+
 /// Everything a notifier needs to tell the user about one match. Stored as JSON in the outbox
-/// row so delivery never has to look at feeds or items again.
+/// row so delivery never has to look at feeds or items again. Built through
+/// [`AlertPayload::clipped`], so an alert stays small whatever the feed sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertPayload {
     /// Rule name.
@@ -154,6 +166,35 @@ pub struct AlertPayload {
 }
 
 impl AlertPayload {
+    /// This payload with the feed's text bounded: title, summary and snippet cut to
+    /// [`ALERT_TITLE_CHARS`], [`ALERT_SUMMARY_CHARS`] and [`ALERT_SNIPPET_CHARS`], and a link
+    /// longer than [`ALERT_LINK_BYTES`] left out (a 10 MB title must not make a 10 MB alert).
+    pub fn clipped(mut self) -> AlertPayload {
+        clip_chars(&mut self.title, ALERT_TITLE_CHARS);
+        clip_chars(&mut self.summary, ALERT_SUMMARY_CHARS);
+        if let Some(kept) = clip_chars(&mut self.snippet, ALERT_SNIPPET_CHARS) {
+            self.highlights.retain(|&(_, end)| end <= kept);
+        }
+        if self
+            .link
+            .as_ref()
+            .is_some_and(|l| l.len() > ALERT_LINK_BYTES)
+        {
+            self.link = None;
+        }
+        self
+    }
+
+    /// The item link if it is a web address (`http`/`https`): the only links notifiers make
+    /// clickable. A feed's `javascript:` or `data:` "link" is shown, if at all, as text.
+    pub fn web_link(&self) -> Option<&str> {
+        let link = self.link.as_deref()?;
+        Url::parse(link)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .map(|_| link)
+    }
+
     /// The snippet split into (text, highlighted) runs; out-of-range or overlapping highlights
     /// are ignored rather than trusted.
     pub fn snippet_runs(&self) -> Vec<(&str, bool)> {
@@ -186,6 +227,19 @@ impl AlertPayload {
         }
         out
     }
+}
+
+/// Cuts `s` to `max` chars, the last being `…`, when it is longer. Returns the byte length of
+/// what was kept of the original (before the `…`), or `None` when nothing was cut.
+fn clip_chars(s: &mut String, max: usize) -> Option<usize> {
+    let (cut, _) = s.char_indices().nth(max)?;
+    let kept = s[..cut]
+        .char_indices()
+        .nth(max.saturating_sub(1))
+        .map_or(cut, |(i, _)| i);
+    s.truncate(kept);
+    s.push('…');
+    Some(kept)
 }
 
 /// An alert as read back from the outbox, ready to send.
@@ -367,6 +421,59 @@ pub(crate) mod fixtures {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn payload_with(title: String, link: &str, snippet: &str) -> AlertPayload {
+        let mut p = fixtures::alert(0, "n").payload;
+        p.title = title;
+        p.link = Some(link.to_string());
+        p.snippet = snippet.to_string();
+        p.highlights = vec![(0, 3), (snippet.len().saturating_sub(3), snippet.len())];
+        p
+    }
+
+    #[test]
+    fn a_ten_megabyte_title_gives_a_bounded_payload() {
+        let huge = "Заголовок ".repeat(1_000_000);
+        let p = payload_with(huge.clone(), "http://x/", &"word ".repeat(2_000)).clipped();
+        assert_eq!(p.title.chars().count(), ALERT_TITLE_CHARS);
+        assert!(p.title.ends_with('…') && huge.starts_with(p.title.trim_end_matches('…')));
+        assert_eq!(p.snippet.chars().count(), ALERT_SNIPPET_CHARS);
+        // The highlight past the cut is dropped, the one inside kept.
+        assert_eq!(p.highlights, vec![(0, 3)]);
+        assert!(serde_json::to_string(&p).expect("serializes").len() < 16 * 1024);
+        let long_link = format!("data:text/html,{}", "a".repeat(ALERT_LINK_BYTES));
+        assert_eq!(
+            payload_with("t".into(), &long_link, "s").clipped().link,
+            None
+        );
+    }
+
+    #[test]
+    fn short_fields_are_kept_as_they_are() {
+        let p = payload_with("Title".into(), "http://x/a", "abc def ghi");
+        assert_eq!(p.clone().clipped(), p);
+    }
+
+    #[test]
+    fn only_http_and_https_links_are_web_links() {
+        let cases: &[(&str, bool)] = &[
+            ("http://news.test/a?x=1&y=2", true),
+            ("HTTPS://news.test/", true),
+            ("javascript:alert(document.cookie)", false),
+            ("JavaScript:alert(1)", false),
+            ("java\tscript:alert(1)", false),
+            (" javascript:alert(1)", false),
+            ("data:text/html;base64,PHNjcmlwdD4=", false),
+            ("vbscript:msgbox(1)", false),
+            ("file:///etc/passwd", false),
+            ("/relative/path", false),
+            ("mailto:a@b.c", false),
+        ];
+        for (link, web) in cases {
+            let p = payload_with("t".into(), link, "s");
+            assert_eq!(p.web_link().is_some(), *web, "{link:?}");
+        }
+    }
 
     #[test]
     fn canonical_link_drops_tracking_and_fragment() {

@@ -3,6 +3,8 @@
 //! Bodies are minijinja templates (HTML auto-escaped, so feed text can never inject markup);
 //! the subject is a one-line template with `{placeholder}` fields, parsed when the config loads
 //! ([`SubjectTemplate`]).
+//! Only `http`/`https` item links become clickable (`href`); any other scheme a feed puts in
+//! a link (`javascript:`, `data:`) is shown as text.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -70,7 +72,10 @@ struct View<'a> {
     feed_name: &'a str,
     feed_url: &'a str,
     title: &'a str,
+    /// The item link as the feed gave it, for plain text.
     link: Option<&'a str>,
+    /// The item link when it may be clicked (http/https), for `href`.
+    href: Option<&'a str>,
     published: String,
     snippet: Vec<(&'a str, bool)>,
 }
@@ -88,6 +93,7 @@ fn view(p: &AlertPayload) -> View<'_> {
             p.title.trim()
         },
         link: p.link.as_deref(),
+        href: p.web_link(),
         published: p
             .published
             .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
@@ -108,8 +114,9 @@ Rule:      {{ a.rule }} ({{ a.query }})
 {% endif %}";
 
 const HTML_ALERT: &str = r#"<div style="margin:0 0 1.2em 0">
-<h3 style="margin:0 0 .3em 0">{% if a.link %}<a href="{{ a.link }}">{{ a.title }}</a>{% else %}{{ a.title }}{% endif %}</h3>
+<h3 style="margin:0 0 .3em 0">{% if a.href %}<a href="{{ a.href }}">{{ a.title }}</a>{% else %}{{ a.title }}{% endif %}</h3>
 <p style="margin:0;color:#555">{{ a.feed_name }} · {{ a.published }}</p>
+{% if a.link and not a.href %}<p style="margin:0;color:#555;font-size:smaller">Link (not a web address, not made clickable): {{ a.link }}</p>{% endif %}
 {% if a.snippet %}<p style="margin:.5em 0">{% for run in a.snippet %}{% if run[1] %}<b>{{ run[0] }}</b>{% else %}{{ run[0] }}{% endif %}{% endfor %}</p>{% endif %}
 <p style="margin:0;color:#555;font-size:smaller">Rule <b>{{ a.rule }}</b> ({{ a.query }}){% if a.matched %} matched {{ a.matched | join(", ") }}{% endif %}</p>
 </div>"#;
@@ -290,6 +297,44 @@ mod tests {
             "{h}"
         );
         assert!(!h.contains("<script>"));
+    }
+
+    #[test]
+    fn only_web_links_become_hrefs_in_html() {
+        let cases: &[(&str, bool)] = &[
+            ("http://127.0.0.1/a", true),
+            ("https://example.org/a", true),
+            ("javascript:alert(document.cookie)", false),
+            ("JAVASCRIPT:alert(1)", false),
+            (
+                "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+                false,
+            ),
+            ("vbscript:msgbox(1)", false),
+        ];
+        for (link, clickable) in cases {
+            let mut p = payload("T");
+            p.link = Some((*link).to_string());
+            for html in [
+                html_body(&p),
+                digest_html(&[Alert {
+                    id: 1,
+                    uid: "u".into(),
+                    notifier: "n".into(),
+                    attempts: 0,
+                    created_at: 0,
+                    digest: None,
+                    payload: p.clone(),
+                }]),
+            ] {
+                assert_eq!(html.contains("href="), *clickable, "{link}: {html}");
+                // Not clickable, still visible as text.
+                assert!(
+                    html.contains(&link.replace('/', "&#x2f;")),
+                    "{link}: {html}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -5,6 +5,10 @@
 //! crash between "server accepted" and "outbox marked sent" may cause. With a `secret_file`,
 //! requests are signed: `X-Feedwatch-Timestamp: <unix seconds>` and
 //! `X-Feedwatch-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`.
+//!
+//! Feed text never pings or links anyone: Discord messages go out with mentions disabled
+//! (`allowed_mentions`), Slack text is escaped so `<!everyone>` stays text, and only
+//! `http`/`https` item links become Slack links or ntfy click actions.
 
 use hmac::{KeyInit, Mac};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
@@ -106,7 +110,9 @@ impl WebhookNotifier {
                     text = text.chars().take(DISCORD_MAX - 1).collect::<String>() + "…";
                 }
                 (
-                    json!({ "content": text }).to_string(),
+                    // A feed title saying `@everyone` must not ping a whole server: no mention
+                    // of any kind is parsed (Discord API, "Allowed Mentions Object").
+                    json!({ "content": text, "allowed_mentions": { "parse": [] } }).to_string(),
                     "application/json",
                     extra,
                 )
@@ -127,7 +133,7 @@ impl WebhookNotifier {
                     extra.insert("Title", v);
                 }
                 if !digest
-                    && let Some(link) = alerts.first().and_then(|a| a.payload.link.as_deref())
+                    && let Some(link) = alerts.first().and_then(|a| a.payload.web_link())
                     && let Ok(v) = HeaderValue::from_str(link)
                 {
                     extra.insert("Click", v);
@@ -293,7 +299,7 @@ fn slack_escape(s: &str) -> String {
 }
 
 fn slack_text(p: &AlertPayload) -> String {
-    let title = match &p.link {
+    let title = match p.web_link() {
         Some(l) => format!("*<{}|{}>*", slack_escape(l), slack_escape(&p.title)),
         None => format!("*{}*", slack_escape(&p.title)),
     };
@@ -361,6 +367,28 @@ mod tests {
             sign("topsecret", 1_700_000_000, r#"{"a":1}"#),
             "6a939b0c71853d606167625a15168ee9188c6a511c773ef4f42d307f3849e50f"
         );
+    }
+
+    #[test]
+    fn slack_text_keeps_mentions_and_odd_links_as_text() {
+        let mut p = crate::domain::AlertPayload {
+            rule: "r".into(),
+            query: "q".into(),
+            matched: vec![],
+            feed_name: "f".into(),
+            feed_url: "http://f/".into(),
+            title: "<!everyone> <!channel> <!here> <@U123>".into(),
+            link: Some("javascript:alert(1)".into()),
+            published: None,
+            snippet: String::new(),
+            highlights: vec![],
+            summary: String::new(),
+        };
+        let text = slack_text(&p);
+        assert!(!text.contains("<!") && !text.contains("<@"), "{text}");
+        assert!(!text.contains("javascript"), "not a link: {text}");
+        p.link = Some("https://news.test/a".into());
+        assert!(slack_text(&p).starts_with("*<https://news.test/a|"));
     }
 
     #[test]
