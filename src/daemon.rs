@@ -256,6 +256,8 @@ async fn start(
     };
     let feeds = config.feeds.clone();
     let Parts { engine, outbox, .. } = Parts::with_store(config, store.clone())?;
+    // Shutdown (not a reload, which lets polls finish) abandons a parse in progress.
+    let engine = engine.with_shutdown(shutdown.clone());
     let token = shutdown.child_token();
     // Wakes the dispatcher as soon as a poll may have queued alerts.
     let wake = Arc::new(Notify::new());

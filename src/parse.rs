@@ -10,7 +10,10 @@
 //!   `version` added to an `<rss>` root (feed-rs rejects it otherwise);
 //! - computes its own stable key per entry (GUID → canonical link and content hash → content
 //!   hash), since feed-rs invents random ids for entries without one;
-//! - turns every text field into plain text (HTML removed, entities decoded).
+//! - turns every text field into plain text (HTML removed, entities decoded), with bounded work
+//!   per field (see [`crate::text::html_to_text`]);
+//! - asks its caller between entries and fields whether to go on ([`parse_feed_within`]), so a
+//!   poll can bound the time one feed takes and stop it at shutdown; this module reads no clock.
 
 use std::borrow::Cow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -54,7 +57,23 @@ pub enum ParseError {
     /// The XML parser panicked on this input (a bug in a dependency, contained here).
     #[error("the feed parser crashed on this input: {0}")]
     Panicked(String),
+    /// Parsing and normalizing took longer than the time one feed is allowed.
+    #[error(
+        "parsing took longer than the {} allowed per feed (huge or deeply nested HTML?); none of its items were read",
+        humantime::format_duration(*.limit)
+    )]
+    TooSlow {
+        /// The time allowed.
+        limit: std::time::Duration,
+    },
+    /// Parsing was stopped because feedwatch is shutting down.
+    #[error("parsing stopped: feedwatch is shutting down")]
+    Stopped,
 }
+
+/// Asked by [`parse_feed_within`] between entries and between fields: `Err` stops parsing
+/// with that error. The caller decides (a deadline, a shutdown flag).
+pub type GoOn<'a> = &'a dyn Fn() -> Result<(), ParseError>;
 
 /// Parses `body` fetched from `base` (used to resolve relative links). `content_type` is the
 /// HTTP `Content-Type` header, whose charset is used when the document does not name its own
@@ -64,7 +83,20 @@ pub fn parse_feed(
     content_type: Option<&str>,
     base: &Url,
 ) -> Result<ParsedFeed, ParseError> {
+    parse_feed_within(body, content_type, base, &|| Ok(()))
+}
+
+/// [`parse_feed`], asking `go_on` before each costly step (each parse attempt, each entry,
+/// each text field) and stopping with its error. Each step's work is bounded, so the time past
+/// a refusal is too.
+pub fn parse_feed_within(
+    body: &[u8],
+    content_type: Option<&str>,
+    base: &Url,
+    go_on: GoOn<'_>,
+) -> Result<ParsedFeed, ParseError> {
     let (text, encoding) = decode(body, content_type);
+    go_on()?;
     let feed = match parse_guarded(&text, base) {
         Ok(feed) => feed,
         Err(first) => {
@@ -72,10 +104,11 @@ pub fn parse_feed(
             if repaired == text {
                 return Err(first);
             }
+            go_on()?;
             parse_guarded(&repaired, base).map_err(|_| first)?
         }
     };
-    let mut parsed = normalize(feed, encoding);
+    let mut parsed = normalize(feed, encoding, go_on)?;
     (parsed.skip_hours, parsed.skip_days) = skip_hints(&text);
     Ok(parsed)
 }
@@ -285,8 +318,16 @@ fn escape_bare_ampersands(text: &str) -> String {
     BARE_AMP.replace_all(&once, "&amp;$1").into_owned()
 }
 
-fn normalize(feed: model::Feed, encoding: &'static Encoding) -> ParsedFeed {
-    let mut all: Vec<Item> = feed.entries.into_iter().map(normalize_entry).collect();
+fn normalize(
+    feed: model::Feed,
+    encoding: &'static Encoding,
+    go_on: GoOn<'_>,
+) -> Result<ParsedFeed, ParseError> {
+    let mut all: Vec<Item> = feed
+        .entries
+        .into_iter()
+        .map(|e| normalize_entry(e, go_on))
+        .collect::<Result<_, _>>()?;
     // The same GUID on items with different links: a CMS that stamps one id on everything.
     let mut links_by_guid: std::collections::HashMap<&ItemKey, &Option<String>> =
         std::collections::HashMap::new();
@@ -304,7 +345,8 @@ fn normalize(feed: model::Feed, encoding: &'static Encoding) -> ParsedFeed {
         .into_iter()
         .filter(|i| seen.insert(i.key.clone()))
         .collect();
-    ParsedFeed {
+    go_on()?;
+    Ok(ParsedFeed {
         guids_unreliable,
         ttl: feed
             .ttl
@@ -317,26 +359,19 @@ fn normalize(feed: model::Feed, encoding: &'static Encoding) -> ParsedFeed {
             .map(|t| html_to_text(&t.content))
             .filter(|t| !t.is_empty()),
         items,
-    }
+    })
 }
 
-fn normalize_entry(entry: model::Entry) -> Item {
-    let title = entry
-        .title
-        .as_ref()
-        .map(|t| html_to_text(&t.content))
-        .unwrap_or_default();
-    let summary = entry
-        .summary
-        .as_ref()
-        .map(|t| html_to_text(&t.content))
-        .unwrap_or_default();
-    let content = entry
-        .content
-        .as_ref()
-        .and_then(|c| c.body.as_deref())
-        .map(html_to_text)
-        .unwrap_or_default();
+fn normalize_entry(entry: model::Entry, go_on: GoOn<'_>) -> Result<Item, ParseError> {
+    // Each conversion is bounded (text::MAX_HTML_BYTES, MAX_HTML_DEPTH); asking before each
+    // bounds the time past a refusal to one field's worth.
+    let text = |html: Option<&str>| -> Result<String, ParseError> {
+        go_on()?;
+        Ok(html.map(html_to_text).unwrap_or_default())
+    };
+    let title = text(entry.title.as_ref().map(|t| t.content.as_str()))?;
+    let summary = text(entry.summary.as_ref().map(|t| t.content.as_str()))?;
+    let content = text(entry.content.as_ref().and_then(|c| c.body.as_deref()))?;
     let link = pick_link(&entry.links);
     let guid = entry.id.trim();
     let key = if !guid.is_empty() {
@@ -346,7 +381,7 @@ fn normalize_entry(entry: model::Entry) -> Item {
     } else {
         ItemKey::from_content(&[&title, &summary, &content])
     };
-    Item {
+    Ok(Item {
         key,
         title,
         link,
@@ -366,7 +401,7 @@ fn normalize_entry(entry: model::Entry) -> Item {
             .filter(|c| !c.is_empty())
             .collect(),
         published: entry.published.or(entry.updated),
-    }
+    })
 }
 
 /// The story's link: `rel="alternate"` (or no rel) first, then any link.
@@ -678,6 +713,51 @@ mod tests {
             <description>&lt;p&gt;so-called &lt;b&gt;Moscow&lt;/b&gt;&amp;nbsp;format&lt;/p&gt;</description></item></channel></rss>"#;
         let f = parse_feed(xml.as_bytes(), None, &base()).expect("parses");
         assert_eq!(f.items[0].summary, "so-called Moscow format");
+    }
+
+    #[test]
+    fn parsing_stops_at_the_first_refusal_with_that_error() {
+        let items: String = (0..5)
+            .map(|i| {
+                format!(
+                    "<item><guid>{i}</guid><title>t{i}</title><description>d</description></item>"
+                )
+            })
+            .collect();
+        let xml = format!("<rss version=\"2.0\"><channel>{items}</channel></rss>");
+        let asked = std::cell::Cell::new(0);
+        let unlimited = parse_feed_within(xml.as_bytes(), None, &base(), &|| {
+            asked.set(asked.get() + 1);
+            Ok(())
+        })
+        .expect("parses");
+        assert_eq!(unlimited.items.len(), 5);
+        // Once before the parse, once per field of each entry, once at the end.
+        assert_eq!(asked.get(), 1 + 5 * 3 + 1);
+        for stop_at in [1, 2, 9, 17] {
+            let asked = std::cell::Cell::new(0);
+            let limit = std::time::Duration::from_secs(7);
+            let refused = parse_feed_within(xml.as_bytes(), None, &base(), &|| {
+                asked.set(asked.get() + 1);
+                if asked.get() >= stop_at {
+                    Err(ParseError::TooSlow { limit })
+                } else {
+                    Ok(())
+                }
+            });
+            assert!(
+                matches!(refused, Err(ParseError::TooSlow { .. })),
+                "stop at {stop_at}: {refused:?}"
+            );
+            assert_eq!(asked.get(), stop_at, "nothing is asked after a refusal");
+        }
+        assert_eq!(
+            ParseError::TooSlow {
+                limit: std::time::Duration::from_secs(7)
+            }
+            .to_string(),
+            "parsing took longer than the 7s allowed per feed (huge or deeply nested HTML?); none of its items were read"
+        );
     }
 
     #[test]

@@ -3,22 +3,35 @@
 //! A failure anywhere is recorded on the feed's row and returned as a value; it never affects
 //! other feeds. The new items and the alerts they trigger are committed together
 //! ([`Store::ingest`]).
+//!
+//! Parsing is CPU work on the blocking pool, bounded per feed by [`PARSE_TIME_LIMIT`] (a feed
+//! over it fails like any other poll) and stopped at shutdown; alert payloads are bounded in
+//! size ([`AlertPayload::clipped`]) whatever the feed sends.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, DigestSchedule, Feed};
 pub use crate::domain::error_chain;
 use crate::domain::{AlertPayload, Item, NewAlert, canonical_link};
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Hints, RequestOptions, Validators};
-use crate::parse::{ParseError, ParsedFeed, parse_feed, rekey_by_link};
+use crate::parse::{ParseError, ParsedFeed, parse_feed_within, rekey_by_link};
 use crate::rules::{Document, MatchedTerm, RuleSet};
 use crate::scheduler::{FailureClass, Outcome, Policy, next_poll};
 use crate::store::{FeedState, Ingest, Store, StoreError};
 
 /// Rule name on feed-health alerts (a feed failing for too long, and its recovery).
 pub const HEALTH_RULE: &str = "feed-health";
+
+/// Longest one feed's body may take to parse and normalize, measured on the parsing thread
+/// from the start of its parse (so it bounds the CPU time too). Each field's conversion is
+/// bounded (`text::MAX_HTML_BYTES`, `text::MAX_HTML_DEPTH`) and the limit is checked between
+/// fields, so a feed over it stops within one field's work and fails with
+/// [`ParseError::TooSlow`]. The largest legitimate feeds take well under a second.
+pub const PARSE_TIME_LIMIT: Duration = Duration::from_secs(10);
 
 /// Why one poll of one feed failed.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +48,9 @@ pub enum PollError {
     /// The server said 410 Gone earlier; the feed is no longer polled.
     #[error("feed is gone (the server answered 410); polling stopped")]
     Gone,
+    /// feedwatch is shutting down: the poll was abandoned midway, nothing was recorded.
+    #[error("poll abandoned: feedwatch is shutting down")]
+    ShuttingDown,
 }
 
 impl PollError {
@@ -44,7 +60,7 @@ impl PollError {
         match self {
             PollError::Fetch(f) if f.is_transient() => FailureClass::Transient,
             // Our own database failed: nothing is wrong with the feed.
-            PollError::Store(_) => FailureClass::Transient,
+            PollError::Store(_) | PollError::ShuttingDown => FailureClass::Transient,
             PollError::Fetch(_) | PollError::Parse(_) | PollError::Gone => FailureClass::Permanent,
         }
     }
@@ -85,6 +101,11 @@ pub struct Engine {
     store: Store,
     /// Scheduling policy (min interval, back-off cap).
     policy: Policy,
+    /// Longest one feed's parse may take: [`PARSE_TIME_LIMIT`] unless set otherwise.
+    parse_limit: Duration,
+    /// Cancelled when feedwatch shuts down: a parse in progress stops at its next check and
+    /// the poll stops waiting for it. One-shot commands leave it uncancelled.
+    shutdown: CancellationToken,
 }
 
 impl Engine {
@@ -104,7 +125,21 @@ impl Engine {
             config,
             fetcher,
             store,
+            parse_limit: PARSE_TIME_LIMIT,
+            shutdown: CancellationToken::new(),
         }
+    }
+
+    /// Abandons polls midway (parsing stops at its next check) once `shutdown` is cancelled.
+    pub fn with_shutdown(mut self, shutdown: CancellationToken) -> Engine {
+        self.shutdown = shutdown;
+        self
+    }
+
+    /// Sets how long one feed's parse may take (tests: a limit a big feed exceeds).
+    pub fn with_parse_limit(mut self, limit: Duration) -> Engine {
+        self.parse_limit = limit;
+        self
     }
 
     /// The store this engine writes to.
@@ -144,6 +179,13 @@ impl Engine {
         }
         let (result, outcome) = match self.poll_inner(feed, cfg, &state, now).await {
             Ok((report, outcome)) => (Ok(report), outcome),
+            // Says nothing about the feed: no failure recorded, its stored next poll stands.
+            Err(PollError::ShuttingDown) => {
+                return Polled {
+                    result: Err(PollError::ShuttingDown),
+                    next_poll: None,
+                };
+            }
             Err(e) => {
                 let outcome = self.record_error(cfg, &state, &e, now).await;
                 (Err(e), outcome)
@@ -255,7 +297,8 @@ impl Engine {
             snippet: detail,
             highlights: Vec::new(),
             summary: String::new(),
-        };
+        }
+        .clipped();
         self.config
             .notifiers
             .keys()
@@ -346,10 +389,30 @@ impl Engine {
         let body = fetched.body;
         // feed-rs is CPU work and may panic on hostile input: off the async threads, and a
         // panic that escapes catch_unwind still becomes this feed's error (JoinError).
-        let mut parsed: ParsedFeed =
-            tokio::task::spawn_blocking(move || parse_feed(&body, content_type.as_deref(), &base))
-                .await
-                .map_err(|e| ParseError::Panicked(e.to_string()))??;
+        let (limit, shutdown) = (self.parse_limit, self.shutdown.clone());
+        let parse = tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
+            let go_on = || {
+                if shutdown.is_cancelled() {
+                    Err(ParseError::Stopped)
+                } else if started.elapsed() > limit {
+                    Err(ParseError::TooSlow { limit })
+                } else {
+                    Ok(())
+                }
+            };
+            parse_feed_within(&body, content_type.as_deref(), &base, &go_on)
+        });
+        let parsed = tokio::select! {
+            joined = parse => joined.map_err(|e| ParseError::Panicked(e.to_string()))?,
+            // A blocking task cannot be killed: it sees the same token at its next check and
+            // ends by itself; shutdown does not wait for that.
+            () = self.shutdown.cancelled() => return Err(PollError::ShuttingDown),
+        };
+        let mut parsed: ParsedFeed = match parsed {
+            Err(ParseError::Stopped) => return Err(PollError::ShuttingDown),
+            parsed => parsed?,
+        };
 
         // A feed whose GUIDs repeat cannot be trusted to identify items: key it by link.
         if state.link_keys || parsed.guids_unreliable {
@@ -492,12 +555,14 @@ impl Engine {
                 published: item.published,
                 snippet,
                 highlights,
-                summary: clip(if item.summary.is_empty() {
+                summary: if item.summary.is_empty() {
                     &item.content
                 } else {
                     &item.summary
-                }),
-            };
+                }
+                .clone(),
+            }
+            .clipped();
             let flooded = match rule.max_per_hour {
                 Some(max) => {
                     let sent = flood.count(&self.store, &rule.name, now).await?;
@@ -575,17 +640,6 @@ fn snippet_with_highlights(terms: &[MatchedTerm]) -> (String, Vec<(usize, usize)
 /// Where alerts beyond a rule's `max_per_hour` go when neither the rule nor the notifier has
 /// a digest of its own.
 const FLOOD_DIGEST: DigestSchedule = DigestSchedule::Every(std::time::Duration::from_secs(3600));
-
-/// Longest item summary carried in an alert payload, in characters.
-const SUMMARY_CHARS: usize = 500;
-
-fn clip(s: &str) -> String {
-    if s.chars().count() <= SUMMARY_CHARS {
-        s.to_string()
-    } else {
-        s.chars().take(SUMMARY_CHARS - 1).collect::<String>() + "…"
-    }
-}
 
 /// Counts single alerts per rule in the last hour: from the store once per rule and poll,
 /// then in memory for the alerts this poll adds.

@@ -4,7 +4,11 @@
 //!
 //! * [`html_to_text`]: feed HTML → the plain text a reader sees (tags removed, entities decoded,
 //!   `<script>`/`<style>` dropped, blocks separated, whitespace collapsed). Parsing is done by
-//!   `html2text` (html5ever underneath); we never tokenize HTML by hand.
+//!   `html2text` (html5ever underneath); we never parse HTML by hand. The work per field is
+//!   bounded, because a feed is untrusted input: at most [`MAX_HTML_BYTES`] of HTML is read,
+//!   elements nested deeper than [`MAX_HTML_DEPTH`] are flattened first (conversion cost grows
+//!   with the square of the depth; see `nesting`), and at most [`MAX_TEXT_BYTES`] of text is
+//!   kept.
 //! * [`fold`] / [`Folded`]: the matching form of a text (NFKC, full Unicode case folding,
 //!   diacritics removed, Russian `ё` ≡ `е`, typographic punctuation mapped to ASCII, whitespace
 //!   runs → one space), plus a byte-offset map back into the original so a hit in folded text
@@ -19,6 +23,18 @@ use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::{canonical_combining_class, is_combining_mark};
 use unicode_script::{Script, UnicodeScript};
 
+mod nesting;
+
+pub use nesting::MAX_HTML_DEPTH;
+
+/// Longest HTML read per field, in bytes (1 MiB); the rest of a longer field is dropped unread.
+/// A whole article is a few tens of KB.
+pub const MAX_HTML_BYTES: usize = 1024 * 1024;
+
+/// Longest text kept per field, in bytes of UTF-8 (256 KiB, a book chapter); the rest is cut
+/// at a char boundary. Rules match only what is kept.
+pub const MAX_TEXT_BYTES: usize = 256 * 1024;
+
 /// Width given to html2text: large enough that it never wraps a line (a wrap would only turn into
 /// a space after collapsing, but wrapping costs time and could split a URL-like token).
 const HTML_RENDER_WIDTH: usize = 1 << 20;
@@ -29,15 +45,36 @@ const HTML_RENDER_WIDTH: usize = 1 << 20;
 /// (feed-rs leaves `&nbsp;`/`&mdash;` literally in XML-parsed text) and whitespace collapsed, so
 /// a `<`-free string comes back unchanged apart from those two things. Never panics: if the
 /// renderer fails (or panics) the input is returned whitespace-collapsed.
+///
+/// Bounded work whatever the input: only the first [`MAX_HTML_BYTES`] are read, tags nested
+/// deeper than [`MAX_HTML_DEPTH`] become spaces, and the text is cut to [`MAX_TEXT_BYTES`].
 pub fn html_to_text(html: &str) -> String {
-    if !html.contains('<') {
+    let html = prefix(html, MAX_HTML_BYTES);
+    let text = if !html.contains('<') {
         if !html.contains('&') {
-            return collapse_whitespace(html);
+            collapse_whitespace(html)
+        } else {
+            // Only entities to decode: escape nothing else, let html5ever decode them as text.
+            render_html(html).unwrap_or_else(|| collapse_whitespace(html))
         }
-        // Only entities to decode: escape nothing else, let html5ever decode them as text.
-        return render_html(html).unwrap_or_else(|| collapse_whitespace(html));
+    } else {
+        render_html(&nesting::bound_depth(html)).unwrap_or_else(|| collapse_whitespace(html))
+    };
+    clip_text(text)
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a char boundary.
+fn prefix(s: &str, max: usize) -> &str {
+    &s[..s.floor_char_boundary(max)]
+}
+
+/// `text` (collapsed) cut to [`MAX_TEXT_BYTES`], still without a trailing space.
+fn clip_text(mut text: String) -> String {
+    if text.len() > MAX_TEXT_BYTES {
+        let cut = prefix(&text, MAX_TEXT_BYTES).trim_end().len();
+        text.truncate(cut);
     }
-    render_html(html).unwrap_or_else(|| collapse_whitespace(html))
+    text
 }
 
 /// Runs html2text with a decorator that adds no markup (no `[link]` brackets, `*` bullets or
@@ -708,6 +745,28 @@ mod tests {
         assert!(html_to_text(&html).contains("deep"));
         let tables = "<table><tr><td>".repeat(500) + "x";
         let _ = html_to_text(&tables);
+    }
+
+    #[test]
+    fn html_to_text_reads_and_keeps_a_bounded_amount() {
+        let cases: &[(&str, String)] = &[
+            ("plain", "word ".repeat(MAX_HTML_BYTES)),
+            ("entities", "a&amp;b ".repeat(MAX_HTML_BYTES / 4)),
+            ("html", "<p>Кабулов сказал</p>".repeat(MAX_HTML_BYTES / 16)),
+        ];
+        for (name, input) in cases {
+            assert!(input.len() > MAX_HTML_BYTES, "{name}: input large enough");
+            let text = html_to_text(input);
+            assert!(
+                text.len() <= MAX_TEXT_BYTES && text.len() > MAX_TEXT_BYTES - 64,
+                "{name}: {} bytes",
+                text.len()
+            );
+            assert!(is_collapsed(&text), "{name}: still collapsed after the cut");
+        }
+        // Text past the first MAX_HTML_BYTES is never read.
+        let tail = "x".repeat(MAX_HTML_BYTES) + " needle";
+        assert!(!html_to_text(&format!("<p>{tail}</p>")).contains("needle"));
     }
 
     #[test]

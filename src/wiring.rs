@@ -88,6 +88,10 @@ pub async fn poll_and_log(engine: &Engine, n: usize) -> (bool, Option<Duration>)
                 new = r.new_items, alerts = r.alerts, next_poll = %next, "polled");
             true
         }
+        Err(crate::pipeline::PollError::ShuttingDown) => {
+            tracing::info!(feed = %feed.name, url = %feed.url, "poll abandoned: shutting down");
+            false
+        }
         Err(e) => {
             metrics::counter!(crate::metrics::POLLS, "outcome" => "error").increment(1);
             let status = match &e {

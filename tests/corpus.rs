@@ -131,6 +131,10 @@ fn parse_feed_never_panics_on_the_vendored_corpus() {
             Ok(Ok(_)) => outcomes.parsed.push(rel),
             Ok(Err(ParseError::Invalid(e))) => outcomes.rejected.push(format!("{rel}: {e:?}")),
             Ok(Err(ParseError::Panicked(msg))) => outcomes.panicked.push(format!("{rel}: {msg}")),
+            // parse_feed has no time budget and no stop flag.
+            Ok(Err(e @ (ParseError::TooSlow { .. } | ParseError::Stopped))) => {
+                panic!("{rel}: parse_feed stopped by itself: {e}")
+            }
             Err(_) => outcomes
                 .panicked
                 .push(format!("{rel}: escaped catch_unwind")),
