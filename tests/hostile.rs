@@ -161,6 +161,7 @@ async fn a_feed_over_the_parse_time_limit_fails_alone_while_another_feed_succeed
     // release build; the small feed takes about a millisecond.
     let limit = Duration::from_millis(100);
     let engine = Parts::build(config)
+        .await
         .expect("parts")
         .engine
         .with_parse_limit(limit);
@@ -198,6 +199,7 @@ async fn shutdown_abandons_a_parse_in_progress_at_once() {
     let config = feedwatch::config::Config::load(&cfg).expect("config loads");
     let shutdown = CancellationToken::new();
     let engine = Parts::build(config)
+        .await
         .expect("parts")
         .engine
         .with_shutdown(shutdown.clone());
@@ -342,26 +344,25 @@ async fn a_javascript_link_is_not_clickable_in_the_email() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn discord_messages_cannot_ping_everyone() {
+/// Runs `feedwatch once` on a feed of the one item `rss_item`, alerting a webhook in `format`;
+/// returns the one request body it got, as JSON, and its size in bytes.
+async fn posted_once(format: &str, rss_item: &str) -> (serde_json::Value, usize) {
     let hooks = WebhookReceiver::start().await;
     let notifier = format!(
-        "[notify.hook]\ntype = \"webhook\"\nurl = \"{}\"\nformat = \"discord\"\n",
+        "[notify.hook]\ntype = \"webhook\"\nurl = \"{}\"\nformat = \"{format}\"\n",
         hooks.url()
     );
-    once_with(
-        &[item(
-            "d-1",
-            "@everyone @here Kabulov &lt;@&amp;123&gt;",
-            "http://news.test/d",
-            "<p>Kabulov</p>",
-        )],
-        &notifier,
-    )
-    .await;
+    once_with(&[rss_item.to_string()], &notifier).await;
     let got = hooks.hooks();
     assert_eq!(got.len(), 1, "{got:#?}");
-    let body: serde_json::Value = serde_json::from_str(&got[0].body).expect("JSON body");
+    let body = serde_json::from_str(&got[0].body).expect("a JSON body");
+    (body, got[0].body.len())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discord_messages_cannot_ping_everyone() {
+    let title = "@everyone @here Kabulov &lt;@&amp;123&gt;";
+    let (body, _) = posted_once("discord", &item("d-1", title, "http://news.test/d", "")).await;
     assert!(
         body["content"]
             .as_str()
@@ -377,21 +378,9 @@ async fn discord_messages_cannot_ping_everyone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ten_megabyte_title_makes_a_small_alert() {
-    let hooks = WebhookReceiver::start().await;
-    let notifier = format!(
-        "[notify.hook]\ntype = \"webhook\"\nurl = \"{}\"\n",
-        hooks.url()
-    );
     let title = format!("Kabulov {}", "x".repeat(10 * 1024 * 1024));
-    once_with(
-        &[item("t-1", &title, "http://news.test/t", "<p>body</p>")],
-        &notifier,
-    )
-    .await;
-    let got = hooks.hooks();
-    assert_eq!(got.len(), 1, "{got:#?}");
-    assert!(got[0].body.len() < 16 * 1024, "{} bytes", got[0].body.len());
-    let body: serde_json::Value = serde_json::from_str(&got[0].body).expect("JSON body");
+    let (body, size) = posted_once("json", &item("t-1", &title, "http://news.test/t", "")).await;
+    assert!(size < 16 * 1024, "{size} bytes");
     let sent = body["item"]["title"].as_str().expect("a title");
     assert_eq!(
         sent.chars().count(),

@@ -241,23 +241,18 @@ impl<'a> Filter<'a> {
 fn markup_at(html: &str, lt: usize) -> Option<Markup<'_>> {
     let b = html.as_bytes();
     let next = b.get(lt + 1).copied();
+    // A tag whose name starts at `from`: its name and where it ends.
+    let tag = |from: usize| {
+        let name_end = name_end(b, from);
+        tag_end(b, name_end).map(|end| (&html[from..name_end], end))
+    };
     match next {
         Some(c) if c.is_ascii_alphabetic() => {
-            let name_end = name_end(b, lt + 1);
-            let end = tag_end(b, name_end)?;
-            Some(Markup::Start {
-                name: &html[lt + 1..name_end],
-                end,
-            })
+            tag(lt + 1).map(|(name, end)| Markup::Start { name, end })
         }
         Some(b'/') => match b.get(lt + 2).copied() {
             Some(c) if c.is_ascii_alphabetic() => {
-                let name_end = name_end(b, lt + 2);
-                let end = tag_end(b, name_end)?;
-                Some(Markup::End {
-                    name: &html[lt + 2..name_end],
-                    end,
-                })
+                tag(lt + 2).map(|(name, end)| Markup::End { name, end })
             }
             Some(b'>') => Some(Markup::Invisible(lt + 3)),
             // `</` then anything else is a bogus comment up to `>` (§13.2.5.9).
