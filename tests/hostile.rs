@@ -142,7 +142,7 @@ fn atom_xhtml_content_nested_60000_deep_is_read_within_a_generous_bound() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_feed_over_the_parse_time_limit_fails_alone_while_another_feed_succeeds() {
     let server = FeedServer::start().await;
-    server.set("/big", Route::rss(big_feed(4_000), "\"b\""));
+    server.set("/big", Route::rss(big_feed(6_000), "\"b\""));
     let small = rss(&[item(
         "s-1",
         "small story",
@@ -157,9 +157,9 @@ async fn a_feed_over_the_parse_time_limit_fails_alone_while_another_feed_succeed
         "[notify.out]\ntype = \"stdout\"\n",
     );
     let config = feedwatch::config::Config::load(&cfg).expect("config loads");
-    // 8 MB of articles take seconds to parse in a debug build and a good part of one in a
-    // release build; the small feed takes about a millisecond.
-    let limit = Duration::from_millis(100);
+    // 12 MB of articles take several seconds to parse in a debug build (about one in a
+    // release build); the small feed takes milliseconds even on a busy machine.
+    let limit = Duration::from_secs(1);
     let engine = Parts::build(config)
         .await
         .expect("parts")
@@ -172,7 +172,7 @@ async fn a_feed_over_the_parse_time_limit_fails_alone_while_another_feed_succeed
             assert_eq!(*l, limit);
             let message = error_chain(e);
             assert!(
-                message.contains("parsing took longer than the 100ms allowed per feed"),
+                message.contains("parsing took longer than the 1s allowed per feed"),
                 "{message}"
             );
         }
