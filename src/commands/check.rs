@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::config::{Config, NotifierKind, SmtpTls};
+use crate::config::{Config, Email, NotifierKind, SmtpTls};
+use crate::notify::email::server_url;
 
 pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
     let config = Config::load(path)?;
@@ -58,17 +59,13 @@ pub fn summary(c: &Config) -> String {
     for n in c.notifiers.values() {
         let detail = match &n.kind {
             NotifierKind::Email(e) => {
-                let scheme = match e.tls {
-                    SmtpTls::Wrapper => "smtps",
-                    _ => "smtp",
-                };
-                let tls = match e.tls {
-                    SmtpTls::Required => "?tls=required",
-                    SmtpTls::None => "?tls=none",
-                    _ => "",
-                };
                 let to: Vec<String> = e.to.iter().map(|m| m.to_string()).collect();
-                format!("{scheme}://{}:{}{tls} → {}", e.host, e.port, to.join(", "))
+                format!(
+                    "{} → {}{}",
+                    server_url(&e.host, e.port, e.tls),
+                    to.join(", "),
+                    login(e)
+                )
             }
             NotifierKind::Stdout => "standard output".to_string(),
             NotifierKind::Webhook(w) => format!("POST {} ({:?})", w.url, w.format),
@@ -83,6 +80,32 @@ pub fn summary(c: &Config) -> String {
             n.name,
             n.kind.type_name()
         );
+        if let NotifierKind::Email(e) = &n.kind
+            && e.logs_in()
+            && e.tls == SmtpTls::None
+        {
+            let _ = writeln!(
+                s,
+                "    warning: notify.{} sends its SMTP password in clear (?tls=none): only for a \
+                 trusted local relay",
+                n.name
+            );
+        }
     }
     s
+}
+
+/// How an email notifier logs in, for its summary line.
+fn login(e: &Email) -> String {
+    let Some(user) = e.username.as_deref().filter(|_| e.logs_in()) else {
+        return String::new();
+    };
+    match e.tls {
+        // `smtp://` with a login is already upgraded to this (config's `SmtpTls::for_login`).
+        SmtpTls::Required => {
+            format!(", login {user}: STARTTLS required, the password is never sent in clear")
+        }
+        SmtpTls::Wrapper => format!(", login {user} over TLS"),
+        SmtpTls::None | SmtpTls::Opportunistic => format!(", login {user} in clear"),
+    }
 }

@@ -573,11 +573,16 @@ fn email(cx: &Cx<'_>, table: &Lenient<RawNotifier>, e: &RawEmail) -> Option<Emai
     }
     let timeout = send_timeout(cx, &e.timeout);
     let (host, port, tls) = endpoint.filter(|_| cx.sink.clean(table))?;
+    let username = e.username.get().cloned();
+    let tls = match (&username, &password) {
+        (Some(_), Some(_)) => tls.for_login(),
+        _ => tls,
+    };
     Some(Email {
         host,
         port,
         tls,
-        username: e.username.get().cloned(),
+        username,
         password,
         from: from?,
         to,

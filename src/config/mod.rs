@@ -424,6 +424,19 @@ pub enum SmtpTls {
     Wrapper,
 }
 
+impl SmtpTls {
+    /// The mode in force when feedwatch logs in: a password never goes out in clear unless
+    /// `?tls=none` says so, so opportunistic STARTTLS becomes required. Otherwise a server
+    /// without STARTTLS, or an attacker who strips it from the EHLO reply, would receive the
+    /// password in clear (RFC 3207 §6 warns that the offer itself is not protected).
+    pub fn for_login(self) -> SmtpTls {
+        match self {
+            SmtpTls::Opportunistic => SmtpTls::Required,
+            other => other,
+        }
+    }
+}
+
 /// `type = "email"` settings.
 #[derive(Clone)]
 pub struct Email {
@@ -431,7 +444,8 @@ pub struct Email {
     pub host: String,
     /// SMTP port.
     pub port: u16,
-    /// TLS mode derived from the URL.
+    /// TLS mode derived from the URL; with a login, opportunistic is already upgraded to
+    /// required ([`SmtpTls::for_login`]).
     pub tls: SmtpTls,
     /// Optional SMTP AUTH user name.
     pub username: Option<String>,
@@ -441,12 +455,19 @@ pub struct Email {
     pub from: lettre::message::Mailbox,
     /// `To:` mailboxes (at least one).
     pub to: Vec<lettre::message::Mailbox>,
-    /// Time allowed for one send.
+    /// Time allowed for one delivery attempt as a whole, connect to last answer.
     pub timeout: Duration,
     /// Subject template with `{rule}`, `{title}`, `{feed}`, `{matched}`, `{link}` fields.
     pub subject: SubjectTemplate,
     /// Extra trusted CA certificates (PEM), for servers with a private CA.
     pub ca_pem: Option<Vec<u8>>,
+}
+
+impl Email {
+    /// Does feedwatch log in (SMTP AUTH)?
+    pub fn logs_in(&self) -> bool {
+        self.username.is_some() && self.password.is_some()
+    }
 }
 
 impl fmt::Debug for Email {

@@ -1,11 +1,24 @@
-//! `type = "email"`: one message per alert through lettre's async SMTP transport (pooled).
+//! `type = "email"`: one message per alert over SMTP, one connection per delivery attempt.
 //! The Message-ID is derived from the alert's stable uid, so a resend after a crash is
 //! recognisable as the same message.
+//!
+//! The conversation is driven step by step on lettre's [`AsyncSmtpConnection`] under one
+//! deadline, the notifier's `timeout`: lettre's async transport bounds only the TCP connect
+//! (its `timeout` reaches `connect_tokio1` and nothing after it, lettre 0.11
+//! `client/async_net.rs`), so a server that accepts and never greets held a send, and the
+//! outbox behind it, for ever. There is no connection pool: a pooled connection abandoned
+//! mid-conversation by a timeout went back to lettre's pool as healthy and the next send
+//! waited on it, and alert traffic is far too light for reuse to matter.
+
+use std::future::Future;
+use std::time::Duration;
 
 use lettre::message::MultiPart;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::{Message, address::Envelope};
+use tokio::time::Instant;
 
 use super::{Cause, Delivered, Destination, FailureKind, NotifyError, failure, render};
 use crate::config::{Email, SmtpTls, SubjectTemplate};
@@ -14,63 +27,119 @@ use crate::domain::{Alert, hash_hex};
 /// Domain part of generated Message-IDs.
 const MESSAGE_ID_DOMAIN: &str = "feedwatch.invalid";
 
+/// What an SMTP delivery was waiting for when its time ran out (see [`Cause::NoAnswer`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpStep {
+    /// The TCP connection (and the TLS handshake for `smtps://`), the greeting and the EHLO
+    /// reply: lettre does these in one call.
+    Connect,
+    /// `STARTTLS` and the TLS handshake after it.
+    StartTls,
+    /// `AUTH`.
+    Auth,
+    /// `MAIL`, `RCPT`, `DATA` and the message.
+    Send,
+}
+
+impl std::fmt::Display for SmtpStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SmtpStep::Connect => "connecting or waiting for the greeting and the EHLO reply",
+            SmtpStep::StartTls => "upgrading to TLS (STARTTLS)",
+            SmtpStep::Auth => "logging in (AUTH)",
+            SmtpStep::Send => "sending the message (MAIL, RCPT, DATA)",
+        })
+    }
+}
+
+/// The server as `check` and errors show it: `smtp://host:port`, `?tls=…` when not the
+/// default, `smtps://` for implicit TLS. Credentials are never part of it.
+pub fn server_url(host: &str, port: u16, tls: SmtpTls) -> String {
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    };
+    match tls {
+        SmtpTls::Opportunistic => format!("smtp://{host}:{port}"),
+        SmtpTls::Required => format!("smtp://{host}:{port}?tls=required"),
+        SmtpTls::None => format!("smtp://{host}:{port}?tls=none"),
+        SmtpTls::Wrapper => format!("smtps://{host}:{port}"),
+    }
+}
+
 /// Sends alerts by SMTP.
 #[derive(Clone)]
 pub struct EmailNotifier {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    /// Host name or address, as configured (also the name TLS certificates are checked for).
+    host: String,
+    port: u16,
+    /// TLS mode in force: with a login, opportunistic is already required.
+    tls: SmtpTls,
+    /// Certificate checks for the TLS session; `None` under `?tls=none`.
+    tls_params: Option<TlsParameters>,
+    /// The login, when `username` and a password are configured.
+    credentials: Option<Credentials>,
+    /// Our name in EHLO.
+    hello: ClientId,
+    /// Bound on one delivery attempt as a whole.
+    timeout: Duration,
     from: lettre::message::Mailbox,
     to: Vec<lettre::message::Mailbox>,
     subject: SubjectTemplate,
-    /// Host, port and TLS mode as configured, for hints.
-    host: String,
-    port: u16,
-    tls: SmtpTls,
 }
 
 impl std::fmt::Debug for EmailNotifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the credentials.
         f.debug_struct("EmailNotifier")
+            .field("server", &server_url(&self.host, self.port, self.tls))
             .field("from", &self.from.to_string())
             .finish_non_exhaustive()
     }
 }
 
 impl EmailNotifier {
-    /// Builds the (lazy) transport; no connection is made until the first send.
+    /// Prepares the TLS settings and the login; no connection is made until the first send.
     pub fn new(cfg: &Email) -> Result<EmailNotifier, NotifyError> {
-        let tls_params = || {
-            let mut builder = TlsParameters::builder(cfg.host.clone());
-            if let Some(pem) = &cfg.ca_pem {
-                let ca = Certificate::from_pem(pem)
-                    .map_err(|e| NotifyError::setup("cannot read ca_file".into(), e))?;
-                builder = builder.add_root_certificate(ca);
+        let credentials = match (&cfg.username, &cfg.password) {
+            (Some(user), Some(pass)) => {
+                Some(Credentials::new(user.clone(), pass.expose().to_string()))
             }
-            builder
-                .build()
-                .map_err(|e| NotifyError::setup(format!("cannot set up TLS for {}", cfg.host), e))
+            _ => None,
         };
-        let tls = match cfg.tls {
-            SmtpTls::None => Tls::None,
-            SmtpTls::Opportunistic => Tls::Opportunistic(tls_params()?),
-            SmtpTls::Required => Tls::Required(tls_params()?),
-            SmtpTls::Wrapper => Tls::Wrapper(tls_params()?),
+        // Config already upgrades the mode for a login; doing it again here keeps an `Email`
+        // built any other way from logging in over plain text.
+        let tls = if credentials.is_some() {
+            cfg.tls.for_login()
+        } else {
+            cfg.tls
         };
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&cfg.host)
-            .port(cfg.port)
-            .tls(tls)
-            .timeout(Some(cfg.timeout));
-        if let (Some(user), Some(pass)) = (&cfg.username, &cfg.password) {
-            builder =
-                builder.credentials(Credentials::new(user.clone(), pass.expose().to_string()));
-        }
+        let tls_params = match tls {
+            SmtpTls::None => None,
+            SmtpTls::Opportunistic | SmtpTls::Required | SmtpTls::Wrapper => {
+                let mut builder = TlsParameters::builder(cfg.host.clone());
+                if let Some(pem) = &cfg.ca_pem {
+                    let ca = Certificate::from_pem(pem)
+                        .map_err(|e| NotifyError::setup("cannot read ca_file".into(), e))?;
+                    builder = builder.add_root_certificate(ca);
+                }
+                Some(builder.build().map_err(|e| {
+                    NotifyError::setup(format!("cannot set up TLS for {}", cfg.host), e)
+                })?)
+            }
+        };
         Ok(EmailNotifier {
-            transport: builder.build(),
+            host: cfg.host.clone(),
+            port: cfg.port,
+            tls,
+            tls_params,
+            credentials,
+            hello: ClientId::default(),
+            timeout: cfg.timeout,
             from: cfg.from.clone(),
             to: cfg.to.clone(),
             subject: cfg.subject.clone(),
-            host: cfg.host.clone(),
-            port: cfg.port,
-            tls: cfg.tls,
         })
     }
 
@@ -80,6 +149,7 @@ impl EmailNotifier {
             host: &self.host,
             port: self.port,
             tls: self.tls,
+            login: self.credentials.is_some(),
         }
     }
 
@@ -106,30 +176,72 @@ impl EmailNotifier {
         self.deliver(message).await
     }
 
+    /// One SMTP conversation on a fresh connection, every step bounded by one deadline
+    /// `timeout` away. Dropping a step's future on the deadline closes the connection.
     async fn deliver(&self, message: Message) -> Result<Delivered, NotifyError> {
-        match self.transport.send(message).await {
-            Ok(resp) => Ok(Delivered {
-                detail: format!(
-                    "{} {}",
-                    resp.code(),
-                    resp.message().collect::<Vec<_>>().join(" ")
-                ),
+        let envelope: Envelope = message.envelope().clone();
+        let body = message.formatted();
+        let deadline = Instant::now() + self.timeout;
+        let implicit_tls = match self.tls {
+            SmtpTls::Wrapper => self.tls_params.clone(),
+            _ => None,
+        };
+        let connect = AsyncSmtpConnection::connect_tokio1(
+            (self.host.as_str(), self.port),
+            Some(self.timeout),
+            &self.hello,
+            implicit_tls,
+            None,
+        );
+        let mut conn = self.step(deadline, SmtpStep::Connect, connect).await?;
+        let starttls = match self.tls {
+            SmtpTls::Required => true,
+            SmtpTls::Opportunistic => conn.can_starttls(),
+            SmtpTls::None | SmtpTls::Wrapper => false,
+        };
+        if let (true, Some(params)) = (starttls, &self.tls_params) {
+            // Under `Required` lettre refuses a server that does not offer STARTTLS before
+            // anything else is said.
+            let upgrade = conn.starttls(params.clone(), &self.hello);
+            self.step(deadline, SmtpStep::StartTls, upgrade).await?;
+        }
+        if let Some(credentials) = &self.credentials {
+            let login = conn.auth(DEFAULT_MECHANISMS, credentials);
+            self.step(deadline, SmtpStep::Auth, login).await?;
+        }
+        let sent = conn.send(&envelope, &body);
+        let resp = self.step(deadline, SmtpStep::Send, sent).await?;
+        // The server has taken the message: QUIT is a courtesy within what is left of the
+        // deadline, and its failure must not turn a delivery into a retry (and a duplicate).
+        let _ = tokio::time::timeout_at(deadline, conn.quit()).await;
+        Ok(Delivered {
+            detail: format!(
+                "{} {}",
+                resp.code(),
+                resp.message().collect::<Vec<_>>().join(" ")
+            ),
+        })
+    }
+
+    /// Runs one step of the conversation until `deadline`.
+    async fn step<T>(
+        &self,
+        deadline: Instant,
+        step: SmtpStep,
+        fut: impl Future<Output = Result<T, lettre::transport::smtp::Error>>,
+    ) -> Result<T, NotifyError> {
+        match tokio::time::timeout_at(deadline, fut).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(smtp_error(e)),
+            Err(_elapsed) => Err(NotifyError::Transient {
+                kind: FailureKind::Timeout,
+                cause: Cause::NoAnswer {
+                    server: server_url(&self.host, self.port, self.tls),
+                    within: self.timeout,
+                    step,
+                },
+                retry_after: None,
             }),
-            Err(e) => {
-                let kind = failure::smtp(&e);
-                // Only an SMTP 5xx is permanent; everything else (4xx, network, TLS) is retried.
-                let permanent = e.is_permanent();
-                let cause = Cause::Smtp(e);
-                Err(if permanent {
-                    NotifyError::Permanent { kind, cause }
-                } else {
-                    NotifyError::Transient {
-                        kind,
-                        cause,
-                        retry_after: None,
-                    }
-                })
-            }
         }
     }
 
@@ -153,5 +265,22 @@ impl EmailNotifier {
                 kind: FailureKind::Local,
                 cause: Cause::Message(e),
             })
+    }
+}
+
+/// A failed SMTP step as a [`NotifyError`]: only an SMTP 5xx is permanent; everything else
+/// (4xx, network, TLS) is retried.
+fn smtp_error(e: lettre::transport::smtp::Error) -> NotifyError {
+    let kind = failure::smtp(&e);
+    let permanent = e.is_permanent();
+    let cause = Cause::Smtp(e);
+    if permanent {
+        NotifyError::Permanent { kind, cause }
+    } else {
+        NotifyError::Transient {
+            kind,
+            cause,
+            retry_after: None,
+        }
     }
 }

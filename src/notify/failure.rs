@@ -25,7 +25,7 @@ pub enum FailureKind {
     /// The server answered and refused delivery for another reason: any other SMTP 4xx/5xx,
     /// an HTTP status other than 2xx (a redirect included).
     Rejected,
-    /// No answer in time: the connect timeout, the webhook `timeout`, HTTP 408.
+    /// No answer in time: the notifier's `timeout` ran out, HTTP 408.
     Timeout,
     /// The exchange broke: the connection dropped mid-way, a reply was unreadable, or the
     /// server did not understand a command (SMTP 500–504, 555).
@@ -79,8 +79,10 @@ pub enum Destination<'a> {
         host: &'a str,
         /// Port, as configured or defaulted.
         port: u16,
-        /// TLS mode from the `smtp` URL.
+        /// TLS mode in force (with a login, opportunistic is already required).
         tls: SmtpTls,
+        /// Does feedwatch log in?
+        login: bool,
     },
     /// A webhook URL.
     Webhook,
@@ -100,8 +102,23 @@ impl FailureKind {
             (FailureKind::Connect(ConnectFailure::Refused), Webhook) => {
                 "nothing listens there: check the host and port in `url`".into()
             }
-            // Only `?tls=required` insists on STARTTLS, so the user already asked for it: the
-            // way out is the other TLS mode (or another port), never `?tls=required` again.
+            // A login insists on TLS unless the user allowed clear text with `?tls=none`.
+            (
+                FailureKind::Tls(TlsFailure::StartTlsNotOffered),
+                Smtp {
+                    host,
+                    port,
+                    login: true,
+                    ..
+                },
+            ) => format!(
+                "the server does not offer STARTTLS, and feedwatch sends a password only over \
+                 TLS (nothing was sent): if it speaks TLS from the first byte (usually port 465) \
+                 use smtps://{host}:{port}; otherwise check the port (587 usually offers \
+                 STARTTLS); only for a trusted local relay add ?tls=none to log in in clear"
+            ),
+            // Otherwise only `?tls=required` insists on STARTTLS, so the user already asked for
+            // it: the way out is the other TLS mode (or another port), never `?tls=required`.
             (FailureKind::Tls(TlsFailure::StartTlsNotOffered), Smtp { host, port, .. }) => {
                 format!(
                     "the server does not offer STARTTLS, which ?tls=required insists on (nothing \
@@ -125,6 +142,25 @@ impl FailureKind {
                     ..
                 },
             ) => format!("the server requires STARTTLS: use smtp://{host}:587?tls=required"),
+            // Silence after the connection is most often something other than SMTP on that
+            // port, or a plain-text client at an implicit-TLS port (which waits for our TLS
+            // hello while we wait for its greeting).
+            (
+                FailureKind::Timeout,
+                Smtp {
+                    host,
+                    port,
+                    tls: SmtpTls::Wrapper,
+                    ..
+                },
+            ) => format!(
+                "check that {host}:{port} is an SMTP server speaking TLS from the first byte, \
+                 or raise `timeout`"
+            ),
+            (FailureKind::Timeout, Smtp { host, port, .. }) => format!(
+                "check that {host}:{port} is an SMTP server (if it is an implicit-TLS port, \
+                 usually 465, use smtps://{host}:{port}), or raise `timeout`"
+            ),
             (FailureKind::Auth(_), Smtp { .. }) => {
                 "check `username` and the password in `password_file` / `password_env`".into()
             }

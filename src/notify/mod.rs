@@ -47,6 +47,16 @@ pub enum Cause {
     /// The SMTP exchange failed; lettre's error says where and why.
     #[error(transparent)]
     Smtp(lettre::transport::smtp::Error),
+    /// The SMTP server did not answer within the notifier's `timeout`.
+    #[error("no answer from {server} within {} while {step}", humantime::format_duration(*within))]
+    NoAnswer {
+        /// The server as `check` shows it (`smtp://host:port…`); never holds credentials.
+        server: String,
+        /// The notifier's `timeout`, which bounds the whole exchange.
+        within: Duration,
+        /// What feedwatch was waiting for when time ran out.
+        step: email::SmtpStep,
+    },
     /// The webhook request got no HTTP answer.
     #[error("POST {url} failed")]
     Request {

@@ -48,6 +48,9 @@ impl WebhookNotifier {
         let client = builder
             .user_agent(user_agent)
             .default_headers(cfg.headers.clone())
+            // reqwest's total timeout runs from connecting (DNS, TCP, TLS) until the answer's
+            // body is read, so one `timeout` bounds the whole request (pinned by
+            // tests/notify_deadlines.rs against a receiver that never answers).
             .timeout(cfg.timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()

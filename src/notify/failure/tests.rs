@@ -18,6 +18,7 @@ const SMTP: Destination<'static> = Destination::Smtp {
     host: "mail.example.org",
     port: 587,
     tls: SmtpTls::Opportunistic,
+    login: false,
 };
 
 fn smtp_with(tls: SmtpTls) -> Destination<'static> {
@@ -25,6 +26,16 @@ fn smtp_with(tls: SmtpTls) -> Destination<'static> {
         host: "mail.example.org",
         port: 587,
         tls,
+        login: false,
+    }
+}
+
+fn smtp_login(tls: SmtpTls) -> Destination<'static> {
+    Destination::Smtp {
+        host: "mail.example.org",
+        port: 587,
+        tls,
+        login: true,
     }
 }
 
@@ -57,6 +68,12 @@ fn hints_follow_the_kind_and_the_configured_tls_mode() {
             K::Tls(TlsFailure::StartTlsNotOffered),
             smtp_with(SmtpTls::Required),
             Some("does not offer STARTTLS, which ?tls=required insists on"),
+        ),
+        (
+            "a login without STARTTLS: clear text only by ?tls=none",
+            K::Tls(TlsFailure::StartTlsNotOffered),
+            smtp_login(SmtpTls::Required),
+            Some("only for a trusted local relay add ?tls=none"),
         ),
         (
             "untrusted certificate",
@@ -96,7 +113,19 @@ fn hints_follow_the_kind_and_the_configured_tls_mode() {
         ),
         ("webhook 401", K::Auth(Refused), Destination::Webhook, None),
         ("550", K::AddressRejected, SMTP, None),
-        ("timeout", K::Timeout, SMTP, None),
+        (
+            "silence from a plain-text port",
+            K::Timeout,
+            SMTP,
+            Some("usually 465, use smtps://mail.example.org:587), or raise `timeout`"),
+        ),
+        (
+            "silence from an implicit-TLS port",
+            K::Timeout,
+            smtp_with(SmtpTls::Wrapper),
+            Some("speaking TLS from the first byte, or raise `timeout`"),
+        ),
+        ("webhook timeout", K::Timeout, Destination::Webhook, None),
         ("stdout closed", K::Local, Destination::Stdout, None),
     ];
     for (name, kind, to, want) in cases {
