@@ -103,9 +103,9 @@ fn login(e: &Email) -> String {
     match e.tls {
         // `smtp://` with a login is already upgraded to this (config's `SmtpTls::for_login`).
         SmtpTls::Required => {
-            format!(", login {user}: STARTTLS required, the password is never sent in clear")
+            format!(" (login {user}, STARTTLS required: the password is never sent in clear)")
         }
-        SmtpTls::Wrapper => format!(", login {user} over TLS"),
-        SmtpTls::None | SmtpTls::Opportunistic => format!(", login {user} in clear"),
+        SmtpTls::Wrapper => format!(" (login {user} over TLS)"),
+        SmtpTls::None | SmtpTls::Opportunistic => format!(" (login {user} in clear)"),
     }
 }
