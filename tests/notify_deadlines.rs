@@ -165,12 +165,17 @@ async fn send_test_times_out(cfg: &Path) -> String {
     run.stdout
 }
 
+/// [`send_test_times_out`] for an email notifier to `smtp`.
+async fn send_test_to_smtp_times_out(smtp: &str) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    send_test_times_out(&config(dir.path(), &email(smtp), None)).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_test_gives_up_on_a_server_that_never_greets() {
-    let dir = tempfile::tempdir().expect("tempdir");
     let silent = SmtpPeer::start(Stall::BeforeGreeting, usize::MAX).await;
     let url = silent.url("?tls=none");
-    let out = send_test_times_out(&config(dir.path(), &email(&url), None)).await;
+    let out = send_test_to_smtp_times_out(&url).await;
     assert!(
         out.contains(&format!("no answer from {url} within 2s")),
         "{out}"
@@ -181,18 +186,15 @@ async fn send_test_gives_up_on_a_server_that_never_greets() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_test_gives_up_on_an_http_port_spoken_to_as_smtp() {
-    let dir = tempfile::tempdir().expect("tempdir");
     let http = FeedServer::start().await;
-    let url = format!("smtp://{}?tls=none", http.addr);
-    let out = send_test_times_out(&config(dir.path(), &email(&url), None)).await;
+    let out = send_test_to_smtp_times_out(&format!("smtp://{}?tls=none", http.addr)).await;
     assert!(out.contains("within 2s"), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_test_gives_up_on_a_server_that_stops_answering_mid_conversation() {
-    let dir = tempfile::tempdir().expect("tempdir");
     let peer = SmtpPeer::start(Stall::At("MAIL"), usize::MAX).await;
-    let out = send_test_times_out(&config(dir.path(), &email(&peer.url("?tls=none")), None)).await;
+    let out = send_test_to_smtp_times_out(&peer.url("?tls=none")).await;
     assert!(out.contains("within 2s"), "{out}");
     assert!(out.contains("MAIL"), "names the step: {out}");
 }
@@ -293,22 +295,24 @@ fn sample_alert() -> feedwatch::domain::Alert {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_login_is_never_sent_in_clear_to_a_server_without_starttls() {
+/// A willing [`SmtpPeer`] at `smtp://…{query}`, a notifier that logs in to it, and what
+/// `check` says about that config (it must accept it).
+async fn login_to_peer(query: &str) -> (tempfile::TempDir, SmtpPeer, PathBuf, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let peer = SmtpPeer::start(Stall::Never, 0).await;
-    let cfg = config(
-        dir.path(),
-        &email_with_login(dir.path(), &peer.url("")),
-        None,
-    );
-
+    let notifier = email_with_login(dir.path(), &peer.url(query));
+    let cfg = config(dir.path(), &notifier, None);
     let (check, _) = timed(&cfg, &["check"]).await;
     assert_eq!(check.code, Some(0), "{check:#?}");
+    (dir, peer, cfg, check.stdout)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_is_never_sent_in_clear_to_a_server_without_starttls() {
+    let (_dir, peer, cfg, check) = login_to_peer("").await;
     assert!(
-        check.stdout.contains("?tls=required") && check.stdout.contains("never sent in clear"),
-        "check says STARTTLS is required for the login: {}",
-        check.stdout
+        check.contains("?tls=required") && check.contains("never sent in clear"),
+        "check says STARTTLS is required for the login: {check}"
     );
 
     let (run, took) = timed(&cfg, &["send-test", "out"]).await;
@@ -322,29 +326,16 @@ async fn a_login_is_never_sent_in_clear_to_a_server_without_starttls() {
         "{}",
         run.stdout
     );
-    assert!(!run.stdout.contains("s3cret") && !check.stdout.contains("s3cret"));
+    assert!(!run.stdout.contains("s3cret") && !check.contains("s3cret"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_login_in_clear_needs_tls_none_and_check_warns_about_it() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let peer = SmtpPeer::start(Stall::Never, 0).await;
-    let cfg = config(
-        dir.path(),
-        &email_with_login(dir.path(), &peer.url("?tls=none")),
-        None,
-    );
-
-    let (check, _) = timed(&cfg, &["check"]).await;
-    assert_eq!(check.code, Some(0), "{check:#?}");
-    let warning = check
-        .stdout
-        .lines()
-        .find(|l| l.contains("warning"))
-        .unwrap_or_else(|| panic!("a warning line: {}", check.stdout));
+    let (_dir, peer, cfg, check) = login_to_peer("?tls=none").await;
+    let warning = check.lines().find(|l| l.contains("warning: "));
     assert!(
-        warning.contains("out") && warning.contains("in clear"),
-        "{warning}"
+        warning.is_some_and(|w| w.contains("notify.out") && w.contains("in clear")),
+        "a warning line: {check}"
     );
 
     let (run, _) = timed(&cfg, &["send-test", "out"]).await;
