@@ -20,7 +20,7 @@ use reqwest::header::{
     ACCEPT, AGE, CACHE_CONTROL, CONTENT_TYPE, DATE, ETAG, EXPIRES, HeaderMap, HeaderValue,
     IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, LOCATION, RETRY_AFTER, USER_AGENT,
 };
-use url::Url;
+use url::{Origin, Url};
 
 use crate::http_time::{parse_http_date, parse_retry_after};
 
@@ -240,6 +240,10 @@ pub struct RequestOptions {
     /// port): a redirect elsewhere does not get them, as reqwest does for `Authorization`,
     /// because such headers are usually credentials.
     pub headers: HeaderMap,
+    /// The feed's own origin for `headers`: the configured URL's. `None` takes the origin of
+    /// the URL fetched, which is only right when that *is* the configured URL: a feed polled
+    /// at the address a 301 moved it to must not start sending its credentials there.
+    pub headers_origin: Option<Origin>,
     /// Replaces the client's User-Agent for this feed (sent on every hop).
     pub user_agent: Option<HeaderValue>,
 }
@@ -296,7 +300,11 @@ impl Fetcher {
         options: &RequestOptions,
     ) -> Result<FetchOutcome, FetchError> {
         let user_agent = options.user_agent.as_ref();
-        let work = self.fetch_inner(url, validators, &options.headers, user_agent);
+        let origin = options
+            .headers_origin
+            .clone()
+            .unwrap_or_else(|| url.origin());
+        let work = self.fetch_inner(url, validators, &options.headers, &origin, user_agent);
         match tokio::time::timeout(self.timeout, work).await {
             Ok(result) => result,
             Err(_elapsed) => Err(FetchError::Timeout {
@@ -310,15 +318,15 @@ impl Fetcher {
         url: &Url,
         validators: &Validators,
         extra: &HeaderMap,
+        origin: &Origin,
         user_agent: Option<&HeaderValue>,
     ) -> Result<FetchOutcome, FetchError> {
-        let origin = url.origin();
         let mut visited = vec![url.clone()];
         let mut all_permanent = true;
         let mut resp = loop {
             let current = visited.last().expect("starts with the feed URL");
             let mut req = self.client.get(current.clone());
-            if current.origin() == origin {
+            if current.origin() == *origin {
                 req = req.headers(extra.clone());
             }
             if let Some(ua) = user_agent {

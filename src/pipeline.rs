@@ -352,6 +352,9 @@ impl Engine {
             .unwrap_or_else(|| cfg.url.clone());
         let options = RequestOptions {
             headers: cfg.headers.clone(),
+            // Credentials stay with the origin the user configured, wherever the feed moved:
+            // only editing the URL in the config sends them somewhere new.
+            headers_origin: Some(cfg.url.origin()),
             user_agent: cfg.user_agent.clone(),
         };
         let outcome = self.fetcher.fetch_with(&url, &validators, &options).await?;

@@ -512,6 +512,7 @@ async fn per_feed_headers_and_user_agent_are_sent() {
     server.set("/feed.xml", Route::feed(RSS));
     let options = RequestOptions {
         headers: headers(&[("x-api-key", "s3cret"), ("accept-language", "ru")]),
+        headers_origin: None,
         user_agent: Some(HeaderValue::from_static("custom-agent/2")),
     };
     fetcher()
@@ -540,6 +541,7 @@ async fn per_feed_headers_are_not_sent_to_another_origin() {
     elsewhere.set("/feed.xml", Route::feed(RSS));
     let options = RequestOptions {
         headers: headers(&[("authorization", "Bearer s3cret")]),
+        headers_origin: None,
         user_agent: Some(HeaderValue::from_static("custom-agent/2")),
     };
     let f = fetched(

@@ -7,7 +7,7 @@
 pub mod in_process;
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, TcpListener};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -102,13 +102,18 @@ pub struct FeedServer {
 
 impl FeedServer {
     pub async fn start() -> FeedServer {
+        FeedServer::start_on(Ipv4Addr::LOCALHOST).await
+    }
+
+    /// The same on another loopback address: 127.0.0.2 is another host to an origin check.
+    pub async fn start_on(ip: Ipv4Addr) -> FeedServer {
         let state: Arc<Mutex<FeedState>> = Arc::default();
         let st = state.clone();
         let app = axum::Router::new().fallback(move |req: Request<Body>| {
             let st = st.clone();
             async move { serve(&st, req) }
         });
-        let addr = serve_on_loopback(app, "feed server").await;
+        let addr = serve_on(app, ip, "feed server").await;
         FeedServer { addr, state }
     }
 
@@ -151,7 +156,12 @@ impl FeedServer {
 
 /// Serves `app` on a free port of 127.0.0.1 until the test process ends.
 async fn serve_on_loopback(app: axum::Router, what: &'static str) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    serve_on(app, Ipv4Addr::LOCALHOST, what).await
+}
+
+/// Serves `app` on a free port of `ip` (a loopback address) until the test process ends.
+async fn serve_on(app: axum::Router, ip: Ipv4Addr, what: &'static str) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind((ip, 0))
         .await
         .unwrap_or_else(|e| panic!("bind {what}: {e}"));
     let addr = listener.local_addr().expect("addr");
@@ -478,6 +488,15 @@ pub fn fixture(name: &str) -> PathBuf {
 pub fn read_fixture(name: &str) -> Vec<u8> {
     let path = fixture(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
+}
+
+/// A temporary folder holding `feedwatch.toml` with `text` (relative paths in it, such as the
+/// database's, land in the folder); the folder is removed when the first value drops.
+pub fn config_dir(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("feedwatch.toml");
+    std::fs::write(&cfg, text).expect("write config");
+    (dir, cfg)
 }
 
 /// Output of one run of the feedwatch binary.
