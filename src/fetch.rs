@@ -23,6 +23,7 @@ use reqwest::header::{
 use url::{Origin, Url};
 
 use crate::http_time::{parse_http_date, parse_retry_after};
+use crate::redact::{Redacted, redact_text};
 
 /// Redirects followed before giving up (a loop is detected earlier, when a URL repeats).
 pub const MAX_REDIRECTS: usize = 10;
@@ -145,17 +146,18 @@ pub enum FetchError {
         limit: usize,
     },
     /// A redirect led back to a URL already visited in this fetch.
-    #[error("redirect loop back to {url}")]
+    #[error("redirect loop back to {}", Redacted::url(url))]
     RedirectLoop {
         /// The URL that repeated.
         url: Url,
     },
     /// A redirect without a usable `Location` (missing, unparseable, or not http/https).
-    #[error("HTTP {status} redirect to an invalid or unsupported location {location:?}")]
+    #[error("HTTP {status} redirect to an invalid or unsupported location {}",
+        location.as_deref().map_or_else(|| "(none)".to_string(), redact_text))]
     BadRedirect {
         /// The redirect status.
         status: u16,
-        /// The `Location` header as sent, if any.
+        /// The `Location` header as sent, if any (shown redacted: it may carry a token).
         location: Option<String>,
     },
     /// The (decompressed) body is larger than `[poll] max_body`.
@@ -271,10 +273,9 @@ impl Fetcher {
             // Redirects are followed by hand to see each hop's status (see `fetch_with`).
             .redirect(reqwest::redirect::Policy::none());
         if let Some(proxy) = &settings.proxy {
-            builder =
-                builder.proxy(reqwest::Proxy::all(proxy.as_str()).map_err(FetchError::Request)?);
+            builder = builder.proxy(reqwest::Proxy::all(proxy.as_str()).map_err(classify)?);
         }
-        let client = builder.build().map_err(FetchError::Request)?;
+        let client = builder.build().map_err(classify)?;
         Ok(Fetcher {
             client,
             max_body: settings.max_body,
@@ -446,7 +447,10 @@ fn is_redirect(status: StatusCode) -> bool {
     )
 }
 
+/// reqwest's errors name the URL, query and userinfo included; the caller shows the feed's URL
+/// redacted beside the error instead.
 fn classify(e: reqwest::Error) -> FetchError {
+    let e = e.without_url();
     if e.is_timeout() {
         FetchError::Stalled(e)
     } else {

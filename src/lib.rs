@@ -10,6 +10,7 @@
 //! ```
 //!
 //! Pure stages (`parse`, `text`, `rules`, `notify::render`, the scheduling policy) do no I/O.
+//! `redact` (a leaf every stage may use) gives the display form of a URL, without its secrets.
 
 pub mod app;
 pub mod cli;
@@ -25,6 +26,7 @@ pub mod opml;
 pub mod outbox;
 pub mod parse;
 pub mod pipeline;
+pub mod redact;
 pub mod rules;
 pub mod scheduler;
 pub mod store;

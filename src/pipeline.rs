@@ -19,6 +19,7 @@ pub use crate::domain::error_chain;
 use crate::domain::{AlertPayload, Item, NewAlert, canonical_link};
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Hints, RequestOptions, Validators};
 use crate::parse::{ParseError, ParsedFeed, parse_feed_within, rekey_by_link};
+use crate::redact::Redacted;
 use crate::rules::{Document, MatchedTerm, RuleSet};
 use crate::scheduler::{FailureClass, Outcome, Policy, next_poll};
 use crate::store::{FeedState, Ingest, Store, StoreError};
@@ -217,7 +218,7 @@ impl Engine {
     ) -> Outcome {
         let message = error_chain(e);
         if let PollError::Fetch(FetchError::Gone) = e {
-            tracing::error!(feed = %cfg.name, url = %cfg.url,
+            tracing::error!(feed = %cfg.name, url = %Redacted::url(&cfg.url),
                 "the server says this feed is gone (410): polling stopped; remove or change it in the config");
             let recorded = async {
                 let at = now.timestamp();
@@ -250,7 +251,7 @@ impl Engine {
             Vec::new()
         };
         if !health.is_empty() {
-            tracing::error!(feed = %cfg.name, url = %cfg.url, error = %message,
+            tracing::error!(feed = %cfg.name, url = %Redacted::url(&cfg.url), error = %message,
                 "feed failing for longer than health_alert_after; health alert queued");
         }
         if !matches!(e, PollError::Store(_))
@@ -290,9 +291,9 @@ impl Engine {
             query: String::new(),
             matched: Vec::new(),
             feed_name: cfg.name.clone(),
-            feed_url: cfg.url.to_string(),
+            feed_url: Redacted::url(&cfg.url).to_string(),
             title,
-            link: Some(cfg.url.to_string()),
+            link: Some(Redacted::url(&cfg.url).to_string()),
             published: None,
             snippet: detail,
             highlights: Vec::new(),
@@ -316,7 +317,7 @@ impl Engine {
     fn recovery_alerts(&self, cfg: &Feed, state: &FeedState) -> Vec<NewAlert> {
         match (state.health_alerted, state.failing_since) {
             (true, Some(since)) => {
-                tracing::info!(feed = %cfg.name, url = %cfg.url, "feed recovered");
+                tracing::info!(feed = %cfg.name, url = %Redacted::url(&cfg.url), "feed recovered");
                 self.health_alerts(
                     cfg,
                     format!("recovered:{}:{since}", cfg.url),
@@ -361,7 +362,7 @@ impl Engine {
         if let Some(moved) = outcome.permanent_redirect()
             && moved != &url
         {
-            tracing::warn!(feed = %cfg.name, from = %url, to = %moved,
+            tracing::warn!(feed = %cfg.name, from = %Redacted::url(&url), to = %Redacted::url(moved),
                 "feed moved permanently; polling the new address (update the config)");
             self.store.set_moved(state.id, moved.as_str()).await?;
         }
@@ -420,7 +421,7 @@ impl Engine {
         // A feed whose GUIDs repeat cannot be trusted to identify items: key it by link.
         if state.link_keys || parsed.guids_unreliable {
             if !state.link_keys {
-                tracing::warn!(feed = %cfg.name, url = %cfg.url,
+                tracing::warn!(feed = %cfg.name, url = %Redacted::url(&cfg.url),
                     "feed repeats its GUIDs; identifying its items by link from now on");
                 self.store.set_link_keys(state.id).await?;
             }
@@ -552,7 +553,7 @@ impl Engine {
                 query: rule.query_text.clone(),
                 matched,
                 feed_name: cfg.name.clone(),
-                feed_url: cfg.url.to_string(),
+                feed_url: Redacted::url(&cfg.url).to_string(),
                 title: item.title.clone(),
                 link: item.link.clone(),
                 published: item.published,

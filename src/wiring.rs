@@ -14,6 +14,7 @@ use crate::fetch::{FetchSettings, Fetcher};
 use crate::notify::Notifier;
 use crate::outbox::Outbox;
 use crate::pipeline::Engine;
+use crate::redact::Redacted;
 use crate::store::Store;
 
 /// Everything a command needs, built from the config.
@@ -78,13 +79,13 @@ pub async fn poll_and_log(engine: &Engine, n: usize) -> (bool, Option<Duration>)
     let ok = match polled.result {
         Ok(r) if r.not_modified => {
             metrics::counter!(crate::metrics::POLLS, "outcome" => "not_modified").increment(1);
-            tracing::info!(feed = %feed.name, url = %feed.url, next_poll = %next, "not modified");
+            tracing::info!(feed = %feed.name, url = %Redacted::url(&feed.url), next_poll = %next, "not modified");
             true
         }
         Ok(r) => {
             metrics::counter!(crate::metrics::POLLS, "outcome" => "ok").increment(1);
             metrics::counter!(crate::metrics::ITEMS).increment(r.new_items as u64);
-            tracing::info!(feed = %feed.name, url = %feed.url, items = r.seen,
+            tracing::info!(feed = %feed.name, url = %Redacted::url(&feed.url), items = r.seen,
                 new = r.new_items, alerts = r.alerts, next_poll = %next, "polled");
             true
         }
@@ -102,7 +103,7 @@ pub async fn poll_and_log(engine: &Engine, n: usize) -> (bool, Option<Duration>)
                 crate::pipeline::PollError::Fetch(crate::fetch::FetchError::Gone) => Some(410),
                 _ => None,
             };
-            tracing::warn!(feed = %feed.name, url = %feed.url, status, error = %error_chain(&e),
+            tracing::warn!(feed = %feed.name, url = %Redacted::url(&feed.url), status, error = %error_chain(&e),
                 next_poll = %next, "poll failed");
             false
         }

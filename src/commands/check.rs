@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use crate::config::{Config, Email, NotifierKind, SmtpTls};
 use crate::notify::email::server_url;
+use crate::redact::Redacted;
 
 pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
     let config = Config::load(path)?;
@@ -38,7 +39,7 @@ pub fn summary(c: &Config) -> String {
             s,
             "  - {} <{}> every {}{tags}",
             f.name,
-            f.url,
+            Redacted::url(&f.url),
             humantime::format_duration(f.interval)
         );
     }
@@ -68,7 +69,9 @@ pub fn summary(c: &Config) -> String {
                 )
             }
             NotifierKind::Stdout => "standard output".to_string(),
-            NotifierKind::Webhook(w) => format!("POST {} ({:?})", w.url, w.format),
+            NotifierKind::Webhook(w) => {
+                format!("POST {} ({:?})", Redacted::webhook(&w.url), w.format)
+            }
         };
         let digest = n
             .digest

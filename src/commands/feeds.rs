@@ -7,22 +7,28 @@ use std::process::ExitCode;
 use chrono::Utc;
 
 use crate::config::Config;
-use crate::store::Store;
+use crate::redact::{Redacted, redact_text};
+use crate::store::{FeedRow, Store};
 
 pub async fn run(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let config = Config::load(path)?;
     let store = Store::open(&config.storage.path).await?;
     let rows = store.feeds_overview().await?;
-    let by_url: BTreeMap<&str, &crate::store::FeedRow> =
-        rows.iter().map(|r| (r.url.as_str(), r)).collect();
+    let by_url: BTreeMap<&str, &FeedRow> = rows.iter().map(|r| (r.url.as_str(), r)).collect();
     if json {
         let out: Vec<serde_json::Value> = config
             .feeds
             .iter()
             .map(|f| {
-                let mut v = serde_json::json!({ "name": f.name, "url": f.url.as_str() });
+                let url = Redacted::url(&f.url).to_string();
+                let mut v = serde_json::json!({ "name": f.name, "url": url });
                 if let Some(r) = by_url.get(f.url.as_str()) {
-                    v["state"] = serde_json::to_value(r).unwrap_or_default();
+                    let shown = FeedRow {
+                        url,
+                        moved_to: r.moved_to.as_deref().map(redact_text),
+                        ..(*r).clone()
+                    };
+                    v["state"] = serde_json::to_value(shown).unwrap_or_default();
                 }
                 v
             })
@@ -31,7 +37,7 @@ pub async fn run(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     for f in &config.feeds {
-        println!("{}  <{}>", f.name, f.url);
+        println!("{}  <{}>", f.name, Redacted::url(&f.url));
         let Some(r) = by_url.get(f.url.as_str()) else {
             println!("    never polled");
             continue;
@@ -61,7 +67,10 @@ pub async fn run(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
             if r.has_last_modified { "yes" } else { "no" }
         );
         if let Some(m) = &r.moved_to {
-            println!("    moved permanently to {m}: update the config");
+            println!(
+                "    moved permanently to {}: update the config",
+                redact_text(m)
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

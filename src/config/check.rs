@@ -9,6 +9,8 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 
+use crate::redact::{Redacted, redact_text};
+
 use super::de::{self, At, Lenient, Sink};
 use super::raw::{
     Headers, RawConfig, RawDelivery, RawEmail, RawFeed, RawIncluded, RawNotifier, RawPoll, RawRule,
@@ -288,6 +290,8 @@ fn poll(cx: &Cx<'_>, raw: &Lenient<RawPoll>) -> Option<Poll> {
     let proxy = p.proxy.get().and_then(|u| match Url::parse(u.trim()) {
         Ok(url) if matches!(url.scheme(), "http" | "https" | "socks5" | "socks5h") => Some(url),
         _ => {
+            // A proxy URL may carry credentials: shown redacted, like every URL.
+            let u = redact_text(u);
             let problem = format!("invalid proxy URL {u:?}; use http://, https:// or socks5://");
             cx.err(&p.proxy, problem);
             None
@@ -329,21 +333,20 @@ fn single_line(s: &str) -> bool {
     !s.trim().is_empty() && !s.contains(['\r', '\n'])
 }
 
-/// An `http://` or `https://` URL with a host; `unsupported` says why another is refused.
-fn http_url(
-    cx: &Cx<'_>,
-    v: &Lenient<String>,
-    unsupported: impl Fn(&str, &Url) -> String,
-) -> Option<Url> {
+/// An `http://` or `https://` URL with a host; `unsupported` says why another is refused,
+/// given the URL's display form (`Redacted`: a URL in a config may hold a credential).
+/// An unparseable value is not echoed at all: which part of it is secret cannot be known,
+/// and the key path and line already point at it.
+fn http_url(cx: &Cx<'_>, v: &Lenient<String>, unsupported: impl Fn(&Url) -> String) -> Option<Url> {
     let u = v.get()?;
     match Url::parse(u.trim()) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Some(url),
         Ok(url) => {
-            cx.err(v, unsupported(u, &url));
+            cx.err(v, unsupported(&url));
             None
         }
         Err(e) => {
-            cx.err(v, format!("invalid URL {u:?}: {e}"));
+            cx.err(v, format!("invalid URL: {e}"));
             None
         }
     }
@@ -352,8 +355,8 @@ fn http_url(
 fn feed(cx: &Cx<'_>, raw: &Lenient<RawFeed>, default_interval: Duration) -> Option<Feed> {
     let f = raw.get()?;
     cx.required(raw, &f.url, "url");
-    let url = http_url(cx, &f.url, |u, url| {
-        let scheme = url.scheme();
+    let url = http_url(cx, &f.url, |url| {
+        let (u, scheme) = (Redacted::url(url).to_string(), url.scheme());
         format!(
             "unsupported URL {u:?}: only http:// and https:// with a host are fetched (scheme was {scheme:?})"
         )
@@ -397,7 +400,7 @@ fn duplicate_feed(
 ) {
     let Some(f) = raw.get() else { return };
     if let Some(n) = earlier.iter().rposition(|e| e.url == feed.url) {
-        let (url, first) = (feed.url.as_str(), indices[n]);
+        let (url, first) = (Redacted::url(&feed.url).to_string(), indices[n]);
         cx.err(
             &f.url,
             format!("duplicate feed url {url:?} (also feed[{first}])"),
@@ -470,6 +473,11 @@ fn rule(
             .filter(|&n| selects(sel, &feeds[n]))
             .collect();
         if hits.is_empty() {
+            // A selector that is a URL (with a host: `tag:x` parses too) may hold a token.
+            let sel = match Url::parse(sel) {
+                Ok(url) if url.has_host() => Redacted::url(&url).to_string(),
+                _ => sel.clone(),
+            };
             cx.err(
                 item,
                 format!(
@@ -599,7 +607,8 @@ fn mailbox(cx: &Cx<'_>, at: &Lenient<String>, s: &str) -> Option<lettre::message
 
 fn webhook(cx: &Cx<'_>, table: &Lenient<RawNotifier>, w: &RawWebhook) -> Option<Webhook> {
     cx.required(table, &w.url, "url");
-    let url = http_url(cx, &w.url, |u, _| {
+    let url = http_url(cx, &w.url, |url| {
+        let u = Redacted::webhook(url).to_string();
         format!("unsupported URL {u:?}: use http:// or https://")
     });
     let webhook = Webhook {
@@ -696,12 +705,13 @@ fn delivery(cx: &Cx<'_>, raw: &Lenient<RawDelivery>) -> Option<Delivery> {
 
 /// `smtp://host[:port][?tls=required|opportunistic|none]` or `smtps://host[:port]`.
 pub(super) fn parse_smtp_url(s: &str) -> Result<(String, u16, SmtpTls), String> {
-    let url = Url::parse(s.trim()).map_err(|e| format!("invalid SMTP URL {s:?}: {e}"))?;
+    // Not echoed: a password typed into the URL would be shown with it.
+    let url = Url::parse(s.trim()).map_err(|e| format!("invalid SMTP URL: {e}"))?;
     if !url.username().is_empty() || url.password().is_some() {
         return Err("put credentials in `username` and `password_file`, not in the URL".into());
     }
     let host = (url.host_str().filter(|h| !h.is_empty()))
-        .ok_or_else(|| format!("SMTP URL {s:?} has no host"))?
+        .ok_or_else(|| format!("SMTP URL {:?} has no host", Redacted::url(&url).to_string()))?
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_string();

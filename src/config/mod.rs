@@ -321,7 +321,10 @@ pub struct Webhook {
 impl fmt::Debug for Webhook {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Webhook")
-            .field("url", &self.url.as_str())
+            .field(
+                "url",
+                &crate::redact::Redacted::webhook(&self.url).to_string(),
+            )
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
             .field("format", &self.format)

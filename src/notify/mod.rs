@@ -58,11 +58,11 @@ pub enum Cause {
         step: email::SmtpStep,
     },
     /// The webhook request got no HTTP answer.
-    #[error("POST {url} failed")]
+    #[error("POST {} failed", crate::redact::Redacted::webhook(url))]
     Request {
-        /// The webhook URL.
+        /// The webhook URL (shown redacted: its path is the credential).
         url: url::Url,
-        /// reqwest's error.
+        /// reqwest's error, without the URL it would otherwise print in full.
         #[source]
         source: reqwest::Error,
     },

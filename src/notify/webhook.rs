@@ -17,6 +17,7 @@ use serde_json::json;
 use super::{Cause, Delivered, NotifyError, failure, render};
 use crate::config::{Webhook, WebhookFormat};
 use crate::domain::{Alert, AlertPayload, hash_hex};
+use crate::redact::Redacted;
 
 /// Version of the JSON schema in `format = "json"` bodies.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -195,16 +196,19 @@ impl WebhookNotifier {
                 kind: failure::http(&e),
                 cause: Cause::Request {
                     url: self.cfg.url.clone(),
-                    source: e,
+                    source: e.without_url(),
                 },
                 retry_after: None,
             })?;
         let status = resp.status();
+        // Shown in the error, so redacted like the webhook URL: a receiver that moved
+        // usually redirects to the new secret path.
         let location = resp
             .headers()
             .get(reqwest::header::LOCATION)
             .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+            .and_then(|l| self.cfg.url.join(l).ok())
+            .map(|l| Redacted::webhook(&l).to_string());
         let retry_after = resp
             .headers()
             .get(RETRY_AFTER)
