@@ -362,7 +362,8 @@ impl Engine {
         if let Some(moved) = outcome.permanent_redirect()
             && moved != &url
         {
-            tracing::warn!(feed = %cfg.name, from = %Redacted::url(&url), to = %Redacted::url(moved),
+            tracing::warn!(feed = %cfg.name,
+                from = %Redacted::url(&url), to = %Redacted::url(moved),
                 "feed moved permanently; polling the new address (update the config)");
             self.store.set_moved(state.id, moved.as_str()).await?;
         }

@@ -79,7 +79,8 @@ pub async fn poll_and_log(engine: &Engine, n: usize) -> (bool, Option<Duration>)
     let ok = match polled.result {
         Ok(r) if r.not_modified => {
             metrics::counter!(crate::metrics::POLLS, "outcome" => "not_modified").increment(1);
-            tracing::info!(feed = %feed.name, url = %Redacted::url(&feed.url), next_poll = %next, "not modified");
+            tracing::info!(feed = %feed.name, url = %Redacted::url(&feed.url), next_poll = %next,
+                "not modified");
             true
         }
         Ok(r) => {
@@ -90,7 +91,8 @@ pub async fn poll_and_log(engine: &Engine, n: usize) -> (bool, Option<Duration>)
             true
         }
         Err(crate::pipeline::PollError::ShuttingDown) => {
-            tracing::info!(feed = %feed.name, url = %feed.url, "poll abandoned: shutting down");
+            tracing::info!(feed = %feed.name, url = %Redacted::url(&feed.url),
+                "poll abandoned: shutting down");
             false
         }
         Err(e) => {
@@ -103,8 +105,8 @@ pub async fn poll_and_log(engine: &Engine, n: usize) -> (bool, Option<Duration>)
                 crate::pipeline::PollError::Fetch(crate::fetch::FetchError::Gone) => Some(410),
                 _ => None,
             };
-            tracing::warn!(feed = %feed.name, url = %Redacted::url(&feed.url), status, error = %error_chain(&e),
-                next_poll = %next, "poll failed");
+            tracing::warn!(feed = %feed.name, url = %Redacted::url(&feed.url), status,
+                error = %error_chain(&e), next_poll = %next, "poll failed");
             false
         }
     };
