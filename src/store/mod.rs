@@ -637,14 +637,41 @@ impl Store {
 
     /// Single (non-digest) alerts due for delivery at `now`, oldest first.
     pub async fn due_alerts(&self, now: i64, limit: usize) -> Result<Vec<Alert>, StoreError> {
+        self.due_alerts_of(None, now, limit).await
+    }
+
+    /// [`Store::due_alerts`] of one notifier: what that notifier's delivery lane claims.
+    pub async fn due_alerts_for(
+        &self,
+        notifier: &str,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<Alert>, StoreError> {
+        self.due_alerts_of(Some(notifier.to_string()), now, limit)
+            .await
+    }
+
+    async fn due_alerts_of(
+        &self,
+        notifier: Option<String>,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<Alert>, StoreError> {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {ALERT_COLUMNS} FROM alerts
                  WHERE status IN (?3, ?4) AND digest IS NULL AND next_attempt_at <= ?1
+                   AND (?5 IS NULL OR notifier = ?5)
                  ORDER BY id LIMIT ?2"
             ))?;
             let rows = stmt.query_map(
-                params![now, limit as i64, AlertStatus::Pending, AlertStatus::Retry],
+                params![
+                    now,
+                    limit as i64,
+                    AlertStatus::Pending,
+                    AlertStatus::Retry,
+                    notifier
+                ],
                 read_alert,
             )?;
             collect_alerts(rows)
@@ -652,13 +679,39 @@ impl Store {
         .await
     }
 
+    /// The notifiers that have single alerts due at `now` (to find alerts whose notifier is
+    /// no longer configured).
+    pub async fn due_notifiers(&self, now: i64) -> Result<Vec<String>, StoreError> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT DISTINCT notifier FROM alerts
+                 WHERE status IN (?2, ?3) AND digest IS NULL AND next_attempt_at <= ?1",
+            )?;
+            let rows = stmt.query_map(
+                params![now, AlertStatus::Pending, AlertStatus::Retry],
+                |r| r.get(0),
+            )?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
     /// The earliest `next_attempt_at` of an undelivered single alert.
     pub async fn next_attempt_at(&self) -> Result<Option<i64>, StoreError> {
-        self.read(|conn| {
+        self.next_attempt_of(None).await
+    }
+
+    /// [`Store::next_attempt_at`] of one notifier's alerts.
+    pub async fn next_attempt_at_for(&self, notifier: &str) -> Result<Option<i64>, StoreError> {
+        self.next_attempt_of(Some(notifier.to_string())).await
+    }
+
+    async fn next_attempt_of(&self, notifier: Option<String>) -> Result<Option<i64>, StoreError> {
+        self.read(move |conn| {
             Ok(conn.query_row(
                 "SELECT min(next_attempt_at) FROM alerts
-                 WHERE status IN (?1, ?2) AND digest IS NULL",
-                params![AlertStatus::Pending, AlertStatus::Retry],
+                 WHERE status IN (?1, ?2) AND digest IS NULL AND (?3 IS NULL OR notifier = ?3)",
+                params![AlertStatus::Pending, AlertStatus::Retry, notifier],
                 |r| r.get(0),
             )?)
         })
@@ -867,6 +920,15 @@ impl Store {
             Ok(())
         })
         .await
+    }
+
+    /// Refuses (`true`) or allows again every write on this connection, as a read-only
+    /// database would (`PRAGMA query_only`: writes fail with SQLITE_READONLY). For fault tests:
+    /// a filesystem cannot be remounted read-only while the daemon holds the file open.
+    pub async fn set_query_only(&self, on: bool) -> Result<(), StoreError> {
+        self.owner
+            .call(move |db: &mut Db| Ok(db.conn.pragma_update(None, "query_only", on)?))
+            .await
     }
 
     /// Alerts that should have gone out but have not: single alerts pending or waiting to
