@@ -23,7 +23,14 @@ pub async fn run(path: &Path) -> anyhow::Result<ExitCode> {
     result.map(|()| ExitCode::SUCCESS)
 }
 
-/// SIGTERM/SIGINT cancel `shutdown`; SIGHUP asks for a reload.
+/// Signal numbers (the same on every Linux architecture), for the exit status of a forced
+/// stop: 128 + the signal, as a shell reports a process killed by it.
+const SIGINT: i32 = 2;
+const SIGTERM: i32 = 15;
+
+/// SIGTERM/SIGINT cancel `shutdown`; SIGHUP asks for a reload. A second SIGTERM/SIGINT while
+/// the daemon is stopping exits the process at once: whoever sends it does not want to wait
+/// for the grace given to a send in flight.
 async fn watch_signals(shutdown: CancellationToken, reload: mpsc::Sender<()>) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
@@ -46,4 +53,13 @@ async fn watch_signals(shutdown: CancellationToken, reload: mpsc::Sender<()>) {
         }
     }
     shutdown.cancel();
+    let (name, number) = tokio::select! {
+        _ = term.recv() => ("SIGTERM", SIGTERM),
+        _ = int.recv() => ("SIGINT", SIGINT),
+    };
+    tracing::warn!(
+        "second {name}: exiting at once; an alert whose send was in flight stays queued and \
+         may be sent twice"
+    );
+    std::process::exit(128 + number);
 }
