@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ConfigError};
 use crate::domain::error_chain;
-use crate::outbox::BetweenPasses;
+use crate::outbox::{DeliveryHealth, Lanes, Ledger, OUTBOX_TICK, Outbox, SHUTDOWN_GRACE, Stop};
 use crate::scheduler::{Job, first_poll};
 use crate::store::Store;
 use crate::wiring::{Parts, poll_and_log};
@@ -28,6 +28,9 @@ use crate::wiring::{Parts, poll_and_log};
 /// Waiting for the delivery lock at start-up: attempts × pause (about 30 s).
 const LOCK_ATTEMPTS: u32 = 60;
 const LOCK_RETRY: Duration = Duration::from_millis(500);
+/// What a stop may take beyond [`SHUTDOWN_GRACE`]: for the lanes to record what finished,
+/// and for one last attempt to record deliveries the database refused.
+const STOP_MARGIN: Duration = Duration::from_secs(1);
 /// How often old item bodies are pruned (when `[storage] keep` is set).
 pub const PRUNE_EVERY: Duration = Duration::from_secs(6 * 3600);
 
@@ -101,15 +104,26 @@ pub async fn run_with_ready(
         );
     };
     let watchdog = tokio::spawn(watchdog(store.clone(), shutdown.clone()));
+    // Shared by every generation: deliveries sent but not recorded survive a reload.
+    let ledger = Ledger::new();
     if let Some(addr) = config.metrics {
         // Metrics are an aid, not a duty: a port already taken is logged, not fatal.
-        if let Err(e) = crate::metrics::serve(addr, store.clone(), shutdown.clone()).await {
+        let health = ledger.health();
+        if let Err(e) = crate::metrics::serve(addr, store.clone(), health, shutdown.clone()).await {
             tracing::error!(error = %error_chain(&e), "metrics endpoint not started");
         }
     }
 
-    let mut generation = start(config.clone(), store.clone(), &shutdown).await?;
-    status(&config, &store).await;
+    let mut daemon = Running {
+        store: store.clone(),
+        shutdown: shutdown.clone(),
+        ledger,
+        wake: watch::Sender::new(()),
+        lanes: Lanes::default(),
+    };
+    let dispatcher_died = daemon.lanes.died();
+    let mut generation = daemon.start(config.clone()).await?;
+    status(&config, &store, &daemon.health()).await;
     announce_ready();
     loop {
         let event = tokio::select! {
@@ -118,6 +132,7 @@ pub async fn run_with_ready(
             () = shutdown.cancelled() => Event::Shutdown,
             Some(()) = reload.requests.recv() => Event::Reload,
             task = generation.died() => Event::Died(task),
+            () = dispatcher_died.cancelled() => Event::Died("alert dispatcher"),
         };
         match event {
             Event::Shutdown => break,
@@ -144,8 +159,9 @@ pub async fn run_with_ready(
                                 new = %new.storage.path.display(),
                                 "[storage] path changed: takes effect on restart; keeping the open database");
                         }
-                        generation.stop().await;
-                        match start(new.clone(), store.clone(), &shutdown).await {
+                        // Polls in flight finish; deliveries in flight go on in the background.
+                        generation.stop_polling().await;
+                        match daemon.start(new.clone()).await {
                             Ok(g) => {
                                 tracing::info!(
                                     feeds = new.feeds.len(),
@@ -161,8 +177,7 @@ pub async fn run_with_ready(
                                     error = format!("{e:#}"),
                                     "cannot start with the new config; keeping the old one"
                                 );
-                                generation =
-                                    start(config.clone(), store.clone(), &shutdown).await?;
+                                generation = daemon.start(config.clone()).await?;
                             }
                         }
                     }
@@ -171,14 +186,28 @@ pub async fn run_with_ready(
                         "reload failed: the new config is invalid; still running the old one"
                     ),
                 }
-                status(&config, &store).await;
+                status(&config, &store, &daemon.health()).await;
                 announce_ready();
             }
         }
     }
     crate::systemd::stopping();
-    tracing::info!("shutting down: letting polls in flight finish");
-    generation.stop().await;
+    tracing::info!(
+        grace_s = SHUTDOWN_GRACE.as_secs(),
+        "shutting down: polls and sends in flight get a short grace; everything else stays queued"
+    );
+    // One deadline for all: the scheduler's polls and the lanes' sends were told to stop at
+    // the same moment and wind down side by side.
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE + STOP_MARGIN;
+    generation.stop_by(deadline).await;
+    daemon.lanes.join(deadline).await;
+    // One last try to record what was sent but not recorded (logged if it still fails).
+    let settle = daemon.ledger.settle(&store);
+    if tokio::time::timeout(STOP_MARGIN, settle).await.is_err() {
+        tracing::error!(
+            "the database did not answer in time; alerts sent but not recorded as sent will be sent again on the next start"
+        );
+    }
     let _ = watchdog.await;
     tracing::info!("feedwatch stopped");
     Ok(())
@@ -192,82 +221,137 @@ enum Event {
     Died(&'static str),
 }
 
-/// One configuration's scheduler and dispatcher.
+/// What outlives a generation: the store, the shutdown token, the delivery lanes (which a
+/// reload hands over, see [`Outbox::spawn_lanes`]) and what they share.
+struct Running {
+    store: Store,
+    /// Cancelled on SIGTERM/SIGINT: lanes abandon their sends after the grace.
+    shutdown: CancellationToken,
+    /// Deliveries sent but not recorded, across generations.
+    ledger: Ledger,
+    /// Sent a value after every poll that may have queued alerts; each lane (of whichever
+    /// generation) subscribes and wakes on it. A watch channel: a lane busy in a pass still
+    /// sees the change when it next waits, and the sender never blocks.
+    wake: watch::Sender<()>,
+    /// The newest lane of each notifier, and retired ones still finishing a send.
+    lanes: Lanes,
+}
+
+impl Running {
+    /// Whether deliveries are being recorded, now.
+    fn health(&self) -> DeliveryHealth {
+        self.ledger.health().borrow().clone()
+    }
+
+    /// Starts a generation for `config`: its scheduler, its housekeeping, and new lanes that
+    /// take over from the current ones. Fails before touching the running lanes when `config`
+    /// cannot be built.
+    async fn start(&mut self, config: Config) -> anyhow::Result<Generation> {
+        let Parts { engine, outbox, .. } = Parts::with_store(config.clone(), self.store.clone())?;
+        // Shutdown (not a reload, which lets polls finish) abandons a parse in progress.
+        let engine = engine.with_shutdown(self.shutdown.clone());
+        let outbox = outbox.with_ledger(self.ledger.clone());
+        let token = self.shutdown.child_token();
+        // Lanes notify it after a pass that did something; the status line follows.
+        let activity = Arc::new(Notify::new());
+        let stop = Stop {
+            claiming: token.clone(),
+            shutdown: self.shutdown.clone(),
+            grace: SHUTDOWN_GRACE,
+        };
+        outbox.spawn_lanes(&mut self.lanes, &stop, &self.wake, &activity);
+        let housekeeping = Housekeeping {
+            store: self.store.clone(),
+            outbox,
+            config: config.clone(),
+            health: self.ledger.health(),
+            last_prune: None,
+            last_status: None,
+        };
+        let housekeeping =
+            tokio::spawn(housekeeping.run(token.clone(), self.wake.subscribe(), activity));
+        let scheduler =
+            spawn_scheduler(config, self.store.clone(), engine, &token, &self.wake).await;
+        Ok(Generation {
+            token,
+            scheduler: Some(scheduler),
+            housekeeping: Some(housekeeping),
+        })
+    }
+}
+
+/// One configuration's scheduler and housekeeping (its delivery lanes live in [`Lanes`]).
 struct Generation {
     /// Cancelled to end this generation (a child of the shutdown token).
     token: CancellationToken,
     /// The poll loop; `None` once it has been seen to end.
     scheduler: Option<tokio::task::JoinHandle<()>>,
-    /// The delivery loop; `None` once it has been seen to end.
-    dispatcher: Option<tokio::task::JoinHandle<()>>,
+    /// Status line, prune and orphaned alerts; aborted when the generation stops (it holds
+    /// nothing a stop must wait for); `None` once it has been seen to end.
+    housekeeping: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Generation {
-    /// Resolves only if the scheduler or the dispatcher ends by itself (a panic); names it.
-    /// A handle seen to end is dropped, so [`Generation::stop`] never awaits it twice.
+    /// Resolves only if the scheduler or the housekeeping ends by itself (a panic); names it.
+    /// A handle seen to end is dropped, so a stop never awaits it twice.
     async fn died(&mut self) -> &'static str {
-        let (Some(scheduler), Some(dispatcher)) = (&mut self.scheduler, &mut self.dispatcher)
+        let (Some(scheduler), Some(housekeeping)) = (&mut self.scheduler, &mut self.housekeeping)
         else {
             return std::future::pending().await;
         };
         let (which, result) = tokio::select! {
             r = scheduler => ("scheduler", r),
-            r = dispatcher => ("alert dispatcher", r),
+            r = housekeeping => ("housekeeping task", r),
         };
         if which == "scheduler" {
             self.scheduler = None;
         } else {
-            self.dispatcher = None;
+            self.housekeeping = None;
         }
         if let Err(e) = result {
-            tracing::error!(error = %e, "{which} task failed");
+            tracing::error!(error = %e, "{which} failed");
         }
         which
     }
 
-    /// Stops dispatching, waits for in-flight polls and the dispatcher's current pass.
-    async fn stop(self) {
+    /// Stops the generation (its lanes stop claiming) and waits for its polls in flight, each
+    /// bounded by `[poll] timeout`; deliveries are not waited for.
+    async fn stop_polling(self) {
+        self.stop_by(tokio::time::Instant::now() + Duration::MAX / 4)
+            .await;
+    }
+
+    /// [`Generation::stop_polling`], abandoning polls still running at `deadline` (a poll's
+    /// commit is one transaction: it happens whole or not at all).
+    async fn stop_by(mut self, deadline: tokio::time::Instant) {
         self.token.cancel();
-        for (what, task) in [
-            ("scheduler", self.scheduler),
-            ("dispatcher", self.dispatcher),
-        ] {
-            if let Some(task) = task
-                && let Err(e) = task.await
-            {
-                tracing::error!(error = %e, "{what} task failed");
+        if let Some(housekeeping) = self.housekeeping.take() {
+            housekeeping.abort();
+        }
+        if let Some(mut task) = self.scheduler.take() {
+            match tokio::time::timeout_at(deadline, &mut task).await {
+                Ok(Err(e)) => tracing::error!(error = %e, "scheduler task failed"),
+                Ok(Ok(())) => {}
+                Err(_) => {
+                    tracing::warn!("polls still running at shutdown were abandoned");
+                    task.abort();
+                }
             }
         }
     }
 }
 
-async fn start(
+/// Starts the poll loop over `config`'s feeds; a poll that stored something sends on `wake`.
+async fn spawn_scheduler(
     config: Config,
     store: Store,
-    shutdown: &CancellationToken,
-) -> anyhow::Result<Generation> {
+    engine: crate::pipeline::Engine,
+    token: &CancellationToken,
+    wake: &watch::Sender<()>,
+) -> tokio::task::JoinHandle<()> {
     let concurrency = config.poll.concurrency;
     let per_host = config.poll.per_host;
-    let housekeeping = Housekeeping {
-        store: store.clone(),
-        config: config.clone(),
-        last_prune: None,
-        last_pending: None,
-    };
-    let feeds = config.feeds.clone();
-    let Parts { engine, outbox, .. } = Parts::with_store(config, store.clone())?;
-    // Shutdown (not a reload, which lets polls finish) abandons a parse in progress.
-    let engine = engine.with_shutdown(shutdown.clone());
-    let token = shutdown.child_token();
-    // Wakes the dispatcher as soon as a poll may have queued alerts.
-    let wake = Arc::new(Notify::new());
-
-    let dispatcher = {
-        let wake = wake.clone();
-        let token = token.clone();
-        tokio::spawn(async move { outbox.run(&token, &wake, housekeeping).await })
-    };
-
+    let feeds = config.feeds;
     // Each feed resumes from its stored next-poll time; new feeds start within seconds.
     let now = Utc::now();
     let start = tokio::time::Instant::now();
@@ -305,67 +389,108 @@ async fn start(
         per_host,
         "scheduler started"
     );
-    let scheduler = {
-        let token = token.clone();
-        tokio::spawn(async move {
-            crate::scheduler::run(jobs, concurrency, per_host, token, move |n| {
-                let engine = engine.clone();
-                let wake = wake.clone();
-                async move {
-                    let (ok, next) = poll_and_log(&engine, n).await;
-                    if ok {
-                        wake.notify_one();
-                    }
-                    next
+    let token = token.clone();
+    let wake = wake.clone();
+    tokio::spawn(async move {
+        crate::scheduler::run(jobs, concurrency, per_host, token, move |n| {
+            let engine = engine.clone();
+            let wake = wake.clone();
+            async move {
+                let (ok, next) = poll_and_log(&engine, n).await;
+                if ok {
+                    wake.send_replace(());
                 }
-            })
-            .await;
+                next
+            }
         })
-    };
-    Ok(Generation {
-        token,
-        scheduler: Some(scheduler),
-        dispatcher: Some(dispatcher),
+        .await;
     })
 }
 
-/// What the dispatcher does between delivery passes: keeps systemd's STATUS= line current
-/// and prunes item bodies every [`PRUNE_EVERY`] when `[storage] keep` is set.
+/// A generation's chores beside polling and delivery: keeps systemd's STATUS= line current
+/// (queue size, a paused delivery), defers alerts whose notifier is no longer configured, and
+/// prunes item bodies every [`PRUNE_EVERY`] when `[storage] keep` is set.
 struct Housekeeping {
     store: Store,
+    /// The generation's outbox (which notifiers exist).
+    outbox: Outbox,
     /// The generation's config (the status line and `keep`).
     config: Config,
-    /// When bodies were last pruned; `None` until the first pass.
+    /// Whether deliveries are being recorded.
+    health: watch::Receiver<DeliveryHealth>,
+    /// When bodies were last pruned; `None` until the first round.
     last_prune: Option<tokio::time::Instant>,
-    /// The undelivered count the status line last showed.
-    last_pending: Option<u64>,
+    /// The status line last shown.
+    last_status: Option<String>,
 }
 
-impl BetweenPasses for Housekeeping {
-    async fn after_pass(&mut self) {
-        // Keep systemd's STATUS= line current when the queue changes.
-        let pending = self.store.undelivered_count().await.ok();
-        if pending != self.last_pending {
-            status(&self.config, &self.store).await;
-            self.last_pending = pending;
+impl Housekeeping {
+    /// Runs a round now, and again whenever a poll queued alerts (`wake`), a lane did
+    /// something (`activity`), delivery health changed, or [`OUTBOX_TICK`] passed; until
+    /// `token` is cancelled.
+    async fn run(
+        mut self,
+        token: CancellationToken,
+        mut wake: watch::Receiver<()>,
+        activity: Arc<Notify>,
+    ) {
+        let (mut wake_open, mut health_open) = (true, true);
+        loop {
+            self.round().await;
+            tokio::select! {
+                () = token.cancelled() => break,
+                () = activity.notified() => {}
+                changed = wake.changed(), if wake_open => wake_open = changed.is_ok(),
+                changed = self.health.changed(), if health_open => health_open = changed.is_ok(),
+                () = tokio::time::sleep(OUTBOX_TICK) => {}
+            }
+        }
+    }
+
+    async fn round(&mut self) {
+        let now = Utc::now().timestamp();
+        if let Err(e) = self.outbox.defer_orphans(now, now).await {
+            tracing::debug!(error = %error_chain(&e), "cannot look for orphaned alerts");
+        }
+        let pending = self.store.undelivered_count().await.unwrap_or(0);
+        let line = status_line(
+            &self.config,
+            pending,
+            &self.health.borrow_and_update().clone(),
+        );
+        if self.last_status.as_ref() != Some(&line) {
+            crate::systemd::status(&line);
+            self.last_status = Some(line);
         }
         if let Some(keep) = self.config.storage.keep
             && self.last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY)
         {
-            self.store.prune(keep, Utc::now().timestamp()).await;
+            self.store.prune(keep, now).await;
             self.last_prune = Some(tokio::time::Instant::now());
         }
     }
 }
 
-async fn status(config: &Config, store: &Store) {
+async fn status(config: &Config, store: &Store, health: &DeliveryHealth) {
     let pending = store.undelivered_count().await.unwrap_or(0);
-    crate::systemd::status(&format!(
-        "watching {} feeds with {} rules; {} alerts pending",
-        config.feeds.len(),
-        config.enabled_rules().count(),
-        pending
-    ));
+    crate::systemd::status(&status_line(config, pending, health));
+}
+
+/// systemd's STATUS= line for `config`: see [`status_text`].
+fn status_line(config: &Config, pending: u64, health: &DeliveryHealth) -> String {
+    let (feeds, rules) = (config.feeds.len(), config.enabled_rules().count());
+    status_text(feeds, rules, pending, health)
+}
+
+/// What is watched and waiting, and first of all a paused delivery.
+fn status_text(feeds: usize, rules: usize, pending: u64, health: &DeliveryHealth) -> String {
+    let watching = format!("watching {feeds} feeds with {rules} rules; {pending} alerts pending");
+    match health {
+        DeliveryHealth::Recording => watching,
+        DeliveryHealth::Paused { unrecorded, error } => format!(
+            "DELIVERY PAUSED: {unrecorded} sent alert(s) cannot be recorded in the database ({error}); {watching}"
+        ),
+    }
 }
 
 /// Pings the systemd watchdog while the database answers (a wedged store must get the
@@ -384,6 +509,33 @@ async fn watchdog(store: Store, shutdown: CancellationToken) {
             Ok(_) => crate::systemd::watchdog(),
             Err(e) => tracing::warn!(error = %error_chain(&e),
                 "database check failed; withholding the watchdog ping"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_line_leads_with_a_paused_delivery() {
+        let paused = DeliveryHealth::Paused {
+            unrecorded: 2,
+            error: "database or disk is full".into(),
+        };
+        let cases = [
+            (
+                DeliveryHealth::Recording,
+                "watching 3 feeds with 2 rules; 5 alerts pending",
+            ),
+            (
+                paused,
+                "DELIVERY PAUSED: 2 sent alert(s) cannot be recorded in the database \
+                 (database or disk is full); watching 3 feeds with 2 rules; 5 alerts pending",
+            ),
+        ];
+        for (health, want) in cases {
+            assert_eq!(status_text(3, 2, 5, &health), want);
         }
     }
 }

@@ -5,14 +5,17 @@
 //! (alerts by state, queue depth, failing feeds) are refreshed from SQLite on each scrape.
 
 use std::net::SocketAddr;
+use std::sync::Mutex;
 
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::AlertStatus;
+use crate::outbox::DeliveryHealth;
 use crate::store::Store;
 
 /// Polls, by outcome (`ok`, `not_modified`, `error`).
@@ -31,6 +34,9 @@ pub const ALERTS: &str = "feedwatch_alerts";
 pub const QUEUE_DEPTH: &str = "feedwatch_queue_depth";
 /// Feeds whose last poll failed.
 pub const FEED_ERRORS: &str = "feedwatch_feeds_failing";
+/// Alerts sent but not recorded as sent (the database refused); above zero, delivery is
+/// paused. Rendered from the daemon's own [`DeliveryHealth`] on each scrape.
+pub const UNRECORDED: &str = "feedwatch_unrecorded_deliveries";
 
 /// Errors starting the metrics endpoint.
 #[derive(Debug, thiserror::Error)]
@@ -49,18 +55,37 @@ pub enum MetricsError {
     },
 }
 
-/// Installs the recorder and serves `/metrics` and `/healthz` on `addr` until `shutdown`.
-/// Returns the bound address (useful with port 0).
-pub async fn serve(
-    addr: SocketAddr,
-    store: Store,
-    shutdown: CancellationToken,
-) -> Result<SocketAddr, MetricsError> {
+/// The process's recorder, installed by the first [`serve`]: the `metrics` macros record into
+/// one global recorder, so a second daemon in the same process (tests) shares it.
+static RECORDER: Mutex<Option<PrometheusHandle>> = Mutex::new(None);
+
+/// The process's recorder handle, installing the recorder on first use.
+fn recorder() -> Result<PrometheusHandle, MetricsError> {
+    // A poisoned lock only means another thread panicked while installing: the slot is still
+    // either empty or set.
+    let mut slot = RECORDER.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(handle) = slot.as_ref() {
+        return Ok(handle.clone());
+    }
     let handle = PrometheusBuilder::new()
         .set_buckets(&[0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
         .map_err(MetricsError::Recorder)?
         .install_recorder()
         .map_err(MetricsError::Recorder)?;
+    *slot = Some(handle.clone());
+    Ok(handle)
+}
+
+/// Installs the recorder and serves `/metrics` and `/healthz` on `addr` until `shutdown`;
+/// `health` is whether the daemon's deliveries are being recorded. Returns the bound address
+/// (useful with port 0).
+pub async fn serve(
+    addr: SocketAddr,
+    store: Store,
+    health: watch::Receiver<DeliveryHealth>,
+    shutdown: CancellationToken,
+) -> Result<SocketAddr, MetricsError> {
+    let handle = recorder()?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| MetricsError::Bind { addr, source })?;
@@ -69,11 +94,14 @@ pub async fn serve(
         .route(
             "/metrics",
             get({
-                let store = store.clone();
-                move || render(handle.clone(), store.clone())
+                let (store, health) = (store.clone(), health.clone());
+                move || render(handle.clone(), store.clone(), health.clone())
             }),
         )
-        .route("/healthz", get(move || healthz(store.clone())));
+        .route(
+            "/healthz",
+            get(move || healthz(store.clone(), health.clone())),
+        );
     tokio::spawn(async move {
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
@@ -86,7 +114,16 @@ pub async fn serve(
     Ok(bound)
 }
 
-async fn render(handle: PrometheusHandle, store: Store) -> String {
+async fn render(
+    handle: PrometheusHandle,
+    store: Store,
+    health: watch::Receiver<DeliveryHealth>,
+) -> String {
+    // Read first: the store calls below may wait behind the very record that is failing.
+    let unrecorded = match &*health.borrow() {
+        DeliveryHealth::Recording => 0,
+        DeliveryHealth::Paused { unrecorded, .. } => *unrecorded,
+    };
     // A failed count reads as zero of each state, as a state with no alerts does.
     let counts = store.alert_counts().await.unwrap_or_default();
     for state in AlertStatus::ALL {
@@ -102,12 +139,31 @@ async fn render(handle: PrometheusHandle, store: Store) -> String {
     if let Ok(f) = store.failing_feeds().await {
         metrics::gauge!(FEED_ERRORS).set(f as f64);
     }
-    handle.render()
+    // This daemon's own figure, not the process-wide recorder's (which a second daemon in
+    // the same process would share).
+    format!(
+        "{}# HELP {UNRECORDED} Alerts sent but not recorded as sent; delivery is paused while above zero.\n\
+         # TYPE {UNRECORDED} gauge\n{UNRECORDED} {unrecorded}\n",
+        handle.render()
+    )
 }
 
-async fn healthz(store: Store) -> (StatusCode, &'static str) {
+/// 200 while the database answers and records deliveries; 503 with the reason otherwise.
+async fn healthz(store: Store, health: watch::Receiver<DeliveryHealth>) -> (StatusCode, String) {
+    // Checked first, without the store, which may be busy failing that very record.
+    if let DeliveryHealth::Paused { unrecorded, error } = &*health.borrow() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "delivery paused: {unrecorded} sent alert(s) cannot be recorded in the database ({error})\n"
+            ),
+        );
+    }
     match store.undelivered_count().await {
-        Ok(_) => (StatusCode::OK, "ok\n"),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n"),
+        Ok(_) => (StatusCode::OK, "ok\n".to_string()),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database unavailable\n".to_string(),
+        ),
     }
 }
