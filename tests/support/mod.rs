@@ -721,3 +721,35 @@ pub fn test_pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     std::fs::write(&paths.2, leaf_key.serialize_pem()).expect("write key");
     paths
 }
+
+/// A TCP listener on 127.0.0.1 that accepts connections and never says a word: an SMTP server
+/// that never greets (or a hung webhook receiver). Holds every connection open until the test
+/// process ends, and counts them.
+pub struct SilentListener {
+    pub port: u16,
+    accepted: Arc<AtomicU64>,
+}
+
+impl SilentListener {
+    pub async fn start() -> SilentListener {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind silent listener");
+        let port = listener.local_addr().expect("addr").port();
+        let accepted = Arc::new(AtomicU64::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((sock, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                held.push(sock);
+            }
+        });
+        SilentListener { port, accepted }
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
