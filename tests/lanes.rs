@@ -13,15 +13,12 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use feedwatch::config::Config;
-use feedwatch::daemon::{self, Reload};
 use feedwatch::store::Store;
+use support::in_process::{InProcess, promptly_polled_path, wait_for};
 use support::{
     Daemon, FeedServer, Route, SilentListener, SmtpServer, WebhookReceiver, eventually_within,
     feedwatch, free_port, send_signal,
 };
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 /// How long a stop may take at most in these tests: the daemon's bound (the in-flight send's
 /// grace plus a moment) with room for a loaded machine.
@@ -91,6 +88,19 @@ fn config_polling_every(
     s
 }
 
+/// Writes the config of one feed (`/f` on `feeds`) alerting one email notifier (an SMTP
+/// server on `port`) into `dir`, with its database there; returns the config's path.
+fn mail_only(dir: &Path, feeds: &FeedServer, port: u16, timeout: &str) -> PathBuf {
+    let text = config(
+        &dir.join("fw.db"),
+        &[feeds.url("/f")],
+        &["mail"],
+        &mail(port, timeout),
+        "",
+    );
+    write_config(dir, &text)
+}
+
 /// Writes `text` as the config file `dir/feedwatch.toml` and returns its path.
 fn write_config(dir: &Path, text: &str) -> PathBuf {
     let cfg = dir.join("feedwatch.toml");
@@ -111,56 +121,16 @@ fn distinct(ids: &[String]) -> usize {
     ids.iter().collect::<std::collections::BTreeSet<_>>().len()
 }
 
-/// The daemon as a library call on this runtime, stopped and reloaded by the test.
-struct InProcess {
-    shutdown: CancellationToken,
-    reload: mpsc::Sender<()>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-    /// A handle on the daemon's own store (the same connection and thread).
-    store: Store,
+/// Stops the daemon as SIGTERM does; returns how long it took and its database.
+async fn stop_timed(daemon: InProcess) -> (Duration, Store) {
+    let started = Instant::now();
+    let store = daemon.stop().await;
+    (started.elapsed(), store)
 }
 
-impl InProcess {
-    async fn start(cfg: &Path) -> InProcess {
-        let config = Config::load(cfg).expect("a valid config");
-        let store = Store::open(&config.storage.path).await.expect("open db");
-        let (reload, requests) = Reload::from_file(cfg.to_path_buf());
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(daemon::run(
-            config,
-            store.clone(),
-            shutdown.clone(),
-            requests,
-        ));
-        InProcess {
-            shutdown,
-            reload,
-            task,
-            store,
-        }
-    }
-
-    /// Asks for a reload (the config file is read again).
-    async fn reload(&self) {
-        self.reload.send(()).await.expect("daemon listens");
-    }
-
-    /// Cancels the daemon as SIGTERM does; returns how long it took to stop.
-    async fn stop(self) -> Duration {
-        let started = Instant::now();
-        self.shutdown.cancel();
-        tokio::time::timeout(Duration::from_secs(60), self.task)
-            .await
-            .expect("the daemon stops within 60 s")
-            .expect("the daemon task did not panic")
-            .expect("the daemon stops cleanly");
-        started.elapsed()
-    }
-
-    /// Alerts not yet delivered (pending or waiting to retry).
-    async fn undelivered(&self) -> u64 {
-        self.store.undelivered_count().await.expect("count")
-    }
+/// Alerts not yet delivered (pending or waiting to retry).
+async fn undelivered(store: &Store) -> u64 {
+    store.undelivered_count().await.expect("count")
 }
 
 /// Fault 2: one notifier's outage never delays another's alerts.
@@ -193,12 +163,11 @@ async fn a_hung_smtp_server_does_not_delay_webhook_alerts() {
     assert!(silent.accepted() >= 1, "the email was being sent meanwhile");
 
     // Stopping with the hung send in flight abandons it: it stays queued.
-    let store = daemon.store.clone();
-    let stop = daemon.stop().await;
+    let (stop, store) = stop_timed(daemon).await;
     eprintln!("stopped in {stop:?} with a hung send in flight");
     assert!(stop < STOP_BOUND, "stop took {stop:?}");
     assert_eq!(
-        store.undelivered_count().await.expect("count"),
+        undelivered(&store).await,
         1,
         "the abandoned email is still queued"
     );
@@ -230,7 +199,7 @@ async fn reload_does_not_wait_for_a_hung_send() {
         &config(&db, &both, &["mail", "hook"], &notifiers, ""),
     );
     let asked = Instant::now();
-    daemon.reload().await;
+    daemon.reload();
     eventually_within(25, "the new feed's webhook alert", || {
         hooks.hooks().len() == 2
     })
@@ -241,7 +210,7 @@ async fn reload_does_not_wait_for_a_hung_send() {
         waited < Duration::from_secs(4),
         "the reload waited {waited:?} for the hung send"
     );
-    assert!(daemon.stop().await < STOP_BOUND);
+    assert!(stop_timed(daemon).await.0 < STOP_BOUND);
 }
 
 /// Fault 3: reloads while a slow server is mid-message never make two deliverers send the
@@ -253,26 +222,23 @@ async fn reloads_during_slow_sends_never_send_an_alert_twice() {
     let smtp = SmtpServer::start();
     smtp.delay_each_message(Duration::from_millis(800));
     let dir = tempfile::tempdir().expect("tempdir");
-    let text = config(
-        &dir.path().join("fw.db"),
-        &[feeds.url("/f")],
-        &["mail"],
-        &mail(smtp.port, "10s"),
-        "",
-    );
-    let daemon = InProcess::start(&write_config(dir.path(), &text)).await;
+    let cfg = mail_only(dir.path(), &feeds, smtp.port, "10s");
+    let mut daemon = InProcess::start(&cfg).await;
+    daemon.ready(1).await;
     eventually_within(25, "the first email", || !smtp.mails().is_empty()).await;
-    for _ in 0..6 {
-        daemon.reload().await;
-        tokio::time::sleep(Duration::from_millis(500)).await;
+    for times in 2..8 {
+        daemon.reload();
+        daemon.ready(times).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
     eventually_within(30, "all five emails", || distinct(&message_ids(&smtp)) == 5).await;
     // Time for a second deliverer's duplicate to show up, if there were one.
     tokio::time::sleep(Duration::from_secs(2)).await;
+    let (stop, store) = stop_timed(daemon).await;
     let ids = message_ids(&smtp);
     assert_eq!(ids.len(), 5, "each alert sent once: {ids:#?}");
-    assert_eq!(daemon.undelivered().await, 0);
-    assert!(daemon.stop().await < STOP_BOUND);
+    assert_eq!(undelivered(&store).await, 0);
+    assert!(stop < STOP_BOUND);
 }
 
 /// Starts the binary on a config delivering 40 alerts to an SMTP server that takes 3 s per
@@ -280,14 +246,7 @@ async fn reloads_during_slow_sends_never_send_an_alert_twice() {
 async fn daemon_mid_batch_of_40(dir: &Path, smtp: &SmtpServer, feeds: &FeedServer) -> Daemon {
     feeds.set("/f", Route::rss(rss(40, "a"), "\"1\""));
     smtp.delay_each_message(Duration::from_secs(3));
-    let text = config(
-        &dir.join("fw.db"),
-        &[feeds.url("/f")],
-        &["mail"],
-        &mail(smtp.port, "30s"),
-        "",
-    );
-    let cfg = write_config(dir, &text);
+    let cfg = mail_only(dir, feeds, smtp.port, "30s");
     let daemon = Daemon::start(&cfg, &dir.join("daemon.log"));
     eventually_within(30, "the first email", || !smtp.mails().is_empty()).await;
     daemon
@@ -343,14 +302,7 @@ async fn second_sigterm_exits_at_once() {
     feeds.set("/f", Route::rss(rss(1, "a"), "\"1\""));
     let silent = SilentListener::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let text = config(
-        &dir.path().join("fw.db"),
-        &[feeds.url("/f")],
-        &["mail"],
-        &mail(silent.port, "60s"),
-        "",
-    );
-    let cfg = write_config(dir.path(), &text);
+    let cfg = mail_only(dir.path(), &feeds, silent.port, "60s");
     let mut daemon = Daemon::start(&cfg, &dir.path().join("daemon.log"));
     eventually_within(25, "the email in flight", || silent.accepted() >= 1).await;
     let signalled = Instant::now();
@@ -435,7 +387,10 @@ fn fill(filler: &Path) {
 /// emails were sent during the fault.
 async fn sends_each_alert_once_despite(fault: RecordFault) -> Option<usize> {
     let feeds = FeedServer::start().await;
-    feeds.set("/f", Route::rss(rss(5, "a"), "\"1\""));
+    // Polled once, at start, so that no poll's write competes with the delivery's for the
+    // database while the fault lasts.
+    let path = promptly_polled_path(&feeds, Duration::from_secs(3600), Duration::from_secs(1));
+    feeds.set(&path, Route::rss(rss(5, "a"), "\"1\""));
     let smtp = SmtpServer::start();
     smtp.delay_each_message(SEND_TIME);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -453,24 +408,20 @@ async fn sends_each_alert_once_despite(fault: RecordFault) -> Option<usize> {
     };
     let db = mnt.join("fw.db");
     let metrics = free_port();
-    // Polled once (within the first 10 s), so that no poll's write competes with the
-    // delivery's for the database while the fault lasts.
     let text = config_polling_every(
         "1h",
         &db,
-        &[feeds.url("/f")],
+        &[feeds.url(&path)],
         &["mail"],
         &mail(smtp.port, "10s"),
         &format!("[metrics]\nlisten = \"127.0.0.1:{metrics}\"\n"),
     );
     let daemon = InProcess::start(&write_config(dir.path(), &text)).await;
-    for _ in 0..1000 {
-        if daemon.undelivered().await == 5 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(daemon.undelivered().await, 5, "five alerts queued");
+    let store = daemon.store.clone();
+    wait_for("five alerts queued", Duration::from_secs(20), async || {
+        undelivered(&store).await == 5
+    })
+    .await;
     assert!(
         smtp.mails().is_empty(),
         "injected before the first acceptance"
@@ -521,19 +472,15 @@ async fn sends_each_alert_once_despite(fault: RecordFault) -> Option<usize> {
             .await
             .expect("query_only off"),
     }
-    eventually_within(60, "all five emails after the fault", || {
-        distinct(&message_ids(&smtp)) == 5
-    })
+    wait_for(
+        "every alert sent and recorded",
+        Duration::from_secs(60),
+        async || undelivered(&store).await == 0,
+    )
     .await;
-    for _ in 0..100 {
-        if daemon.undelivered().await == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     let healthy = http_get(metrics, "/healthz").await;
-    let undelivered = daemon.undelivered().await;
-    assert!(daemon.stop().await < STOP_BOUND);
+    let (stop, store) = stop_timed(daemon).await;
+    assert!(stop < STOP_BOUND, "stop took {stop:?}");
 
     assert_eq!(
         during.len(),
@@ -548,7 +495,7 @@ async fn sends_each_alert_once_despite(fault: RecordFault) -> Option<usize> {
     );
     let ids = message_ids(&smtp);
     assert_eq!(ids.len(), 5, "each alert once: {ids:#?}");
-    assert_eq!(undelivered, 0, "every delivery recorded in the end");
+    assert_eq!(undelivered(&store).await, 0, "every delivery recorded");
     assert_eq!(healthy.0, 200, "healthz after the fault: {healthy:?}");
     Some(during.len())
 }

@@ -100,8 +100,8 @@ impl InProcess {
             .expect("feed state")
     }
 
-    /// Stops the daemon as SIGTERM does (polls in flight and the current delivery pass
-    /// finish) and waits (bounded, also under paused time) for it to end without an error.
+    /// Stops the daemon as SIGTERM does (polls and sends in flight get the shutdown grace,
+    /// what is queued stays queued) and waits (bounded, also under paused time) for it to end without an error.
     /// Returns its database handle: what it holds now is final.
     pub async fn stop(self) -> Store {
         self.shutdown.cancel();
