@@ -22,7 +22,7 @@ use crate::parse::{ParseError, ParsedFeed, parse_feed_within, rekey_by_link};
 use crate::redact::Redacted;
 use crate::rules::{Document, MatchedTerm, RuleSet};
 use crate::scheduler::{FailureClass, Outcome, Policy, next_poll};
-use crate::store::{FeedState, Ingest, Store, StoreError};
+use crate::store::{FeedState, Ingest, NextPoll, Store, StoreError};
 
 /// Rule name on feed-health alerts (a feed failing for too long, and its recovery).
 pub const HEALTH_RULE: &str = "feed-health";
@@ -193,7 +193,10 @@ impl Engine {
             }
         };
         let next_poll = next_poll(&self.policy, cfg.interval, &outcome, now, cfg.url.as_str());
+        // A 304 stored its next-poll time with the poll's own record (one commit).
+        let stored_already = matches!(&result, Ok(r) if r.not_modified);
         let stored = match next_poll {
+            Some(_) if stored_already => Ok(()),
             Some(at) => {
                 self.store
                     .set_next_poll(state.id, at.timestamp(), cfg.interval)
@@ -371,8 +374,25 @@ impl Engine {
         let fetched = match outcome {
             FetchOutcome::NotModified(_) => {
                 let recovery = self.recovery_alerts(cfg, state);
+                let outcome = Outcome::Success {
+                    not_before,
+                    skip_hours: Vec::new(),
+                    skip_days: Vec::new(),
+                };
+                // `poll` computes the same time from the same outcome and leaves it stored.
+                let next = next_poll(&self.policy, cfg.interval, &outcome, now, cfg.url.as_str())
+                    .map(|at| NextPoll {
+                        at: at.timestamp(),
+                        interval: cfg.interval,
+                    });
                 self.store
-                    .record_not_modified(state.id, cfg.id().as_str(), &recovery, now.timestamp())
+                    .record_not_modified(
+                        state.id,
+                        cfg.id().as_str(),
+                        &recovery,
+                        now.timestamp(),
+                        next,
+                    )
                     .await?;
                 return Ok((
                     PollReport {
@@ -380,11 +400,7 @@ impl Engine {
                         alerts: recovery.len(),
                         ..PollReport::default()
                     },
-                    Outcome::Success {
-                        not_before,
-                        skip_hours: Vec::new(),
-                        skip_days: Vec::new(),
-                    },
+                    outcome,
                 ));
             }
             FetchOutcome::Fetched(f) => f,

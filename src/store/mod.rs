@@ -454,6 +454,7 @@ impl Store {
         feed_url: &str,
         feed_alerts: &[NewAlert],
         now: i64,
+        next_poll: Option<NextPoll>,
     ) -> Result<(), StoreError> {
         let (feed_url, feed_alerts) = (feed_url.to_string(), feed_alerts.to_vec());
         self.write(Durability::for_alerts(&feed_alerts), move |conn| {
@@ -464,6 +465,11 @@ impl Store {
                  WHERE id = ?1",
             )?
             .execute(params![feed_id, now])?;
+            // The most common poll of all (a 304) commits once: its next-poll time goes in
+            // the same transaction instead of a second one (measured by the farm benchmark).
+            if let Some(next) = next_poll {
+                update_next_poll(&tx, feed_id, next)?;
+            }
             insert_feed_alerts(&tx, &feed_url, &feed_alerts, now)?;
             tx.commit()?;
             Ok(())
@@ -511,13 +517,8 @@ impl Store {
         at: i64,
         interval: Duration,
     ) -> Result<(), StoreError> {
-        let secs = i64::try_from(interval.as_secs()).unwrap_or(i64::MAX);
         self.write(Durability::Normal, move |conn| {
-            conn.prepare_cached(
-                "UPDATE feeds SET next_poll_at = ?2, next_poll_interval = ?3 WHERE id = ?1",
-            )?
-            .execute(params![feed_id, at, secs])?;
-            Ok(())
+            update_next_poll(conn, feed_id, NextPoll { at, interval })
         })
         .await
     }
@@ -1139,6 +1140,24 @@ impl FromSql for ItemKey {
 }
 
 /// A feed's stored state, if it has a row.
+/// When a feed is next due, and the interval that decision was made for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NextPoll {
+    /// Unix seconds.
+    pub at: i64,
+    /// The feed's configured interval at the time (a changed interval voids the decision).
+    pub interval: Duration,
+}
+
+fn update_next_poll(conn: &Connection, feed_id: i64, next: NextPoll) -> Result<(), StoreError> {
+    let secs = i64::try_from(next.interval.as_secs()).unwrap_or(i64::MAX);
+    conn.prepare_cached(
+        "UPDATE feeds SET next_poll_at = ?2, next_poll_interval = ?3 WHERE id = ?1",
+    )?
+    .execute(params![feed_id, next.at, secs])?;
+    Ok(())
+}
+
 fn read_feed_state(conn: &Connection, feed: &FeedId) -> Result<Option<FeedState>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, etag, last_modified, first_polled_at, consecutive_failures, last_error,

@@ -250,7 +250,7 @@ async fn failures_count_up_and_reset_on_success() {
         "health alert queued"
     );
     store
-        .record_not_modified(st.id, feed.as_str(), &[], 4)
+        .record_not_modified(st.id, feed.as_str(), &[], 4, None)
         .await
         .expect("304");
     let st = store.feed_state(&feed).await.expect("state");
