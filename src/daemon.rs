@@ -31,6 +31,10 @@ const LOCK_RETRY: Duration = Duration::from_millis(500);
 /// What a stop may take beyond [`SHUTDOWN_GRACE`]: for the lanes to record what finished,
 /// and for one last attempt to record deliveries the database refused.
 const STOP_MARGIN: Duration = Duration::from_secs(1);
+/// How often the daemon checks that its database file is still in place, besides the check
+/// before every write: bounds how long a deleted database goes unnoticed while nothing is
+/// written (one `stat`, so it may be frequent).
+const FILE_CHECK_EVERY: Duration = Duration::from_secs(5);
 /// How often old item bodies are pruned (when `[storage] keep` is set).
 pub const PRUNE_EVERY: Duration = Duration::from_secs(6 * 3600);
 
@@ -58,8 +62,9 @@ impl Reload {
 /// `reload` asks. Installs no signal handlers: the caller decides what stops and reloads it
 /// (the binary: SIGTERM/SIGINT and SIGHUP; a test: its own token and channel).
 ///
-/// Returns an error when it cannot start (another process keeps the delivery lock) or when
-/// the scheduler or dispatcher died, so that the service manager restarts feedwatch.
+/// Returns an error when it cannot start (another process keeps the delivery lock), when the
+/// scheduler or dispatcher died, or when the database file was deleted or replaced, so that
+/// the service manager restarts feedwatch.
 pub async fn run(
     config: Config,
     store: Store,
@@ -125,6 +130,8 @@ pub async fn run_with_ready(
     let mut generation = daemon.start(config.clone()).await?;
     status(&config, &store, &daemon.health()).await;
     announce_ready();
+    // Set when the loop ends because the database file was deleted or replaced.
+    let mut lost_file = None;
     loop {
         let event = tokio::select! {
             // Shutdown first: on SIGTERM the generation's tasks end too, which is not a death.
@@ -133,6 +140,7 @@ pub async fn run_with_ready(
             Some(()) = reload.requests.recv() => Event::Reload,
             task = generation.died() => Event::Died(task),
             () = dispatcher_died.cancelled() => Event::Died("alert dispatcher"),
+            lost = store.file_lost(FILE_CHECK_EVERY) => Event::DatabaseLost(lost),
         };
         match event {
             Event::Shutdown => break,
@@ -146,6 +154,14 @@ pub async fn run_with_ready(
                 anyhow::bail!(
                     "the {task} stopped unexpectedly (a bug; see the log above); exiting so the service manager restarts feedwatch"
                 );
+            }
+            Event::DatabaseLost(lost) => {
+                // Carrying on would write to a deleted file, losing every alert queued from
+                // now on, silently. Stop as on SIGTERM, then fail saying why; the next start
+                // opens whatever is at the path then (a restored file, or a new database).
+                shutdown.cancel();
+                lost_file = Some(lost);
+                break;
             }
             Event::Reload => {
                 crate::systemd::reloading();
@@ -209,6 +225,11 @@ pub async fn run_with_ready(
         );
     }
     let _ = watchdog.await;
+    if let Some(lost) = lost_file {
+        anyhow::bail!(
+            "{lost}; stopping. Restore the file (feedwatch then carries on where it stopped), or start feedwatch again to begin a new, empty database, whose first polls alert on items published within [poll] backlog"
+        );
+    }
     tracing::info!("feedwatch stopped");
     Ok(())
 }
@@ -219,6 +240,8 @@ enum Event {
     Reload,
     /// A generation's task ended on its own.
     Died(&'static str),
+    /// The database file was deleted or replaced.
+    DatabaseLost(crate::store::StoreError),
 }
 
 /// What outlives a generation: the store, the shutdown token, the delivery lanes (which a

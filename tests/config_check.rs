@@ -27,9 +27,22 @@ fn env_of(case: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Makes the fixtures' secret files readable by their owner only, as an operator keeps them: a
+/// checkout gives them whatever its umask says, and `check` warns about secret files that
+/// others can read (that warning is pinned in `tests/store_faults.rs`).
+fn private_secrets() {
+    use std::os::unix::fs::PermissionsExt;
+    for name in ["password", "webhook-secret"] {
+        let path = fixtures().join("secrets").join(name);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .unwrap_or_else(|e| panic!("chmod 600 {}: {e}", path.display()));
+    }
+}
+
 /// Runs `feedwatch --config CASE.toml check` in the fixture folder with only the case's
 /// environment, and renders what it did; the fixture folder's absolute path reads `$DIR`.
 fn check(case: &Path) -> String {
+    private_secrets();
     let dir = fixtures();
     let name = case
         .file_name()

@@ -657,6 +657,7 @@ fn secret_file(cx: &Cx<'_>, value: &Lenient<String>) -> Option<Secret> {
         None => file.clone(),
     };
     let (full, bytes) = read(cx, value, &file)?;
+    warn_if_others_can_read(cx, value, &full);
     let Ok(text) = String::from_utf8(bytes) else {
         let problem = format!(
             "cannot read {}: stream did not contain valid UTF-8",
@@ -667,6 +668,26 @@ fn secret_file(cx: &Cx<'_>, value: &Lenient<String>) -> Option<Secret> {
     };
     // A trailing newline from `echo secret > file` is not part of the secret.
     Some(Secret(text.trim_end_matches(['\r', '\n']).to_string()))
+}
+
+/// Warns when users other than the owner (group or others) may read the secret file `full`:
+/// whoever reads it can send mail or sign webhooks as feedwatch. A warning, not an error: the
+/// file works, and a group-readable one may be deliberate.
+fn warn_if_others_can_read(cx: &Cx<'_>, value: &Lenient<String>, full: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::metadata(full) else {
+        return; // just read: it went away since, and the next load will say so
+    };
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o044 != 0 {
+        let key = cx.sink.place(value).map(|at| at.key).unwrap_or_default();
+        tracing::warn!(
+            key,
+            file = %full.display(),
+            mode = format!("{mode:o}"),
+            "secret file is readable by other users; make it readable by its owner only (chmod 600)"
+        );
+    }
 }
 
 /// `ca_file`: PEM with one or more CA certificates to trust in addition to the system's.

@@ -16,22 +16,26 @@
 //! polls a second; the trade-off is spelled out on [`Durability::Normal`]. Reads leave the
 //! level as it is: `synchronous` only matters to commits.
 
+mod file;
 mod owner;
 mod schema;
 
 use std::collections::HashSet;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, MAIN_DB, OptionalExtension, params};
+use tokio_util::sync::CancellationToken;
 
 use crate::domain::{
     Alert, AlertPayload, AlertStatus, FeedId, Item, ItemKey, NewAlert, canonical_link, error_chain,
     hash_hex,
 };
+use file::FileId;
 use owner::Owner;
 
 /// How long a writer waits for a lock held by another connection before failing.
@@ -83,16 +87,34 @@ struct Db {
     /// The level the connection is set to; changed only between transactions (SQLite refuses
     /// to change it inside one), and only when a write asks for the other level.
     sync: Durability,
+    /// The database path, and the file it named when opened: every write first checks that
+    /// the path still names it ([`Db::check_file`]).
+    path: PathBuf,
+    file: FileId,
+    /// Cancelled once the file is found deleted or replaced; [`Store::file_lost`] waits on it.
+    lost: CancellationToken,
 }
 
 impl Db {
-    /// Opens (creating if needed) the database at `path` and migrates it to the latest schema.
-    fn open(path: &Path) -> Result<Db, StoreError> {
+    /// Opens (creating if needed, privately: see [`file`]) the database at `path` and
+    /// migrates it to the latest schema. `lost` is cancelled if the file is later found
+    /// deleted or replaced.
+    fn open(path: &Path, lost: CancellationToken) -> Result<Db, StoreError> {
         let open_err = |e: rusqlite::Error| open_error(path, Box::new(e));
+        let io_err = |e: std::io::Error| open_error(path, Box::new(e));
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| open_error(path, Box::new(e)))?;
+            file::create_private_dir(dir).map_err(io_err)?;
         }
+        file::create_private_file(path).map_err(io_err)?;
         let mut conn = Connection::open(path).map_err(open_err)?;
+        // SQLite opens a file it may not write read-only, silently, and every write then
+        // fails: a warning per poll instead of one clear refusal at start-up.
+        if conn.is_readonly(MAIN_DB).map_err(open_err)? {
+            return Err(StoreError::ReadOnly {
+                path: path.to_path_buf(),
+            });
+        }
+        let file = FileId::of(path).map_err(io_err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
         // WAL for concurrent readers (CLI listings while the daemon runs); synchronous=FULL so
         // a committed alert survives power loss, not only a process crash (bookkeeping writes
@@ -110,11 +132,28 @@ impl Db {
         Ok(Db {
             conn,
             sync: Durability::Full,
+            path: path.to_path_buf(),
+            file,
+            lost,
         })
     }
 
-    /// The connection, set to `level` for the write that follows.
+    /// Fails, and cancels `lost`, when the database path no longer names the open file: what
+    /// is written from then on would vanish with the deleted file. One `stat`.
+    fn check_file(&self) -> Result<(), StoreError> {
+        if self.file.still_at(&self.path) {
+            return Ok(());
+        }
+        self.lost.cancel();
+        Err(StoreError::FileLost {
+            path: self.path.clone(),
+        })
+    }
+
+    /// The connection, set to `level` for the write that follows, once the file is known to
+    /// be still in place.
     fn at(&mut self, level: Durability) -> Result<&mut Connection, StoreError> {
+        self.check_file()?;
         if self.sync != level {
             self.conn
                 .pragma_update(None, "synchronous", level.pragma())?;
@@ -142,6 +181,23 @@ pub enum StoreError {
         /// The cause.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The database file may not be written (its owner or mode, or a read-only filesystem):
+    /// nothing a poll finds could be stored.
+    #[error(
+        "database {} is read-only: feedwatch must be able to write it (check the file's owner and mode, and that its filesystem is mounted read-write)",
+        path.display()
+    )]
+    ReadOnly {
+        /// The database path.
+        path: PathBuf,
+    },
+    /// The database file was deleted or replaced while open: whatever is written from now on
+    /// would be lost with it.
+    #[error("database file {} was deleted or replaced while feedwatch had it open", path.display())]
+    FileLost {
+        /// The database path.
+        path: PathBuf,
     },
     /// The schema migration failed.
     #[error("cannot migrate database schema")]
@@ -253,6 +309,8 @@ pub struct Store {
     owner: Arc<Owner<Db>>,
     /// The database file (the delivery lock lives beside it).
     path: PathBuf,
+    /// Cancelled by the database thread once the file is found deleted or replaced.
+    lost: CancellationToken,
 }
 
 /// Held by the one process that delivers from a database (see [`Store::try_delivery_lock`]).
@@ -267,10 +325,11 @@ impl Store {
     /// on the database thread this starts.
     pub async fn open(path: &Path) -> Result<Store, StoreError> {
         let path = path.to_path_buf();
+        let lost = CancellationToken::new();
         let owner = Owner::start(
             {
-                let path = path.clone();
-                move || Db::open(&path)
+                let (path, lost) = (path.clone(), lost.clone());
+                move || Db::open(&path, lost)
             },
             |e| open_error(&path, Box::new(e)),
         )
@@ -278,7 +337,36 @@ impl Store {
         Ok(Store {
             owner: Arc::new(owner),
             path,
+            lost,
         })
+    }
+
+    /// Checks that the database path still names the open file ([`StoreError::FileLost`] if
+    /// not). Every write checks this by itself; this is for a daemon that has not written for
+    /// a while.
+    pub async fn check_file(&self) -> Result<(), StoreError> {
+        self.owner.call(|db: &mut Db| db.check_file()).await
+    }
+
+    /// Resolves once the database file is found deleted or replaced — by a write, or by a
+    /// check every `every` — with the error that says so. Never resolves while it is in place.
+    pub async fn file_lost(&self, every: Duration) -> StoreError {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = self.lost.cancelled() => break,
+                _ = tick.tick() => {
+                    // Another failure (the database thread gone) is not a lost file.
+                    if let Err(e @ StoreError::FileLost { .. }) = self.check_file().await {
+                        return e;
+                    }
+                }
+            }
+        }
+        StoreError::FileLost {
+            path: self.path.clone(),
+        }
     }
 
     /// Takes the delivery lock (`<database>.lock`, an exclusive `flock`) if no other process
@@ -293,6 +381,7 @@ impl Store {
             .create(true)
             .truncate(false)
             .write(true)
+            .mode(file::FILE_MODE)
             .open(&lock_path)
             .map_err(|e| open_error(&lock_path, Box::new(e)))?;
         match file.try_lock() {

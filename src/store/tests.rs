@@ -558,3 +558,90 @@ async fn alert_statuses_round_trip_through_sql_by_name() {
         "an unknown status is an error, not a guess"
     );
 }
+
+/// The permission bits of `path`.
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    meta.permissions().mode() & 0o777
+}
+
+#[tokio::test]
+async fn a_new_database_and_its_new_folders_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let existing = dir.path().join("existing");
+    std::fs::create_dir(&existing).expect("mkdir");
+    std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let store = Store::open(&existing.join("new/deeper/fw.db"))
+        .await
+        .expect("open");
+    feed(&store).await; // a write: the WAL and its index exist now
+    let _lock = store.try_delivery_lock().expect("lock").expect("free");
+    for (file, want) in [
+        ("existing", 0o755), // not created by feedwatch: left as it is
+        ("existing/new", 0o700),
+        ("existing/new/deeper", 0o700),
+        ("existing/new/deeper/fw.db", 0o600),
+        ("existing/new/deeper/fw.db-wal", 0o600),
+        ("existing/new/deeper/fw.db-shm", 0o600),
+        ("existing/new/deeper/fw.db.lock", 0o600),
+    ] {
+        assert_eq!(
+            mode(&dir.path().join(file)),
+            want,
+            "{file}: {:o}",
+            mode(&dir.path().join(file))
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_or_replaced_database_file_fails_writes_and_is_reported() {
+    for replaced in [false, true] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = dir.path().join("state");
+        let path = state.join("fw.db");
+        let store = Store::open(&path).await.expect("open");
+        let (_, st) = feed(&store).await;
+        store.check_file().await.expect("in place");
+        if replaced {
+            // A backup restored over the open file.
+            let copy = dir.path().join("backup.db");
+            std::fs::copy(&path, &copy).expect("copy");
+            std::fs::rename(&copy, &path).expect("replace");
+        } else {
+            std::fs::remove_dir_all(&state).expect("rm -r the state folder");
+        }
+        let write = store.set_gone(st.id, 1).await;
+        assert!(
+            matches!(write, Err(StoreError::FileLost { .. })),
+            "replaced: {replaced}: {write:?}"
+        );
+        assert!(
+            store.lost.is_cancelled(),
+            "the write's own check reports it"
+        );
+        let lost = tokio::time::timeout(
+            Duration::from_secs(5),
+            store.file_lost(Duration::from_secs(3600)),
+        )
+        .await
+        .expect("reported at once");
+        assert!(
+            lost.to_string().contains("was deleted or replaced"),
+            "{lost}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_database_file_in_place_is_never_reported_lost() {
+    let (_dir, store) = open().await;
+    let waited = tokio::time::timeout(
+        Duration::from_millis(200),
+        store.file_lost(Duration::from_millis(10)),
+    )
+    .await;
+    assert!(waited.is_err(), "{waited:?}");
+}
