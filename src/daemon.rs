@@ -226,13 +226,21 @@ pub async fn run_with_ready(
     }
     let _ = watchdog.await;
     if let Some(lost) = lost_file {
-        anyhow::bail!(
-            "{lost}; stopping. Restore the file (feedwatch then carries on where it stopped), or start feedwatch again to begin a new, empty database, whose first polls alert on items published within [poll] backlog"
-        );
+        return Err(DatabaseLost(lost).into());
     }
     tracing::info!("feedwatch stopped");
     Ok(())
 }
+
+/// The daemon stopped because its database file was deleted or replaced under it. The binary
+/// exits with [`crate::app::EXIT_DATABASE_LOST`], on which the service manager is told not to
+/// restart: a restart would begin an empty database and alert again on the backlog, so the
+/// operator decides (restore the file, or start on a new database).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{0}; stopping. Restore the file and start feedwatch again (it carries on where it stopped), or start it without one to begin a new, empty database, whose first polls alert on items published within [poll] backlog"
+)]
+pub struct DatabaseLost(crate::store::StoreError);
 
 /// What woke the daemon's main loop.
 enum Event {

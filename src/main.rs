@@ -7,6 +7,7 @@ use clap::Parser;
 use feedwatch::app;
 use feedwatch::cli::Cli;
 use feedwatch::config::ConfigError;
+use feedwatch::daemon::DatabaseLost;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -17,6 +18,8 @@ fn main() -> ExitCode {
             eprintln!("feedwatch: error: {e:#}");
             if e.downcast_ref::<ConfigError>().is_some() {
                 ExitCode::from(app::EXIT_CONFIG)
+            } else if e.downcast_ref::<DatabaseLost>().is_some() {
+                ExitCode::from(app::EXIT_DATABASE_LOST)
             } else {
                 ExitCode::FAILURE
             }

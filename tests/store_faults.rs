@@ -81,7 +81,11 @@ async fn a_database_deleted_or_replaced_under_the_daemon_stops_it_with_an_error(
             })
             .expect("wait");
         let log = daemon.log_text();
-        assert_eq!(status.code(), Some(1), "replaced: {replaced}:\n{log}");
+        assert_eq!(
+            status.code(),
+            Some(i32::from(feedwatch::app::EXIT_DATABASE_LOST)),
+            "replaced: {replaced}:\n{log}"
+        );
         assert!(
             log.contains("fw.db was deleted or replaced while feedwatch had it open; stopping"),
             "{log}"

@@ -190,10 +190,15 @@ fn unit_agrees_with_the_code_defaults() {
         single("ExecStart"),
         format!("{INSTALLED_BINARY} --config {DEFAULT_CONFIG_PATH} run")
     );
-    // EX_CONFIG: a bad config is not fixed by restarting.
+    // EX_CONFIG: a bad config is not fixed by restarting; a lost database is the operator's
+    // call (a restart would alert again on the backlog).
     assert_eq!(
         single("RestartPreventExitStatus"),
-        feedwatch::app::EXIT_CONFIG.to_string()
+        format!(
+            "{} {}",
+            feedwatch::app::EXIT_CONFIG,
+            feedwatch::app::EXIT_DATABASE_LOST
+        )
     );
     assert_eq!(
         single("Environment"),
