@@ -193,8 +193,8 @@ impl Engine {
             }
         };
         let next_poll = next_poll(&self.policy, cfg.interval, &outcome, now, cfg.url.as_str());
-        // A 304 stored its next-poll time with the poll's own record (one commit).
-        let stored_already = matches!(&result, Ok(r) if r.not_modified);
+        // A successful poll stored its next-poll time with its own record (one commit).
+        let stored_already = result.is_ok();
         let stored = match next_poll {
             Some(_) if stored_already => Ok(()),
             Some(at) => {
@@ -208,6 +208,15 @@ impl Engine {
             tracing::warn!(feed = %cfg.name, error = %error_chain(&e), "cannot store next poll time");
         }
         Polled { result, next_poll }
+    }
+
+    /// When a poll with `outcome` makes the feed next due, for storing with the poll's own
+    /// record; [`Engine::poll`] computes the same time from the same outcome and leaves it.
+    fn next_poll_for(&self, cfg: &Feed, outcome: &Outcome, now: DateTime<Utc>) -> Option<NextPoll> {
+        next_poll(&self.policy, cfg.interval, outcome, now, cfg.url.as_str()).map(|at| NextPoll {
+            at: at.timestamp(),
+            interval: cfg.interval,
+        })
     }
 
     /// Records a failed poll on the feed row (queuing the one feed-health alert when the feed
@@ -379,12 +388,7 @@ impl Engine {
                     skip_hours: Vec::new(),
                     skip_days: Vec::new(),
                 };
-                // `poll` computes the same time from the same outcome and leaves it stored.
-                let next = next_poll(&self.policy, cfg.interval, &outcome, now, cfg.url.as_str())
-                    .map(|at| NextPoll {
-                        at: at.timestamp(),
-                        interval: cfg.interval,
-                    });
+                let next = self.next_poll_for(cfg, &outcome, now);
                 self.store
                     .record_not_modified(
                         state.id,
@@ -491,6 +495,12 @@ impl Engine {
 
         let recovery = self.recovery_alerts(cfg, state);
         let recovered = recovery.len();
+        let ttl = parsed.ttl.map(|t| now + chrono_duration(t));
+        let outcome = Outcome::Success {
+            not_before: later(not_before, ttl),
+            skip_hours: parsed.skip_hours.clone(),
+            skip_days: parsed.skip_days.clone(),
+        };
         let report = self
             .store
             .ingest(
@@ -504,10 +514,10 @@ impl Engine {
                     alerts,
                     feed_alerts: recovery,
                     now: now.timestamp(),
+                    next_poll: self.next_poll_for(cfg, &outcome, now),
                 },
             )
             .await?;
-        let ttl = parsed.ttl.map(|t| now + chrono_duration(t));
         Ok((
             PollReport {
                 not_modified: false,
@@ -515,11 +525,7 @@ impl Engine {
                 new_items: report.items,
                 alerts: report.alerts + recovered,
             },
-            Outcome::Success {
-                not_before: later(not_before, ttl),
-                skip_hours: parsed.skip_hours.clone(),
-                skip_days: parsed.skip_days.clone(),
-            },
+            outcome,
         ))
     }
 

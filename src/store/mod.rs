@@ -271,6 +271,8 @@ pub struct Ingest {
     pub feed_alerts: Vec<NewAlert>,
     /// Unix seconds now.
     pub now: i64,
+    /// When the feed is next due, stored in the same transaction (one commit per poll).
+    pub next_poll: Option<NextPoll>,
 }
 
 /// What [`Store::ingest`] wrote.
@@ -1196,6 +1198,9 @@ fn ingest(
         }
     }
     insert_feed_alerts(&tx, feed_url, &batch.feed_alerts, batch.now)?;
+    if let Some(next) = batch.next_poll {
+        update_next_poll(&tx, feed_id, next)?;
+    }
     tx.commit()?;
     Ok(report)
 }
