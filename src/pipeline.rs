@@ -178,8 +178,14 @@ impl Engine {
                 next_poll: None,
             };
         }
-        let (result, outcome) = match self.poll_inner(feed, cfg, &state, now).await {
-            Ok((report, outcome)) => (Ok(report), outcome),
+        let e = match self.poll_inner(feed, cfg, &state, now).await {
+            // A successful poll stored its next-poll time with its own record (one commit).
+            Ok((report, next_poll)) => {
+                return Polled {
+                    result: Ok(report),
+                    next_poll,
+                };
+            }
             // Says nothing about the feed: no failure recorded, its stored next poll stands.
             Err(PollError::ShuttingDown) => {
                 return Polled {
@@ -187,36 +193,32 @@ impl Engine {
                     next_poll: None,
                 };
             }
-            Err(e) => {
-                let outcome = self.record_error(cfg, &state, &e, now).await;
-                (Err(e), outcome)
-            }
+            Err(e) => e,
         };
-        let next_poll = next_poll(&self.policy, cfg.interval, &outcome, now, cfg.url.as_str());
-        // A successful poll stored its next-poll time with its own record (one commit).
-        let stored_already = result.is_ok();
-        let stored = match next_poll {
-            Some(_) if stored_already => Ok(()),
-            Some(at) => {
-                self.store
-                    .set_next_poll(state.id, at.timestamp(), cfg.interval)
-                    .await
-            }
-            None => Ok(()),
-        };
-        if let Err(e) = stored {
-            tracing::warn!(feed = %cfg.name, error = %error_chain(&e), "cannot store next poll time");
+        let outcome = self.record_error(cfg, &state, &e, now).await;
+        let next_poll = self.next_poll_for(cfg, &outcome, now);
+        if let Some(next) = stored(cfg, next_poll)
+            && let Err(se) = self
+                .store
+                .set_next_poll(state.id, next.at, next.interval)
+                .await
+        {
+            tracing::warn!(feed = %cfg.name, error = %error_chain(&se), "cannot store next poll time");
         }
-        Polled { result, next_poll }
+        Polled {
+            result: Err(e),
+            next_poll,
+        }
     }
 
-    /// When a poll with `outcome` makes the feed next due, for storing with the poll's own
-    /// record; [`Engine::poll`] computes the same time from the same outcome and leaves it.
-    fn next_poll_for(&self, cfg: &Feed, outcome: &Outcome, now: DateTime<Utc>) -> Option<NextPoll> {
-        next_poll(&self.policy, cfg.interval, outcome, now, cfg.url.as_str()).map(|at| NextPoll {
-            at: at.timestamp(),
-            interval: cfg.interval,
-        })
+    /// When a poll with `outcome` makes the feed next due (the scheduling policy's decision).
+    fn next_poll_for(
+        &self,
+        cfg: &Feed,
+        outcome: &Outcome,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        next_poll(&self.policy, cfg.interval, outcome, now, cfg.url.as_str())
     }
 
     /// Records a failed poll on the feed row (queuing the one feed-health alert when the feed
@@ -352,7 +354,7 @@ impl Engine {
         cfg: &Feed,
         state: &FeedState,
         now: DateTime<Utc>,
-    ) -> Result<(PollReport, Outcome), PollError> {
+    ) -> Result<(PollReport, Option<DateTime<Utc>>), PollError> {
         let validators = Validators {
             etag: state.etag.clone(),
             last_modified: state.last_modified.clone(),
@@ -395,7 +397,7 @@ impl Engine {
                         cfg.id().as_str(),
                         &recovery,
                         now.timestamp(),
-                        next,
+                        stored(cfg, next),
                     )
                     .await?;
                 return Ok((
@@ -404,7 +406,7 @@ impl Engine {
                         alerts: recovery.len(),
                         ..PollReport::default()
                     },
-                    outcome,
+                    next,
                 ));
             }
             FetchOutcome::Fetched(f) => f,
@@ -501,6 +503,7 @@ impl Engine {
             skip_hours: parsed.skip_hours.clone(),
             skip_days: parsed.skip_days.clone(),
         };
+        let next = self.next_poll_for(cfg, &outcome, now);
         let report = self
             .store
             .ingest(
@@ -514,7 +517,7 @@ impl Engine {
                     alerts,
                     feed_alerts: recovery,
                     now: now.timestamp(),
-                    next_poll: self.next_poll_for(cfg, &outcome, now),
+                    next_poll: stored(cfg, next),
                 },
             )
             .await?;
@@ -525,7 +528,7 @@ impl Engine {
                 new_items: report.items,
                 alerts: report.alerts + recovered,
             },
-            outcome,
+            next,
         ))
     }
 
@@ -619,6 +622,14 @@ impl Engine {
         }
         Ok(out)
     }
+}
+
+/// The next-poll time as the store keeps it, with the interval it was decided for.
+fn stored(cfg: &Feed, next: Option<DateTime<Utc>>) -> Option<NextPoll> {
+    next.map(|at| NextPoll {
+        at: at.timestamp(),
+        interval: cfg.interval,
+    })
 }
 
 fn chrono_duration(d: std::time::Duration) -> chrono::Duration {
