@@ -18,32 +18,14 @@ use feedwatch::store::AlertRow;
 use hmac::{KeyInit, Mac};
 use support::in_process::{InProcess, promptly_polled_path, wait_for};
 use support::{
-    Daemon, FeedServer, Route, SmtpServer, WebhookReceiver, eventually_within, feedwatch, free_port,
+    Daemon, FeedServer, Route, SmtpServer, WebhookReceiver, eventually_within, feedwatch,
+    free_port, kabulov_feed,
 };
 
 /// `[poll] interval` of every test config.
 const POLL_INTERVAL: Duration = Duration::from_secs(3);
 /// Longest wait for anything the daemon does here (generous: the machine may be loaded).
 const WAIT: Duration = Duration::from_secs(30);
-
-/// An RSS body with `n` items that all match `Kabulov`, newest first, dated recently.
-fn feed_with(n: usize, prefix: &str) -> String {
-    let now = chrono::Utc::now();
-    let items: String = (0..n)
-        .map(|i| {
-            let date = (now - chrono::Duration::minutes(i as i64)).to_rfc2822();
-            format!(
-                "<item><guid>{prefix}-{i}</guid><title>{prefix} story {i:02}</title>\
-                 <link>http://news.test/{prefix}/{i}</link><pubDate>{date}</pubDate>\
-                 <description>Envoy Zamir Kabulov said &lt;b&gt;{i}&lt;/b&gt; things about the so-called \
-                 \u{201c}Moscow\n\nformat\u{201d} talks.</description></item>"
-            )
-        })
-        .collect();
-    format!(
-        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>News</title>{items}</channel></rss>"
-    )
-}
 
 struct Setup {
     dir: tempfile::TempDir,
@@ -110,7 +92,7 @@ fn webhook(url: &str, secret_file: Option<&Path>) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn email_has_both_parts_headers_and_highlighted_matches() {
     let feeds = FeedServer::start().await;
-    feeds.set("/f", Route::rss(feed_with(1, "a"), "\"1\""));
+    feeds.set("/f", Route::rss(kabulov_feed(1, "a"), "\"1\""));
     let smtp = SmtpServer::start();
     let s = Setup::new(&feeds.url("/f"), &email(smtp.port), "");
     let run = feedwatch(&["--config", s.cfg(), "once"]).await;
@@ -168,7 +150,7 @@ async fn email_has_both_parts_headers_and_highlighted_matches() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smtp_outage_queues_alerts_and_delivers_each_exactly_once_in_order() {
     let feeds = FeedServer::start().await;
-    let url = serve_promptly(&feeds, feed_with(5, "o"));
+    let url = serve_promptly(&feeds, kabulov_feed(5, "o"));
     let port = free_port();
     let s = Setup::new(&url, &email(port), "");
     let daemon = InProcess::start(&s.cfg).await;
@@ -226,7 +208,7 @@ fn verify_signature(secret: &str, hook: &support::Hook) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_is_signed_retried_after_500_and_delivered_once() {
     let feeds = FeedServer::start().await;
-    feeds.set("/f", Route::rss(feed_with(1, "w"), "\"1\""));
+    feeds.set("/f", Route::rss(kabulov_feed(1, "w"), "\"1\""));
     let hooks = WebhookReceiver::start().await;
     hooks.answer(500, &[]);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -288,7 +270,7 @@ async fn webhook_is_signed_retried_after_500_and_delivered_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_400_is_dead_at_once_and_can_be_requeued() {
     let feeds = FeedServer::start().await;
-    feeds.set("/f", Route::rss(feed_with(1, "d"), "\"1\""));
+    feeds.set("/f", Route::rss(kabulov_feed(1, "d"), "\"1\""));
     let hooks = WebhookReceiver::start().await;
     hooks.answer(400, &[]);
     let s = Setup::new(&feeds.url("/f"), &webhook(&hooks.url(), None), "");
@@ -325,7 +307,7 @@ async fn webhook_400_is_dead_at_once_and_can_be_requeued() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_429_retry_after_is_honoured_by_the_daemon() {
     let feeds = FeedServer::start().await;
-    let url = serve_promptly(&feeds, feed_with(1, "r"));
+    let url = serve_promptly(&feeds, kabulov_feed(1, "r"));
     let hooks = WebhookReceiver::start().await;
     hooks.answer(429, &[("Retry-After", "4")]);
     let s = Setup::new(&url, &webhook(&hooks.url(), None), "");
@@ -352,7 +334,7 @@ async fn webhook_429_retry_after_is_honoured_by_the_daemon() {
 async fn sigkill_during_a_batch_loses_no_alert() {
     const N: usize = 12;
     let feeds = FeedServer::start().await;
-    let url = serve_promptly(&feeds, feed_with(N, "k"));
+    let url = serve_promptly(&feeds, kabulov_feed(N, "k"));
     let smtp = SmtpServer::start();
     // Slow enough that the kill lands mid-batch: nine more messages (2.7 s) after the third.
     smtp.delay_each_message(Duration::from_millis(300));
@@ -410,7 +392,7 @@ async fn sigkill_during_a_batch_loses_no_alert() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn digest_collects_alerts_across_a_restart() {
     let feeds = FeedServer::start().await;
-    let url = serve_promptly(&feeds, feed_with(3, "g"));
+    let url = serve_promptly(&feeds, kabulov_feed(3, "g"));
     let smtp = SmtpServer::start();
     // Due 6 s after the poll: the first daemon is long stopped by then.
     let notifier = format!("{}digest = \"6s\"\n", email(smtp.port));
@@ -454,7 +436,7 @@ async fn digest_collects_alerts_across_a_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flood_guard_folds_alerts_beyond_max_per_hour_into_a_digest() {
     let feeds = FeedServer::start().await;
-    feeds.set("/f", Route::rss(feed_with(5, "x"), "\"1\""));
+    feeds.set("/f", Route::rss(kabulov_feed(5, "x"), "\"1\""));
     let smtp = SmtpServer::start();
     let s = Setup::new(&feeds.url("/f"), &email(smtp.port), "max_per_hour = 2");
     let run = feedwatch(&["--config", s.cfg(), "once"]).await;
@@ -517,7 +499,7 @@ async fn send_test_reports_the_server_answer_and_failures() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn once_beside_a_running_daemon_does_not_send_twice() {
     let feeds = FeedServer::start().await;
-    let url = serve_promptly(&feeds, feed_with(1, "l"));
+    let url = serve_promptly(&feeds, kabulov_feed(1, "l"));
     let smtp = SmtpServer::start();
     // The daemon is mid-delivery (the server takes 3 s to accept) when `once` runs.
     smtp.delay_each_message(Duration::from_secs(3));

@@ -17,30 +17,12 @@ use feedwatch::store::Store;
 use support::in_process::{InProcess, promptly_polled_path, wait_for};
 use support::{
     Daemon, FeedServer, Route, SilentListener, SmtpServer, WebhookReceiver, eventually_within,
-    feedwatch, free_port, send_signal,
+    feedwatch, free_port, kabulov_feed, send_signal,
 };
 
 /// How long a stop may take at most in these tests: the daemon's bound (the in-flight send's
 /// grace plus a moment) with room for a loaded machine.
 const STOP_BOUND: Duration = Duration::from_secs(9);
-
-/// An RSS body with `n` items that all match `Kabulov`, dated now, oldest last.
-fn rss(n: usize, prefix: &str) -> String {
-    let now = chrono::Utc::now();
-    let items: String = (0..n)
-        .map(|i| {
-            let date = (now - chrono::Duration::seconds(i as i64)).to_rfc2822();
-            format!(
-                "<item><guid>{prefix}-{i}</guid><title>{prefix} story {i:02}</title>\
-                 <link>http://news.test/{prefix}/{i}</link><pubDate>{date}</pubDate>\
-                 <description>Envoy Zamir Kabulov spoke.</description></item>"
-            )
-        })
-        .collect();
-    format!(
-        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>News</title>{items}</channel></rss>"
-    )
-}
 
 /// `[notify.mail]` sending to an SMTP server on `port`.
 fn mail(port: u16, timeout: &str) -> String {
@@ -137,7 +119,7 @@ async fn undelivered(store: &Store) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_smtp_server_does_not_delay_webhook_alerts() {
     let feeds = FeedServer::start().await;
-    feeds.set("/f", Route::rss(rss(1, "a"), "\"1\""));
+    feeds.set("/f", Route::rss(kabulov_feed(1, "a"), "\"1\""));
     let silent = SilentListener::start().await;
     let hooks = WebhookReceiver::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -177,8 +159,8 @@ async fn a_hung_smtp_server_does_not_delay_webhook_alerts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reload_does_not_wait_for_a_hung_send() {
     let feeds = FeedServer::start().await;
-    feeds.set("/f", Route::rss(rss(1, "a"), "\"1\""));
-    feeds.set("/g", Route::rss(rss(1, "b"), "\"1\""));
+    feeds.set("/f", Route::rss(kabulov_feed(1, "a"), "\"1\""));
+    feeds.set("/g", Route::rss(kabulov_feed(1, "b"), "\"1\""));
     let silent = SilentListener::start().await;
     let hooks = WebhookReceiver::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -218,7 +200,7 @@ async fn reload_does_not_wait_for_a_hung_send() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reloads_during_slow_sends_never_send_an_alert_twice() {
     let feeds = FeedServer::start().await;
-    feeds.set("/f", Route::rss(rss(5, "a"), "\"1\""));
+    feeds.set("/f", Route::rss(kabulov_feed(5, "a"), "\"1\""));
     let smtp = SmtpServer::start();
     smtp.delay_each_message(Duration::from_millis(800));
     let dir = tempfile::tempdir().expect("tempdir");
@@ -244,7 +226,7 @@ async fn reloads_during_slow_sends_never_send_an_alert_twice() {
 /// Starts the binary on a config delivering 40 alerts to an SMTP server that takes 3 s per
 /// message; returns once the first has arrived (the daemon is mid-batch).
 async fn daemon_mid_batch_of_40(dir: &Path, smtp: &SmtpServer, feeds: &FeedServer) -> Daemon {
-    feeds.set("/f", Route::rss(rss(40, "a"), "\"1\""));
+    feeds.set("/f", Route::rss(kabulov_feed(40, "a"), "\"1\""));
     smtp.delay_each_message(Duration::from_secs(3));
     let cfg = mail_only(dir, feeds, smtp.port, "30s");
     let daemon = Daemon::start(&cfg, &dir.join("daemon.log"));
@@ -299,7 +281,7 @@ async fn sigterm_with_40_queued_alerts_and_a_3s_server_exits_within_seconds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn second_sigterm_exits_at_once() {
     let feeds = FeedServer::start().await;
-    feeds.set("/f", Route::rss(rss(1, "a"), "\"1\""));
+    feeds.set("/f", Route::rss(kabulov_feed(1, "a"), "\"1\""));
     let silent = SilentListener::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = mail_only(dir.path(), &feeds, silent.port, "60s");
@@ -390,7 +372,7 @@ async fn sends_each_alert_once_despite(fault: RecordFault) -> Option<usize> {
     // Polled once, at start, so that no poll's write competes with the delivery's for the
     // database while the fault lasts.
     let path = promptly_polled_path(&feeds, Duration::from_secs(3600), Duration::from_secs(1));
-    feeds.set(&path, Route::rss(rss(5, "a"), "\"1\""));
+    feeds.set(&path, Route::rss(kabulov_feed(5, "a"), "\"1\""));
     let smtp = SmtpServer::start();
     smtp.delay_each_message(SEND_TIME);
     let dir = tempfile::tempdir().expect("tempdir");

@@ -469,6 +469,25 @@ impl SmtpServer {
     }
 }
 
+/// An RSS body with `n` items that all match `Kabulov`, newest first, dated recently.
+pub fn kabulov_feed(n: usize, prefix: &str) -> String {
+    let now = chrono::Utc::now();
+    let items: String = (0..n)
+        .map(|i| {
+            let date = (now - chrono::Duration::minutes(i as i64)).to_rfc2822();
+            format!(
+                "<item><guid>{prefix}-{i}</guid><title>{prefix} story {i:02}</title>\
+                 <link>http://news.test/{prefix}/{i}</link><pubDate>{date}</pubDate>\
+                 <description>Envoy Zamir Kabulov said &lt;b&gt;{i}&lt;/b&gt; things about the so-called \
+                 \u{201c}Moscow\n\nformat\u{201d} talks.</description></item>"
+            )
+        })
+        .collect();
+    format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>News</title>{items}</channel></rss>"
+    )
+}
+
 /// A port that nothing listens on (bound, then released).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
