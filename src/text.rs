@@ -10,8 +10,8 @@
 //!   with the square of the depth; see `nesting`), and at most [`MAX_TEXT_BYTES`] of text is
 //!   kept.
 //! * [`fold`] / [`Folded`]: the matching form of a text (NFKC, full Unicode case folding,
-//!   diacritics removed, Russian `ё` ≡ `е`, typographic punctuation mapped to ASCII, whitespace
-//!   runs → one space), plus a byte-offset map back into the original so a hit in folded text
+//!   diacritics removed, Russian `ё` ≡ `е`, typographic quotes mapped to ASCII, hyphens and
+//!   dashes read as spaces, whitespace runs → one space), plus a byte-offset map back into the original so a hit in folded text
 //!   can be highlighted in the original.
 //!
 //! The rules engine (`crate::rules`) folds queries and documents with the same function, so any
@@ -206,10 +206,12 @@ impl Folded {
 }
 
 /// Folds `s` for matching: NFKC, full case folding, diacritics removed, `ё` → `е`,
-/// typographic quotes/dashes/apostrophes → ASCII, whitespace runs → one space, trimmed.
+/// typographic quotes/apostrophes → ASCII, hyphens and dashes → spaces, whitespace runs → one
+/// space, trimmed.
 ///
 /// ```
-/// assert_eq!(feedwatch::text::fold("Zürich  “Straße” — ЁЛКА"), "zurich \"strasse\" - елка");
+/// assert_eq!(feedwatch::text::fold("Zürich  “Straße” — ЁЛКА"), "zurich \"strasse\" елка");
+/// assert_eq!(feedwatch::text::fold("al-Qaeda’s Moscow–format"), "al qaeda's moscow format");
 /// ```
 pub fn fold(s: &str) -> String {
     let mut text = String::with_capacity(s.len());
@@ -289,7 +291,7 @@ fn fold_into(s: &str, text: &mut String, map: &mut impl OffsetMap, limit: usize)
     while i < bytes.len() {
         let b = bytes[i];
         if b.is_ascii() {
-            if b.is_ascii_whitespace() || b == 0x0B {
+            if is_ascii_separator(b) {
                 if !text.is_empty() && pending_space.is_none() {
                     pending_space = Some(i as u32);
                 }
@@ -396,8 +398,16 @@ fn fold_into(s: &str, text: &mut String, map: &mut impl OffsetMap, limit: usize)
     (s.len() as u32, true)
 }
 
+/// ASCII bytes that fold to a word separator: whitespace (with the vertical tab, which
+/// `is_ascii_whitespace` leaves out) and the hyphen-minus (see [`is_dash`]).
+#[inline(always)]
+fn is_ascii_separator(b: u8) -> bool {
+    b.is_ascii_whitespace() || b == 0x0B || b == b'-'
+}
+
 /// End of the run of ASCII text starting at `start` (a non-space ASCII byte) that folding
-/// copies as is apart from case: non-whitespace ASCII bytes, and single spaces between them.
+/// copies as is apart from case: ASCII bytes other than separators (whitespace, `-`), and
+/// single spaces between them.
 /// Copying whole runs, spaces included, rather than word by word saves a `memcpy` call per
 /// word.
 #[inline]
@@ -407,10 +417,10 @@ fn ascii_run_end(bytes: &[u8], start: usize) -> usize {
         let b = bytes[i];
         if b == b' ' {
             match bytes.get(i + 1) {
-                Some(&n) if n.is_ascii() && !n.is_ascii_whitespace() && n != 0x0B => i += 2,
+                Some(&n) if n.is_ascii() && !is_ascii_separator(n) => i += 2,
                 _ => return i,
             }
-        } else if !b.is_ascii() || b.is_ascii_whitespace() || b == 0x0B {
+        } else if !b.is_ascii() || is_ascii_separator(b) {
             return i;
         } else {
             i += 1;
@@ -530,6 +540,10 @@ fn fold_segment(seg: &str, out: &mut String) {
             out.push(mapped);
             return;
         }
+        if is_dash(first) {
+            out.push(' ');
+            return;
+        }
         if is_stable_ideograph(first) {
             out.push(first);
             return;
@@ -557,7 +571,8 @@ fn fold_segment(seg: &str, out: &mut String) {
         kept.push(c);
     }
     for c in kept.into_iter().nfc() {
-        if c.is_whitespace() {
+        // NFKC can yield a dash (`﹣` → `-`): a separator like the original would be.
+        if c.is_whitespace() || is_dash(c) {
             out.push(' ');
         } else if let Some(mapped) = ascii_punctuation(c).or_else(|| strip_stroke(c)) {
             out.push(mapped);
@@ -604,7 +619,7 @@ fn strip_stroke(c: char) -> Option<char> {
     })
 }
 
-/// Typographic quotes, apostrophes and dashes → their ASCII forms.
+/// Typographic quotes and apostrophes → their ASCII forms.
 fn ascii_punctuation(c: char) -> Option<char> {
     Some(match c {
         '“' | '”' | '„' | '‟' | '«' | '»' | '″' | '‶' | '〝' | '〞' | '〟' | '＂' => {
@@ -613,11 +628,39 @@ fn ascii_punctuation(c: char) -> Option<char> {
         '‘' | '’' | '‚' | '‛' | '‹' | '›' | '′' | '‵' | 'ʹ' | 'ʻ' | 'ʼ' | 'ʽ' | '´' | '＇' => {
             '\''
         }
-        '‐' | '‑' | '‒' | '–' | '—' | '―' | '−' | '⁃' | '﹘' | '﹣' | '－' | '⸺' | '⸻' => {
-            '-'
-        }
         _ => return None,
     })
+}
+
+/// Hyphens and dashes: the ASCII hyphen-minus, the typographic hyphens and dashes, the minus
+/// sign, and the hyphens of other scripts (Armenian, Hebrew maqaf, Canadian syllabics, Katakana
+/// double hyphen). They separate words exactly as a space does: a reader sees `Moscow-format`,
+/// `Moscow–format` and `Moscow format` as the same two words (issue 11).
+pub(crate) fn is_dash(c: char) -> bool {
+    matches!(
+        c,
+        '-' | '‐'
+            | '‑'
+            | '‒'
+            | '–'
+            | '—'
+            | '―'
+            | '−'
+            | '⁃'
+            | '﹘'
+            | '﹣'
+            | '－'
+            | '⸺'
+            | '⸻'
+            | '\u{058A}'
+            | '\u{05BE}'
+            | '\u{1400}'
+            | '\u{2E17}'
+            | '\u{2E1A}'
+            | '\u{2E40}'
+            | '\u{2E5D}'
+            | '\u{30A0}'
+    )
 }
 
 /// Whether `c` is part of a word for whole-word matching: letters, digits and combining marks
@@ -776,7 +819,7 @@ mod tests {
             ("cyrillic_upper", "КАБУЛОВ", "кабулов"),
             ("yo_to_ye", "Ёлка ёж", "елка еж"),
             ("yo_decomposed", "е\u{0308}ж", "еж"),
-            ("short_i_kept", "Йошкар-Ола мой", "йошкар-ола мой"),
+            ("short_i_kept", "Йошкар-Ола мой", "йошкар ола мой"),
             ("umlaut", "Zürich", "zurich"),
             ("acute", "café", "cafe"),
             ("decomposed_acute", "cafe\u{0301}", "cafe"),
@@ -793,7 +836,10 @@ mod tests {
                 "Kabulov’s ‘x’ ‹y›",
                 "kabulov's 'x' 'y'",
             ),
-            ("dashes", "a–b—c‐d−e", "a-b-c-d-e"),
+            ("dashes_are_spaces", "a–b—c‐d−e-f", "a b c d e f"),
+            ("spaced_dash_is_one_space", "a — b - c", "a b c"),
+            ("edge_dashes_trimmed", "-a- —", "a"),
+            ("fullwidth_hyphen", "a－b﹣c", "a b c"),
             ("prime", "5′", "5'"),
             ("whitespace_runs", "a \n\n\t b\u{00A0}c\u{2009}d", "a b c d"),
             ("trimmed", "  a  ", "a"),
@@ -827,6 +873,19 @@ mod tests {
                 "Moscow\n\n  format",
             ),
             ("decomposed", "cafe\u{0301} noir", "cafe", "cafe\u{0301}"),
+            (
+                "hyphen",
+                "the Moscow-format talks",
+                "moscow format",
+                "Moscow-format",
+            ),
+            (
+                "spaced_dash",
+                "Moscow – format talks",
+                "moscow format",
+                "Moscow – format",
+            ),
+            ("en_dash", "Moscow–format", "moscow format", "Moscow–format"),
         ];
         for (name, orig, needle, want) in cases {
             let f = fold_with_map(orig);

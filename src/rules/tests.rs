@@ -232,6 +232,211 @@ fn whitespace_and_punctuation() {
     ]);
 }
 
+/// Every char [`crate::text`] reads as a hyphen or dash, each of which separates words like a
+/// space does.
+const DASHES: &[char] = &[
+    '-', '‐', '‑', '‒', '–', '—', '―', '−', '⁃', '﹘', '﹣', '－', '⸺', '⸻', '\u{058A}',
+    '\u{05BE}', '\u{1400}', '\u{2E17}', '\u{2E1A}', '\u{2E40}', '\u{2E5D}', '\u{30A0}',
+];
+
+#[test]
+fn hyphens_and_dashes_separate_words_like_spaces() {
+    let link = |url: &str| Document {
+        link: url.into(),
+        ..Document::default()
+    };
+    check(&[
+        // A space in the query matches a hyphen or dash in the text.
+        (
+            "phrase_matches_hyphenated",
+            "\"Moscow format\"",
+            content("the Moscow-format consultations"),
+            true,
+        ),
+        (
+            "phrase_matches_en_dash",
+            "\"Moscow format\"",
+            content("Moscow–format talks"),
+            true,
+        ),
+        (
+            "phrase_matches_spaced_dash",
+            "\"Moscow format\"",
+            content("Moscow — format"),
+            true,
+        ),
+        (
+            "phrase_matches_dash_and_line_break",
+            "\"Moscow format\"",
+            content("Moscow-\nformat"),
+            true,
+        ),
+        // A hyphen in the query matches a space (or another dash) in the text.
+        (
+            "hyphenated_word_matches_spaced",
+            "Moscow-format",
+            content("the Moscow format talks"),
+            true,
+        ),
+        (
+            "al_qaeda_spaced",
+            "al-Qaeda",
+            content("al Qaeda said"),
+            true,
+        ),
+        ("al_qaeda_nb_hyphen", "al-Qaeda", content("al‑Qaeda"), true),
+        (
+            "hyphenated_word_matches_em_dash",
+            "Moscow-format",
+            content("Moscow—format"),
+            true,
+        ),
+        (
+            "hyphen_inside_phrase_query",
+            "\"Moscow-format talks\"",
+            content("Moscow format talks"),
+            true,
+        ),
+        // One part of a hyphenated word is a whole word.
+        ("part_after_hyphen", "Qaeda", content("al-Qaeda"), true),
+        (
+            "part_before_hyphen",
+            "Kabulov",
+            content("Kabulov-led talks"),
+            true,
+        ),
+        (
+            "phrase_over_compound",
+            "\"Kabulov led\"",
+            content("Kabulov-led"),
+            true,
+        ),
+        (
+            "cyrillic_compound",
+            "\"Йошкар Ола\"",
+            content("в Йошкар-Оле и Йошкар-Ола"),
+            true,
+        ),
+        // Still whole words, still in order.
+        (
+            "still_whole_words",
+            "Moscow-format",
+            content("Moscow formats"),
+            false,
+        ),
+        ("glued_is_not_spaced", "al-Qaeda", content("alQaeda"), false),
+        (
+            "comma_is_not_a_dash",
+            "\"Moscow format\"",
+            content("Moscow, format"),
+            false,
+        ),
+        (
+            "order_still_counts",
+            "Moscow-format",
+            content("format Moscow"),
+            false,
+        ),
+        // Prefixes and proximity see the same words.
+        ("prefix_across_hyphen", "al-Qa*", content("al Qaeda"), true),
+        (
+            "prefix_after_dash",
+            "Moscow-form*",
+            content("Moscow–formats"),
+            true,
+        ),
+        (
+            "proximity_counts_compound_parts",
+            "\"Kabulov talks\"~2",
+            content("Kabulov-led talks"),
+            true,
+        ),
+        (
+            "proximity_compound_parts_are_words",
+            "\"Kabulov talks\"~1",
+            content("Kabulov-led talks"),
+            false,
+        ),
+        (
+            "proximity_hyphenated_query",
+            "\"Moscow-format talks\"~3",
+            content("talks in Moscow format"),
+            true,
+        ),
+        (
+            "proximity_hyphenated_query_too_far",
+            "\"Moscow-format talks\"~2",
+            content("talks in Moscow format"),
+            false,
+        ),
+        // Operators are unchanged: a leading `-` still excludes.
+        (
+            "minus_still_excludes",
+            "Kabulov -led",
+            content("Kabulov-led talks"),
+            false,
+        ),
+        (
+            "link_with_hyphen",
+            "link:moscow-talks",
+            link("https://example.com/news/moscow-talks"),
+            true,
+        ),
+        (
+            "slash_is_not_a_separator",
+            "link:\"news moscow\"",
+            link("https://example.com/news/moscow"),
+            false,
+        ),
+    ]);
+    // Every dash, in the text and in the query, both ways.
+    let mut cases = Vec::new();
+    for &d in DASHES {
+        let name = format!("U+{:04X}", d as u32);
+        cases.push((
+            format!("{name}_in_text"),
+            "\"Moscow format\"".to_string(),
+            content(&format!("the Moscow{d}format talks")),
+        ));
+        cases.push((
+            format!("{name}_in_query"),
+            format!("Moscow{d}format"),
+            content("the Moscow format talks"),
+        ));
+        cases.push((
+            format!("{name}_word_part"),
+            "Qaeda".to_string(),
+            content(&format!("al{d}Qaeda")),
+        ));
+    }
+    let failures: Vec<&str> = cases
+        .iter()
+        .filter(|(_, q, d)| !is_match(q, d))
+        .map(|(name, ..)| name.as_str())
+        .collect();
+    assert!(failures.is_empty(), "no match: {failures:?}");
+}
+
+#[test]
+fn hyphenated_hit_highlights_the_original_spelling() {
+    let set = RuleSet::new(vec![Query::parse("\"Moscow format\"").expect("valid")]);
+    for text in [
+        "Russia hosts Moscow-format consultations",
+        "Russia hosts Moscow–format consultations",
+        "Russia hosts Moscow — format consultations",
+    ] {
+        let hits = set.matches(&content(text));
+        assert_eq!(hits.len(), 1, "{text}");
+        let t = &hits[0].terms[0];
+        assert_eq!(t.snippet, text);
+        let shown = &t.snippet[t.highlight.clone()];
+        assert!(
+            shown.starts_with("Moscow") && shown.ends_with("format"),
+            "{text}: highlighted {shown:?}"
+        );
+    }
+}
+
 #[test]
 fn html_is_matched_as_read() {
     check(&[
@@ -756,8 +961,10 @@ fn word() -> impl Strategy<Value = String> {
 }
 
 fn separator() -> impl Strategy<Value = String> {
-    prop::sample::select(vec![" ", "  ", "\n", "\n\n", "\t", "\u{A0}", " \r\n "])
-        .prop_map(str::to_string)
+    prop::sample::select(vec![
+        " ", "  ", "\n", "\n\n", "\t", "\u{A0}", " \r\n ", "-", "–", " — ", "-\n",
+    ])
+    .prop_map(str::to_string)
 }
 
 proptest! {
