@@ -61,14 +61,20 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ExportOpml => commands::opml::export(&cli.config),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "feedwatch", &mut std::io::stdout());
+            // Rendered in memory first: clap_complete panics on a failed write (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "feedwatch", &mut script);
+            std::io::Write::write_all(&mut std::io::stdout().lock(), &script)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Man => {
             let cmd = <Cli as clap::CommandFactory>::command();
+            let mut page = Vec::new();
             clap_mangen::Man::new(cmd)
-                .render(&mut std::io::stdout())
-                .context("cannot write the man page")?;
+                .render(&mut page)
+                .context("cannot render the man page")?;
+            // Unwrapped, so that a closed pipe ends quietly in `main`.
+            std::io::Write::write_all(&mut std::io::stdout().lock(), &page)?;
             Ok(ExitCode::SUCCESS)
         }
     }

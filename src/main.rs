@@ -14,6 +14,8 @@ fn main() -> ExitCode {
     app::init_logging(&cli.log_level, cli.log_format);
     match app::run(cli) {
         Ok(code) => code,
+        // `feedwatch feeds | head -1`: the reader has all it wanted.
+        Err(e) if feedwatch::commands::is_closed_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("feedwatch: error: {e:#}");
             if e.downcast_ref::<ConfigError>().is_some() {

@@ -74,7 +74,9 @@ pub async fn poll_and_log(engine: &Engine, n: usize) -> (bool, Option<Duration>)
         .map(|t| (t - now).to_std().unwrap_or(Duration::ZERO));
     let next = polled
         .next_poll
-        .map(|t| t.format("%H:%M:%S").to_string())
+        // RFC 3339 with its zone, like the log line's own timestamp: a bare "22:30:37" said
+        // neither the day nor the zone.
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .unwrap_or_else(|| "never".into());
     let ok = match polled.result {
         Ok(r) if r.not_modified => {

@@ -1,5 +1,6 @@
 //! `feedwatch alerts`: lists the outbox, or requeues one alert or every dead one.
 
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -14,10 +15,11 @@ pub async fn run(path: &Path, args: &AlertsArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load(path)?;
     let store = Store::open(&config.storage.path).await?;
     let now = Utc::now().timestamp();
+    let mut out = super::stdout();
     match args.action {
         Some(AlertsAction::Retry { id: Some(id), .. }) => {
             if store.requeue(id, now).await? {
-                println!("alert {id} requeued");
+                writeln!(out, "alert {id} requeued")?;
                 Ok(ExitCode::SUCCESS)
             } else {
                 eprintln!("feedwatch: no undelivered alert with id {id}");
@@ -26,23 +28,23 @@ pub async fn run(path: &Path, args: &AlertsArgs) -> anyhow::Result<ExitCode> {
         }
         Some(AlertsAction::Retry { .. }) => {
             let n = store.requeue_dead(now).await?;
-            println!("{n} dead alert{} requeued", if n == 1 { "" } else { "s" });
+            writeln!(
+                out,
+                "{n} dead alert{} requeued",
+                if n == 1 { "" } else { "s" }
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         None => {
             let rows = store.list_alerts(args.status, args.limit).await?;
             if args.json {
-                println!("{}", serde_json::to_string_pretty(&rows)?);
+                writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
                 return Ok(ExitCode::SUCCESS);
             }
             if rows.is_empty() {
-                println!("no alerts");
+                writeln!(out, "no alerts")?;
             }
-            let time = |t: i64| {
-                chrono::DateTime::from_timestamp(t, 0)
-                    .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-                    .unwrap_or_default()
-            };
+            let time = |t: i64| super::local_time(t).unwrap_or_default();
             for r in rows {
                 let when = match (r.status, r.sent_at, r.next_attempt_at) {
                     (AlertStatus::Sent, Some(t), _) => format!("sent {}", time(t)),
@@ -55,16 +57,18 @@ pub async fn run(path: &Path, args: &AlertsArgs) -> anyhow::Result<ExitCode> {
                     (_, _, Some(t)) => format!("next attempt {}", time(t)),
                     _ => String::new(),
                 };
-                println!(
+                writeln!(
+                    out,
                     "{:>6}  {:<7}  {:<16}  {:<12}  {}  [{}]",
                     r.id, r.status, r.rule, r.notifier, r.title, when
-                );
+                )?;
                 if let Some(e) = &r.last_error {
-                    println!(
+                    writeln!(
+                        out,
                         "        last error ({} attempt{}): {e}",
                         r.attempts,
                         if r.attempts == 1 { "" } else { "s" }
-                    );
+                    )?;
                 }
             }
             Ok(ExitCode::SUCCESS)

@@ -1,5 +1,6 @@
 //! `feedwatch backtest RULE --since D`: runs one configured rule over the items already stored.
 
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -22,7 +23,8 @@ pub async fn run(path: &Path, name: &str, since: Duration, json: bool) -> anyhow
     let since_ts = Utc::now().timestamp() - i64::try_from(since.as_secs()).unwrap_or(i64::MAX / 2);
     let rules = RuleSet::new(vec![rule.query.clone()]);
     let tty = std::io::stdout().is_terminal();
-    let mut out = Vec::new();
+    let mut json_out = Vec::new();
+    let mut out = super::stdout();
     let items = store.items_since(since_ts).await?;
     let mut count = 0;
     for stored in &items {
@@ -43,28 +45,30 @@ pub async fn run(path: &Path, name: &str, since: Duration, json: bool) -> anyhow
         };
         count += 1;
         if json {
-            out.push(serde_json::json!({
+            json_out.push(serde_json::json!({
                 "feed": feed.name, "title": stored.item.title, "link": stored.item.link,
                 "published": stored.item.published, "matched": hit.terms,
             }));
         } else {
             print_hit(
+                &mut out,
                 &stored.item.title,
                 stored.item.link.as_deref(),
                 &format!("  ({})", feed.name),
                 &hit,
                 tty,
-            );
+            )?;
         }
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&json_out)?)?;
     } else {
-        println!(
+        writeln!(
+            out,
             "rule {name:?} would have alerted on {count} of {} stored items from the last {}",
             items.len(),
             humantime::format_duration(since)
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

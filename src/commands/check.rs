@@ -11,7 +11,8 @@ use crate::redact::Redacted;
 
 pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
     let config = Config::load(path)?;
-    print!("{}", summary(&config));
+    // `write!` not `print!`: a closed pipe is an error for `main`, not a panic.
+    std::io::Write::write_all(&mut super::stdout(), summary(&config).as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,10 +1,9 @@
 //! `feedwatch feeds`: each configured feed with its health, schedule and validators.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
-
-use chrono::Utc;
 
 use crate::config::Config;
 use crate::redact::{Redacted, redact_text};
@@ -15,8 +14,9 @@ pub async fn run(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let store = Store::open(&config.storage.path).await?;
     let rows = store.feeds_overview().await?;
     let by_url: BTreeMap<&str, &FeedRow> = rows.iter().map(|r| (r.url.as_str(), r)).collect();
+    let mut out = super::stdout();
     if json {
-        let out: Vec<serde_json::Value> = config
+        let list: Vec<serde_json::Value> = config
             .feeds
             .iter()
             .map(|f| {
@@ -33,17 +33,17 @@ pub async fn run(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
                 v
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
         return Ok(ExitCode::SUCCESS);
     }
     for f in &config.feeds {
-        println!("{}  <{}>", f.name, Redacted::url(&f.url));
+        writeln!(out, "{}  <{}>", f.name, Redacted::url(&f.url))?;
         let Some(r) = by_url.get(f.url.as_str()) else {
-            println!("    never polled");
+            writeln!(out, "    never polled")?;
             continue;
         };
         if let Some(t) = &r.title {
-            println!("    title:        {t}");
+            writeln!(out, "    title:        {t}")?;
         }
         let health = if r.gone_at.is_some() {
             format!("GONE (410 since {}): not polled", when(r.gone_at))
@@ -57,27 +57,28 @@ pub async fn run(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
         } else {
             "ok".to_string()
         };
-        println!("    health:       {health}");
-        println!("    last success: {}", when(r.last_success_at));
-        println!("    next poll:    {}", when(r.next_poll_at));
-        println!(
+        writeln!(out, "    health:       {health}")?;
+        writeln!(out, "    last success: {}", when(r.last_success_at))?;
+        writeln!(out, "    next poll:    {}", when(r.next_poll_at))?;
+        writeln!(
+            out,
             "    items: {}   etag: {}   last-modified: {}",
             r.items,
             if r.has_etag { "yes" } else { "no" },
             if r.has_last_modified { "yes" } else { "no" }
-        );
+        )?;
         if let Some(m) = &r.moved_to {
-            println!(
+            writeln!(
+                out,
                 "    moved permanently to {}: update the config",
                 redact_text(m)
-            );
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn when(t: Option<i64>) -> String {
-    t.and_then(|t| chrono::DateTime::<Utc>::from_timestamp(t, 0))
-        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+    t.and_then(super::local_time)
         .unwrap_or_else(|| "-".to_string())
 }

@@ -11,6 +11,8 @@ pub mod run;
 pub mod send_test;
 pub mod test_rule;
 
+use std::io::{self, Write};
+
 use crate::rules::RuleHit;
 
 /// Text with highlighted ranges marked: bold on a terminal, `*…*` otherwise.
@@ -29,17 +31,57 @@ pub(crate) fn mark(snippet: &str, range: std::ops::Range<usize>, tty: bool) -> S
     }
 }
 
-pub(crate) fn print_hit(title: &str, link: Option<&str>, extra: &str, hit: &RuleHit, tty: bool) {
-    println!("{title}{extra}");
+pub(crate) fn print_hit(
+    out: &mut impl Write,
+    title: &str,
+    link: Option<&str>,
+    extra: &str,
+    hit: &RuleHit,
+    tty: bool,
+) -> io::Result<()> {
+    writeln!(out, "{title}{extra}")?;
     if let Some(l) = link {
-        println!("  {l}");
+        writeln!(out, "  {l}")?;
     }
     for t in &hit.terms {
-        println!(
+        writeln!(
+            out,
             "  {} in {}: {}",
             t.term,
             t.field.name(),
             mark(&t.snippet, t.highlight.clone(), tty)
-        );
+        )?;
     }
+    Ok(())
+}
+
+/// A Unix time for the listings, in the local time zone with its offset
+/// (`2026-11-29 05:49:12 +03:00`): a bare clock time was read as local by some and as UTC by
+/// others. The zone is the machine's, or `TZ` when set (`TZ=UTC feedwatch alerts`). `None` for
+/// a time out of chrono's range.
+pub(crate) fn local_time(unix: i64) -> Option<String> {
+    let t = chrono::DateTime::from_timestamp(unix, 0)?;
+    Some(
+        t.with_timezone(&chrono::Local)
+            .format("%Y-%m-%d %H:%M:%S %:z")
+            .to_string(),
+    )
+}
+
+/// Standard output for a command's listing. Commands write through it with `?` rather than
+/// `println!` (which panics, exit 101, when the reader has gone, as in `feedwatch feeds | head
+/// -1`): the write error reaches `main`, which ends quietly on a closed pipe (see
+/// [`is_closed_pipe`]).
+pub(crate) fn stdout() -> io::StdoutLock<'static> {
+    io::stdout().lock()
+}
+
+/// Whether a command failed only because whoever read its standard output stopped reading
+/// (`EPIPE`): Unix tools end quietly then. Rust ignores SIGPIPE, so the closed pipe arrives as
+/// this error from the first write after it; commands return it unwrapped (`writeln!(…)?`), so
+/// the top of the chain is the `io::Error` itself, while a broken connection to a server is
+/// always reported with context on top and stays an error.
+pub fn is_closed_pipe(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<io::Error>()
+        .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
 }

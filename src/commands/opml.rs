@@ -1,11 +1,13 @@
 //! `feedwatch import-opml` and `export-opml`: feeds from and to other readers.
 
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
 
 use crate::config::Config;
+use crate::redact::Redacted;
 
 pub fn import(path: &Path, file: &Path, output: Option<&Path>) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
@@ -16,19 +18,30 @@ pub fn import(path: &Path, file: &Path, output: Option<&Path>) -> anyhow::Result
     };
     let mut feeds = crate::opml::parse_opml(&text)
         .with_context(|| format!("cannot read {} as OPML", file.display()))?;
-    // Leave out what the config already has (when there is a config to compare with).
-    let existing: Vec<String> = Config::load(path)
-        .map(|c| c.feeds.iter().map(|f| f.url.to_string()).collect())
+    // Leave out what the config already has (when there is a config to compare with), and
+    // keep its names: an imported name that is taken gets a number.
+    let (existing, names): (Vec<String>, Vec<String>) = Config::load(path)
+        .map(|c| {
+            let urls = c.feeds.iter().map(|f| f.url.to_string()).collect();
+            (urls, c.feeds.into_iter().map(|f| f.name).collect())
+        })
         .unwrap_or_default();
     let total = feeds.len();
+    let mut invalid = 0;
     feeds.retain(|f| {
-        let normalized = url::Url::parse(&f.url)
-            .map(|u| u.to_string())
-            .unwrap_or_default();
-        !existing.contains(&normalized)
+        let Some(url) = checked_url(f) else {
+            invalid += 1;
+            return false;
+        };
+        !existing.iter().any(|e| e == url.as_str())
     });
-    let toml = crate::opml::to_toml_feeds(&feeds);
-    let skipped = total - feeds.len();
+    let toml = crate::opml::to_toml_feeds(&feeds, &names);
+    let skipped = total - invalid - feeds.len();
+    let skipped = if invalid > 0 {
+        format!("{skipped} already configured, {invalid} invalid skipped")
+    } else {
+        format!("{skipped} already configured")
+    };
     match output {
         Some(out) => {
             if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -38,21 +51,42 @@ pub fn import(path: &Path, file: &Path, output: Option<&Path>) -> anyhow::Result
             std::fs::write(out, &toml)
                 .with_context(|| format!("cannot write {}", out.display()))?;
             eprintln!(
-                "wrote {} feed(s) to {} ({skipped} already configured); include it with include = [\"{}\"] and run `feedwatch check`",
+                "wrote {} feed(s) to {} ({skipped}); include it with include = [\"{}\"] and run `feedwatch check`",
                 feeds.len(),
                 out.display(),
                 out.display()
             );
         }
         None => {
-            print!("{toml}");
-            eprintln!(
-                "{} feed(s) to add ({skipped} already configured)",
-                feeds.len()
-            );
+            super::stdout().write_all(toml.as_bytes())?;
+            eprintln!("{} feed(s) to add ({skipped})", feeds.len());
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The entry's URL if the config would accept it; otherwise says on stderr which entry is
+/// skipped and why. The text of an unparseable URL is not echoed (as in config errors: which
+/// part of it is a secret cannot be known); the entry's name points at it.
+fn checked_url(f: &crate::opml::OpmlFeed) -> Option<url::Url> {
+    let entry = match &f.name {
+        Some(name) => format!("{name:?}"),
+        None => "without a name".to_string(),
+    };
+    match url::Url::parse(f.url.trim()) {
+        Ok(url) if crate::config::fetchable(&url) => Some(url),
+        Ok(url) => {
+            eprintln!(
+                "skipped the entry {entry}: {} is not an http:// or https:// URL with a host",
+                Redacted::url(&url)
+            );
+            None
+        }
+        Err(e) => {
+            eprintln!("skipped the entry {entry}: invalid URL ({e})");
+            None
+        }
+    }
 }
 
 pub fn export(path: &Path) -> anyhow::Result<ExitCode> {
@@ -66,6 +100,6 @@ pub fn export(path: &Path) -> anyhow::Result<ExitCode> {
             tags: f.tags.clone(),
         })
         .collect();
-    print!("{}", crate::opml::to_opml(&feeds, "feedwatch feeds"));
+    super::stdout().write_all(crate::opml::to_opml(&feeds, "feedwatch feeds").as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }

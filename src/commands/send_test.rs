@@ -1,6 +1,7 @@
 //! `feedwatch send-test NOTIFIER`: sends a sample alert through one notifier and explains a
 //! failure with a hint.
 
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -62,15 +63,16 @@ pub async fn run(path: &Path, name: &str) -> anyhow::Result<ExitCode> {
     let notifier = Notifier::from_config(cfg, &config.poll.user_agent)
         .with_context(|| format!("cannot set up notifier {name:?}"))?;
     let alert = sample_alert(name);
+    let mut out = super::stdout();
     match notifier.send(&alert, Utc::now().timestamp()).await {
         Ok(d) => {
-            println!("{name}: delivered; the server answered: {}", d.detail);
+            writeln!(out, "{name}: delivered; the server answered: {}", d.detail)?;
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            println!("{name}: NOT delivered: {}", error_chain(&e));
+            writeln!(out, "{name}: NOT delivered: {}", error_chain(&e))?;
             if let Some(h) = notifier.hint(&e) {
-                println!("hint: {h}");
+                writeln!(out, "hint: {h}")?;
             }
             Ok(ExitCode::FAILURE)
         }

@@ -1,6 +1,7 @@
 //! `feedwatch test-rule QUERY --file F | --url U`: parses one feed and shows which items a
 //! query matches, with the matched terms highlighted.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -51,6 +52,7 @@ pub async fn run(args: &TestRuleArgs) -> anyhow::Result<ExitCode> {
     let rules = RuleSet::new(vec![query]);
     let tty = std::io::stdout().is_terminal();
     let mut json = Vec::new();
+    let mut out = super::stdout();
     let mut count = 0;
     for item in &feed.items {
         let doc = crate::pipeline::document(item, &feed_name);
@@ -64,13 +66,13 @@ pub async fn run(args: &TestRuleArgs) -> anyhow::Result<ExitCode> {
                 "matched": hit.terms,
             }));
         } else {
-            print_hit(&item.title, item.link.as_deref(), "", &hit, tty);
+            print_hit(&mut out, &item.title, item.link.as_deref(), "", &hit, tty)?;
         }
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&json)?)?;
     } else {
-        println!("{count} of {} items matched", feed.items.len());
+        writeln!(out, "{count} of {} items matched", feed.items.len())?;
     }
     Ok(if count > 0 {
         ExitCode::SUCCESS

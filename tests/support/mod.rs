@@ -528,12 +528,26 @@ pub struct Run {
 
 /// Runs the real binary with `args`, bounded by a timeout.
 pub async fn feedwatch(args: &[&str]) -> Run {
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"))
-        .args(args)
+    feedwatch_with(args, &[], None).await
+}
+
+/// [`feedwatch`] with more environment variables, and standard output sent to `stdout` instead
+/// of captured when given (then `Run::stdout` is empty).
+pub async fn feedwatch_with(
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdout: Option<std::process::Stdio>,
+) -> Run {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"));
+    cmd.args(args)
         .env_remove("FEEDWATCH_CONFIG")
         .env_remove("RUST_LOG")
-        .kill_on_drop(true)
-        .output();
+        .envs(env.iter().copied())
+        .kill_on_drop(true);
+    if let Some(out) = stdout {
+        cmd.stdout(out);
+    }
+    let child = cmd.output();
     let out = tokio::time::timeout(Duration::from_secs(60), child)
         .await
         .expect("feedwatch finished within 60 s")
