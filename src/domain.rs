@@ -344,6 +344,15 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
+/// Whether two tags are the same tag. Tags are case-insensitive everywhere (`tag:russia`
+/// selects a feed tagged "Russia", as OPML folder names are typed by people): compared by their
+/// lowercase forms, char by char so nothing is allocated on the config's hot loop.
+pub fn same_tag(a: &str, b: &str) -> bool {
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .eq(b.chars().flat_map(char::to_lowercase))
+}
+
 /// Builders for tests of the stages that store and deliver items and alerts.
 /// A link with its fragment and tracking parameters (`utm_*`, `fbclid`, `gclid`) removed, so
 /// the same story gets the same key however it was linked.

@@ -18,6 +18,7 @@ use quick_xml::XmlVersion;
 use quick_xml::events::{BytesStart, Event};
 use serde::Serialize;
 
+use crate::domain::same_tag;
 use crate::text::collapse_whitespace;
 
 /// One subscription read from or written to OPML.
@@ -204,7 +205,7 @@ fn folders(stack: &[Frame]) -> Vec<String> {
     let mut tags: Vec<String> = Vec::new();
     for frame in stack {
         if let Frame::Outlines(Some(name)) = frame
-            && !tags.contains(name)
+            && !tags.iter().any(|t| same_tag(t, name))
         {
             tags.push(name.clone());
         }
@@ -223,7 +224,7 @@ fn add_feed(
         Some(&i) => {
             let feed = &mut feeds[i];
             for tag in tags {
-                if !feed.tags.contains(&tag) {
+                if !feed.tags.iter().any(|t| same_tag(t, &tag)) {
                     feed.tags.push(tag);
                 }
             }
@@ -272,7 +273,7 @@ pub fn to_opml(feeds: &[OpmlFeed], title: &str) -> String {
     }
     let mut tags: Vec<&str> = Vec::new();
     for tag in feeds.iter().flat_map(|f| &f.tags) {
-        if !tags.contains(&tag.as_str()) {
+        if !tags.iter().any(|t| same_tag(t, tag)) {
             tags.push(tag);
         }
     }
@@ -281,7 +282,10 @@ pub fn to_opml(feeds: &[OpmlFeed], title: &str) -> String {
         out.push_str(&format!(
             "    <outline text=\"{tag_xml}\" title=\"{tag_xml}\">\n"
         ));
-        for feed in feeds.iter().filter(|f| f.tags.iter().any(|t| t == tag)) {
+        for feed in feeds
+            .iter()
+            .filter(|f| f.tags.iter().any(|t| same_tag(t, tag)))
+        {
             push_outline(&mut out, feed, "      ");
         }
         out.push_str("    </outline>\n");
@@ -333,40 +337,34 @@ struct TomlFeeds<'a> {
 /// Writes feeds as `[[feed]]` tables (`url`, `name`, `tags`) to append to a config file; empty
 /// for no feeds.
 ///
-/// The config requires unique names, and a feed without one is named after its host, so names
-/// are made unique here: a feed whose (given or host) name is already taken gets `" (2)"`,
-/// `" (3)"`, … appended. URLs are expected to be unique already, as [`parse_opml`] returns them.
-pub fn to_toml_feeds(feeds: &[OpmlFeed]) -> String {
-    let mut taken: Vec<String> = Vec::new();
+/// The config requires unique names, so a given name already `taken` (by a configured feed, or
+/// an earlier one here) gets `" (2)"`, `" (3)"`, … appended. A feed without a name is left
+/// without one: the config gives it a readable default that is unique even among feeds of one
+/// host. URLs are expected to be unique already, as [`parse_opml`] returns them.
+pub fn to_toml_feeds(feeds: &[OpmlFeed], taken: &[String]) -> String {
+    let mut taken: Vec<String> = taken.to_vec();
     let feed = feeds
         .iter()
         .map(|f| {
-            let effective = f.name.clone().unwrap_or_else(|| default_name(&f.url));
-            let mut unique = effective.clone();
-            let mut n = 2;
-            while taken.contains(&unique) {
-                unique = format!("{effective} ({n})");
-                n += 1;
-            }
-            taken.push(unique.clone());
+            let name = f.name.as_ref().map(|given| {
+                let mut unique = given.clone();
+                let mut n = 2;
+                while taken.contains(&unique) {
+                    unique = format!("{given} ({n})");
+                    n += 1;
+                }
+                taken.push(unique.clone());
+                unique
+            });
             TomlFeed {
                 url: &f.url,
-                // Leave the name out when the config's own default gives the same one.
-                name: (f.name.is_some() || unique != effective).then_some(unique),
+                name,
                 tags: &f.tags,
             }
         })
         .collect();
     toml::to_string(&TomlFeeds { feed })
         .expect("tables of strings and arrays of strings always serialize to TOML")
-}
-
-/// The name `config` gives a feed without one: the URL's host.
-fn default_name(url: &str) -> String {
-    url::Url::parse(url.trim())
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_string))
-        .unwrap_or_else(|| url.to_string())
 }
 
 #[cfg(test)]
@@ -604,7 +602,7 @@ mod tests {
             ),
             feed("https://example.org/a.xml", None, &[]),
         ];
-        let text = to_toml_feeds(&feeds);
+        let text = to_toml_feeds(&feeds, &[]);
         let parsed: toml::Table = toml::from_str(&text).expect("valid TOML");
         let tables = parsed["feed"].as_array().expect("[[feed]] array");
         assert_eq!(tables.len(), 2);
@@ -638,8 +636,11 @@ mod tests {
             feed("https://a.example/3", None, &[]),
             feed("https://a.example/4", None, &[]),
             feed("https://a.example/5", Some("News"), &[]),
+            feed("https://a.example/6", Some("Configured"), &[]),
         ];
-        let parsed: toml::Table = toml::from_str(&to_toml_feeds(&feeds)).expect("valid TOML");
+        let taken = ["Configured".to_string()];
+        let parsed: toml::Table =
+            toml::from_str(&to_toml_feeds(&feeds, &taken)).expect("valid TOML");
         let names: Vec<Option<&str>> = parsed["feed"]
             .as_array()
             .expect("[[feed]] array")
@@ -651,16 +652,18 @@ mod tests {
             [
                 Some("News"),
                 Some("News (2)"),
-                None, // the config names it "a.example"
-                Some("a.example (2)"),
+                // The config names these two "a.example/3" and "a.example/4".
+                None,
+                None,
                 Some("News (3)"),
+                Some("Configured (2)"),
             ]
         );
     }
 
     #[test]
     fn no_feeds_is_an_empty_snippet() {
-        assert_eq!(to_toml_feeds(&[]), "");
+        assert_eq!(to_toml_feeds(&[], &[]), "");
     }
 
     proptest::proptest! {

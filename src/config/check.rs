@@ -2,7 +2,7 @@
 //! secrets read from their files, queries compiled, rules' feeds and notifiers resolved. One
 //! pass over the typed values that reports each problem at the value it is about.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -131,13 +131,18 @@ fn check(cx: &Cx<'_>, raw: &RawConfig, included: &[Lenient<RawIncluded>]) -> Opt
     let raw_feeds = tables(&raw.feed).chain(included.clone().flat_map(|i| tables(&i.feed)));
     let raw_rules = tables(&raw.rule).chain(included.flat_map(|i| tables(&i.rule)));
 
-    let mut feeds: Vec<Feed> = Vec::new();
-    let mut seen = SeenFeeds::default();
+    let mut built: Vec<(usize, &Lenient<RawFeed>, Feed)> = Vec::new();
     for (i, raw_feed) in raw_feeds.enumerate() {
         if let Some(feed) = self::feed(cx, raw_feed, default_interval) {
-            duplicate_feed(cx, raw_feed, &feed, i, &mut seen);
-            feeds.push(feed);
+            built.push((i, raw_feed, feed));
         }
+    }
+    default_names(&mut built);
+    let mut feeds: Vec<Feed> = Vec::with_capacity(built.len());
+    let mut seen = SeenFeeds::default();
+    for (i, raw_feed, feed) in built {
+        duplicate_feed(cx, raw_feed, &feed, i, &mut seen);
+        feeds.push(feed);
     }
 
     let named = raw.notify.get().map(|n| n.0.as_slice()).unwrap_or_default();
@@ -339,7 +344,7 @@ fn single_line(s: &str) -> bool {
 fn http_url(cx: &Cx<'_>, v: &Lenient<String>, unsupported: impl Fn(&Url) -> String) -> Option<Url> {
     let u = v.get()?;
     match Url::parse(u.trim()) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Some(url),
+        Ok(url) if super::fetchable(&url) => Some(url),
         Ok(url) => {
             cx.err(v, unsupported(&url));
             None
@@ -389,6 +394,55 @@ fn feed(cx: &Cx<'_>, raw: &Lenient<RawFeed>, default_interval: Duration) -> Opti
     })
 }
 
+/// Names the feeds written without a `name`, readably and uniquely (issue 12: several feeds of
+/// one site should not need invented names). A feed is named after its host, as it always was
+/// (so rules selecting a feed by that name keep working) when no other unnamed feed shares the
+/// host; otherwise after its URL without the scheme (`example.org/world/rss`, query values
+/// masked as everywhere a feed URL is shown); and when even that is shared (`http://` and
+/// `https://`, or query values only) it is numbered in file order (`example.org/rss (2)`).
+/// A default name never takes an explicit `name` of another feed. Only the display name
+/// changes: the database knows a feed by its URL, so renaming loses none of its state.
+fn default_names(feeds: &mut [(usize, &Lenient<RawFeed>, Feed)]) {
+    let unnamed =
+        |raw: &Lenient<RawFeed>| raw.get().is_some_and(|f| matches!(f.name, Lenient::Absent));
+    let explicit: HashSet<String> = (feeds.iter())
+        .filter(|(_, raw, _)| !unnamed(raw))
+        .map(|(_, _, f)| f.name.clone())
+        .collect();
+    let mut pending: Vec<usize> = (0..feeds.len()).filter(|&k| unnamed(feeds[k].1)).collect();
+    let forms: [fn(&Url) -> String; 2] = [
+        |url| url.host_str().unwrap_or(url.as_str()).to_string(),
+        |url| {
+            let shown = Redacted::url(url).to_string();
+            let rest = shown.split_once("://").map_or(shown.as_str(), |(_, r)| r);
+            rest.trim_end_matches('/').to_string()
+        },
+    ];
+    for form in forms {
+        let names: Vec<String> = pending.iter().map(|&k| form(&feeds[k].2.url)).collect();
+        let mut uses: HashMap<&str, usize> = HashMap::new();
+        for n in &names {
+            *uses.entry(n).or_default() += 1;
+        }
+        let mut next = Vec::new();
+        for (&k, name) in pending.iter().zip(&names) {
+            if uses[name.as_str()] == 1 && !explicit.contains(name) {
+                feeds[k].2.name = name.clone();
+            } else {
+                next.push(k);
+            }
+        }
+        pending = next;
+    }
+    let mut numbers: HashMap<String, usize> = HashMap::new();
+    for k in pending {
+        let base = forms[1](&feeds[k].2.url);
+        let n = numbers.entry(base.clone()).or_default();
+        *n += 1;
+        feeds[k].2.name = format!("{base} ({n})");
+    }
+}
+
 /// The latest feed (by its index in the file) with each URL and each name seen so far. A map,
 /// not a scan of the earlier feeds: with 10,000 feeds a scan compared 50 million pairs on every
 /// load (it dominated `once`'s CPU in the farm benchmark).
@@ -420,10 +474,7 @@ fn duplicate_feed(
         let name = &feed.name;
         let problem = format!("duplicate feed name {name:?} (also feed[{first}]");
         match f.name {
-            Lenient::Absent => cx.err(
-                raw,
-                format!("{problem}; a feed is named after its URL's host unless it has a `name`)"),
-            ),
+            Lenient::Absent => cx.err(raw, format!("{problem}; give the feed a `name`)")),
             _ => cx.err(&f.name, format!("{problem})")),
         }
     }
@@ -534,7 +585,7 @@ fn rule(
 /// Does a rule's `feeds` selector pick this feed? Names, URLs and `tag:NAME`.
 fn selects(selector: &str, feed: &Feed) -> bool {
     if let Some(tag) = selector.strip_prefix("tag:") {
-        return feed.tags.iter().any(|t| t == tag);
+        return feed.tags.iter().any(|t| crate::domain::same_tag(t, tag));
     }
     feed.name == selector || Url::parse(selector).is_ok_and(|u| u == feed.url)
 }

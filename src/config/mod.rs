@@ -221,12 +221,20 @@ pub struct Poll {
     pub proxy: Option<Url>,
 }
 
+/// Whether a URL is one feedwatch fetches: `http://` or `https://` with a host. The config
+/// rejects any other, and `import-opml` skips any other rather than write it into a file the
+/// config then refuses.
+pub fn fetchable(url: &Url) -> bool {
+    matches!(url.scheme(), "http" | "https") && url.host().is_some()
+}
+
 /// One `[[feed]]`.
 #[derive(Debug, Clone)]
 pub struct Feed {
     /// The feed URL; also its identity in the database.
     pub url: Url,
-    /// Display name (defaults to the URL's host).
+    /// Display name; without a `name`, the URL's host, or more of the URL when other unnamed
+    /// feeds share the host (see `check::default_names`).
     pub name: String,
     /// Polling interval for this feed.
     pub interval: Duration,

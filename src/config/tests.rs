@@ -616,3 +616,87 @@ fn a_key_placeholder_in_a_value_is_reported_as_written() {
     let p = problems(&text);
     assert!(p[0].message.contains("placeholder {key}"), "{p:#?}");
 }
+
+#[test]
+fn feeds_without_names_get_unique_readable_names() {
+    // (case, feeds as `url` or `url|name`, the names they get)
+    let cases: &[(&str, &[&str], &[&str])] = &[
+        (
+            "one feed per host keeps the host",
+            &["https://example.org/rss", "https://lenta.ru/rss"],
+            &["example.org", "lenta.ru"],
+        ),
+        (
+            "feeds of one host get their paths",
+            &[
+                "https://example.org/world/rss",
+                "https://example.org/tech/rss/",
+                "https://lenta.ru/rss",
+            ],
+            &["example.org/world/rss", "example.org/tech/rss", "lenta.ru"],
+        ),
+        (
+            "a port tells two sites on one host apart",
+            &["http://127.0.0.1:8080/rss", "http://127.0.0.1:8081/rss"],
+            &["127.0.0.1:8080/rss", "127.0.0.1:8081/rss"],
+        ),
+        (
+            "query values stay hidden and numbers break the tie",
+            &[
+                "https://example.org/rss?token=abc",
+                "https://example.org/rss?token=xyz",
+                "http://example.org/rss?token=abc",
+            ],
+            &[
+                "example.org/rss?token=*** (1)",
+                "example.org/rss?token=*** (2)",
+                "example.org/rss?token=*** (3)",
+            ],
+        ),
+        (
+            "an explicit name is never taken by a default",
+            &["https://example.org/rss", "https://other.org/a|example.org"],
+            &["example.org/rss", "example.org"],
+        ),
+    ];
+    for (case, feeds, names) in cases {
+        let mut text = String::new();
+        for f in *feeds {
+            let (url, name) = f.split_once('|').unwrap_or((f, ""));
+            text.push_str(&format!("[[feed]]\nurl = \"{url}\"\n"));
+            if !name.is_empty() {
+                text.push_str(&format!("name = \"{name}\"\n"));
+            }
+        }
+        let got: Vec<String> = ok(&text).feeds.into_iter().map(|f| f.name).collect();
+        assert_eq!(&got, names, "{case}");
+    }
+}
+
+#[test]
+fn explicit_duplicate_feed_names_stay_an_error() {
+    let p = problems(
+        "[[feed]]\nurl = \"https://a.org/rss\"\nname = \"News\"\n\
+         [[feed]]\nurl = \"https://b.org/rss\"\nname = \"News\"\n",
+    );
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert!(
+        p[0].message.contains("duplicate feed name \"News\""),
+        "{p:#?}"
+    );
+}
+
+#[test]
+fn tags_select_whatever_their_case() {
+    let mut text = String::new();
+    for (host, tag) in [("a.org", "Russia"), ("b.org", "РОССИЯ"), ("c.org", "news")] {
+        text.push_str(&format!(
+            "[[feed]]\nurl = \"https://{host}/rss\"\ntags = [\"{tag}\"]\n"
+        ));
+    }
+    text.push_str(
+        "[[rule]]\nname = \"r\"\nquery = \"Kabulov\"\nfeeds = [\"tag:russia\", \"tag:россия\"]\n\
+         [notify.console]\ntype = \"stdout\"\n",
+    );
+    assert_eq!(ok(&text).rules[0].feeds, [0, 1]);
+}
