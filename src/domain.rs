@@ -134,16 +134,130 @@ pub const ALERT_SNIPPET_CHARS: usize = 1000;
 /// link leads nowhere, and one this long is a `data:` blob, not a page.
 pub const ALERT_LINK_BYTES: usize = 8 * 1024;
 
-/// Everything a notifier needs to tell the user about one match. Stored as JSON in the outbox
-/// row so delivery never has to look at feeds or items again. Built through
-/// [`AlertPayload::clipped`], so an alert stays small whatever the feed sends.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AlertPayload {
+/// One matched term of a rule and the excerpt it was found in.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TermSnippet {
+    /// The term as written in the query.
+    pub term: String,
+    /// About 120 chars of the item's text around the first occurrence.
+    pub snippet: String,
+    /// Byte ranges inside `snippet` to highlight: this term's occurrence, and those of the
+    /// rule's other terms found in the same excerpt.
+    #[serde(default)]
+    pub highlights: Vec<(usize, usize)>,
+}
+
+/// One rule that matched a story, and every term of it that matched.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RuleMatch {
     /// Rule name.
     pub rule: String,
     /// The rule's query as written.
     pub query: String,
-    /// The terms that matched, as written in the query.
+    /// Each matched term with its excerpt, in the order the matcher reported them.
+    pub terms: Vec<TermSnippet>,
+}
+
+impl RuleMatch {
+    /// The matched terms, each once, as written in the query.
+    pub fn matched(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for t in &self.terms {
+            if !out.contains(&t.term) {
+                out.push(t.term.clone());
+            }
+        }
+        out
+    }
+
+    /// The excerpts to show, each once: terms found in the same excerpt share one line, with
+    /// every highlight. Out-of-range highlights are dropped (the payload is read back from
+    /// the database, not trusted).
+    pub fn excerpts(&self) -> Vec<Excerpt<'_>> {
+        let mut out: Vec<Excerpt<'_>> = Vec::new();
+        for t in self.terms.iter().filter(|t| !t.snippet.is_empty()) {
+            match out.iter_mut().find(|e| e.text == t.snippet) {
+                Some(e) => {
+                    e.terms.push(&t.term);
+                    e.highlights.extend(t.highlights.iter().copied());
+                }
+                None => out.push(Excerpt {
+                    text: &t.snippet,
+                    terms: vec![&t.term],
+                    highlights: t.highlights.clone(),
+                }),
+            }
+        }
+        out
+    }
+}
+
+/// One excerpt of a story as a notifier shows it: the text, the terms found in it, and where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Excerpt<'a> {
+    /// The excerpt.
+    pub text: &'a str,
+    /// The terms that matched in it, as written in the query.
+    pub terms: Vec<&'a str>,
+    /// Byte ranges to highlight.
+    pub highlights: Vec<(usize, usize)>,
+}
+
+impl<'a> Excerpt<'a> {
+    /// The text split into (text, highlighted) runs.
+    pub fn runs(&self) -> Vec<(&'a str, bool)> {
+        highlight_runs(self.text, &self.highlights)
+    }
+}
+
+/// Another feed that carried the same story (the alert names it instead of alerting again).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Source {
+    /// Feed display name.
+    pub feed_name: String,
+    /// Feed URL (credentials masked).
+    pub feed_url: String,
+    /// The title that feed gave the story.
+    pub title: String,
+    /// That feed's link to the story.
+    pub link: Option<String>,
+}
+
+/// How a notifier's alerts are grouped (`group = …` on a notifier).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Grouping {
+    /// `group = "story"` (the default): one alert per story, listing every rule that matched.
+    #[default]
+    Story,
+    /// `group = "rule"`: one alert per story and rule, for people who file mail by rule.
+    Rule,
+}
+
+impl Grouping {
+    /// The config value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Grouping::Story => "story",
+            Grouping::Rule => "rule",
+        }
+    }
+}
+
+/// Everything a notifier needs to tell the user about one story. Stored as JSON in the outbox
+/// row so delivery never has to look at feeds or items again. Built through
+/// [`AlertPayload::clipped`], so an alert stays small whatever the feed sends.
+///
+/// `rule`, `query`, `matched`, `snippet` and `highlights` are the first rule's (all an alert
+/// had before alerts were grouped by story, and what feed-health alerts still use); `rules`
+/// holds every rule that matched, and is empty in alerts stored by older versions.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AlertPayload {
+    /// Rule name (the first rule's, when several matched).
+    pub rule: String,
+    /// The rule's query as written.
+    pub query: String,
+    /// The terms that matched, as written in the query (every rule's).
     pub matched: Vec<String>,
     /// Feed display name.
     pub feed_name: String,
@@ -160,9 +274,15 @@ pub struct AlertPayload {
     /// Byte ranges of matched terms inside `snippet`, for highlighting.
     #[serde(default)]
     pub highlights: Vec<(usize, usize)>,
-    /// The item's plain-text summary (for webhooks), at most a few hundred characters.
+    /// The item's plain-text summary (its lead), at most a few hundred characters.
     #[serde(default)]
     pub summary: String,
+    /// Every rule that matched the story, with its terms and excerpts (empty: only `rule`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<RuleMatch>,
+    /// Other feeds that carried the story after it was queued.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<Source>,
 }
 
 impl AlertPayload {
@@ -174,6 +294,11 @@ impl AlertPayload {
         clip_chars(&mut self.summary, ALERT_SUMMARY_CHARS);
         if let Some(kept) = clip_chars(&mut self.snippet, ALERT_SNIPPET_CHARS) {
             self.highlights.retain(|&(_, end)| end <= kept);
+        }
+        for t in self.rules.iter_mut().flat_map(|r| r.terms.iter_mut()) {
+            if let Some(kept) = clip_chars(&mut t.snippet, ALERT_SNIPPET_CHARS) {
+                t.highlights.retain(|&(_, end)| end <= kept);
+            }
         }
         if self
             .link
@@ -198,35 +323,121 @@ impl AlertPayload {
     /// The snippet split into (text, highlighted) runs; out-of-range or overlapping highlights
     /// are ignored rather than trusted.
     pub fn snippet_runs(&self) -> Vec<(&str, bool)> {
-        let mut ranges: Vec<(usize, usize)> = self
-            .highlights
-            .iter()
-            .copied()
-            .filter(|&(a, b)| {
-                a < b
-                    && b <= self.snippet.len()
-                    && self.snippet.is_char_boundary(a)
-                    && self.snippet.is_char_boundary(b)
-            })
-            .collect();
-        ranges.sort_unstable();
-        let mut out = Vec::new();
-        let mut pos = 0;
-        for (a, b) in ranges {
-            if a < pos {
-                continue;
-            }
-            if a > pos {
-                out.push((&self.snippet[pos..a], false));
-            }
-            out.push((&self.snippet[a..b], true));
-            pos = b;
-        }
-        if pos < self.snippet.len() {
-            out.push((&self.snippet[pos..], false));
-        }
-        out
+        highlight_runs(&self.snippet, &self.highlights)
     }
+
+    /// Every rule that matched, with its terms: `rules`, or for an alert stored before alerts
+    /// were grouped by story (and feed-health alerts) the one rule it names.
+    pub fn rule_matches(&self) -> Vec<RuleMatch> {
+        if !self.rules.is_empty() {
+            return self.rules.clone();
+        }
+        let terms = if self.snippet.is_empty() && self.matched.is_empty() {
+            Vec::new()
+        } else {
+            vec![TermSnippet {
+                term: self.matched.join(", "),
+                snippet: self.snippet.clone(),
+                highlights: self.highlights.clone(),
+            }]
+        };
+        vec![RuleMatch {
+            rule: self.rule.clone(),
+            query: self.query.clone(),
+            terms,
+        }]
+    }
+
+    /// The names of the rules that matched, in order.
+    pub fn rule_names(&self) -> Vec<&str> {
+        if self.rules.is_empty() {
+            vec![self.rule.as_str()]
+        } else {
+            self.rules.iter().map(|r| r.rule.as_str()).collect()
+        }
+    }
+
+    /// The payload for one story matched by `rules` (at least one; the first fills the
+    /// single-rule fields). Not yet clipped.
+    pub fn for_rules(base: AlertPayload, rules: Vec<RuleMatch>) -> AlertPayload {
+        let mut p = base;
+        if let Some(first) = rules.first() {
+            p.rule = first.rule.clone();
+            p.query = first.query.clone();
+            if let Some(t) = first.terms.first() {
+                p.snippet = t.snippet.clone();
+                p.highlights = t.highlights.clone();
+            }
+        }
+        p.matched = Vec::new();
+        for term in rules.iter().flat_map(RuleMatch::matched) {
+            if !p.matched.contains(&term) {
+                p.matched.push(term);
+            }
+        }
+        p.rules = rules;
+        p
+    }
+
+    /// Adds what `other` (the same story, matched again: by other rules, or in another feed)
+    /// knows that this alert does not: its rules, and its feed as another source. Returns
+    /// whether anything was added.
+    pub fn absorb(&mut self, other: &AlertPayload) -> bool {
+        let mut rules = self.rule_matches();
+        let before = (rules.len(), self.sources.len());
+        for r in other.rule_matches() {
+            if !rules.iter().any(|have| have.rule == r.rule) {
+                rules.push(r);
+            }
+        }
+        let source = Source {
+            feed_name: other.feed_name.clone(),
+            feed_url: other.feed_url.clone(),
+            title: other.title.clone(),
+            link: other.link.clone(),
+        };
+        let known = other.feed_url == self.feed_url
+            || self.sources.iter().any(|s| s.feed_url == source.feed_url);
+        if !known {
+            self.sources.push(source);
+        }
+        let changed = (rules.len(), self.sources.len()) != before;
+        if changed {
+            let sources = std::mem::take(&mut self.sources);
+            *self = AlertPayload::for_rules(self.clone(), rules);
+            self.sources = sources;
+        }
+        changed
+    }
+}
+
+/// `text` split into (text, highlighted) runs; out-of-range or overlapping highlights are
+/// ignored rather than trusted.
+fn highlight_runs<'a>(text: &'a str, highlights: &[(usize, usize)]) -> Vec<(&'a str, bool)> {
+    let mut ranges: Vec<(usize, usize)> = highlights
+        .iter()
+        .copied()
+        .filter(|&(a, b)| {
+            a < b && b <= text.len() && text.is_char_boundary(a) && text.is_char_boundary(b)
+        })
+        .collect();
+    ranges.sort_unstable();
+    let mut out = Vec::new();
+    let mut pos = 0;
+    for (a, b) in ranges {
+        if a < pos {
+            continue;
+        }
+        if a > pos {
+            out.push((&text[pos..a], false));
+        }
+        out.push((&text[a..b], true));
+        pos = b;
+    }
+    if pos < text.len() {
+        out.push((&text[pos..], false));
+    }
+    out
 }
 
 /// Cuts `s` to `max` chars, the last being `…`, when it is longer. Returns the byte length of
@@ -324,6 +535,8 @@ pub struct NewAlert {
     pub story: String,
     /// Digest schedule label when this alert waits for a digest instead of going out alone.
     pub digest: Option<String>,
+    /// One alert for the story (with every rule in `payload.rules`), or one per rule.
+    pub grouping: Grouping,
     /// What to say.
     pub payload: AlertPayload,
 }
@@ -410,6 +623,7 @@ pub(crate) mod fixtures {
             notifier: notifier.to_string(),
             story: format!("story-{item}"),
             digest: None,
+            grouping: super::Grouping::Story,
             payload: AlertPayload {
                 rule: "r".into(),
                 query: "q".into(),
@@ -422,6 +636,8 @@ pub(crate) mod fixtures {
                 snippet: String::new(),
                 highlights: vec![],
                 summary: String::new(),
+                rules: vec![],
+                sources: vec![],
             },
         }
     }

@@ -14,9 +14,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, DigestSchedule, Feed};
+use std::collections::HashSet;
+
+use crate::config::{Config, DigestSchedule, Feed, Rule};
 pub use crate::domain::error_chain;
-use crate::domain::{AlertPayload, Item, NewAlert, canonical_link};
+use crate::domain::{
+    AlertPayload, Grouping, Item, NewAlert, RuleMatch, TermSnippet, canonical_link,
+};
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Hints, RequestOptions, Validators};
 use crate::parse::{ParseError, ParsedFeed, parse_feed_within, rekey_by_link};
 use crate::redact::Redacted;
@@ -310,8 +314,7 @@ impl Engine {
             link: Some(Redacted::url(&cfg.url).to_string()),
             published: None,
             snippet: detail,
-            highlights: Vec::new(),
-            summary: String::new(),
+            ..AlertPayload::default()
         }
         .clipped();
         self.config
@@ -322,6 +325,8 @@ impl Engine {
                 notifier: n.clone(),
                 story: story.clone(),
                 digest: None,
+                // About a feed, not a story: stored under its own name, as a rule's would be.
+                grouping: Grouping::Rule,
                 payload: payload.clone(),
             })
             .collect()
@@ -532,9 +537,11 @@ impl Engine {
         ))
     }
 
-    /// The alerts one item triggers: each matching enabled rule that watches this feed, once
-    /// per notifier of that rule. Alerts go into a digest when the rule or the notifier asks
-    /// for one, or when the rule's `max_per_hour` flood guard is exceeded.
+    /// The alerts one item triggers: one per notifier, naming every matching enabled rule that
+    /// watches this feed and sends to that notifier (one per rule for a notifier with
+    /// `group = "rule"`). An alert goes into a digest when its rules or the notifier ask for
+    /// one, or when the rules' `max_per_hour` flood guard is exceeded — and at once when any
+    /// of its rules would send it at once.
     #[allow(clippy::too_many_arguments)] // per-item context; a struct would only rename it
     async fn decide(
         &self,
@@ -554,7 +561,8 @@ impl Engine {
             Some(link) => format!("{link}#{}", item.key),
             None => format!("{}#{}", cfg.url, item.key),
         };
-        let mut out = Vec::new();
+        // Every enabled rule that matched and watches this feed, in config order.
+        let mut matched: Vec<(&Rule, RuleMatch)> = Vec::new();
         for hit in self.rules.matches(&doc) {
             let Some(rule) = self
                 .rule_index
@@ -567,60 +575,95 @@ impl Engine {
                 continue;
             }
             metrics::counter!(crate::metrics::MATCHES, "rule" => rule.name.clone()).increment(1);
-            let mut matched: Vec<String> = Vec::new();
-            for t in &hit.terms {
-                if !matched.contains(&t.term) {
-                    matched.push(t.term.clone());
-                }
-            }
-            let (snippet, highlights) = snippet_with_highlights(&hit.terms);
-            let payload = AlertPayload {
-                rule: rule.name.clone(),
-                query: rule.query_text.clone(),
-                matched,
-                feed_name: cfg.name.clone(),
-                feed_url: Redacted::url(&cfg.url).to_string(),
-                title: item.title.clone(),
-                link: item.link.clone(),
-                published: item.published,
-                snippet,
-                highlights,
-                summary: if item.summary.is_empty() {
-                    &item.content
-                } else {
-                    &item.summary
-                }
-                .clone(),
-            }
-            .clipped();
-            let flooded = match rule.max_per_hour {
-                Some(max) => {
-                    let sent = flood.count(&self.store, &rule.name, now).await?;
-                    sent >= max
-                }
-                None => false,
-            };
-            let mut single = false;
-            for notifier in &rule.notify {
-                let notifier_digest = self.config.notifiers.get(notifier).and_then(|n| n.digest);
-                let digest = rule
-                    .digest
-                    .or(notifier_digest)
-                    .or(flooded.then_some(FLOOD_DIGEST));
-                single |= digest.is_none();
-                out.push(NewAlert {
-                    item: n,
-                    notifier: notifier.clone(),
-                    story: story.clone(),
-                    digest: digest.map(|d| d.label()),
-                    payload: payload.clone(),
-                });
-            }
-            if single {
-                flood.add(&rule.name);
+            matched.push((rule, rule_match(rule, &hit.terms)));
+        }
+        let mut flooded: HashSet<&str> = HashSet::new();
+        for (rule, _) in &matched {
+            if let Some(max) = rule.max_per_hour
+                && flood.count(&self.store, &rule.name, now).await? >= max
+            {
+                flooded.insert(&rule.name);
             }
         }
+        let base = AlertPayload {
+            feed_name: cfg.name.clone(),
+            feed_url: Redacted::url(&cfg.url).to_string(),
+            title: item.title.clone(),
+            link: item.link.clone(),
+            published: item.published,
+            summary: if item.summary.is_empty() {
+                &item.content
+            } else {
+                &item.summary
+            }
+            .clone(),
+            ..AlertPayload::default()
+        };
+        let mut out = Vec::new();
+        let mut single: HashSet<&str> = HashSet::new();
+        for (name, notifier) in &self.config.notifiers {
+            let rules: Vec<&(&Rule, RuleMatch)> = matched
+                .iter()
+                .filter(|(r, _)| r.notify.contains(name))
+                .collect();
+            // A rule's digest, else the notifier's, else the hourly one of a flooded rule.
+            let digest_of = |rule: &Rule| {
+                rule.digest
+                    .or(notifier.digest)
+                    .or(flooded.contains(rule.name.as_str()).then_some(FLOOD_DIGEST))
+            };
+            let groups: Vec<Vec<&(&Rule, RuleMatch)>> = match notifier.group {
+                Grouping::Story if !rules.is_empty() => vec![rules],
+                Grouping::Story => Vec::new(),
+                Grouping::Rule => rules.into_iter().map(|r| vec![r]).collect(),
+            };
+            for group in groups {
+                // When unsure, alert: a story goes out at once if any of its rules would
+                // send it at once; else with the first rule's digest.
+                let digests: Vec<Option<DigestSchedule>> =
+                    group.iter().map(|(r, _)| digest_of(r)).collect();
+                let digest = if digests.iter().any(Option::is_none) {
+                    None
+                } else {
+                    digests.into_iter().flatten().next()
+                };
+                if digest.is_none() {
+                    single.extend(group.iter().map(|(r, _)| r.name.as_str()));
+                }
+                let rules = group.iter().map(|(_, m)| m.clone()).collect();
+                out.push(NewAlert {
+                    item: n,
+                    notifier: name.clone(),
+                    story: story.clone(),
+                    digest: digest.map(|d| d.label()),
+                    grouping: notifier.group,
+                    payload: AlertPayload::for_rules(base.clone(), rules).clipped(),
+                });
+            }
+        }
+        for rule in single {
+            flood.add(rule);
+        }
         Ok(out)
+    }
+}
+
+/// What `rule` matched: every term with its excerpt, and in each excerpt the rule's other
+/// matched words highlighted too.
+fn rule_match(rule: &Rule, terms: &[MatchedTerm]) -> RuleMatch {
+    RuleMatch {
+        rule: rule.name.clone(),
+        query: rule.query_text.clone(),
+        terms: (0..terms.len())
+            .map(|i| {
+                let (snippet, highlights) = snippet_with_highlights(terms, i);
+                TermSnippet {
+                    term: terms[i].term.clone(),
+                    snippet,
+                    highlights,
+                }
+            })
+            .collect(),
     }
 }
 
@@ -648,16 +691,16 @@ fn later(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<
     }
 }
 
-/// The first term's snippet, with every matched term's text that occurs inside it
-/// highlighted (each term carries its own snippet; the others' matched words are found in
-/// this one by their original spelling).
-fn snippet_with_highlights(terms: &[MatchedTerm]) -> (String, Vec<(usize, usize)>) {
-    let Some(first) = terms.first() else {
+/// Term `at`'s snippet, with every matched term's text that occurs inside it highlighted
+/// (each term carries its own snippet; the others' matched words are found in this one by
+/// their original spelling).
+fn snippet_with_highlights(terms: &[MatchedTerm], at: usize) -> (String, Vec<(usize, usize)>) {
+    let Some(first) = terms.get(at) else {
         return (String::new(), Vec::new());
     };
     let snippet = first.snippet.clone();
     let mut ranges = vec![(first.highlight.start, first.highlight.end)];
-    for t in &terms[1..] {
+    for (_, t) in terms.iter().enumerate().filter(|(i, _)| *i != at) {
         let Some(word) = t.snippet.get(t.highlight.clone()).filter(|w| !w.is_empty()) else {
             continue;
         };

@@ -241,7 +241,7 @@ async fn webhook_is_signed_retried_after_500_and_delivered_once() {
         assert_eq!(h.headers["content-type"], "application/json");
     }
     let v: serde_json::Value = serde_json::from_str(&got[1].body).expect("JSON body");
-    assert_eq!(v["version"], 1);
+    assert_eq!(v["version"], 2);
     assert_eq!(v["id"], key1);
     assert_eq!(v["rule"], "kabulov");
     assert_eq!(v["feed"]["name"], "News");

@@ -289,8 +289,7 @@ fn sample_alert() -> feedwatch::domain::Alert {
             link: None,
             published: None,
             snippet: "Kabulov said".into(),
-            highlights: vec![],
-            summary: String::new(),
+            ..Default::default()
         },
     }
 }

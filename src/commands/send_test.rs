@@ -42,6 +42,7 @@ fn sample_alert(notifier: &str) -> Alert {
             snippet,
             highlights,
             summary: "A sample alert sent by `feedwatch send-test`.".into(),
+            ..AlertPayload::default()
         },
     }
 }

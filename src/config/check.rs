@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use chrono_tz::Tz;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 
@@ -591,17 +592,46 @@ fn selects(selector: &str, feed: &Feed) -> bool {
 }
 
 fn notifier(cx: &Cx<'_>, name: &str, raw: &Lenient<RawNotifier>) -> Option<Notifier> {
-    let (kind, digest) = match raw.get()? {
-        RawNotifier::Email(e) => (email(cx, raw, e).map(NotifierKind::Email), &e.digest),
-        RawNotifier::Webhook(w) => (webhook(cx, raw, w).map(NotifierKind::Webhook), &w.digest),
-        RawNotifier::Stdout(s) => (Some(NotifierKind::Stdout), &s.digest),
+    let (kind, digest, group, timezone) = match raw.get()? {
+        RawNotifier::Email(e) => (
+            email(cx, raw, e).map(NotifierKind::Email),
+            &e.digest,
+            &e.group,
+            &e.timezone,
+        ),
+        RawNotifier::Webhook(w) => (
+            webhook(cx, raw, w).map(NotifierKind::Webhook),
+            &w.digest,
+            &w.group,
+            &w.timezone,
+        ),
+        RawNotifier::Stdout(s) => (Some(NotifierKind::Stdout), &s.digest, &s.group, &s.timezone),
     };
     let digest = digest.get().map(|d| d.0);
     Some(Notifier {
         name: name.to_string(),
         kind: kind?,
         digest,
+        group: group.get().map(|g| g.0).unwrap_or_default(),
+        timezone: timezone
+            .get()
+            .map_or_else(|| machine_zone(cx.env("TZ")), |z| z.0),
     })
+}
+
+/// The machine's time zone: `$TZ` when it names a zone (`Europe/Moscow`, `:Europe/Moscow`,
+/// or a path into a zoneinfo folder), else the zone the system is set to (`/etc/localtime`),
+/// else UTC.
+fn machine_zone(tz_env: Option<&str>) -> Tz {
+    let named = |s: &str| -> Option<Tz> {
+        let s = s.trim().trim_start_matches(':');
+        let s = s.rsplit_once("zoneinfo/").map_or(s, |(_, name)| name);
+        s.parse().ok()
+    };
+    tz_env
+        .and_then(named)
+        .or_else(|| iana_time_zone::get_timezone().ok().and_then(|s| named(&s)))
+        .unwrap_or(Tz::UTC)
 }
 
 fn email(cx: &Cx<'_>, table: &Lenient<RawNotifier>, e: &RawEmail) -> Option<Email> {

@@ -23,7 +23,7 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderValue};
 use url::Url;
 
-use crate::domain::FeedId;
+use crate::domain::{FeedId, Grouping};
 use crate::rules::Query;
 
 pub use subject::{DEFAULT_SUBJECT, SubjectField, SubjectPiece, SubjectTemplate};
@@ -283,6 +283,10 @@ pub struct Notifier {
     pub kind: NotifierKind,
     /// `digest = …`: every alert to this notifier is collected into digests.
     pub digest: Option<DigestSchedule>,
+    /// `group = …`: one alert per story (default) or per story and rule.
+    pub group: Grouping,
+    /// `timezone = …`: the zone alerts show times in (default: the machine's).
+    pub timezone: chrono_tz::Tz,
 }
 
 /// Notifier types.

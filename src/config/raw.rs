@@ -13,6 +13,9 @@ use serde::{Deserialize, Deserializer};
 
 use super::de::{Lenient, ListVisitor, NamedVisitor};
 use super::{DigestSchedule, SubjectTemplate, WebhookFormat};
+use chrono_tz::Tz;
+
+use crate::domain::Grouping;
 
 /// Longest duration any key accepts: generous, but far from where timestamp arithmetic
 /// overflows.
@@ -146,6 +149,10 @@ pub(super) struct RawEmail {
     pub password_env: Lenient<String>,
     /// Subject template.
     pub subject: Lenient<Text<SubjectTemplate>>,
+    /// IANA time zone the alerts' times are shown in.
+    pub timezone: Lenient<Text<Tz>>,
+    /// One alert per story (`"story"`) or per story and rule (`"rule"`).
+    pub group: Lenient<Text<Grouping>>,
     /// Collect alerts into digests.
     pub digest: Lenient<Text<DigestSchedule>>,
     /// Extra trusted CA certificates (PEM).
@@ -168,6 +175,10 @@ pub(super) struct RawWebhook {
     pub format: Lenient<Text<WebhookFormat>>,
     /// Time allowed for one request.
     pub timeout: Lenient<Text<Duration>>,
+    /// IANA time zone the alerts' times are shown in.
+    pub timezone: Lenient<Text<Tz>>,
+    /// One alert per story (`"story"`) or per story and rule (`"rule"`).
+    pub group: Lenient<Text<Grouping>>,
     /// Collect alerts into digests.
     pub digest: Lenient<Text<DigestSchedule>>,
     /// Extra trusted CA certificates (PEM).
@@ -180,6 +191,10 @@ pub(super) struct RawWebhook {
 pub(super) struct RawStdout {
     /// The notifier's kind (it selected this table).
     pub r#type: Lenient<IgnoredAny>,
+    /// IANA time zone the alerts' times are shown in.
+    pub timezone: Lenient<Text<Tz>>,
+    /// One alert per story (`"story"`) or per story and rule (`"rule"`).
+    pub group: Lenient<Text<Grouping>>,
     /// Collect alerts into digests.
     pub digest: Lenient<Text<DigestSchedule>>,
 }
@@ -260,6 +275,43 @@ impl FromText for SubjectTemplate {
 
     fn from_text(s: &str) -> Result<SubjectTemplate, String> {
         SubjectTemplate::parse(s)
+    }
+}
+
+impl FromText for Tz {
+    const EXPECTING: &'static str = r#"an IANA time zone like "Europe/Moscow""#;
+
+    fn from_text(s: &str) -> Result<Tz, String> {
+        s.trim().parse::<Tz>().map_err(|_| {
+            // The closest known name, when one is close: a typo is the usual cause.
+            let near = chrono_tz::TZ_VARIANTS
+                .iter()
+                .map(|tz| {
+                    (
+                        strsim::jaro_winkler(&s.to_lowercase(), &tz.name().to_lowercase()),
+                        tz,
+                    )
+                })
+                .filter(|(score, _)| *score > 0.9)
+                .max_by(|a, b| a.0.total_cmp(&b.0));
+            let hint = near.map_or(String::new(), |(_, tz)| {
+                format!(" (did you mean {:?}?)", tz.name())
+            });
+            format!(
+                r#"unknown time zone {s:?}{hint}; use an IANA name like "Europe/Moscow" or "UTC""#
+            )
+        })
+    }
+}
+
+impl FromText for Grouping {
+    const EXPECTING: &'static str = r#""story" or "rule""#;
+
+    fn from_text(s: &str) -> Result<Grouping, String> {
+        [Grouping::Story, Grouping::Rule]
+            .into_iter()
+            .find(|g| g.as_str() == s)
+            .ok_or_else(|| format!(r#"unknown group {s:?}; expected "story" or "rule""#))
     }
 }
 

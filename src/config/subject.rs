@@ -7,7 +7,7 @@ pub const DEFAULT_SUBJECT: &str = "[feedwatch] {rule}: {title}";
 /// A field of the alert a subject template can show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SubjectField {
-    /// `{rule}`: the rule's name.
+    /// `{rule}` (or `{rules}`): the names of the rules that matched, comma-separated.
     Rule,
     /// `{title}`: the item's title.
     Title,
@@ -20,8 +20,9 @@ pub enum SubjectField {
 }
 
 /// Placeholder names, in the order a mistake's message lists them.
-const FIELDS: [(&str, SubjectField); 5] = [
+const FIELDS: [(&str, SubjectField); 6] = [
     ("rule", SubjectField::Rule),
+    ("rules", SubjectField::Rule),
     ("title", SubjectField::Title),
     ("feed", SubjectField::Feed),
     ("matched", SubjectField::Matched),
@@ -59,8 +60,12 @@ impl SubjectTemplate {
                     .ok_or_else(|| format!("unclosed `{{` in subject template {t:?}"))?;
                 let name = r[..end].trim();
                 let Some((_, field)) = FIELDS.iter().find(|(n, _)| *n == name) else {
-                    let names: Vec<String> =
-                        FIELDS.iter().map(|(n, _)| format!("{{{n}}}")).collect();
+                    // Aliases (`{rules}`) are not listed: one name per field.
+                    let names: Vec<String> = FIELDS
+                        .iter()
+                        .filter(|(n, _)| *n != "rules")
+                        .map(|(n, _)| format!("{{{n}}}"))
+                        .collect();
                     return Err(format!(
                         "unknown placeholder {{{name}}} in subject template; available: {}",
                         names.join(", ")

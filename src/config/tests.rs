@@ -2,6 +2,7 @@ use std::path::Path;
 
 use super::check::load;
 use super::*;
+use crate::domain::Grouping;
 
 const GOOD: &str = r#"
 [storage]
@@ -91,6 +92,55 @@ fn empty_file_gives_defaults() {
     assert_eq!(c.storage.path, Path::new(DEFAULT_DB_PATH));
     assert_eq!(c.poll.interval, DEFAULT_INTERVAL);
     assert!(c.feeds.is_empty());
+}
+
+#[test]
+fn a_bad_timezone_or_group_is_reported_with_key_line_and_a_suggestion() {
+    let text = GOOD.replace(
+        "[notify.console]\ntype = \"stdout\"",
+        "[notify.console]\ntype = \"stdout\"\ntimezone = \"Europe/Moskow\"\ngroup = \"feed\"",
+    );
+    let p = problems(&text);
+    let keys: Vec<&str> = p.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        vec!["notify.console.timezone", "notify.console.group"],
+        "{p:#?}"
+    );
+    let at = text
+        .lines()
+        .position(|l| l.starts_with("timezone"))
+        .expect("timezone line");
+    assert_eq!(p[0].line, Some(at + 1));
+    assert!(
+        p[0].message
+            .contains(r#"unknown time zone "Europe/Moskow" (did you mean "Europe/Moscow"?)"#),
+        "{}",
+        p[0].message
+    );
+    assert!(
+        p[1].message.contains(r#"expected "story" or "rule""#),
+        "{}",
+        p[1].message
+    );
+}
+
+#[test]
+fn the_default_timezone_is_the_machines() {
+    let env = |tz: &str| vec![("TZ".to_string(), tz.to_string())];
+    let cases = [
+        ("Europe/Moscow", chrono_tz::Europe::Moscow),
+        (":Asia/Kabul", chrono_tz::Asia::Kabul),
+        (
+            "/usr/share/zoneinfo/America/New_York",
+            chrono_tz::America::New_York,
+        ),
+        ("UTC", chrono_tz::Tz::UTC),
+    ];
+    for (tz, want) in cases {
+        let c = load(GOOD, Path::new("/etc/feedwatch"), &env(tz)).expect("valid");
+        assert_eq!(c.notifiers["console"].timezone, want, "TZ={tz}");
+    }
 }
 
 #[test]
@@ -420,6 +470,8 @@ fn schema_keys_come_from_the_types_in_the_documented_order() {
                 "timeout",
                 "password_env",
                 "subject",
+                "timezone",
+                "group",
                 "digest",
                 "ca_file",
             ],
@@ -433,11 +485,13 @@ fn schema_keys_come_from_the_types_in_the_documented_order() {
                 "secret_file",
                 "format",
                 "timeout",
+                "timezone",
+                "group",
                 "digest",
                 "ca_file",
             ],
         ),
-        ("notify.stdout", &["type", "digest"]),
+        ("notify.stdout", &["type", "timezone", "group", "digest"]),
         ("metrics", &["listen"]),
     ];
     assert_eq!(schema_keys(), want);
@@ -478,6 +532,8 @@ to = "a@example.org"
 timeout = "45s"
 subject = "{feed}: {title}"
 digest = "1h"
+timezone = "Europe/Moscow"
+group = "rule"
 
 [notify.hook]
 type = "webhook"
@@ -540,6 +596,9 @@ listen = "127.0.0.1:9187"
         c.notifiers["mail"].digest,
         Some(DigestSchedule::Every(hours(1)))
     );
+    assert_eq!(c.notifiers["mail"].timezone, chrono_tz::Europe::Moscow);
+    assert_eq!(c.notifiers["mail"].group, Grouping::Rule);
+    assert_eq!(c.notifiers["hook"].group, Grouping::Story, "the default");
     let NotifierKind::Webhook(w) = &c.notifiers["hook"].kind else {
         panic!("webhook");
     };

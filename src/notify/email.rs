@@ -13,7 +13,10 @@
 use std::future::Future;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use lettre::message::MultiPart;
+use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
@@ -22,10 +25,13 @@ use tokio::time::Instant;
 
 use super::{Cause, Delivered, Destination, FailureKind, NotifyError, failure, render};
 use crate::config::{Email, SmtpTls, SubjectTemplate};
-use crate::domain::{Alert, hash_hex};
+use crate::domain::{Alert, AlertPayload, hash_hex};
 
 /// Domain part of generated Message-IDs.
 const MESSAGE_ID_DOMAIN: &str = "feedwatch.invalid";
+/// Where `List-Id`s live: RFC 2919 section 3 reserves `localhost` for lists without a domain
+/// of their own.
+const LIST_ID_NAMESPACE: &str = "feedwatch.localhost";
 
 /// What an SMTP delivery was waiting for when its time ran out (see [`Cause::NoAnswer`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +93,8 @@ pub struct EmailNotifier {
     from: lettre::message::Mailbox,
     to: Vec<lettre::message::Mailbox>,
     subject: SubjectTemplate,
+    /// The zone bodies show times in.
+    zone: Tz,
 }
 
 impl std::fmt::Debug for EmailNotifier {
@@ -101,7 +109,7 @@ impl std::fmt::Debug for EmailNotifier {
 
 impl EmailNotifier {
     /// Prepares the TLS settings and the login; no connection is made until the first send.
-    pub fn new(cfg: &Email) -> Result<EmailNotifier, NotifyError> {
+    pub fn new(cfg: &Email, zone: Tz) -> Result<EmailNotifier, NotifyError> {
         let credentials = match (&cfg.username, &cfg.password) {
             (Some(user), Some(pass)) => {
                 Some(Credentials::new(user.clone(), pass.expose().to_string()))
@@ -140,6 +148,7 @@ impl EmailNotifier {
             from: cfg.from.clone(),
             to: cfg.to.clone(),
             subject: cfg.subject.clone(),
+            zone,
         })
     }
 
@@ -155,11 +164,15 @@ impl EmailNotifier {
 
     /// Renders and sends one alert.
     pub async fn send(&self, alert: &Alert) -> Result<Delivered, NotifyError> {
+        let p = &alert.payload;
         let message = self.message(
-            render::subject(&self.subject, &alert.payload),
+            render::subject(&self.subject, p),
             &alert.uid,
-            render::text_body(&alert.payload),
-            render::html_body(&alert.payload),
+            headers(&alert.notifier, [p], p.published),
+            (
+                render::text_body(p, self.zone),
+                render::html_body(p, self.zone),
+            ),
         )?;
         self.deliver(message).await
     }
@@ -167,11 +180,15 @@ impl EmailNotifier {
     /// Renders and sends one digest of several alerts.
     pub async fn send_digest(&self, alerts: &[Alert]) -> Result<Delivered, NotifyError> {
         let ids: Vec<&str> = alerts.iter().map(|a| a.uid.as_str()).collect();
+        let notifier = alerts.first().map_or("", |a| a.notifier.as_str());
         let message = self.message(
             render::digest_subject(alerts),
             &format!("digest-{}", &hash_hex(&ids)[..32]),
-            render::digest_text(alerts),
-            render::digest_html(alerts),
+            headers(notifier, alerts.iter().map(|a| &a.payload), None),
+            (
+                render::digest_text(alerts, self.zone),
+                render::digest_html(alerts, self.zone),
+            ),
         )?;
         self.deliver(message).await
     }
@@ -249,8 +266,8 @@ impl EmailNotifier {
         &self,
         subject: String,
         id: &str,
-        text: String,
-        html: String,
+        headers: Vec<HeaderValue>,
+        (text, html): (String, String),
     ) -> Result<Message, NotifyError> {
         let mut builder = Message::builder()
             .from(self.from.clone())
@@ -259,12 +276,73 @@ impl EmailNotifier {
         for to in &self.to {
             builder = builder.to(to.clone());
         }
+        for h in headers {
+            builder = builder.raw_header(h);
+        }
         builder
             .multipart(MultiPart::alternative_plain_html(text, html))
             .map_err(|e| NotifyError::Permanent {
                 kind: FailureKind::Local,
                 cause: Cause::Message(e),
             })
+    }
+}
+
+/// The headers every alert email carries besides the usual ones:
+///
+/// - `X-Feedwatch-Rules: moscow-format, kabulov`: the rules that matched, for mail filters;
+/// - `Auto-Submitted: auto-generated` (RFC 3834): no vacation or out-of-office replies;
+/// - `List-Id: <NAME.feedwatch.localhost>` (RFC 2919, the unmanaged `localhost` namespace):
+///   one list per notifier, so mail clients can file and mute each;
+/// - `X-Feedwatch-Published: 2021-10-07T06:46:00Z`: the story's publication time in UTC (the
+///   body shows it in the notifier's zone), when the feed gave one.
+fn headers<'a>(
+    notifier: &str,
+    payloads: impl IntoIterator<Item = &'a AlertPayload>,
+    published: Option<DateTime<Utc>>,
+) -> Vec<HeaderValue> {
+    let mut out = vec![
+        HeaderValue::new(
+            HeaderName::new_from_ascii_str("X-Feedwatch-Rules"),
+            render::rules_header(payloads),
+        ),
+        HeaderValue::new(
+            HeaderName::new_from_ascii_str("Auto-Submitted"),
+            "auto-generated".to_string(),
+        ),
+        HeaderValue::new(
+            HeaderName::new_from_ascii_str("List-Id"),
+            format!(
+                "feedwatch alerts to {} <{}.{LIST_ID_NAMESPACE}>",
+                crate::text::collapse_whitespace(notifier),
+                list_label(notifier)
+            ),
+        ),
+    ];
+    if let Some(at) = published {
+        out.push(HeaderValue::new(
+            HeaderName::new_from_ascii_str("X-Feedwatch-Published"),
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        ));
+    }
+    out
+}
+
+/// A notifier's name as the label of a `List-Id` (RFC 2919: a dot-atom): lowercase letters,
+/// digits and hyphens; anything else becomes a hyphen. Never empty.
+fn list_label(notifier: &str) -> String {
+    let label: String = notifier
+        .chars()
+        .map(|c| match c.to_ascii_lowercase() {
+            c @ ('a'..='z' | '0'..='9' | '-') => c,
+            _ => '-',
+        })
+        .collect();
+    let label = label.trim_matches('-');
+    if label.is_empty() {
+        "notifier".to_string()
+    } else {
+        label.to_string()
     }
 }
 

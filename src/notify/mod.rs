@@ -133,8 +133,8 @@ impl Notifier {
     /// Builds the notifier from its validated config.
     pub fn from_config(cfg: &config::Notifier, user_agent: &str) -> Result<Notifier, NotifyError> {
         Ok(match &cfg.kind {
-            NotifierKind::Email(e) => Notifier::Email(email::EmailNotifier::new(e)?),
-            NotifierKind::Stdout => Notifier::Stdout(stdout::StdoutNotifier),
+            NotifierKind::Email(e) => Notifier::Email(email::EmailNotifier::new(e, cfg.timezone)?),
+            NotifierKind::Stdout => Notifier::Stdout(stdout::StdoutNotifier(cfg.timezone)),
             NotifierKind::Webhook(w) => {
                 Notifier::Webhook(webhook::WebhookNotifier::new(w, user_agent)?)
             }

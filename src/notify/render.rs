@@ -9,35 +9,77 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use minijinja::{Environment, context};
 use serde::Serialize;
 
 use crate::config::{SubjectField, SubjectPiece, SubjectTemplate};
-use crate::domain::{Alert, AlertPayload};
+use crate::domain::{Alert, AlertPayload, RuleMatch};
 
 /// Longest subject line, in characters, before it is cut with an ellipsis.
 const MAX_SUBJECT_CHARS: usize = 200;
+/// Rules a subject names before it says how many more there are (`a, b, c +2 more`): mail
+/// filters read every name in `X-Feedwatch-Rules`; a subject is for people.
+const SUBJECT_RULES: usize = 3;
 
-/// The subject for one alert from `template`, on one line, bounded in length.
+/// The subject for one alert from `template`, on one line, bounded in length. `{rule}` (and
+/// its alias `{rules}`) names every rule that matched the story. When the line is too long the
+/// title gives way first, cut at a word, so the rule names and the template's text stay.
 pub fn subject(template: &SubjectTemplate, p: &AlertPayload) -> String {
-    let title = if p.title.trim().is_empty() {
+    let title = crate::text::collapse_whitespace(if p.title.trim().is_empty() {
         "(untitled)"
     } else {
         p.title.trim()
+    });
+    let names = p.rule_names();
+    let rules = if names.len() > SUBJECT_RULES {
+        format!(
+            "{} +{} more",
+            names[..SUBJECT_RULES].join(", "),
+            names.len() - SUBJECT_RULES
+        )
+    } else {
+        names.join(", ")
     };
-    let s: String = template
+    let fill = |title: &str| -> String {
+        template
+            .pieces()
+            .iter()
+            .map(|piece| match piece {
+                SubjectPiece::Text(t) => t.clone(),
+                SubjectPiece::Field(SubjectField::Rule) => rules.clone(),
+                SubjectPiece::Field(SubjectField::Title) => title.to_string(),
+                SubjectPiece::Field(SubjectField::Feed) => p.feed_name.clone(),
+                SubjectPiece::Field(SubjectField::Matched) => p.matched.join(", "),
+                SubjectPiece::Field(SubjectField::Link) => p.link.clone().unwrap_or_default(),
+            })
+            .collect()
+    };
+    let full = crate::text::collapse_whitespace(&fill(&title));
+    let over = full.chars().count().saturating_sub(MAX_SUBJECT_CHARS);
+    let title_chars = title.chars().count();
+    let uses_title = template
         .pieces()
-        .iter()
-        .map(|piece| match piece {
-            SubjectPiece::Text(t) => t.clone(),
-            SubjectPiece::Field(SubjectField::Rule) => p.rule.clone(),
-            SubjectPiece::Field(SubjectField::Title) => title.to_string(),
-            SubjectPiece::Field(SubjectField::Feed) => p.feed_name.clone(),
-            SubjectPiece::Field(SubjectField::Matched) => p.matched.join(", "),
-            SubjectPiece::Field(SubjectField::Link) => p.link.clone().unwrap_or_default(),
-        })
-        .collect();
-    one_line(&s)
+        .contains(&SubjectPiece::Field(SubjectField::Title));
+    if over > 0 && uses_title && over < title_chars {
+        let shorter = fill(&cut_at_word(&title, title_chars - over - 1));
+        return one_line(&shorter);
+    }
+    one_line(&full)
+}
+
+/// The first `max` chars of `s` (one line), cut after the last whole word when there is one
+/// in the second half, with `…` appended.
+fn cut_at_word(s: &str, max: usize) -> String {
+    let head: String = s.chars().take(max).collect();
+    let at_word = head
+        .rfind(' ')
+        .filter(|&i| head[..i].chars().count() * 2 >= max);
+    format!(
+        "{}…",
+        at_word.map_or(head.as_str(), |i| head[..i].trim_end())
+    )
 }
 
 fn one_line(s: &str) -> String {
@@ -50,9 +92,21 @@ fn one_line(s: &str) -> String {
     }
 }
 
+/// `X-Feedwatch-Rules`: every rule that matched, comma-separated, each on one line.
+pub fn rules_header<'a>(payloads: impl IntoIterator<Item = &'a AlertPayload>) -> String {
+    let mut names: Vec<String> = Vec::new();
+    for name in payloads.into_iter().flat_map(AlertPayload::rule_names) {
+        let name = crate::text::collapse_whitespace(name);
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names.join(", ")
+}
+
 /// Subject of a digest of `alerts`.
 pub fn digest_subject(alerts: &[Alert]) -> String {
-    let mut rules: Vec<&str> = alerts.iter().map(|a| a.payload.rule.as_str()).collect();
+    let mut rules: Vec<&str> = alerts.iter().flat_map(|a| a.payload.rule_names()).collect();
     rules.sort_unstable();
     rules.dedup();
     one_line(&format!(
@@ -63,12 +117,48 @@ pub fn digest_subject(alerts: &[Alert]) -> String {
     ))
 }
 
+/// When a story was published, as a notifier shows it: in `zone` (named, e.g. `MSK`), with
+/// the UTC time beside it unless the zone is UTC.
+pub fn published(at: Option<DateTime<Utc>>, zone: Tz) -> String {
+    let Some(at) = at else {
+        return "(no date in the feed)".to_string();
+    };
+    let local = at.with_timezone(&zone);
+    if zone == Tz::UTC {
+        return local.format("%Y-%m-%d %H:%M UTC").to_string();
+    }
+    let utc = if local.date_naive() == at.date_naive() {
+        at.format("%H:%M UTC")
+    } else {
+        at.format("%Y-%m-%d %H:%M UTC")
+    };
+    format!("{} ({utc})", local.format("%Y-%m-%d %H:%M %Z"))
+}
+
+/// What the templates see for one rule that matched.
+#[derive(Serialize)]
+struct RuleView<'a> {
+    rule: &'a str,
+    query: &'a str,
+    matched: Vec<String>,
+    /// Each excerpt as (text, highlighted) runs.
+    excerpts: Vec<Vec<(&'a str, bool)>>,
+}
+
+/// Another feed that carried the story.
+#[derive(Serialize)]
+struct SourceView<'a> {
+    feed_name: &'a str,
+    title: &'a str,
+    link: Option<&'a str>,
+    href: Option<&'a str>,
+}
+
 /// What the templates see for one alert.
 #[derive(Serialize)]
 struct View<'a> {
-    rule: &'a str,
-    query: &'a str,
-    matched: &'a [String],
+    /// The rules' names, comma-separated.
+    rule: String,
     feed_name: &'a str,
     feed_url: &'a str,
     title: &'a str,
@@ -76,15 +166,16 @@ struct View<'a> {
     link: Option<&'a str>,
     /// The item link when it may be clicked (http/https), for `href`.
     href: Option<&'a str>,
+    /// The story's lead (its summary as text), shown under the title wherever the match was.
+    lead: &'a str,
     published: String,
-    snippet: Vec<(&'a str, bool)>,
+    rules: Vec<RuleView<'a>>,
+    sources: Vec<SourceView<'a>>,
 }
 
-fn view(p: &AlertPayload) -> View<'_> {
+fn view<'a>(p: &'a AlertPayload, matches: &'a [RuleMatch], zone: Tz) -> View<'a> {
     View {
-        rule: &p.rule,
-        query: &p.query,
-        matched: &p.matched,
+        rule: p.rule_names().join(", "),
         feed_name: &p.feed_name,
         feed_url: &p.feed_url,
         title: if p.title.trim().is_empty() {
@@ -94,31 +185,54 @@ fn view(p: &AlertPayload) -> View<'_> {
         },
         link: p.link.as_deref(),
         href: p.web_link(),
-        published: p
-            .published
-            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-            .unwrap_or_else(|| "(no date in the feed)".to_string()),
-        snippet: p.snippet_runs(),
+        lead: p.summary.trim(),
+        published: published(p.published, zone),
+        rules: matches
+            .iter()
+            .map(|m| RuleView {
+                rule: &m.rule,
+                query: &m.query,
+                matched: m.matched(),
+                excerpts: m.excerpts().iter().map(|e| e.runs()).collect(),
+            })
+            .collect(),
+        sources: p
+            .sources
+            .iter()
+            .map(|s| SourceView {
+                feed_name: &s.feed_name,
+                title: &s.title,
+                link: s.link.as_deref(),
+                href: s.link.as_deref().filter(|l| {
+                    url::Url::parse(l).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+                }),
+            })
+            .collect(),
     }
 }
 
 const TEXT_ALERT: &str = "{{ a.title }}
 {% if a.link %}{{ a.link }}
+{% endif %}{% if a.lead %}
+{{ a.lead }}
 {% endif %}
 Feed:      {{ a.feed_name }} <{{ a.feed_url }}>
-Published: {{ a.published }}
-Rule:      {{ a.rule }} ({{ a.query }})
-{% if a.matched %}Matched:   {{ a.matched | join(', ') }}
-{% endif %}{% if a.snippet %}
-{% for run in a.snippet %}{% if run[1] %}*{{ run[0] }}*{% else %}{{ run[0] }}{% endif %}{% endfor %}
-{% endif %}";
+{% for s in a.sources %}Also in:   {{ s.feed_name }}: {{ s.title }}{% if s.link %} <{{ s.link }}>{% endif %}
+{% endfor %}Published: {{ a.published }}
+{% for r in a.rules %}
+Rule:      {{ r.rule }}{% if r.query %} ({{ r.query }}){% endif %}
+{% if r.matched %}Matched:   {{ r.matched | join(', ') }}
+{% endif %}{% for e in r.excerpts %}  {% for run in e %}{% if run[1] %}*{{ run[0] }}*{% else %}{{ run[0] }}{% endif %}{% endfor %}
+{% endfor %}{% endfor %}";
 
 const HTML_ALERT: &str = r#"<div style="margin:0 0 1.2em 0">
 <h3 style="margin:0 0 .3em 0">{% if a.href %}<a href="{{ a.href }}">{{ a.title }}</a>{% else %}{{ a.title }}{% endif %}</h3>
 <p style="margin:0;color:#555">{{ a.feed_name }} · {{ a.published }}</p>
 {% if a.link and not a.href %}<p style="margin:0;color:#555;font-size:smaller">Link (not a web address, not made clickable): {{ a.link }}</p>{% endif %}
-{% if a.snippet %}<p style="margin:.5em 0">{% for run in a.snippet %}{% if run[1] %}<b>{{ run[0] }}</b>{% else %}{{ run[0] }}{% endif %}{% endfor %}</p>{% endif %}
-<p style="margin:0;color:#555;font-size:smaller">Rule <b>{{ a.rule }}</b> ({{ a.query }}){% if a.matched %} matched {{ a.matched | join(", ") }}{% endif %}</p>
+{% if a.lead %}<p style="margin:.5em 0">{{ a.lead }}</p>{% endif %}
+{% for r in a.rules %}<p style="margin:.5em 0 0 0;color:#555;font-size:smaller">Rule <b>{{ r.rule }}</b>{% if r.query %} ({{ r.query }}){% endif %}{% if r.matched %} matched {{ r.matched | join(", ") }}{% endif %}</p>
+{% for e in r.excerpts %}<p style="margin:.2em 0 .2em 1em">{% for run in e %}{% if run[1] %}<b>{{ run[0] }}</b>{% else %}{{ run[0] }}{% endif %}{% endfor %}</p>
+{% endfor %}{% endfor %}{% if a.sources %}<p style="margin:.5em 0 0 0;color:#555;font-size:smaller">Also in: {% for s in a.sources %}{% if not loop.first %} · {% endif %}{{ s.feed_name }}: {% if s.href %}<a href="{{ s.href }}">{{ s.title }}</a>{% else %}{{ s.title }}{% if s.link %} ({{ s.link }}){% endif %}{% endif %}{% endfor %}</p>{% endif %}
 </div>"#;
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -165,52 +279,66 @@ fn render(name: &str, ctx: minijinja::Value) -> String {
         .unwrap_or_else(|e| format!("(feedwatch could not render this alert: {e})"))
 }
 
-/// The plain-text body of one alert: title, link, feed, published time, rule, matches, snippet
-/// (matched terms between `*`).
-pub fn text_body(p: &AlertPayload) -> String {
+/// The plain-text body of one alert: title, link, lead, feed (and the other feeds that
+/// carried the story), published time in `zone`, then each rule with its matched terms and
+/// their excerpts (matched terms between `*`).
+pub fn text_body(p: &AlertPayload, zone: Tz) -> String {
+    let matches = p.rule_matches();
     render(
         "alert.txt",
-        context! { alert => minijinja::value::Serde(view(p)) },
+        context! { alert => minijinja::value::Serde(view(p, &matches, zone)) },
     )
 }
 
 /// The HTML body of one alert; matched terms in bold, everything from the feed escaped.
-pub fn html_body(p: &AlertPayload) -> String {
+pub fn html_body(p: &AlertPayload, zone: Tz) -> String {
+    let matches = p.rule_matches();
     render(
         "alert.html",
-        context! { alert => minijinja::value::Serde(view(p)) },
+        context! { alert => minijinja::value::Serde(view(p, &matches, zone)) },
     )
 }
 
-fn groups(alerts: &[Alert]) -> BTreeMap<&str, Vec<View<'_>>> {
-    let mut g: BTreeMap<&str, Vec<View<'_>>> = BTreeMap::new();
-    for a in alerts {
-        g.entry(a.payload.rule.as_str())
-            .or_default()
-            .push(view(&a.payload));
+/// The alerts of a digest by the rules that matched them (one entry per story: a story that
+/// several rules matched is listed once, under all their names).
+fn groups<'a>(
+    alerts: &'a [Alert],
+    matches: &'a [Vec<RuleMatch>],
+    zone: Tz,
+) -> BTreeMap<String, Vec<View<'a>>> {
+    let mut g: BTreeMap<String, Vec<View<'a>>> = BTreeMap::new();
+    for (a, m) in alerts.iter().zip(matches) {
+        let v = view(&a.payload, m, zone);
+        g.entry(v.rule.clone()).or_default().push(v);
     }
     g
 }
 
-/// Plain-text digest, grouped by rule.
-pub fn digest_text(alerts: &[Alert]) -> String {
+fn digest(name: &str, alerts: &[Alert], zone: Tz) -> String {
+    let matches: Vec<Vec<RuleMatch>> = alerts.iter().map(|a| a.payload.rule_matches()).collect();
     render(
-        "digest.txt",
-        context! { count => alerts.len(), groups => minijinja::value::Serde(groups(alerts)) },
+        name,
+        context! {
+            count => alerts.len(),
+            groups => minijinja::value::Serde(groups(alerts, &matches, zone)),
+        },
     )
 }
 
-/// HTML digest, grouped by rule.
-pub fn digest_html(alerts: &[Alert]) -> String {
-    render(
-        "digest.html",
-        context! { count => alerts.len(), groups => minijinja::value::Serde(groups(alerts)) },
-    )
+/// Plain-text digest, one entry per story, grouped by the rules that matched.
+pub fn digest_text(alerts: &[Alert], zone: Tz) -> String {
+    digest("digest.txt", alerts, zone)
+}
+
+/// HTML digest, one entry per story, grouped by the rules that matched.
+pub fn digest_html(alerts: &[Alert], zone: Tz) -> String {
+    digest("digest.html", alerts, zone)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::TermSnippet;
 
     fn payload(title: &str) -> AlertPayload {
         AlertPayload {
@@ -225,7 +353,42 @@ mod tests {
             snippet: "envoy Zamir Kabulov said <b>hi</b>".into(),
             highlights: vec![(12, 19)],
             summary: String::new(),
+            ..AlertPayload::default()
         }
+    }
+
+    /// The story of the issue: matched by two rules, each with its terms and excerpts.
+    fn two_rules() -> AlertPayload {
+        let excerpt = |term: &str, snippet: &str| {
+            let at = snippet.find(term).expect("term in snippet");
+            TermSnippet {
+                term: term.into(),
+                snippet: snippet.into(),
+                highlights: vec![(at, at + term.len())],
+            }
+        };
+        let base = AlertPayload {
+            summary: "Russia has invited representatives of the Taliban to talks in Moscow.".into(),
+            ..payload("Russia Invites Taliban for Afghan Talks")
+        };
+        AlertPayload::for_rules(
+            base,
+            vec![
+                RuleMatch {
+                    rule: "moscow-format".into(),
+                    query: "\"Moscow format\" OR Kabulov".into(),
+                    terms: vec![
+                        excerpt("Moscow format", "…the so-called Moscow format talks…"),
+                        excerpt("Kabulov", "envoy Zamir Kabulov said"),
+                    ],
+                },
+                RuleMatch {
+                    rule: "kabulov".into(),
+                    query: "Kabulov".into(),
+                    terms: vec![excerpt("Kabulov", "envoy Zamir Kabulov said")],
+                },
+            ],
+        )
     }
 
     #[test]
@@ -255,6 +418,7 @@ mod tests {
                 "The Moscow Times / moscow-format / Kabulov",
             ),
             ("{{literal}} {title}", "{literal} T"),
+            ("{rules}: {title}", "moscow-format: T"),
             ("{ title }!", "T!"),
         ];
         for (t, want) in cases {
@@ -268,7 +432,7 @@ mod tests {
 
     #[test]
     fn text_body_names_title_link_feed_time_and_rule() {
-        let b = text_body(&payload("Russia Invites Taliban for Afghan Talks"));
+        let b = text_body(&payload("Russia Invites Taliban for Afghan Talks"), Tz::UTC);
         for needle in [
             "Russia Invites Taliban for Afghan Talks\nhttp://127.0.0.1/a?x=1&y=2\n",
             "Feed:      The Moscow Times <http://127.0.0.1/rss>",
@@ -283,7 +447,7 @@ mod tests {
 
     #[test]
     fn html_body_escapes_feed_text_and_bolds_matches() {
-        let h = html_body(&payload("A <script>x</script> title"));
+        let h = html_body(&payload("A <script>x</script> title"), Tz::UTC);
         assert!(
             h.contains("envoy Zamir <b>Kabulov</b> said &lt;b&gt;hi&lt;&#x2f;b&gt;"),
             "{h}"
@@ -316,16 +480,19 @@ mod tests {
             let mut p = payload("T");
             p.link = Some((*link).to_string());
             for html in [
-                html_body(&p),
-                digest_html(&[Alert {
-                    id: 1,
-                    uid: "u".into(),
-                    notifier: "n".into(),
-                    attempts: 0,
-                    created_at: 0,
-                    digest: None,
-                    payload: p.clone(),
-                }]),
+                html_body(&p, Tz::UTC),
+                digest_html(
+                    &[Alert {
+                        id: 1,
+                        uid: "u".into(),
+                        notifier: "n".into(),
+                        attempts: 0,
+                        created_at: 0,
+                        digest: None,
+                        payload: p.clone(),
+                    }],
+                    Tz::UTC,
+                ),
             ] {
                 assert_eq!(html.contains("href="), *clickable, "{link}: {html}");
                 // Not clickable, still visible as text.
@@ -361,14 +528,123 @@ mod tests {
             digest_subject(&alerts),
             "[feedwatch] digest: 3 items for a-rule, b-rule"
         );
-        let t = digest_text(&alerts);
+        let t = digest_text(&alerts, Tz::UTC);
         let a = t.find("== a-rule (1)").expect("a group");
         let b = t.find("== b-rule (2)").expect("b group");
         assert!(
             a < b && t.find("One").expect("one") > b && t.find("Two").expect("two") < b,
             "{t}"
         );
-        let h = digest_html(&alerts);
+        let h = digest_html(&alerts, Tz::UTC);
         assert_eq!(h.matches("<h3").count(), 3, "{h}");
+    }
+
+    #[test]
+    fn a_story_of_two_rules_names_both_in_subject_header_and_body() {
+        let p = two_rules();
+        assert_eq!(
+            subject(&SubjectTemplate::default(), &p),
+            "[feedwatch] moscow-format, kabulov: Russia Invites Taliban for Afghan Talks"
+        );
+        assert_eq!(rules_header([&p]), "moscow-format, kabulov");
+        let b = text_body(&p, Tz::UTC);
+        for needle in [
+            "Russia Invites Taliban for Afghan Talks\nhttp://127.0.0.1/a?x=1&y=2\n\nRussia has invited representatives of the Taliban to talks in Moscow.\n",
+            "Rule:      moscow-format (\"Moscow format\" OR Kabulov)\nMatched:   Moscow format, Kabulov\n  …the so-called *Moscow format* talks…\n  envoy Zamir *Kabulov* said\n",
+            "Rule:      kabulov (Kabulov)\nMatched:   Kabulov\n  envoy Zamir *Kabulov* said\n",
+        ] {
+            assert!(b.contains(needle), "missing {needle:?} in:\n{b}");
+        }
+        let h = html_body(&p, Tz::UTC);
+        assert!(
+            h.contains("<b>moscow-format</b>") && h.contains("<b>kabulov</b>"),
+            "{h}"
+        );
+        assert!(
+            h.contains("the so-called <b>Moscow format</b> talks"),
+            "{h}"
+        );
+    }
+
+    #[test]
+    fn the_lead_is_shown_even_when_the_match_is_in_the_title() {
+        let mut p = payload("Kabulov visits Kabul");
+        p.summary = "The envoy met ministers on Tuesday.".into();
+        p.snippet = "Kabulov visits Kabul".into();
+        p.highlights = vec![(0, 7)];
+        let b = text_body(&p, Tz::UTC);
+        assert!(
+            b.contains("Kabulov visits Kabul\nhttp://127.0.0.1/a?x=1&y=2\n\nThe envoy met ministers on Tuesday.\n"),
+            "{b}"
+        );
+        assert!(html_body(&p, Tz::UTC).contains("The envoy met ministers on Tuesday."));
+    }
+
+    #[test]
+    fn published_time_is_shown_in_the_notifiers_zone_with_utc_beside() {
+        let at = chrono::DateTime::from_timestamp(1_633_589_160, 0); // 2021-10-07 06:46 UTC
+        let cases: &[(Tz, &str)] = &[
+            (Tz::UTC, "2021-10-07 06:46 UTC"),
+            (
+                chrono_tz::Europe::Moscow,
+                "2021-10-07 09:46 MSK (06:46 UTC)",
+            ),
+            (
+                chrono_tz::America::New_York,
+                "2021-10-07 02:46 EDT (06:46 UTC)",
+            ),
+            (
+                chrono_tz::Pacific::Kiritimati,
+                "2021-10-07 20:46 +14 (06:46 UTC)",
+            ),
+            (
+                chrono_tz::Pacific::Pago_Pago,
+                "2021-10-06 19:46 SST (2021-10-07 06:46 UTC)",
+            ),
+        ];
+        for (zone, want) in cases {
+            assert_eq!(published(at, *zone), *want, "{zone}");
+        }
+        assert_eq!(published(None, Tz::UTC), "(no date in the feed)");
+        let mut p = payload("T");
+        p.published = at;
+        let b = text_body(&p, chrono_tz::Europe::Moscow);
+        assert!(
+            b.contains("Published: 2021-10-07 09:46 MSK (06:46 UTC)"),
+            "{b}"
+        );
+    }
+
+    #[test]
+    fn a_long_subject_cuts_the_title_at_a_word_and_keeps_the_rules() {
+        let mut p = two_rules();
+        p.title = "Russia invites the Taliban to Moscow talks ".repeat(10);
+        let s = subject(&SubjectTemplate::default(), &p);
+        assert!(s.chars().count() <= MAX_SUBJECT_CHARS, "{s}");
+        assert!(
+            s.starts_with("[feedwatch] moscow-format, kabulov: Russia invites"),
+            "{s}"
+        );
+        let kept = s.strip_suffix('…').expect("cut with an ellipsis");
+        assert!(
+            p.title
+                .split(' ')
+                .any(|w| !w.is_empty() && kept.ends_with(&format!(" {w}"))),
+            "cut after a whole word: {s}"
+        );
+        let mut many = p.clone();
+        many.rules = ["a", "b", "c", "d", "e"]
+            .iter()
+            .map(|r| RuleMatch {
+                rule: (*r).into(),
+                ..RuleMatch::default()
+            })
+            .collect();
+        many.title = "Short".into();
+        assert_eq!(
+            subject(&SubjectTemplate::default(), &many),
+            "[feedwatch] a, b, c +2 more: Short"
+        );
+        assert_eq!(rules_header([&many]), "a, b, c, d, e");
     }
 }

@@ -4,6 +4,8 @@
 use std::io::Write;
 use std::sync::LazyLock;
 
+use chrono_tz::Tz;
+
 use super::{Cause, Delivered, FailureKind, NotifyError, render};
 use crate::config::SubjectTemplate;
 use crate::domain::Alert;
@@ -11,9 +13,9 @@ use crate::domain::Alert;
 /// Standard output always shows the default subject line.
 static SUBJECT: LazyLock<SubjectTemplate> = LazyLock::new(SubjectTemplate::default);
 
-/// Prints alerts to standard output.
+/// Prints alerts to standard output, with times in its zone.
 #[derive(Debug, Clone, Copy)]
-pub struct StdoutNotifier;
+pub struct StdoutNotifier(pub Tz);
 
 impl StdoutNotifier {
     /// Writes one alert block; fails (transiently) only if stdout is closed or full.
@@ -22,7 +24,7 @@ impl StdoutNotifier {
             "=== {} [alert {}]\n{}\n",
             render::subject(&SUBJECT, &alert.payload),
             alert.uid,
-            render::text_body(&alert.payload)
+            render::text_body(&alert.payload, self.0)
         ))
     }
 
@@ -31,7 +33,7 @@ impl StdoutNotifier {
         write(&format!(
             "=== {}\n{}\n",
             render::digest_subject(alerts),
-            render::digest_text(alerts)
+            render::digest_text(alerts, self.0)
         ))
     }
 }

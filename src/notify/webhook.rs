@@ -19,8 +19,9 @@ use crate::config::{Webhook, WebhookFormat};
 use crate::domain::{Alert, AlertPayload, hash_hex};
 use crate::redact::Redacted;
 
-/// Version of the JSON schema in `format = "json"` bodies.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version of the JSON schema in `format = "json"` bodies. Version 2 (issue 12): one event
+/// per story, with every rule that matched in `rules` (and other feeds in `sources`).
+pub const SCHEMA_VERSION: u32 = 2;
 /// How much of a receiver's answer is read (for logs and `send-test`).
 const ANSWER_BYTES: usize = 4096;
 /// Discord refuses messages longer than this many characters.
@@ -128,7 +129,9 @@ impl WebhookNotifier {
                 } else {
                     alerts
                         .first()
-                        .map(|a| format!("{}: {}", a.payload.rule, a.payload.title))
+                        .map(|a| {
+                            format!("{}: {}", a.payload.rule_names().join(", "), a.payload.title)
+                        })
                         .unwrap_or_default()
                 };
                 // ntfy reads the title from a header, which must be visible ASCII/Latin-1;
@@ -279,15 +282,45 @@ pub fn sign(secret: &str, timestamp: i64, body: &str) -> String {
         .collect()
 }
 
-/// The versioned JSON object for one alert (documented in README, "Webhook schema").
+/// The versioned JSON object for one alert (documented in README, "Webhook schema"). `rule`,
+/// `query` and `matched` are kept from version 1: the first rule's name and query, and every
+/// rule's matched terms.
 pub fn alert_json(a: &Alert) -> serde_json::Value {
     let p = &a.payload;
+    let rules: Vec<serde_json::Value> = p
+        .rule_matches()
+        .iter()
+        .map(|r| {
+            json!({
+                "name": r.rule,
+                "query": r.query,
+                "matched": r.matched(),
+                "snippets": r.terms.iter().map(|t| json!({
+                    "term": t.term,
+                    "snippet": t.snippet,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let sources: Vec<serde_json::Value> = p
+        .sources
+        .iter()
+        .map(|s| {
+            json!({
+                "feed": { "url": s.feed_url, "name": s.feed_name },
+                "title": s.title,
+                "link": s.link,
+            })
+        })
+        .collect();
     json!({
         "version": SCHEMA_VERSION,
         "id": a.uid,
+        "rules": rules,
         "rule": p.rule,
         "query": p.query,
         "matched": p.matched,
+        "sources": sources,
         "feed": { "url": p.feed_url, "name": p.feed_name },
         "item": {
             "title": p.title,
@@ -324,7 +357,7 @@ fn slack_text(p: &AlertPayload) -> String {
     format!(
         "{title}\n{} · rule {} · matched {}\n{snippet}",
         slack_escape(&p.feed_name),
-        slack_escape(&p.rule),
+        slack_escape(&p.rule_names().join(", ")),
         slack_escape(&p.matched.join(", "))
     )
 }
@@ -346,7 +379,7 @@ fn discord_text(p: &AlertPayload) -> String {
         p.title,
         p.link.as_deref().unwrap_or(""),
         p.feed_name,
-        p.rule,
+        p.rule_names().join(", "),
         p.matched.join(", ")
     )
 }
@@ -387,9 +420,7 @@ mod tests {
             title: "<!everyone> <!channel> <!here> <@U123>".into(),
             link: Some("javascript:alert(1)".into()),
             published: None,
-            snippet: String::new(),
-            highlights: vec![],
-            summary: String::new(),
+            ..Default::default()
         };
         let text = slack_text(&p);
         assert!(!text.contains("<!") && !text.contains("<@"), "{text}");

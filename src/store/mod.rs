@@ -32,8 +32,8 @@ use rusqlite::{Connection, MAIN_DB, OptionalExtension, params};
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::{
-    Alert, AlertPayload, AlertStatus, FeedId, Item, ItemKey, NewAlert, canonical_link, error_chain,
-    hash_hex,
+    Alert, AlertPayload, AlertStatus, FeedId, Grouping, Item, ItemKey, NewAlert, canonical_link,
+    error_chain, hash_hex,
 };
 use file::FileId;
 use owner::Owner;
@@ -894,7 +894,8 @@ impl Store {
             .read(move |conn| {
                 Ok(conn.query_row(
                     "SELECT count(DISTINCT item_id) FROM alerts
-                     WHERE rule = ?1 AND created_at >= ?2 AND digest IS NULL",
+                     WHERE created_at >= ?2 AND digest IS NULL
+                       AND EXISTS (SELECT 1 FROM json_each(alerts.rules) WHERE value = ?1)",
                     params![rule, since],
                     |r| r.get(0),
                 )?)
@@ -1161,41 +1162,15 @@ fn ingest(
             item_ids.push(id);
         }
     }
-    {
-        let mut insert = tx.prepare_cached(
-            "INSERT INTO alerts (uid, item_id, rule, notifier, payload, status, attempts,
-                                 created_at, next_attempt_at, story, digest)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?9, 0, ?6, ?6, ?7, ?8)
-             ON CONFLICT DO NOTHING",
-        )?;
-        for alert in &batch.alerts {
-            // Only alerts for items this batch actually inserted: an item already stored
-            // had its alerts decided when it was first seen.
-            let (Some(item), Some(Some(item_id))) =
-                (batch.items.get(alert.item), item_ids.get(alert.item))
-            else {
-                continue;
-            };
-            let uid = alert_uid(
-                feed_url,
-                item.key.as_str(),
-                &alert.payload.rule,
-                &alert.notifier,
-            );
-            let payload = serde_json::to_string(&alert.payload)
-                .map_err(|source| StoreError::Payload { id: 0, source })?;
-            report.alerts += insert.execute(params![
-                uid,
-                item_id,
-                alert.payload.rule,
-                alert.notifier,
-                payload,
-                batch.now,
-                alert.story,
-                alert.digest,
-                AlertStatus::Pending,
-            ])?;
-        }
+    for alert in &batch.alerts {
+        // Only alerts for items this batch actually inserted: an item already stored had its
+        // alerts decided when it was first seen.
+        let (Some(item), Some(Some(item_id))) =
+            (batch.items.get(alert.item), item_ids.get(alert.item))
+        else {
+            continue;
+        };
+        report.alerts += queue_alert(&tx, feed_url, item, *item_id, alert, batch.now)?;
     }
     insert_feed_alerts(&tx, feed_url, &batch.feed_alerts, batch.now)?;
     if let Some(next) = batch.next_poll {
@@ -1203,6 +1178,147 @@ fn ingest(
     }
     tx.commit()?;
     Ok(report)
+}
+
+/// Queues `alert` for the new item `item` (row `item_id`), unless its story already has an
+/// alert for this notifier: one story, one alert. Returns how many alerts were queued (0 or 1).
+///
+/// A story already alerted (by this feed or another carrying the same story) is not alerted
+/// again. While that earlier alert is still queued — waiting for its digest, for its turn, or
+/// for a retry — it takes in what is new: further rules that matched (for an alert per story)
+/// and the other feed as a source. Per-rule alerts (`group = "rule"`) are one per story and
+/// rule; a story already alerted with that rule (in either grouping) is not alerted again.
+fn queue_alert(
+    tx: &rusqlite::Transaction<'_>,
+    feed_url: &str,
+    item: &Item,
+    item_id: i64,
+    alert: &NewAlert,
+    now: i64,
+) -> Result<usize, StoreError> {
+    let grouping = match alert.grouping {
+        Grouping::Story => "",
+        Grouping::Rule => alert.payload.rule.as_str(),
+    };
+    let earlier = earlier_alerts(tx, &alert.notifier, &alert.story)?;
+    let covers = |e: &Earlier| match alert.grouping {
+        Grouping::Story => true,
+        Grouping::Rule => e.rules.contains(&alert.payload.rule),
+    };
+    if earlier.iter().any(covers) {
+        let open = earlier
+            .iter()
+            .find(|e| e.status.is_undelivered() && e.grouping == grouping);
+        if let Some(e) = open {
+            let mut payload = e.payload.clone();
+            if payload.absorb(&alert.payload) {
+                update_payload(tx, e.id, &payload)?;
+            }
+        }
+        return Ok(0);
+    }
+    let uid = alert_uid(feed_url, item.key.as_str(), grouping, &alert.notifier);
+    let names = alert.payload.rule_names();
+    let rules =
+        serde_json::to_string(&names).map_err(|source| StoreError::Payload { id: 0, source })?;
+    let payload = serde_json::to_string(&alert.payload)
+        .map_err(|source| StoreError::Payload { id: 0, source })?;
+    let n = tx
+        .prepare_cached(
+            "INSERT INTO alerts (uid, item_id, rule, rules, grouping, notifier, payload, status,
+                                 attempts, created_at, next_attempt_at, story, digest)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?9, ?10, ?11)
+             ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![
+            uid,
+            item_id,
+            names.join(", "),
+            rules,
+            grouping,
+            alert.notifier,
+            payload,
+            AlertStatus::Pending,
+            now,
+            alert.story,
+            alert.digest,
+        ])?;
+    Ok(n)
+}
+
+/// An alert already stored for a story and notifier.
+struct Earlier {
+    id: i64,
+    grouping: String,
+    rules: Vec<String>,
+    status: AlertStatus,
+    payload: AlertPayload,
+}
+
+/// The alerts already stored for `story` to `notifier`, oldest first. A payload that cannot be
+/// read (a row from an incompatible version) still counts as alerted; it is only not updated.
+fn earlier_alerts(
+    tx: &rusqlite::Transaction<'_>,
+    notifier: &str,
+    story: &str,
+) -> Result<Vec<Earlier>, StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT id, grouping, rules, status, payload FROM alerts
+         WHERE notifier = ?1 AND story = ?2 ORDER BY id",
+    )?;
+    let rows = stmt.query_map(params![notifier, story], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, AlertStatus>(3)?,
+            r.get::<_, String>(4)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, grouping, rules, status, payload) = row?;
+        let payload: Option<AlertPayload> = serde_json::from_str(&payload).ok();
+        out.push(Earlier {
+            id,
+            grouping,
+            rules: serde_json::from_str(&rules).unwrap_or_default(),
+            // Unreadable: leave it as it is, as if delivered.
+            status: if payload.is_some() {
+                status
+            } else {
+                AlertStatus::Sent
+            },
+            payload: payload.unwrap_or_default(),
+        });
+    }
+    Ok(out)
+}
+
+/// Rewrites a queued alert's payload (and its rule columns) after it took in more.
+fn update_payload(
+    tx: &rusqlite::Transaction<'_>,
+    id: i64,
+    payload: &AlertPayload,
+) -> Result<(), StoreError> {
+    let names = payload.rule_names();
+    let rules =
+        serde_json::to_string(&names).map_err(|source| StoreError::Payload { id, source })?;
+    let text =
+        serde_json::to_string(payload).map_err(|source| StoreError::Payload { id, source })?;
+    tx.prepare_cached(
+        "UPDATE alerts SET payload = ?2, rule = ?3, rules = ?4
+         WHERE id = ?1 AND status IN (?5, ?6)",
+    )?
+    .execute(params![
+        id,
+        text,
+        names.join(", "),
+        rules,
+        AlertStatus::Pending,
+        AlertStatus::Retry
+    ])?;
+    Ok(())
 }
 
 /// Alert statuses are stored by name; the schema's CHECK allows exactly these.
@@ -1292,9 +1408,9 @@ fn insert_feed_alerts(
     now: i64,
 ) -> Result<(), StoreError> {
     let mut insert = tx.prepare_cached(
-        "INSERT INTO alerts (uid, item_id, rule, notifier, payload, status, attempts,
-                             created_at, next_attempt_at, story, digest)
-         VALUES (?1, NULL, ?2, ?3, ?4, ?7, 0, ?5, ?5, ?6, NULL)
+        "INSERT INTO alerts (uid, item_id, rule, rules, grouping, notifier, payload, status,
+                             attempts, created_at, next_attempt_at, story, digest)
+         VALUES (?1, NULL, ?2, json_array(?2), ?2, ?3, ?4, ?7, 0, ?5, ?5, ?6, NULL)
          ON CONFLICT DO NOTHING",
     )?;
     for alert in alerts {
@@ -1431,10 +1547,11 @@ pub struct AlertRow {
     pub link: Option<String>,
 }
 
-/// Stable alert identity: the same (feed, item, rule, notifier) always gives the same uid, so a
-/// resend after a crash carries the same Message-ID / idempotency key.
-pub fn alert_uid(feed_url: &str, item_key: &str, rule: &str, notifier: &str) -> String {
-    hash_hex(&[feed_url, item_key, rule, notifier])[..32].to_string()
+/// Stable alert identity: the same (feed, item, grouping, notifier) always gives the same uid,
+/// so a resend after a crash carries the same Message-ID / idempotency key. `grouping` is the
+/// rule's name for an alert of one rule (and feed-health alerts), empty for a story's alert.
+pub fn alert_uid(feed_url: &str, item_key: &str, grouping: &str, notifier: &str) -> String {
+    hash_hex(&[feed_url, item_key, grouping, notifier])[..32].to_string()
 }
 
 fn json_list(v: &[String]) -> String {

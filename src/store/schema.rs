@@ -5,8 +5,11 @@ use rusqlite_migration::{M, Migrations};
 
 /// All migrations, oldest first.
 pub(super) fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(
-        "CREATE TABLE feeds (
+    Migrations::new(vec![M::up(INITIAL), M::up(ALERTS_BY_STORY)])
+}
+
+/// Version 1: feeds, items, the outbox (one alert per item, rule and notifier) and digests.
+const INITIAL: &str = "CREATE TABLE feeds (
             id                   INTEGER PRIMARY KEY,
             url                  TEXT NOT NULL UNIQUE,
             title                TEXT,
@@ -81,8 +84,33 @@ pub(super) fn migrations() -> Migrations<'static> {
             schedule     TEXT NOT NULL,
             last_sent_at INTEGER NOT NULL,
             PRIMARY KEY (notifier, schedule)
-        );",
-    )])
+        );";
+
+/// Version 2: one alert per story and notifier, listing every rule that matched (issue 12).
+/// What made an alert unique besides its item or story and its notifier was its rule; it is
+/// now its `grouping`: `''` for an alert per story (every rule in `rules`), or a rule's name
+/// for an alert of one rule (`group = "rule"`, feed-health alerts) — which every alert stored
+/// before this migration is. Renaming the column carries the UNIQUE constraints and indexes
+/// over (<https://sqlite.org/lang_altertable.html#altertabrename>), so no row is copied and
+/// each keeps its id, uid and status; `rule` becomes the rules' names for listings.
+const ALERTS_BY_STORY: &str = "
+        ALTER TABLE alerts RENAME COLUMN rule TO grouping;
+        -- the rules' names, comma-separated, for listings
+        ALTER TABLE alerts ADD COLUMN rule TEXT NOT NULL DEFAULT '';
+        -- the rules' names as a JSON array, for the flood guard
+        ALTER TABLE alerts ADD COLUMN rules TEXT NOT NULL DEFAULT '[]';
+        UPDATE alerts SET rule = grouping, rules = json_array(grouping);
+        DROP INDEX alerts_rule_created;
+        CREATE INDEX alerts_created ON alerts (created_at);
+        -- every alert of a story to a notifier, whatever its grouping
+        CREATE INDEX alerts_notifier_story ON alerts (notifier, story);";
+
+/// The migrations up to and including `version`, for tests that need a database as an older
+/// feedwatch left it.
+#[cfg(test)]
+pub(super) fn migrations_until(version: usize) -> Migrations<'static> {
+    let all = [INITIAL, ALERTS_BY_STORY];
+    Migrations::new(all.iter().take(version).map(|sql| M::up(sql)).collect())
 }
 
 #[cfg(test)]

@@ -645,3 +645,172 @@ async fn a_database_file_in_place_is_never_reported_lost() {
     .await;
     assert!(waited.is_err(), "{waited:?}");
 }
+
+/// An alert for batch item `item` to `notifier` about `story`, matched by `rules`.
+fn story_alert(item: usize, notifier: &str, story: &str, rules: &[&str]) -> NewAlert {
+    let mut a = alert(item, notifier);
+    a.story = story.to_string();
+    let matches = rules
+        .iter()
+        .map(|r| crate::domain::RuleMatch {
+            rule: (*r).to_string(),
+            query: (*r).to_string(),
+            terms: Vec::new(),
+        })
+        .collect();
+    a.payload = AlertPayload::for_rules(a.payload, matches);
+    a.payload.feed_name = format!("feed of {item}");
+    a
+}
+
+/// Ingests one item keyed `key` into the feed at `url` with `alerts`; returns alerts queued.
+async fn ingest_at(store: &Store, url: &str, key: &str, alerts: Vec<NewAlert>) -> usize {
+    let feed = FeedId::from_stored(url.into());
+    let st = store.feed_state(&feed).await.expect("state");
+    let mut payload_feed = alerts;
+    for a in &mut payload_feed {
+        a.payload.feed_url = url.to_string();
+        a.payload.feed_name = format!("feed {url}");
+    }
+    let b = Ingest::batch(vec![item(key)], payload_feed, 1);
+    store
+        .ingest(st.id, feed.as_str(), b)
+        .await
+        .expect("ingest")
+        .alerts
+}
+
+#[tokio::test]
+async fn a_queued_story_takes_in_later_rules_and_sources_and_a_sent_one_is_left_alone() {
+    let (_dir, store) = open().await;
+    let s = "https://news.example/story";
+    let both = story_alert(0, "mail", s, &["moscow-format", "kabulov"]);
+    assert_eq!(ingest_at(&store, "http://a/", "k1", vec![both]).await, 1);
+    // The same story in another feed, matched by a third rule: no second alert.
+    let third = story_alert(0, "mail", s, &["taliban"]);
+    assert_eq!(ingest_at(&store, "http://b/", "k2", vec![third]).await, 0);
+    let due = store.due_alerts(1, 10).await.expect("due");
+    assert_eq!(due.len(), 1, "{due:#?}");
+    let p = &due[0].payload;
+    assert_eq!(p.rule_names(), vec!["moscow-format", "kabulov", "taliban"]);
+    assert_eq!(p.sources.len(), 1, "{p:#?}");
+    assert_eq!(p.sources[0].feed_url, "http://b/");
+    let rows = store.list_alerts(None, 10).await.expect("list");
+    assert_eq!(rows[0].rule, "moscow-format, kabulov, taliban");
+    // The flood guard counts the story for each of its rules.
+    for rule in ["moscow-format", "kabulov", "taliban"] {
+        assert_eq!(store.rule_alerts_since(rule, 0).await.expect("count"), 1);
+    }
+    assert_eq!(store.rule_alerts_since("other", 0).await.expect("count"), 0);
+    // Once sent, the alert is what the user got: a later copy changes nothing.
+    store.mark_sent(due[0].id, 2).await.expect("sent");
+    let fourth = story_alert(0, "mail", s, &["fourth"]);
+    assert_eq!(ingest_at(&store, "http://c/", "k3", vec![fourth]).await, 0);
+    let rows = store.list_alerts(None, 10).await.expect("list");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].rule, "moscow-format, kabulov, taliban");
+    // Another notifier has its own alert.
+    let other = story_alert(0, "hook", s, &["kabulov"]);
+    assert_eq!(ingest_at(&store, "http://c/", "k4", vec![other]).await, 1);
+}
+
+#[tokio::test]
+async fn per_rule_grouping_alerts_once_per_story_and_rule() {
+    let (_dir, store) = open().await;
+    let s = "https://news.example/story";
+    let per_rule = |rule: &str| {
+        let mut a = story_alert(0, "mail", s, &[rule]);
+        a.grouping = Grouping::Rule;
+        a
+    };
+    let first = vec![per_rule("moscow-format"), per_rule("kabulov")];
+    assert_eq!(ingest_at(&store, "http://a/", "k1", first).await, 2);
+    let again = vec![per_rule("kabulov"), per_rule("taliban")];
+    assert_eq!(
+        ingest_at(&store, "http://b/", "k2", again).await,
+        1,
+        "only the rule not yet alerted"
+    );
+    let due = store.due_alerts(1, 10).await.expect("due");
+    let uids: HashSet<&str> = due.iter().map(|a| a.uid.as_str()).collect();
+    assert_eq!(uids.len(), 3, "each its own message id");
+    let kabulov = due
+        .iter()
+        .find(|a| a.payload.rule == "kabulov")
+        .expect("kabulov alert");
+    assert_eq!(kabulov.payload.rule_names(), vec!["kabulov"]);
+    assert_eq!(kabulov.payload.sources.len(), 1, "the other feed is named");
+}
+
+#[tokio::test]
+async fn a_database_made_by_the_old_schema_keeps_its_alerts_and_does_not_alert_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("old.db");
+    {
+        // What feedwatch before issue 12 left: one alert per item, rule and notifier.
+        let mut conn = Connection::open(&path).expect("open");
+        schema::migrations_until(1)
+            .to_latest(&mut conn)
+            .expect("old schema");
+        conn.execute_batch(
+            r#"INSERT INTO feeds (id, url) VALUES (1, 'http://a/');
+            INSERT INTO items (id, feed_id, key, title, summary, content, authors, categories,
+                               first_seen_at, link_key)
+                VALUES (1, 1, 'guid:1', 'Russia Invites Taliban', '', '', '[]', '[]', 50,
+                        'https://news.example/story');
+            INSERT INTO alerts (uid, item_id, rule, notifier, payload, status, attempts,
+                                created_at, next_attempt_at, sent_at, story, digest)
+                VALUES ('old-sent', 1, 'moscow-format', 'mail',
+                        '{"rule":"moscow-format","query":"q","matched":["Kabulov"],"feed_name":"A","feed_url":"http://a/","title":"Russia Invites Taliban","link":null,"published":null,"snippet":"Kabulov said","highlights":[[0,7]]}',
+                        'sent', 1, 50, 50, 51, 'https://news.example/story', NULL),
+                       ('old-pending', 1, 'kabulov', 'mail',
+                        '{"rule":"kabulov","query":"Kabulov","matched":["Kabulov"],"feed_name":"A","feed_url":"http://a/","title":"Russia Invites Taliban","link":null,"published":null,"snippet":"Kabulov said","highlights":[[0,7]],"summary":"lead"}',
+                        'pending', 0, 50, 50, NULL, 'https://news.example/story', NULL);"#,
+        )
+        .expect("old rows");
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, 1);
+    }
+    let store = Store::open(&path).await.expect("migrates");
+    let rows = store.list_alerts(None, 10).await.expect("list");
+    let by_uid = |uid: &str| rows.iter().find(|r| r.uid == uid).expect("row kept");
+    assert_eq!(by_uid("old-sent").status, AlertStatus::Sent);
+    assert_eq!(by_uid("old-sent").sent_at, Some(51));
+    assert_eq!(by_uid("old-pending").status, AlertStatus::Pending);
+    assert_eq!(by_uid("old-pending").rule, "kabulov");
+    // The pending one is still delivered, readable as an alert of its one rule.
+    let due = store.due_alerts(60, 10).await.expect("due");
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].uid, "old-pending");
+    assert_eq!(due[0].payload.rule_names(), vec!["kabulov"]);
+    assert_eq!(
+        due[0].payload.rule_matches()[0].terms[0].snippet,
+        "Kabulov said"
+    );
+    // The same story from another feed after the upgrade: already alerted, not again.
+    let again = story_alert(
+        0,
+        "mail",
+        "https://news.example/story",
+        &["moscow-format", "kabulov"],
+    );
+    assert_eq!(ingest_at(&store, "http://b/", "k2", vec![again]).await, 0);
+    assert_eq!(store.list_alerts(None, 10).await.expect("list").len(), 2);
+    assert_eq!(
+        store
+            .rule_alerts_since("moscow-format", 0)
+            .await
+            .expect("n"),
+        1
+    );
+    // A story the old alerts never saw alerts as one story.
+    let new = story_alert(
+        0,
+        "mail",
+        "https://news.example/other",
+        &["moscow-format", "kabulov"],
+    );
+    assert_eq!(ingest_at(&store, "http://b/", "k3", vec![new]).await, 1);
+}

@@ -1,0 +1,170 @@
+//! One story, one alert (issue 12): a story that two rules match, carried by three feeds,
+//! reaches each notifier once — one email naming both rules (subject, `X-Feedwatch-Rules`,
+//! body), one webhook event with a `rules` array — against a real SMTP server and a real
+//! webhook receiver, through the real binary.
+
+mod support;
+
+use std::path::PathBuf;
+
+use support::{FeedServer, Mail, Route, SmtpServer, WebhookReceiver, feedwatch};
+
+const TITLE: &str = "Russia Invites Taliban for Afghan Talks";
+const LINK: &str = "https://www.themoscowtimes.com/2021/10/07/russia-invites-taliban-a75242";
+
+/// An RSS document from `site` carrying the story (the same link everywhere, as syndicated
+/// copies that keep the original's link do), published an hour ago.
+fn story_feed(site: &str) -> String {
+    let date = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc2822();
+    format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>{site}</title>\
+         <item><guid>{site}-1</guid><title>{TITLE}</title><link>{LINK}?utm_source={site}</link>\
+         <pubDate>{date}</pubDate><description>Russia has invited representatives of the \
+         Taliban to talks in Moscow on Oct. 20, Kremlin envoy Zamir Kabulov said on Thursday. \
+         The so-called \u{201c}Moscow format\u{201d} talks have been held since 2017.\
+         </description></item></channel></rss>"
+    )
+}
+
+/// Three feeds with the story, two rules that both match it, an email notifier (`email`
+/// holds extra keys for it) and a webhook. Returns the config's folder and path.
+fn setup(
+    feeds: &FeedServer,
+    smtp: &SmtpServer,
+    hooks: &WebhookReceiver,
+    email: &str,
+) -> (tempfile::TempDir, PathBuf) {
+    let mut text = "[storage]\npath = \"fw.db\"\n\n".to_string();
+    for site in ["mt", "wire", "mirror"] {
+        let path = format!("/{site}.xml");
+        feeds.set(&path, Route::rss(story_feed(site), "\"1\""));
+        text.push_str(&format!(
+            "[[feed]]\nurl = \"{}\"\nname = \"{site}\"\n\n",
+            feeds.url(&path)
+        ));
+    }
+    text.push_str(&format!(
+        "[[rule]]\nname = \"moscow-format\"\nquery = '\"Moscow format\"'\n\n\
+         [[rule]]\nname = \"kabulov\"\nquery = 'Kabulov OR Кабулов'\n\n\
+         [notify.analyst]\ntype = \"email\"\nsmtp = \"{}\"\nfrom = \"feedwatch <fw@localhost>\"\n\
+         to = [\"analyst@example.org\"]\ntimeout = \"5s\"\n{email}\n\
+         [notify.hook]\ntype = \"webhook\"\nurl = \"{}\"\ntimeout = \"5s\"\n",
+        smtp.url(),
+        hooks.url()
+    ));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("feedwatch.toml");
+    std::fs::write(&cfg, text).expect("write config");
+    (dir, cfg)
+}
+
+fn header(m: &Mail, name: &str) -> String {
+    m.header(name)
+        .unwrap_or_else(|| panic!("no {name} header in:\n{}", String::from_utf8_lossy(&m.data)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_story_two_rules_match_in_three_feeds_gives_one_email_and_one_webhook_event() {
+    let feeds = FeedServer::start().await;
+    let smtp = SmtpServer::start();
+    let hooks = WebhookReceiver::start().await;
+    let (_dir, cfg) = setup(&feeds, &smtp, &hooks, "timezone = \"Europe/Moscow\"\n");
+    let run = feedwatch(&["--config", cfg.to_str().expect("utf-8"), "once"]).await;
+    assert_eq!(run.code, Some(0), "{run:#?}");
+
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 1, "one email for the story: {mails:#?}");
+    let m = &mails[0];
+    println!("--- email ---\n{}", String::from_utf8_lossy(&m.data));
+    assert_eq!(
+        m.subject(),
+        format!("[feedwatch] moscow-format, kabulov: {TITLE}")
+    );
+    assert_eq!(header(m, "X-Feedwatch-Rules"), "moscow-format, kabulov");
+    assert_eq!(header(m, "Auto-Submitted"), "auto-generated");
+    assert_eq!(
+        header(m, "List-Id"),
+        "feedwatch alerts to analyst <analyst.feedwatch.localhost>"
+    );
+    let published = header(m, "X-Feedwatch-Published");
+    assert!(
+        published.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(&published).is_ok(),
+        "UTC in the headers: {published}"
+    );
+    // Lines end in CRLF on the wire.
+    let text = m.text().replace("\r\n", "\n");
+    println!("--- text part ---\n{text}");
+    for needle in [
+        // The lead under the title, though the title is not where the rules matched.
+        &format!("{TITLE}\n{LINK}?utm_source="),
+        "\n\nRussia has invited representatives of the Taliban to talks in Moscow",
+        "Rule:      moscow-format (\"Moscow format\")\nMatched:   Moscow format\n",
+        "*Moscow format*",
+        "Rule:      kabulov (Kabulov OR Кабулов)\nMatched:   Kabulov\n",
+        "*Kabulov*",
+        " MSK (",
+    ] {
+        assert!(text.contains(needle), "text lacks {needle:?}:\n{text}");
+    }
+    // The other two feeds that carried the story while it was queued are named.
+    assert_eq!(text.matches("Also in:").count(), 2, "{text}");
+
+    let got = hooks.hooks();
+    assert_eq!(got.len(), 1, "one webhook event: {got:#?}");
+    println!("--- webhook body ---\n{}", got[0].body);
+    let v: serde_json::Value = serde_json::from_str(&got[0].body).expect("JSON");
+    assert_eq!(v["version"], 2);
+    let rules: Vec<&str> = v["rules"]
+        .as_array()
+        .expect("rules array")
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert_eq!(rules, vec!["moscow-format", "kabulov"]);
+    assert_eq!(v["rules"][1]["matched"][0], "Kabulov");
+    assert!(
+        v["rules"][1]["snippets"][0]["snippet"]
+            .as_str()
+            .is_some_and(|s| s.contains("Zamir Kabulov")),
+        "{v:#}"
+    );
+    assert_eq!(v["sources"].as_array().map(Vec::len), Some(2), "{v:#}");
+    assert_eq!(v["item"]["title"], TITLE);
+
+    // Polled again: nothing new, nothing sent again.
+    let again = feedwatch(&["--config", cfg.to_str().expect("utf-8"), "once"]).await;
+    assert_eq!(again.code, Some(0), "{again:#?}");
+    assert_eq!(smtp.mails().len(), 1);
+    assert_eq!(hooks.hooks().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_rule_sends_one_email_per_rule_for_people_who_file_by_rule() {
+    let feeds = FeedServer::start().await;
+    let smtp = SmtpServer::start();
+    let hooks = WebhookReceiver::start().await;
+    let (_dir, cfg) = setup(&feeds, &smtp, &hooks, "group = \"rule\"\n");
+    let run = feedwatch(&["--config", cfg.to_str().expect("utf-8"), "once"]).await;
+    assert_eq!(run.code, Some(0), "{run:#?}");
+    let mut subjects: Vec<(String, String)> = smtp
+        .mails()
+        .iter()
+        .map(|m| (m.subject(), header(m, "X-Feedwatch-Rules")))
+        .collect();
+    subjects.sort();
+    assert_eq!(
+        subjects,
+        vec![
+            (
+                format!("[feedwatch] kabulov: {TITLE}"),
+                "kabulov".to_string()
+            ),
+            (
+                format!("[feedwatch] moscow-format: {TITLE}"),
+                "moscow-format".to_string()
+            ),
+        ]
+    );
+    // The webhook keeps the default: one event for the story.
+    assert_eq!(hooks.hooks().len(), 1);
+}
