@@ -26,8 +26,40 @@ fn story_feed(site: &str) -> String {
     )
 }
 
-/// Three feeds with the story, two rules that both match it, an email notifier (`email`
-/// holds extra keys for it) and a webhook. Returns the config's folder and path.
+/// Three feeds with the story, two rules that both match it, an email notifier and a webhook,
+/// on real servers.
+struct World {
+    _feeds: FeedServer,
+    smtp: SmtpServer,
+    hooks: WebhookReceiver,
+    _dir: tempfile::TempDir,
+    cfg: PathBuf,
+}
+
+impl World {
+    /// The servers and the config; `email` holds extra keys for the email notifier.
+    async fn start(email: &str) -> World {
+        let feeds = FeedServer::start().await;
+        let smtp = SmtpServer::start();
+        let hooks = WebhookReceiver::start().await;
+        let (_dir, cfg) = setup(&feeds, &smtp, &hooks, email);
+        World {
+            _feeds: feeds,
+            smtp,
+            hooks,
+            _dir,
+            cfg,
+        }
+    }
+
+    /// `feedwatch once`, which must succeed.
+    async fn once(&self) {
+        let run = feedwatch(&["--config", self.cfg.to_str().expect("utf-8"), "once"]).await;
+        assert_eq!(run.code, Some(0), "{run:#?}");
+    }
+}
+
+/// Serves the three feeds and writes the config; returns its folder and path.
 fn setup(
     feeds: &FeedServer,
     smtp: &SmtpServer,
@@ -65,12 +97,9 @@ fn header(m: &Mail, name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_story_two_rules_match_in_three_feeds_gives_one_email_and_one_webhook_event() {
-    let feeds = FeedServer::start().await;
-    let smtp = SmtpServer::start();
-    let hooks = WebhookReceiver::start().await;
-    let (_dir, cfg) = setup(&feeds, &smtp, &hooks, "timezone = \"Europe/Moscow\"\n");
-    let run = feedwatch(&["--config", cfg.to_str().expect("utf-8"), "once"]).await;
-    assert_eq!(run.code, Some(0), "{run:#?}");
+    let w = World::start("timezone = \"Europe/Moscow\"\n").await;
+    w.once().await;
+    let (smtp, hooks) = (&w.smtp, &w.hooks);
 
     let mails = smtp.mails();
     assert_eq!(mails.len(), 1, "one email for the story: {mails:#?}");
@@ -132,21 +161,17 @@ async fn a_story_two_rules_match_in_three_feeds_gives_one_email_and_one_webhook_
     assert_eq!(v["item"]["title"], TITLE);
 
     // Polled again: nothing new, nothing sent again.
-    let again = feedwatch(&["--config", cfg.to_str().expect("utf-8"), "once"]).await;
-    assert_eq!(again.code, Some(0), "{again:#?}");
+    w.once().await;
     assert_eq!(smtp.mails().len(), 1);
-    assert_eq!(hooks.hooks().len(), 1);
+    assert_eq!(w.hooks.hooks().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn group_rule_sends_one_email_per_rule_for_people_who_file_by_rule() {
-    let feeds = FeedServer::start().await;
-    let smtp = SmtpServer::start();
-    let hooks = WebhookReceiver::start().await;
-    let (_dir, cfg) = setup(&feeds, &smtp, &hooks, "group = \"rule\"\n");
-    let run = feedwatch(&["--config", cfg.to_str().expect("utf-8"), "once"]).await;
-    assert_eq!(run.code, Some(0), "{run:#?}");
-    let mut subjects: Vec<(String, String)> = smtp
+    let w = World::start("group = \"rule\"\n").await;
+    w.once().await;
+    let mut subjects: Vec<(String, String)> = w
+        .smtp
         .mails()
         .iter()
         .map(|m| (m.subject(), header(m, "X-Feedwatch-Rules")))
@@ -166,5 +191,5 @@ async fn group_rule_sends_one_email_per_rule_for_people_who_file_by_rule() {
         ]
     );
     // The webhook keeps the default: one event for the story.
-    assert_eq!(hooks.hooks().len(), 1);
+    assert_eq!(w.hooks.hooks().len(), 1);
 }
