@@ -77,13 +77,12 @@ fn clip_text(mut text: String) -> String {
     text
 }
 
-/// Runs html2text with a decorator that adds no markup (no `[link]` brackets, `*` bullets or
-/// `#` headings: a reader does not see those, so a rule must not match them).
+/// Runs html2text with [`ReaderDecorator`], which adds nothing a reader would not see.
 fn render_html(html: &str) -> Option<String> {
     // html2text has had panics on hostile input in the past (deep tables, odd widths); one bad
     // item must not take the daemon down, so a panic becomes "render failed".
     let rendered = std::panic::catch_unwind(|| {
-        html2text::config::with_decorator(html2text::render::TrivialDecorator::new())
+        html2text::config::with_decorator(ReaderDecorator)
             .link_footnotes(false)
             .no_table_borders()
             .allow_width_overflow()
@@ -92,6 +91,67 @@ fn render_html(html: &str) -> Option<String> {
     match rendered {
         Ok(Ok(text)) => Some(collapse_whitespace(&text)),
         _ => None,
+    }
+}
+
+/// The html2text decorator for text as a reader sees it: no markup of its own (no `[link]`
+/// brackets, `*` bullets, `#` headings or `^{…}` around superscripts) and nothing for images.
+/// html2text's `TrivialDecorator` comes close but renders an image as its `alt` text (and an
+/// inline SVG as its `<title>`): attributes a reader never sees, so a rule must not match
+/// them (issue 11: an `<img alt="Zamir Kabulov …">` alerted on `Kabulov`).
+struct ReaderDecorator;
+
+/// The start/end decoration methods of inline styles a reader sees as plain text: both empty.
+macro_rules! plain_inline_styles {
+    ($($start:ident / $end:ident),* $(,)?) => {$(
+        fn $start(&self) -> (String, ()) {
+            (String::new(), ())
+        }
+        fn $end(&self) -> String {
+            String::new()
+        }
+    )*};
+}
+
+impl html2text::render::TextDecorator for ReaderDecorator {
+    type Annotation = ();
+
+    plain_inline_styles!(
+        decorate_em_start / decorate_em_end,
+        decorate_strong_start / decorate_strong_end,
+        decorate_strikeout_start / decorate_strikeout_end,
+        decorate_code_start / decorate_code_end,
+        decorate_superscript_start / decorate_superscript_end,
+    );
+
+    fn decorate_link_start(&mut self, _url: &str) -> (String, ()) {
+        (String::new(), ())
+    }
+    fn decorate_link_end(&mut self) -> String {
+        String::new()
+    }
+    fn decorate_preformat_first(&self) {}
+    fn decorate_preformat_cont(&self) {}
+    fn decorate_image(&mut self, _src: &str, _alt: &str) -> (String, ()) {
+        (String::new(), ())
+    }
+    fn header_prefix(&self, _level: usize) -> String {
+        String::new()
+    }
+    fn quote_prefix(&self) -> String {
+        String::new()
+    }
+    fn unordered_item_prefix(&self) -> String {
+        String::new()
+    }
+    fn ordered_item_prefix(&self, _i: i64) -> String {
+        String::new()
+    }
+    fn make_subblock_decorator(&self) -> Self {
+        ReaderDecorator
+    }
+    fn finalise(&mut self, _urls: Vec<String>) -> Vec<html2text::render::TaggedLine<()>> {
+        Vec::new()
     }
 }
 
@@ -776,6 +836,36 @@ mod tests {
             ("only_tags", "<p></p><br/>", ""),
             ("unclosed_tag", "<b>bold <i>text", "bold text"),
             ("cyrillic", "<p>Кабулов</p>", "Кабулов"),
+            (
+                "img_alt_invisible",
+                "<p>Talks <img src=\"k.jpg\" alt=\"Zamir Kabulov at the talks\"> today</p>",
+                "Talks today",
+            ),
+            (
+                "img_title_invisible",
+                "<img src=\"k.jpg\" title=\"Zamir Kabulov\" alt=\"Kabulov\">caption",
+                "caption",
+            ),
+            (
+                "linked_img_alt_invisible",
+                "<a href=\"/x\" title=\"Kabulov\"><img src=\"k.jpg\" alt=\"Kabulov\"></a>Read",
+                "Read",
+            ),
+            (
+                "title_attributes_invisible",
+                "<abbr title=\"Zamir Kabulov\">ZK</abbr> <span title=\"Kabulov\">said</span>",
+                "ZK said",
+            ),
+            (
+                "svg_title_invisible",
+                "<svg><title>Kabulov</title><circle r=\"1\"/></svg>text",
+                "text",
+            ),
+            (
+                "superscript_unmarked",
+                "the 10<sup>th</sup> round",
+                "the 10th round",
+            ),
         ];
         for (name, input, want) in cases {
             assert_eq!(html_to_text(input), *want, "case {name}");

@@ -160,3 +160,28 @@ async fn backtest_runs_a_configured_rule_over_stored_items_without_sending() {
         missing.stderr
     );
 }
+
+#[tokio::test]
+async fn image_alt_and_title_attributes_never_match() {
+    // Issue 11: a name that appears only in `<img alt>`, `<img title>` and `<a title>` is
+    // invisible to a reader, so it must not alert (docs/rules.md: attributes are invisible).
+    let feeds = FeedServer::start().await;
+    feeds.set(
+        "/photos.xml",
+        Route::rss(
+            support::read_fixture("html_attributes_mention_name.xml"),
+            "\"a\"",
+        ),
+    );
+    let url = feeds.url("/photos.xml");
+    let hidden = feedwatch(&["test-rule", "Kabulov OR envoy", "--url", &url]).await;
+    assert_eq!(hidden.code, Some(1), "{hidden:#?}");
+    assert!(
+        hidden.stdout.contains("0 of 1 items matched"),
+        "{}",
+        hidden.stdout
+    );
+    // The visible text around the images still matches.
+    let visible = feedwatch(&["test-rule", "\"next round\" Delegations", "--url", &url]).await;
+    assert_eq!(visible.code, Some(0), "{visible:#?}");
+}
