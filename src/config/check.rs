@@ -14,8 +14,8 @@ use crate::redact::{Redacted, redact_text};
 
 use super::de::{self, At, Lenient, Sink};
 use super::raw::{
-    Headers, RawConfig, RawDelivery, RawEmail, RawFeed, RawIncluded, RawNotifier, RawPoll, RawRule,
-    RawStorage, RawWebhook, Strings, Tables, Text,
+    Headers, NOTIFIERS, RawConfig, RawDelivery, RawEmail, RawFeed, RawIncluded, RawNotifier,
+    RawPoll, RawRule, RawStorage, RawWebhook, Strings, Tables, Text,
 };
 use super::{
     Config, DEFAULT_BACKLOG, DEFAULT_CONCURRENCY, DEFAULT_DB_PATH, DEFAULT_GIVE_UP_AFTER,
@@ -49,7 +49,9 @@ pub(super) fn load(
     })?;
     de::apply_env(&mut root, env);
     let mut sink = Sink::default();
-    let raw = match sink.decode::<RawConfig>(&root, 0) {
+    sink.files.push(de::File::new(None, text));
+    de::retag(&mut root, &mut sink, &NOTIFIERS);
+    let raw = match sink.decode::<RawConfig>(root, 0) {
         Lenient::Valid(raw, _) => raw,
         _ => RawConfig::default(),
     };
@@ -172,7 +174,7 @@ fn check(cx: &Cx<'_>, raw: &RawConfig, included: &[Lenient<RawIncluded>]) -> Opt
             .place(&raw.notify)
             .unwrap_or_else(|| At::main("notify"));
         let message = "rules are configured but no notifier is: add a [notify.NAME] table";
-        cx.sink.at(&at, message);
+        cx.sink.report(&at, message);
     }
 
     let delivery = delivery(cx, &raw.delivery);
@@ -249,20 +251,13 @@ fn include(sink: &mut Sink, patterns: &Lenient<Strings>, base: &Path) -> Vec<Len
     let mut out = Vec::new();
     for (path, text) in files {
         let file = sink.files.len();
-        sink.files.push(Some(path));
+        sink.files.push(de::File::new(Some(path), &text));
         match de::parse(&text) {
-            Ok(root) => out.push(sink.decode(&root, file)),
+            Ok(root) => out.push(sink.decode(root, file)),
             Err((line, message)) => {
-                let key = String::new();
-                sink.at(
-                    &At {
-                        file,
-                        key,
-                        line,
-                        seq: 0,
-                    },
-                    message,
-                );
+                let mut at = sink.at(file, String::new(), 0, Vec::new());
+                at.line = line;
+                sink.report(&at, message);
             }
         }
     }

@@ -1,155 +1,185 @@
-//! The collecting deserializer: a TOML text (plus environment overrides) as a tree of values
-//! that remember their line, and a serde `Deserializer` over it that records every mistake —
-//! unknown keys (with a "did you mean"), values of the wrong type, values their type rejects —
-//! with its key path and line, and goes on where `toml::from_str` would stop at the first.
+//! Reading a config file into the serde types of `raw` with the `toml` crate's own
+//! deserializer, so that `check` can list every mistake at once, each with its key path and
+//! line. Three things are added to plain `toml::from_str`:
 //!
-//! The schema is the serde types in `raw`: nothing here names a config key. What is decided
-//! here is how loosely values are read, as the `config` crate read them before: environment
-//! overrides are strings, so a string also stands for a boolean or a whole number; and a table
-//! read as an enum picks its variant by its `type` key (serde's own internally tagged layout
-//! would buffer the table and lose key paths and lines).
+//! - every value is a [`Lenient`]: one its type rejects is recorded and read as `Invalid`, and
+//!   the rest of its table is still read;
+//! - a table is read through [`Keys`], which records every unknown key with a "did you mean"
+//!   and the keys the table accepts (`deny_unknown_fields` would stop at the first);
+//! - `FEEDWATCH_SECTION__KEY` overrides are applied to the parsed tree before it is read.
+//!
+//! Nothing here names a config key. Problems go to the [`Sink`] of the load, which the reading
+//! finds in a thread-local because serde gives a `Deserialize` impl no context of its own.
 
-use std::cell::{Cell, RefCell};
+use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
 use std::marker::PhantomData;
+use std::ops::Range;
 use std::path::PathBuf;
 
-use serde::de::{self, DeserializeSeed, Expected, IntoDeserializer, Unexpected, Visitor};
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{self, DeserializeOwned, IgnoredAny, IntoDeserializer, MapAccess, SeqAccess};
+use serde::de::{DeserializeSeed, Visitor};
 use serde::{Deserialize, Deserializer};
-use toml::de::{DeTable, DeValue};
+use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::Problem;
 
-/// The key a table-valued enum is selected by (`[notify.NAME] type = "email"`).
-const TAG: &str = "type";
 /// Prefix of environment overrides: `FEEDWATCH_POLL__INTERVAL=5m` sets `[poll] interval`.
 const ENV_PREFIX: &str = "FEEDWATCH_";
 /// Separates table and key in an override. Only variables containing it are overrides, so
 /// `FEEDWATCH_CONFIG` and `FEEDWATCH_LOG` stay plain settings of the program.
 const ENV_SEPARATOR: &str = "__";
-/// Name under which [`Lenient`] asks the deserializer for its value's place.
-const LOCATED: &str = "$feedwatch::config::Lenient";
+/// The span of a value from the environment: past the end of any file, so it has no line.
+const NOWHERE: Range<usize> = usize::MAX..usize::MAX;
 
-/// One value of the tree, with the line of its key (table entries) or of itself (array items);
-/// `None` when it came from the environment.
-#[derive(Debug)]
-pub(super) struct Node {
-    line: Option<usize>,
-    value: Value,
+thread_local! {
+    /// The sink of the file being read on this thread (see the module comment).
+    static READING: RefCell<Option<Sink>> = const { RefCell::new(None) };
 }
 
-/// TOML's value kinds. Datetimes are kept as their text, as the `config` crate did.
-#[derive(Debug)]
-enum Value {
-    Str(String),
-    Int(i64),
-    Float(f64),
-    Bool(bool),
-    Array(Vec<Node>),
-    Table(Vec<(String, Node)>),
-}
-
-impl Node {
-    fn kind(&self) -> &'static str {
-        match self.value {
-            Value::Str(_) => "a string",
-            Value::Int(_) | Value::Float(_) => "a number",
-            Value::Bool(_) => "a boolean",
-            Value::Array(_) => "an array",
-            Value::Table(_) => "a table",
-        }
-    }
-}
-
-/// Parses TOML text into a tree; on a syntax error, its line and message.
-pub(super) fn parse(text: &str) -> Result<Node, (Option<usize>, String)> {
-    let newlines: Vec<usize> = text.match_indices('\n').map(|(i, _)| i).collect();
-    let line = |offset: usize| Some(newlines.partition_point(|&n| n < offset) + 1);
-    match DeTable::parse(text) {
-        Ok(root) => Ok(Node {
-            line: None,
-            value: convert(&DeValue::Table(root.into_inner()), &line),
-        }),
-        Err(e) => Err((
-            e.span().and_then(|s| line(s.start)),
-            format!("TOML syntax error: {}", e.message().trim()),
-        )),
-    }
-}
-
-fn convert(v: &DeValue<'_>, line: &dyn Fn(usize) -> Option<usize>) -> Value {
-    match v {
-        DeValue::String(s) => Value::Str(s.to_string()),
-        DeValue::Integer(i) => {
-            i64::from_str_radix(i.as_str(), i.radix()).map_or(Value::Float(f64::NAN), Value::Int)
-        }
-        DeValue::Float(f) => Value::Float(f.as_str().parse().unwrap_or(f64::NAN)),
-        DeValue::Boolean(b) => Value::Bool(*b),
-        DeValue::Datetime(d) => Value::Str(d.to_string()),
-        DeValue::Array(a) => Value::Array(
-            a.iter()
-                .map(|item| Node {
-                    line: line(item.span().start),
-                    value: convert(item.get_ref(), line),
-                })
-                .collect(),
-        ),
-        DeValue::Table(t) => Value::Table(
-            t.iter()
-                .map(|(k, v)| {
-                    let node = Node {
-                        line: line(k.span().start),
-                        value: convert(v.get_ref(), line),
-                    };
-                    (k.get_ref().to_string(), node)
-                })
-                .collect(),
-        ),
-    }
+/// Parses TOML text; on a syntax error, its line and message.
+pub(super) fn parse(text: &str) -> Result<DeTable<'_>, (Option<usize>, String)> {
+    DeTable::parse(text).map(Spanned::into_inner).map_err(|e| {
+        let line = e.span().and_then(|s| File::new(None, text).line(s.start));
+        (line, format!("TOML syntax error: {}", e.message().trim()))
+    })
 }
 
 /// Applies `FEEDWATCH_SECTION__KEY=value` overrides (any depth, names lowercased) on top of the
-/// file, as the `config` crate's environment source did: a string value that replaces whatever
-/// was there. An overridden key keeps its line in the file.
-pub(super) fn apply_env(root: &mut Node, env: &[(String, String)]) {
+/// file, as the `config` crate's environment source did: a string that replaces whatever was
+/// there, keeping the line of what it replaced.
+pub(super) fn apply_env(root: &mut DeTable<'_>, env: &[(String, String)]) {
+    let entry = |name: &str, value| (Spanned::new(NOWHERE, Cow::Owned(name.into())), value);
     for (name, text) in env {
         let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
             continue;
         };
-        if !rest.contains(ENV_SEPARATOR) {
+        let path = rest.to_lowercase();
+        let Some((tables, key)) = path.rsplit_once(ENV_SEPARATOR) else {
             continue;
-        }
-        let mut node = &mut *root;
-        for seg in rest.to_lowercase().split(ENV_SEPARATOR) {
-            if !matches!(node.value, Value::Table(_)) {
-                node.value = Value::Table(Vec::new());
+        };
+        let mut table = &mut *root;
+        for name in tables.split(ENV_SEPARATOR) {
+            let (k, empty) = entry(name, Spanned::new(NOWHERE, DeValue::Table(DeTable::new())));
+            let slot = table.entry(k).or_insert(empty);
+            if !slot.get_ref().is_table() {
+                *slot = Spanned::new(slot.span(), DeValue::Table(DeTable::new()));
             }
-            let Value::Table(entries) = &mut node.value else {
+            let DeValue::Table(t) = slot.get_mut() else {
                 unreachable!("made a table just above");
             };
-            let at = match entries.iter().position(|(k, _)| k == seg) {
-                Some(at) => at,
-                None => {
-                    let value = Value::Table(Vec::new());
-                    entries.push((seg.to_string(), Node { line: None, value }));
-                    entries.len() - 1
-                }
-            };
-            node = &mut entries[at].1;
+            table = t;
         }
-        node.value = Value::Str(text.clone());
+        let span = table.get(key).map_or(NOWHERE, Spanned::span);
+        let value = DeValue::String(Cow::Owned(text.clone()));
+        let (k, v) = entry(key, Spanned::new(span, value));
+        table.insert(k, v);
     }
 }
 
-/// Where a value is: its file (index into [`Sink::files`]), key path and line, and when it was
-/// read (`seq`: problems on one line, or without one, are listed in the order they were read,
-/// which is the order of the keys in the schema).
+/// Tables told apart by a key, like `[notify.NAME] type = "email"`.
+pub(super) struct Tagged {
+    /// The table holding them (`notify`).
+    pub section: &'static str,
+    /// The key that tells them apart (`type`) and what its value names (`notifier`).
+    pub tag: [&'static str; 2],
+    /// The tag's values.
+    pub variants: &'static [&'static str],
+}
+
+/// Rewrites each table of a [`Tagged`] section into serde's externally tagged form,
+/// `{ type = "email", … }` into `{ email = { type = "email", … } }`: toml's tables are sorted by
+/// key, so the tag cannot be read first. A table whose tag is missing, not a string or not one
+/// of the variants is recorded here and emptied, which its reader takes as reported already.
+pub(super) fn retag(root: &mut DeTable<'_>, sink: &mut Sink, tagged: &Tagged) {
+    let Tagged {
+        section,
+        tag: [tag, noun],
+        variants,
+    } = *tagged;
+    let quoted: Vec<String> = variants.iter().map(|v| format!("{v:?}")).collect();
+    let choices = or_list(&quoted);
+    let Some(DeValue::Table(named)) = root.get_mut(section).map(Spanned::get_mut) else {
+        return;
+    };
+    for (rank, (name, table)) in named.iter_mut().enumerate() {
+        let span = table.span();
+        let DeValue::Table(entries) = table.get_mut() else {
+            continue;
+        };
+        let key = format!("{section}.{}", name.get_ref());
+        let (key, offset, problem) = match entries.get(tag).map(|t| (t.span(), t.get_ref())) {
+            Some((_, DeValue::String(v))) if variants.contains(&v.as_ref()) => {
+                let variant = Spanned::new(span.clone(), Cow::Owned(v.to_string()));
+                let inner = std::mem::take(entries);
+                entries.insert(variant, Spanned::new(span, DeValue::Table(inner)));
+                continue;
+            }
+            Some((at, DeValue::String(v))) => {
+                let problem = format!("unknown {noun} {tag} {v:?}; expected {choices}");
+                (format!("{key}.{tag}"), at.start, problem)
+            }
+            Some((at, v)) => {
+                let problem = format!("expected a string, found {}", kind(v.type_str()));
+                (format!("{key}.{tag}"), at.start, problem)
+            }
+            None => (
+                key,
+                span.start,
+                format!("missing required key `{tag}` ({choices})"),
+            ),
+        };
+        let pos = vec![u32::MAX, u32::try_from(rank).unwrap_or(u32::MAX)];
+        let at = sink.at(0, key, offset, pos);
+        sink.record(at, problem, false);
+        entries.clear();
+    }
+}
+
+/// "a, b or c".
+fn or_list(items: &[String]) -> String {
+    match items.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => items.join(""),
+    }
+}
+
+/// One file of a load: where it is (`None`: the main file) and where its lines start.
+#[derive(Debug)]
+pub(super) struct File {
+    pub path: Option<PathBuf>,
+    newlines: Vec<usize>,
+    len: usize,
+}
+
+impl File {
+    pub(super) fn new(path: Option<PathBuf>, text: &str) -> File {
+        let newlines = text.match_indices('\n').map(|(i, _)| i).collect();
+        File {
+            path,
+            newlines,
+            len: text.len(),
+        }
+    }
+
+    /// The 1-based line of a byte offset; `None` past the end (a value from the environment).
+    fn line(&self, offset: usize) -> Option<usize> {
+        (offset <= self.len).then(|| self.newlines.partition_point(|&n| n < offset) + 1)
+    }
+}
+
+/// Where a value is: its file (index into [`Sink::files`]), key path and line, and its place in
+/// the schema (`pos`: the index of each key in its table, unknown keys first), which orders
+/// problems on one line, or without one, the way the keys are declared.
 #[derive(Debug, Clone)]
 pub(super) struct At {
     pub file: usize,
     pub key: String,
     pub line: Option<usize>,
-    pub seq: usize,
+    pos: Vec<u32>,
 }
 
 impl At {
@@ -159,53 +189,69 @@ impl At {
             file: 0,
             key: key.to_string(),
             line: None,
-            seq: usize::MAX,
+            pos: vec![u32::MAX],
         }
     }
 }
 
-/// Collects every problem of a load, from decoding and from the checks after it, and the
-/// places of decoded values, so a check can report a problem at a value without naming its key.
-#[derive(Debug)]
+/// Collects every problem of a load, from reading and from the checks after it, and the
+/// places of values read, so a check can report a problem at a value without naming its key.
+#[derive(Debug, Default)]
 pub(super) struct Sink {
-    /// The main file (`None`), then each included file.
-    pub files: Vec<Option<PathBuf>>,
+    /// The main file, then each included file.
+    pub files: Vec<File>,
     places: RefCell<Vec<At>>,
-    problems: RefCell<Vec<(At, String)>>,
-    /// Unknown keys, kept apart: they do not make the table around them unusable.
-    unknown: RefCell<Vec<(At, String)>>,
-    /// Counts the places made, for [`At::seq`].
-    seq: Cell<usize>,
-}
-
-impl Default for Sink {
-    fn default() -> Self {
-        Sink {
-            files: vec![None],
-            places: RefCell::default(),
-            problems: RefCell::default(),
-            unknown: RefCell::default(),
-            seq: Cell::new(0),
-        }
-    }
+    /// Each problem, and whether it is an unknown key (which leaves its table usable).
+    problems: RefCell<Vec<(At, String, bool)>>,
+    /// While reading: the file, and the path to the value being read, each step with its `pos`
+    /// and the offset of its key (`usize::MAX` for an array's item).
+    file: usize,
+    path: Vec<(String, u32, usize)>,
 }
 
 impl Sink {
-    /// Records a problem at `at`.
-    pub(super) fn at(&self, at: &At, message: impl Into<String>) {
-        self.problems
-            .borrow_mut()
-            .push((at.clone(), message.into()));
-    }
-
-    /// Records a problem at a decoded value (or its table).
-    pub(super) fn err<T>(&self, value: &Lenient<T>, message: impl Into<String>) {
-        if let Some(at) = self.place(value) {
-            self.at(&at, message);
+    /// A place in file number `file`, at a byte offset.
+    pub(super) fn at(&self, file: usize, key: String, offset: usize, pos: Vec<u32>) -> At {
+        let line = self.files.get(file).and_then(|f| f.line(offset));
+        At {
+            file,
+            key,
+            line,
+            pos,
         }
     }
 
-    /// Where a decoded value is.
+    /// Keeps a value's place; its number is what [`Lenient::Valid`] holds.
+    fn keep(&self, at: At) -> usize {
+        let mut places = self.places.borrow_mut();
+        places.push(at);
+        places.len() - 1
+    }
+
+    fn here(&self, offset: usize) -> At {
+        let key: String = self.path.iter().map(|(k, _, _)| k.as_str()).collect();
+        let key = key.strip_prefix('.').unwrap_or(&key).to_string();
+        let pos = self.path.iter().map(|(_, p, _)| *p).collect();
+        self.at(self.file, key, offset, pos)
+    }
+
+    fn record(&self, at: At, message: String, unknown: bool) {
+        self.problems.borrow_mut().push((at, message, unknown));
+    }
+
+    /// Records a problem at a place.
+    pub(super) fn report(&self, at: &At, message: impl Into<String>) {
+        self.record(at.clone(), message.into(), false);
+    }
+
+    /// Records a problem at a value read (or its table).
+    pub(super) fn err<T>(&self, value: &Lenient<T>, message: impl Into<String>) {
+        if let Some(at) = self.place(value) {
+            self.record(at, message.into(), false);
+        }
+    }
+
+    /// Where a value read is.
     pub(super) fn place<T>(&self, value: &Lenient<T>) -> Option<At> {
         match value {
             Lenient::Valid(_, place) => self.places.borrow().get(*place).cloned(),
@@ -225,21 +271,19 @@ impl Sink {
             key.strip_prefix(at.key.as_str())
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
         };
-        let problems = self.problems.borrow();
-        !problems
-            .iter()
-            .any(|(p, _)| p.file == at.file && inside(&p.key))
+        !(self.problems.borrow().iter())
+            .any(|(p, _, unknown)| !unknown && p.file == at.file && inside(&p.key))
     }
 
-    /// Decodes `T` from `root` of file number `file` (an index into `files`).
-    pub(super) fn decode<'de, T: Deserialize<'de>>(&self, root: &Node, file: usize) -> Lenient<T> {
-        let de = De {
-            node: root,
-            key: String::new(),
-            file,
-            sink: self,
-        };
-        Lenient::deserialize(de).unwrap_or(Lenient::Invalid)
+    /// Reads `T` from the tree of file number `file` (an index into `files`).
+    pub(super) fn decode<T: Read>(&mut self, root: DeTable<'_>, file: usize) -> Lenient<T> {
+        let mut sink = std::mem::take(self);
+        sink.file = file;
+        READING.with(|r| *r.borrow_mut() = Some(sink));
+        let de = ValueDeserializer::from(Spanned::new(0..0, DeValue::Table(root)));
+        let read = Lenient::deserialize(de).unwrap_or(Lenient::Invalid);
+        *self = READING.with(|r| r.borrow_mut().take()).unwrap_or_default();
+        read
     }
 
     /// Every problem in file order: the main file first, then included files by name, each by
@@ -247,13 +291,17 @@ impl Sink {
     pub(super) fn into_problems(self) -> Vec<Problem> {
         let files = self.files;
         let mut problems = self.problems.into_inner();
-        problems.extend(self.unknown.into_inner());
-        let file = |at: &At| files.get(at.file).cloned().flatten();
-        problems.sort_by_cached_key(|(at, _)| {
+        let file = |at: &At| files.get(at.file).and_then(|f| f.path.clone());
+        problems.sort_by_cached_key(|(at, _, _)| {
             let f = file(at);
-            (f.is_some(), f, at.line.unwrap_or(usize::MAX), at.seq)
+            (
+                f.is_some(),
+                f,
+                at.line.unwrap_or(usize::MAX),
+                at.pos.clone(),
+            )
         });
-        let problem = |(at, message): (At, String)| Problem {
+        let problem = |(at, message, _): (At, String, bool)| Problem {
             file: file(&at),
             key: at.key,
             line: at.line,
@@ -263,10 +311,14 @@ impl Sink {
     }
 }
 
+/// Runs `f` on the sink of the file being read.
+fn with<R>(f: impl FnOnce(&mut Sink) -> R) -> R {
+    READING.with(|r| f(r.borrow_mut().get_or_insert_with(Sink::default)))
+}
+
 /// A value that may be absent, or present but invalid, without failing the table around it:
-/// how decoding goes on after a mistake. `Invalid` means the collecting deserializer has
-/// recorded why; `Valid` carries the value's place for later checks ([`Sink::err`]). Only
-/// meaningful under that deserializer.
+/// how reading goes on after a mistake. `Invalid` means the problem is recorded; `Valid`
+/// carries the value's place for later checks ([`Sink::err`]).
 #[derive(Debug, Default)]
 pub(super) enum Lenient<T> {
     #[default]
@@ -285,155 +337,310 @@ impl<T> Lenient<T> {
     }
 }
 
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Lenient<T> {
+impl<'de, T: Read> Deserialize<'de> for Lenient<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_tuple_struct(LOCATED, 2, LenientVisitor(PhantomData))
-    }
-}
-
-struct LenientVisitor<T>(PhantomData<T>);
-
-impl<'de, T: Deserialize<'de>> Visitor<'de> for LenientVisitor<T> {
-    type Value = Lenient<T>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a value with its place")
-    }
-
-    /// The deserializer sends the place, then the value itself.
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Lenient<T>, A::Error> {
-        let place: usize = seq
-            .next_element()?
-            .ok_or_else(|| de::Error::invalid_length(0, &self))?;
-        Ok(match seq.next_element() {
-            Ok(Some(value)) => Lenient::Valid(value, place),
-            _ => Lenient::Invalid,
+        let read = Spanned::<Attempt<T>>::deserialize(d)?;
+        let at = with(|s| s.here(read.span().start));
+        Ok(match read.into_inner().0 {
+            Ok(value) => Lenient::Valid(value, with(|s| s.keep(at))),
+            Err(bad) => {
+                let key = at.key.rsplit(['.', '[']).next().unwrap_or_default();
+                let message = match bad {
+                    Bad::Found(kind) => {
+                        let expected = T::EXPECTING.replace("{key}", key);
+                        format!("expected {expected}, found {kind}")
+                    }
+                    Bad::Says(message) => message,
+                    Bad::Reported => return Ok(Lenient::Invalid),
+                };
+                with(|s| s.record(at, message, false));
+                Lenient::Invalid
+            }
         })
     }
 }
 
-/// Error of the collecting deserializer: a message not yet tied to a key, or the note that it
-/// has been recorded already.
-#[derive(Debug)]
-pub(super) enum Error {
-    Message(String),
-    /// A value of the wrong kind; `expected` may name its key as `{key}`.
-    Expected {
-        expected: String,
-        found: &'static str,
-    },
+/// One value read by its [`Read`] impl; an error of the deserializer itself (a number too
+/// large for TOML, say) is a problem of that value, not the end of the file.
+struct Attempt<T>(Result<T, Bad>);
+
+impl<'de, T: Read> Deserialize<'de> for Attempt<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let read = T::read(d).unwrap_or_else(|e| Err(Bad::Says(e.to_string().trim().into())));
+        Ok(Attempt(read))
+    }
+}
+
+/// Why a value could not be read.
+pub(super) enum Bad {
+    /// It is of another kind altogether ("a number"): "expected …, found" it.
+    Found(&'static str),
+    /// What is wrong with it.
+    Says(String),
+    /// Recorded already.
     Reported,
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Message(m) => f.write_str(m),
-            Error::Expected { expected, found } => write!(f, "expected {expected}, found {found}"),
-            Error::Reported => f.write_str("reported"),
-        }
+/// How a config value is read. A leaf reads the TOML value whole ([`leaf`]); a container is
+/// given the table, array or string it is written as by the hooks, and any other kind of value
+/// is reported as not what it expects.
+pub(super) trait Read: Sized {
+    /// What a value looks like, for "expected …, found a number"; `{key}` is its key.
+    const EXPECTING: &'static str;
+
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Result<Self, Bad>, D::Error> {
+        d.deserialize_any(Shape(PhantomData))
+    }
+
+    fn from_map<'de, A: MapAccess<'de>>(_: A) -> Result<Result<Self, Bad>, A::Error> {
+        Ok(Err(Bad::Found("a table")))
+    }
+
+    fn from_seq<'de, A: SeqAccess<'de>>(_: A) -> Result<Result<Self, Bad>, A::Error> {
+        Ok(Err(Bad::Found("an array")))
+    }
+
+    fn from_str(_: &str) -> Result<Self, Bad> {
+        Err(Bad::Found("a string"))
     }
 }
 
-impl std::error::Error for Error {}
+/// A table of the schema: a serde struct, read through [`Keys`].
+pub(super) trait Table: DeserializeOwned + Default {}
 
-impl de::Error for Error {
-    fn custom<T: fmt::Display>(msg: T) -> Self {
-        Error::Message(msg.to_string())
-    }
+impl<T: Table> Read for T {
+    const EXPECTING: &'static str = "a table";
 
-    fn invalid_type(unexp: Unexpected<'_>, exp: &dyn Expected) -> Self {
-        let found = match unexp {
-            Unexpected::Bool(_) => "a boolean",
-            Unexpected::Str(_) | Unexpected::Char(_) => "a string",
-            Unexpected::Seq => "an array",
-            Unexpected::Map => "a table",
-            Unexpected::Unit | Unexpected::Option => "nothing",
-            _ => "a number",
+    fn from_map<'de, A: MapAccess<'de>>(map: A) -> Result<Result<Self, Bad>, A::Error> {
+        let keys = Keys {
+            map,
+            fields: keys_of::<T>(),
         };
-        let expected = exp.to_string();
-        Error::Expected { expected, found }
-    }
-
-    fn invalid_value(unexp: Unexpected<'_>, exp: &dyn Expected) -> Self {
-        Self::invalid_type(unexp, exp)
+        T::deserialize(MapAccessDeserializer::new(keys)).map(Ok)
     }
 }
 
-/// The deserializer over one node of the tree.
-struct De<'a> {
-    node: &'a Node,
-    key: String,
-    file: usize,
-    sink: &'a Sink,
+/// Reads a leaf value whole, as a TOML value.
+pub(super) fn leaf<'de, D: Deserializer<'de>, T>(
+    d: D,
+    f: impl FnOnce(toml::Value) -> Result<T, Bad>,
+) -> Result<Result<T, Bad>, D::Error> {
+    toml::Value::deserialize(d).map(f)
 }
 
-impl<'a> De<'a> {
-    fn child(&self, node: &'a Node, key: String) -> De<'a> {
-        De {
-            node,
-            key,
-            file: self.file,
-            sink: self.sink,
+/// A leaf written as a string and parsed by `parse`, whose message is the problem. Datetimes
+/// count as strings, as the `config` crate read them.
+pub(super) fn text<'de, D: Deserializer<'de>, T>(
+    d: D,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<Result<T, Bad>, D::Error> {
+    leaf(d, |v| match v {
+        toml::Value::String(s) => parse(&s).map_err(Bad::Says),
+        toml::Value::Datetime(t) => parse(&t.to_string()).map_err(Bad::Says),
+        other => Err(Bad::Found(kind(other.type_str()))),
+    })
+}
+
+/// "a number" for `integer`: a TOML type (`type_str`) as messages name it.
+pub(super) fn kind(type_str: &str) -> &'static str {
+    match type_str {
+        "string" | "datetime" => "a string",
+        "integer" | "float" => "a number",
+        "boolean" => "a boolean",
+        "array" => "an array",
+        _ => "a table",
+    }
+}
+
+impl Read for String {
+    const EXPECTING: &'static str = "a string";
+
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Result<Self, Bad>, D::Error> {
+        text(d, |s| Ok(s.to_string()))
+    }
+}
+
+/// Environment overrides are strings, so a string also stands for a number or a boolean.
+impl Read for u64 {
+    const EXPECTING: &'static str = "a whole number of 0 or more";
+
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Result<Self, Bad>, D::Error> {
+        leaf(d, |v| {
+            let n = match v {
+                toml::Value::Integer(i) => u64::try_from(i).ok(),
+                toml::Value::String(s) => s.trim().parse().ok(),
+                _ => None,
+            };
+            n.ok_or_else(|| Bad::Says(format!("expected {}", Self::EXPECTING)))
+        })
+    }
+}
+
+impl Read for bool {
+    const EXPECTING: &'static str = "true or false";
+
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Result<Self, Bad>, D::Error> {
+        leaf(d, |v| match v {
+            toml::Value::Boolean(b) => Ok(b),
+            toml::Value::String(s) if s == "true" || s == "false" => Ok(s == "true"),
+            other => Err(Bad::Found(kind(other.type_str()))),
+        })
+    }
+}
+
+/// Any value (a notifier's `type`, which selected its table already).
+impl Read for IgnoredAny {
+    const EXPECTING: &'static str = "anything";
+
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Result<Self, Bad>, D::Error> {
+        IgnoredAny::deserialize(d).map(Ok)
+    }
+}
+
+/// Reads the items of an array, each on its own.
+pub(super) fn items<'de, A: SeqAccess<'de>, T: Read>(
+    mut seq: A,
+) -> Result<Vec<Lenient<T>>, A::Error> {
+    let mut out = Vec::new();
+    loop {
+        let index = u32::try_from(out.len()).unwrap_or(u32::MAX);
+        with(|s| s.path.push((format!("[{index}]"), index, usize::MAX)));
+        let item = seq.next_element::<Lenient<T>>();
+        with(|s| s.path.pop());
+        match item? {
+            Some(item) => out.push(item),
+            None => return Ok(out),
         }
     }
+}
 
-    fn at(&self) -> At {
-        self.sink.seq.set(self.sink.seq.get() + 1);
-        At {
-            file: self.file,
-            key: self.key.clone(),
-            line: self.node.line,
-            seq: self.sink.seq.get(),
-        }
+/// A single value where a list is expected: a list of one, at the key's line.
+pub(super) fn one<T>(value: T) -> Lenient<T> {
+    with(|s| {
+        let offset = s.path.last().map_or(usize::MAX, |(_, _, offset)| *offset);
+        let mut at = s.here(offset);
+        at.key.push_str("[0]");
+        at.pos.push(0);
+        Lenient::Valid(value, s.keep(at))
+    })
+}
+
+/// Reads the entries of a table of named values, each on its own.
+pub(super) fn named<'de, A: MapAccess<'de>, T: Read>(
+    mut map: A,
+) -> Result<Vec<(String, Lenient<T>)>, A::Error> {
+    let mut out = Vec::new();
+    while let Some(name) = map.next_key::<String>()? {
+        let rank = u32::try_from(out.len()).unwrap_or(u32::MAX);
+        with(|s| s.path.push((format!(".{name}"), rank, usize::MAX)));
+        let value = map.next_value::<Lenient<T>>();
+        with(|s| s.path.pop());
+        out.push((name, value?));
+    }
+    Ok(out)
+}
+
+/// Reads a value of `T` where a map's or array's own reader wants one (a tagged variant).
+pub(super) struct Seed<T>(pub PhantomData<T>);
+
+impl<'de, T: Read> DeserializeSeed<'de> for Seed<T> {
+    type Value = Result<T, Bad>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        T::read(d)
+    }
+}
+
+/// Gives a [`Read`] container the kind of value it is written as.
+struct Shape<T>(PhantomData<T>);
+
+impl<'de, T: Read> Visitor<'de> for Shape<T> {
+    type Value = Result<T, Bad>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(T::EXPECTING)
     }
 
-    /// Records `e` at this key (once) and returns the note that it is recorded.
-    fn report(&self, e: Error) -> Error {
-        let message = match e {
-            Error::Message(m) => m,
-            Error::Expected { expected, found } => {
-                // An expectation may name its key: "an array of tables ([[{key}]])".
-                let key = self.key.rsplit(['.', '[']).next().unwrap_or_default();
-                format!("expected {}, found {found}", expected.replace("{key}", key))
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        T::from_map(map)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        T::from_seq(seq)
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(T::from_str(s))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Err(Bad::Found("a boolean")))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Err(Bad::Found("a number")))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Err(Bad::Found("a number")))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Err(Bad::Found("a number")))
+    }
+}
+
+/// The entries of a table whose keys are `fields`: every other key is recorded as unknown
+/// and skipped, and the path follows the key being read.
+struct Keys<A> {
+    map: A,
+    fields: &'static [&'static str],
+}
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for Keys<A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        while let Some(key) = self.map.next_key::<Spanned<String>>()? {
+            if let Some(i) = self.fields.iter().position(|f| f == key.get_ref()) {
+                let pos = u32::try_from(i + 1).unwrap_or(u32::MAX);
+                let step = (format!(".{}", key.get_ref()), pos, key.span().start);
+                with(|s| s.path.push(step));
+                return seed
+                    .deserialize(key.into_inner().into_deserializer())
+                    .map(Some);
             }
-            Error::Reported => return Error::Reported,
-        };
-        self.sink.at(&self.at(), message);
-        Error::Reported
-    }
-
-    fn mismatch(&self, expected: &str) -> Error {
-        let (expected, found) = (expected.to_string(), self.node.kind());
-        self.report(Error::Expected { expected, found })
-    }
-
-    fn unknown_key(&self, key: &str, line: Option<usize>, fields: &[&str]) {
-        let message = if self.file > 0 && self.key.is_empty() {
-            let tables: Vec<String> = fields.iter().map(|f| format!("[[{f}]]")).collect();
-            let tables = tables.join(" and ");
-            format!("not allowed in an included file; included files hold only {tables}")
-        } else {
-            let hint = closest(key, fields)
-                .map(|k| format!(" (did you mean `{k}`?)"))
-                .unwrap_or_default();
-            format!("unknown key{hint}; expected one of: {}", fields.join(", "))
-        };
-        let at = At {
-            key: self.key_of(key),
-            line,
-            ..self.at()
-        };
-        self.sink.unknown.borrow_mut().push((at, message));
-    }
-
-    fn key_of(&self, key: &str) -> String {
-        if self.key.is_empty() {
-            key.to_string()
-        } else {
-            format!("{}.{key}", self.key)
+            with(|s| unknown(s, &key, self.fields));
+            self.map.next_value::<IgnoredAny>()?;
         }
+        Ok(None)
     }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
+        let value = self.map.next_value_seed(seed);
+        with(|s| s.path.pop());
+        value
+    }
+}
+
+fn unknown(s: &Sink, key: &Spanned<String>, fields: &[&str]) {
+    let message = if s.file > 0 && s.path.is_empty() {
+        let tables: Vec<String> = fields.iter().map(|f| format!("[[{f}]]")).collect();
+        let tables = tables.join(" and ");
+        format!("not allowed in an included file; included files hold only {tables}")
+    } else {
+        let hint = closest(key.get_ref(), fields)
+            .map(|k| format!(" (did you mean `{k}`?)"))
+            .unwrap_or_default();
+        format!("unknown key{hint}; expected one of: {}", fields.join(", "))
+    };
+    let mut at = s.here(key.span().start);
+    at.key = [at.key.as_str(), key.get_ref()].join(if at.key.is_empty() { "" } else { "." });
+    at.pos.push(0);
+    s.record(at, message, true);
 }
 
 /// The allowed key closest to a misspelt one, if any is close.
@@ -446,349 +653,7 @@ fn closest<'f>(key: &str, allowed: &[&'f str]) -> Option<&'f str> {
         .map(|(_, a)| a)
 }
 
-impl<'de> Deserializer<'de> for De<'_> {
-    type Error = Error;
-
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        let result = match &self.node.value {
-            Value::Str(s) => visitor.visit_str(s),
-            Value::Int(i) => visitor.visit_i64(*i),
-            Value::Float(f) => visitor.visit_f64(*f),
-            Value::Bool(b) => visitor.visit_bool(*b),
-            Value::Array(items) => visitor.visit_seq(Items {
-                items: items.iter().enumerate(),
-                de: &self,
-            }),
-            Value::Table(entries) => visitor.visit_map(Entries {
-                entries: entries.iter().collect::<Vec<_>>().into_iter(),
-                pending: None,
-                de: &self,
-            }),
-        };
-        result.map_err(|e| self.report(e))
-    }
-
-    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        let b = match &self.node.value {
-            Value::Bool(b) => *b,
-            Value::Str(s) if s == "true" => true,
-            Value::Str(s) if s == "false" => false,
-            _ => return Err(self.mismatch("true or false")),
-        };
-        visitor.visit_bool(b).map_err(|e| self.report(e))
-    }
-
-    fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        let n = match &self.node.value {
-            Value::Int(i) => u64::try_from(*i).ok(),
-            Value::Str(s) => s.trim().parse().ok(),
-            _ => None,
-        };
-        let Some(n) = n else {
-            let e = Error::Message("expected a whole number of 0 or more".into());
-            return Err(self.report(e));
-        };
-        visitor.visit_u64(n).map_err(|e| self.report(e))
-    }
-
-    fn deserialize_u32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        self.deserialize_u64(visitor)
-    }
-
-    /// Asked for a list, a single string is a list of one (`to = "a@example.org"`).
-    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        if !matches!(self.node.value, Value::Str(_)) {
-            return self.deserialize_any(visitor);
-        }
-        let one = Items {
-            items: std::iter::once((0, self.node)),
-            de: &self,
-        };
-        visitor.visit_seq(one).map_err(|e| self.report(e))
-    }
-
-    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        visitor.visit_some(self)
-    }
-
-    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        visitor.visit_unit()
-    }
-
-    fn deserialize_tuple_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        _len: usize,
-        visitor: V,
-    ) -> Result<V::Value, Error> {
-        if name != LOCATED {
-            return self.deserialize_any(visitor);
-        }
-        let place = {
-            let mut places = self.sink.places.borrow_mut();
-            places.push(self.at());
-            places.len() - 1
-        };
-        visitor.visit_seq(Located {
-            place: Some(place),
-            value: Some(self),
-        })
-    }
-
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, Error> {
-        let Value::Table(entries) = &self.node.value else {
-            return Err(self.mismatch("a table"));
-        };
-        for (key, node) in entries {
-            if !fields.contains(&key.as_str()) {
-                self.unknown_key(key, node.line, fields);
-            }
-        }
-        // Known keys in the schema's order, so problems are found (and listed) in that order.
-        let known = fields
-            .iter()
-            .filter_map(|f| entries.iter().find(|(k, _)| k == f));
-        let access = Entries {
-            entries: known.collect::<Vec<_>>().into_iter(),
-            pending: None,
-            de: &self,
-        };
-        visitor.visit_map(access).map_err(|e| self.report(e))
-    }
-
-    fn deserialize_enum<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        variants: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, Error> {
-        let Value::Table(entries) = &self.node.value else {
-            return Err(self.mismatch("a table"));
-        };
-        let quoted: Vec<String> = variants.iter().map(|v| format!("{v:?}")).collect();
-        let choices = match quoted.split_last() {
-            Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
-            _ => quoted.join(""),
-        };
-        let Some((_, tag)) = entries.iter().find(|(k, _)| k == TAG) else {
-            let e = format!("missing required key `{TAG}` ({choices})");
-            return Err(self.report(Error::Message(e)));
-        };
-        let tag_de = self.child(tag, self.key_of(TAG));
-        let variant = match &tag.value {
-            Value::Str(v) if variants.contains(&v.as_str()) => v.as_str(),
-            Value::Str(v) => {
-                let e = format!("unknown {name} {TAG} {v:?}; expected {choices}");
-                return Err(tag_de.report(Error::Message(e)));
-            }
-            _ => return Err(tag_de.mismatch("a string")),
-        };
-        visitor.visit_enum(Tagged { variant, de: self })
-    }
-
-    serde::forward_to_deserialize_any! {
-        i8 i16 i32 i64 i128 u8 u16 u128 f32 f64 char str string bytes byte_buf unit
-        unit_struct newtype_struct tuple map identifier
-    }
-}
-
-/// The items of an array.
-struct Items<'a, 'd, I> {
-    items: I,
-    de: &'d De<'a>,
-}
-
-impl<'de, 'a, I: Iterator<Item = (usize, &'a Node)>> de::SeqAccess<'de> for Items<'a, '_, I> {
-    type Error = Error;
-
-    fn next_element_seed<T>(&mut self, seed: T) -> Result<Option<T::Value>, Error>
-    where
-        T: DeserializeSeed<'de>,
-    {
-        let Some((i, node)) = self.items.next() else {
-            return Ok(None);
-        };
-        let key = format!("{}[{i}]", self.de.key);
-        seed.deserialize(self.de.child(node, key)).map(Some)
-    }
-}
-
-/// The entries of a table (for a struct, only its known keys).
-struct Entries<'a, 'd> {
-    entries: std::vec::IntoIter<&'a (String, Node)>,
-    pending: Option<&'a (String, Node)>,
-    de: &'d De<'a>,
-}
-
-impl<'de> de::MapAccess<'de> for Entries<'_, '_> {
-    type Error = Error;
-
-    fn next_key_seed<K>(&mut self, seed: K) -> Result<Option<K::Value>, Error>
-    where
-        K: DeserializeSeed<'de>,
-    {
-        self.pending = self.entries.next();
-        match self.pending {
-            Some((key, _)) => seed.deserialize(key.as_str().into_deserializer()).map(Some),
-            None => Ok(None),
-        }
-    }
-
-    fn next_value_seed<V>(&mut self, seed: V) -> Result<V::Value, Error>
-    where
-        V: DeserializeSeed<'de>,
-    {
-        let (key, node) = self
-            .pending
-            .take()
-            .ok_or_else(|| Error::Message("a value was asked for before its key".into()))?;
-        seed.deserialize(self.de.child(node, self.de.key_of(key)))
-    }
-}
-
-/// What [`Lenient`] is sent: the value's place, then the value.
-struct Located<'a> {
-    place: Option<usize>,
-    value: Option<De<'a>>,
-}
-
-impl<'de> de::SeqAccess<'de> for Located<'_> {
-    type Error = Error;
-
-    fn next_element_seed<T>(&mut self, seed: T) -> Result<Option<T::Value>, Error>
-    where
-        T: DeserializeSeed<'de>,
-    {
-        if let Some(place) = self.place.take() {
-            let place = u64::try_from(place).unwrap_or(u64::MAX);
-            return seed.deserialize(place.into_deserializer()).map(Some);
-        }
-        self.value.take().map(|de| seed.deserialize(de)).transpose()
-    }
-}
-
-/// A table read as an enum: its variant is its `type`, its content the whole table.
-struct Tagged<'a> {
-    variant: &'a str,
-    de: De<'a>,
-}
-
-impl<'de, 'a> de::EnumAccess<'de> for Tagged<'a> {
-    type Error = Error;
-    type Variant = De<'a>;
-
-    fn variant_seed<V>(self, seed: V) -> Result<(V::Value, De<'a>), Error>
-    where
-        V: DeserializeSeed<'de>,
-    {
-        let variant = seed.deserialize(self.variant.into_deserializer())?;
-        Ok((variant, self.de))
-    }
-}
-
-impl<'de> de::VariantAccess<'de> for De<'_> {
-    type Error = Error;
-
-    fn unit_variant(self) -> Result<(), Error> {
-        Ok(())
-    }
-
-    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, Error> {
-        seed.deserialize(self)
-    }
-
-    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, Error> {
-        self.deserialize_any(visitor)
-    }
-
-    fn struct_variant<V: Visitor<'de>>(
-        self,
-        fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, Error> {
-        self.deserialize_struct("", fields, visitor)
-    }
-}
-
-/// Reads a list whose bad items are reported and kept as `Invalid`, not fatal to the rest.
-pub(super) struct ListVisitor<T> {
-    pub expecting: &'static str,
-    pub item: PhantomData<T>,
-}
-
-impl<'de, T: Deserialize<'de>> Visitor<'de> for ListVisitor<T> {
-    type Value = Vec<Lenient<T>>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.expecting)
-    }
-
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut out = Vec::new();
-        while let Some(item) = seq.next_element()? {
-            out.push(item);
-        }
-        Ok(out)
-    }
-}
-
-/// Reads a table of named entries, each decoded on its own.
-pub(super) struct NamedVisitor<T> {
-    pub expecting: &'static str,
-    pub item: PhantomData<T>,
-}
-
-impl<'de, T: Deserialize<'de>> Visitor<'de> for NamedVisitor<T> {
-    type Value = Vec<(String, Lenient<T>)>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.expecting)
-    }
-
-    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut out = Vec::new();
-        while let Some(entry) = map.next_entry()? {
-            out.push(entry);
-        }
-        Ok(out)
-    }
-}
-
 /// The keys serde's derive lists for the table type `T`, in declaration order.
-pub(super) fn keys_of<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
-    let mut keys: &'static [&'static str] = &[];
-    // Fails by design: the probe only wants to see what `T` asks for.
-    let _ = T::deserialize(KeysProbe(&mut keys));
-    keys
-}
-
-struct KeysProbe<'k>(&'k mut &'static [&'static str]);
-
-impl<'de> Deserializer<'de> for KeysProbe<'_> {
-    type Error = Error;
-
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        fields: &'static [&'static str],
-        _visitor: V,
-    ) -> Result<V::Value, Error> {
-        *self.0 = fields;
-        Err(Error::Reported)
-    }
-
-    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Error> {
-        Err(Error::Reported)
-    }
-
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
-        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
-        ignored_any
-    }
+pub(super) fn keys_of<T: DeserializeOwned>() -> &'static [&'static str] {
+    serde_aux::serde_introspection::serde_introspect::<T>()
 }

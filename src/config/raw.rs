@@ -2,16 +2,17 @@
 //! once, with its doc comment (the key's meaning is in README.md's configuration reference);
 //! defaults and the checks a value's type cannot make are in `check`.
 //!
-//! Every field is [`Lenient`]: a bad value is reported by the collecting deserializer (`de`) and
-//! the rest of its table is still read, so one run of `check` lists every mistake.
+//! Every field is [`Lenient`]: a bad value is recorded by `de` and the rest of its table is
+//! still read, so one run of `check` lists every mistake. How each type is read from TOML is
+//! its [`Read`] impl below.
 
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use serde::de::{self, IgnoredAny, Visitor};
+use serde::de::{IgnoredAny, MapAccess, SeqAccess};
 use serde::{Deserialize, Deserializer};
 
-use super::de::{Lenient, ListVisitor, NamedVisitor};
+use super::de::{Bad, Lenient, Read, Seed, Table, Tagged, items, kind, leaf, named, one, text};
 use super::{DigestSchedule, SubjectTemplate, WebhookFormat};
 use chrono_tz::Tz;
 
@@ -21,9 +22,16 @@ use crate::domain::Grouping;
 /// overflows.
 const MAX_DURATION: Duration = Duration::from_secs(1000 * 365 * 24 * 3600);
 
+/// `[notify.NAME]` tables by their `type`, each value a variant of [`RawNotifier`].
+pub(super) const NOTIFIERS: Tagged = Tagged {
+    section: "notify",
+    tag: ["type", "notifier"],
+    variants: &["email", "webhook", "stdout"],
+};
+
 /// The main config file.
 #[derive(Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub(super) struct RawConfig {
     pub storage: Lenient<RawStorage>,
     pub poll: Lenient<RawPoll>,
@@ -38,7 +46,7 @@ pub(super) struct RawConfig {
 
 /// An included file: more feeds and rules, nothing else.
 #[derive(Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub(super) struct RawIncluded {
     pub feed: Lenient<Tables<RawFeed>>,
     pub rule: Lenient<Tables<RawRule>>,
@@ -46,7 +54,7 @@ pub(super) struct RawIncluded {
 
 /// `[storage]`.
 #[derive(Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub(super) struct RawStorage {
     /// SQLite file, relative to the config's folder.
     pub path: Lenient<String>,
@@ -56,7 +64,7 @@ pub(super) struct RawStorage {
 
 /// `[poll]`.
 #[derive(Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub(super) struct RawPoll {
     /// Default time between polls of a feed.
     pub interval: Lenient<Text<Duration>>,
@@ -82,7 +90,7 @@ pub(super) struct RawPoll {
 
 /// One `[[feed]]`.
 #[derive(Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub(super) struct RawFeed {
     /// The feed's URL (required).
     pub url: Lenient<String>,
@@ -100,7 +108,7 @@ pub(super) struct RawFeed {
 
 /// One `[[rule]]`.
 #[derive(Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub(super) struct RawRule {
     /// Unique name (required).
     pub name: Lenient<String>,
@@ -119,8 +127,6 @@ pub(super) struct RawRule {
 }
 
 /// One `[notify.NAME]`, by its `type`.
-#[derive(Deserialize)]
-#[serde(rename = "notifier", rename_all = "lowercase")]
 pub(super) enum RawNotifier {
     Email(RawEmail),
     Webhook(RawWebhook),
@@ -129,7 +135,7 @@ pub(super) enum RawNotifier {
 
 /// `type = "email"`.
 #[derive(Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub(super) struct RawEmail {
     /// The notifier's kind (it selected this table).
     pub r#type: Lenient<IgnoredAny>,
@@ -161,7 +167,7 @@ pub(super) struct RawEmail {
 
 /// `type = "webhook"`.
 #[derive(Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub(super) struct RawWebhook {
     /// The notifier's kind (it selected this table).
     pub r#type: Lenient<IgnoredAny>,
@@ -187,7 +193,7 @@ pub(super) struct RawWebhook {
 
 /// `type = "stdout"`.
 #[derive(Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub(super) struct RawStdout {
     /// The notifier's kind (it selected this table).
     pub r#type: Lenient<IgnoredAny>,
@@ -201,7 +207,7 @@ pub(super) struct RawStdout {
 
 /// `[delivery]`.
 #[derive(Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub(super) struct RawDelivery {
     /// First retry delay.
     pub retry_base: Lenient<Text<Duration>>,
@@ -213,7 +219,7 @@ pub(super) struct RawDelivery {
 
 /// `[metrics]`.
 #[derive(Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub(super) struct RawMetrics {
     /// Address of `/metrics` and `/healthz` (required).
     pub listen: Lenient<String>,
@@ -230,19 +236,11 @@ pub(super) trait FromText: Sized {
 /// A [`FromText`] value.
 pub(super) struct Text<T>(pub T);
 
-impl<'de, T: FromText> Deserialize<'de> for Text<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<T>(PhantomData<T>);
-        impl<T: FromText> Visitor<'_> for V<T> {
-            type Value = Text<T>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(T::EXPECTING)
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Text<T>, E> {
-                T::from_text(s).map(Text).map_err(E::custom)
-            }
-        }
-        d.deserialize_str(V(PhantomData))
+impl<T: FromText> Read for Text<T> {
+    const EXPECTING: &'static str = T::EXPECTING;
+
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Result<Self, Bad>, D::Error> {
+        text(d, |s| T::from_text(s).map(Text))
     }
 }
 
@@ -340,78 +338,102 @@ impl FromText for WebhookFormat {
 /// A size in bytes: `"15MiB"`, `"500KB"` or a number.
 pub(super) struct Size(pub u64);
 
-impl<'de> Deserialize<'de> for Size {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Size;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(r#"a size like "15MiB", "500KB" or a number of bytes"#)
+impl Read for Size {
+    const EXPECTING: &'static str = r#"a size like "15MiB", "500KB" or a number of bytes"#;
+
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Result<Self, Bad>, D::Error> {
+        leaf(d, |v| {
+            let s = match v {
+                toml::Value::Integer(n) => n.to_string(),
+                toml::Value::String(s) => s,
+                other => return Err(Bad::Found(kind(other.type_str()))),
+            };
+            match s.trim().parse::<bytesize::ByteSize>() {
+                Ok(b) => Ok(Size(b.0)),
+                Err(_) => Err(Bad::Says(format!(
+                    r#"invalid size {s:?}; write it like "15MiB", "500KB" or a number of bytes"#
+                ))),
             }
-            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Size, E> {
-                self.visit_str(&n.to_string())
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Size, E> {
-                match s.trim().parse::<bytesize::ByteSize>() {
-                    Ok(b) => Ok(Size(b.0)),
-                    Err(_) => Err(E::custom(format!(
-                        r#"invalid size {s:?}; write it like "15MiB", "500KB" or a number of bytes"#
-                    ))),
-                }
-            }
-        }
-        d.deserialize_any(V)
+        })
     }
 }
 
 /// A list of strings; a single string is a list of one.
 pub(super) struct Strings(pub Vec<Lenient<String>>);
 
-impl<'de> Deserialize<'de> for Strings {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = ListVisitor {
-            expecting: "a list of strings",
-            item: PhantomData,
-        };
-        d.deserialize_seq(v).map(Strings)
+impl Read for Strings {
+    const EXPECTING: &'static str = "a list of strings";
+
+    fn from_seq<'de, A: SeqAccess<'de>>(seq: A) -> Result<Result<Self, Bad>, A::Error> {
+        items(seq).map(|items| Ok(Strings(items)))
+    }
+
+    fn from_str(s: &str) -> Result<Self, Bad> {
+        Ok(Strings(vec![one(s.to_string())]))
     }
 }
 
 /// `[[NAME]]`: an array of tables; one bad table does not hide the others.
 pub(super) struct Tables<T>(pub Vec<Lenient<T>>);
 
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Tables<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = ListVisitor {
-            expecting: "an array of tables ([[{key}]])",
-            item: PhantomData,
-        };
-        d.deserialize_any(v).map(Tables)
+impl<T: Read> Read for Tables<T> {
+    const EXPECTING: &'static str = "an array of tables ([[{key}]])";
+
+    fn from_seq<'de, A: SeqAccess<'de>>(seq: A) -> Result<Result<Self, Bad>, A::Error> {
+        items(seq).map(|items| Ok(Tables(items)))
     }
 }
 
 /// `headers = { Name = "value" }`.
 pub(super) struct Headers(pub Vec<(String, Lenient<String>)>);
 
-impl<'de> Deserialize<'de> for Headers {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = NamedVisitor {
-            expecting: r#"a table of header = "value""#,
-            item: PhantomData,
-        };
-        d.deserialize_map(v).map(Headers)
+impl Read for Headers {
+    const EXPECTING: &'static str = r#"a table of header = "value""#;
+
+    fn from_map<'de, A: MapAccess<'de>>(map: A) -> Result<Result<Self, Bad>, A::Error> {
+        named(map).map(|entries| Ok(Headers(entries)))
     }
 }
 
 /// `[notify.NAME]` tables.
 pub(super) struct Notifiers(pub Vec<(String, Lenient<RawNotifier>)>);
 
-impl<'de> Deserialize<'de> for Notifiers {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = NamedVisitor {
-            expecting: "tables like [notify.NAME]",
-            item: PhantomData,
-        };
-        d.deserialize_map(v).map(Notifiers)
+impl Read for Notifiers {
+    const EXPECTING: &'static str = "tables like [notify.NAME]";
+
+    fn from_map<'de, A: MapAccess<'de>>(map: A) -> Result<Result<Self, Bad>, A::Error> {
+        named(map).map(|entries| Ok(Notifiers(entries)))
     }
 }
+
+/// `de::retag` has put the table under its `type`, or emptied it after recording why.
+impl Read for RawNotifier {
+    const EXPECTING: &'static str = "a table";
+
+    fn from_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<Result<Self, Bad>, A::Error> {
+        Ok(match map.next_key::<String>()?.as_deref() {
+            Some("email") => map
+                .next_value_seed(Seed(PhantomData))?
+                .map(RawNotifier::Email),
+            Some("webhook") => map
+                .next_value_seed(Seed(PhantomData))?
+                .map(RawNotifier::Webhook),
+            Some("stdout") => map
+                .next_value_seed(Seed(PhantomData))?
+                .map(RawNotifier::Stdout),
+            _ => Err(Bad::Reported),
+        })
+    }
+}
+
+impl Table for RawConfig {}
+impl Table for RawIncluded {}
+impl Table for RawStorage {}
+impl Table for RawPoll {}
+impl Table for RawFeed {}
+impl Table for RawRule {}
+impl Table for RawEmail {}
+impl Table for RawWebhook {}
+impl Table for RawStdout {}
+impl Table for RawDelivery {}
+impl Table for RawMetrics {}
