@@ -50,6 +50,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime()?.block_on(commands::send_test::run(&cli.config, &notifier))
         }
         Command::TestRule(a) => runtime()?.block_on(commands::test_rule::run(&a)),
+        Command::Parse { source, json } => {
+            current_thread_runtime()?.block_on(commands::parse::run(&source, json))
+        }
         Command::Backtest { rule, since, json } => current_thread_runtime()?
             .block_on(commands::backtest::run(&cli.config, &rule, since, json)),
         Command::Feeds { json } => {

@@ -69,6 +69,17 @@ pub enum Command {
     /// Try a query on a feed file or URL: print each matching item, the matched terms and
     /// where they matched. Exit 0 if anything matched, 1 if nothing did, 2 on a bad query.
     TestRule(TestRuleArgs),
+    /// Read one feed file or URL exactly as a poll does and print its items as the rules see
+    /// them (key, title, link, date, text fields), with any repair that was needed to read it.
+    /// Exit 0 if the feed was read, 1 with one line on stderr if not.
+    Parse {
+        /// A feed file, or an http:// or https:// URL (fetched with the default poll settings).
+        #[arg(value_name = "FILE|URL")]
+        source: String,
+        /// Machine-readable output (one JSON object).
+        #[arg(long)]
+        json: bool,
+    },
     /// Run a configured rule over the items already stored and list what it would have
     /// alerted on, without sending anything.
     Backtest {

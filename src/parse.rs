@@ -7,7 +7,11 @@
 //! - runs the parser under `catch_unwind`, because quick-xml can panic on hostile input (a second
 //!   XML declaration, see shared/reference/dependencies.md §2);
 //! - retries once with bare `&` escaped (the most common way real feeds break XML) and a missing
-//!   `version` added to an `<rss>` root (feed-rs rejects it otherwise);
+//!   or unknown `version` set on an `<rss>` root (feed-rs rejects it otherwise);
+//! - recovers what lenient parsers (feedparser, browsers) recover from broken feeds, and says
+//!   which recovery applied ([`Recovery`], in [`ParsedFeed::recoveries`]): an undeclared or
+//!   UTF-32 encoding, HTML entities XML does not define (`&nbsp;`, `&mdash;`), whitespace, a
+//!   stray BOM or a comment before the XML declaration, a second XML declaration;
 //! - computes its own stable key per entry (GUID → canonical link and content hash → content
 //!   hash), since feed-rs invents random ids for entries without one;
 //! - turns every text field into plain text (HTML removed, entities decoded), with bounded work
@@ -46,6 +50,64 @@ pub struct ParsedFeed {
     pub skip_hours: Vec<u32>,
     /// RSS `<skipDays>`.
     pub skip_days: Vec<chrono::Weekday>,
+    /// What was repaired to read this feed, in the order applied; empty for a well-formed,
+    /// correctly labelled document.
+    pub recoveries: Vec<Recovery>,
+}
+
+/// A repair applied to a broken feed so that it could be read, as lenient parsers do. Each is
+/// reported by `feedwatch parse` and counted over the corpus in CI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Recovery {
+    /// No usable encoding label and invalid UTF-8: the encoding was guessed from the bytes.
+    EncodingGuessed,
+    /// UTF-32 (by its BOM or its first bytes), which encoding_rs does not decode.
+    Utf32,
+    /// Whitespace, a byte-order mark or a comment came before the XML declaration (which must
+    /// be the very first thing in a document: XML 1.0 §2.8).
+    TextBeforeDeclaration,
+    /// A second XML declaration later in the document was dropped (quick-xml panics on one).
+    LaterDeclaration,
+    /// HTML entity references XML does not define (`&nbsp;`, `&mdash;`, …) were replaced by
+    /// the characters they name.
+    HtmlEntities,
+    /// `&` not starting a reference was escaped.
+    BareAmpersands,
+    /// An `<rss>` root without a `version` (or with one feed-rs does not know, such as 0.93
+    /// or 2.01) was read as RSS 2.0.
+    RssVersion,
+}
+
+impl Recovery {
+    /// Every recovery, in the order of [`Ord`].
+    pub const ALL: [Recovery; 7] = [
+        Recovery::EncodingGuessed,
+        Recovery::Utf32,
+        Recovery::TextBeforeDeclaration,
+        Recovery::LaterDeclaration,
+        Recovery::HtmlEntities,
+        Recovery::BareAmpersands,
+        Recovery::RssVersion,
+    ];
+
+    /// Stable name, as `feedwatch parse` prints it (also in `--json`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Recovery::EncodingGuessed => "encoding-guessed",
+            Recovery::Utf32 => "utf-32",
+            Recovery::TextBeforeDeclaration => "text-before-declaration",
+            Recovery::LaterDeclaration => "later-declaration",
+            Recovery::HtmlEntities => "html-entities",
+            Recovery::BareAmpersands => "bare-ampersands",
+            Recovery::RssVersion => "rss-version",
+        }
+    }
+}
+
+impl std::fmt::Display for Recovery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Why a body could not be parsed as a feed.
@@ -95,12 +157,27 @@ pub fn parse_feed_within(
     base: &Url,
     go_on: GoOn<'_>,
 ) -> Result<ParsedFeed, ParseError> {
-    let (text, encoding) = decode(body, content_type);
+    let mut recoveries = Vec::new();
+    let (text, encoding) = decode(body, content_type, &mut recoveries);
+    let text = match replace_html_entities(&text) {
+        Some(replaced) => {
+            recoveries.push(Recovery::HtmlEntities);
+            replaced
+        }
+        None => text,
+    };
     go_on()?;
     let feed = match parse_guarded(&text, base) {
         Ok(feed) => feed,
         Err(first) => {
-            let repaired = escape_bare_ampersands(&add_missing_rss_version(&text));
+            let versioned = set_rss_version(&text);
+            let repaired = escape_bare_ampersands(&versioned);
+            if matches!(versioned, Cow::Owned(_)) {
+                recoveries.push(Recovery::RssVersion);
+            }
+            if repaired != *versioned {
+                recoveries.push(Recovery::BareAmpersands);
+            }
             if repaired == text {
                 return Err(first);
             }
@@ -110,6 +187,8 @@ pub fn parse_feed_within(
     };
     let mut parsed = normalize(feed, encoding, go_on)?;
     (parsed.skip_hours, parsed.skip_days) = skip_hints(&text);
+    recoveries.sort_unstable();
+    parsed.recoveries = recoveries;
     Ok(parsed)
 }
 
@@ -182,7 +261,14 @@ fn parse_guarded(text: &str, base: &Url) -> Result<model::Feed, ParseError> {
 /// The XML declaration, which may follow whitespace and comments (not well-formed, but common
 /// enough: every feedparser test file starts with a comment). `<?xml-stylesheet` is not one.
 static XML_DECL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"^(?:\s|<!--(?s:.*?)-->)*<\?xml\s[^>]*?\?>"#).expect("static regex is valid")
+    Regex::new(r#"^(?:\s|\x{FEFF}|<!--(?s:.*?)-->)*<\?xml\s[^>]*?\?>"#)
+        .expect("static regex is valid")
+});
+/// An entity reference (group 2: its name) outside CDATA sections and comments (group 1, kept
+/// as is: a reference quoted there is text).
+static ENTITY_REF: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?s)(<!\[CDATA\[.*?\]\]>|<!--.*?-->)|&([A-Za-z][A-Za-z0-9]{1,31});"#)
+        .expect("static regex is valid")
 });
 /// A later `<?xml … ?>` declaration in markup (group 0 only), or a CDATA section or comment
 /// (group 1), which is kept as is: a declaration quoted there is content, not markup.
@@ -196,6 +282,10 @@ static DECL_ENCODING: LazyLock<Regex> = LazyLock::new(|| {
 /// The first `<rss …>` start tag (group 1: its attributes).
 static RSS_ROOT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"<rss(\s[^>]*)?>").expect("static regex is valid"));
+/// The `version` attribute among a start tag's attributes (group 2: its value).
+static RSS_VERSION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"\sversion\s*=\s*(["'])([^"']*)["']"#).expect("static regex is valid")
+});
 static BARE_AMP: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"&([^#A-Za-z]|[A-Za-z][A-Za-z0-9]*[^A-Za-z0-9;]|#[0-9]*[^0-9;]|#x[0-9a-fA-F]*[^0-9a-fA-F;])")
         .expect("static regex is valid")
@@ -216,18 +306,56 @@ const DECLARATION_WINDOW: usize = 2048;
 ///    the HTTP charset (the document is more specific than a server-wide default);
 /// 4. no usable label and invalid UTF-8: UTF-8 if the valid multi-byte sequences outnumber the
 ///    broken ones (a damaged UTF-8 feed), else chardetng's guess (see [`sniff_legacy`]).
-fn decode(body: &[u8], content_type: Option<&str>) -> (String, &'static Encoding) {
+fn decode(
+    body: &[u8],
+    content_type: Option<&str>,
+    recoveries: &mut Vec<Recovery>,
+) -> (String, &'static Encoding) {
+    // Before the BOM check: the UTF-32LE BOM begins with the UTF-16LE one.
+    if let Some(text) = decode_utf32(body) {
+        recoveries.push(Recovery::Utf32);
+        // Reported as UTF-16: encoding_rs has no UTF-32 to name (diagnostics only).
+        return (strip_declarations(&text, recoveries), UTF_16LE);
+    }
     let (enc, skip) = match Encoding::for_bom(body) {
         Some((enc, bom_len)) => (enc, bom_len),
         None if body.starts_with(&[0, b'<', 0, b'?']) => (UTF_16BE, 0),
         None if body.starts_with(&[b'<', 0, b'?', 0]) => (UTF_16LE, 0),
-        None => (choose_encoding(body, content_type), 0),
+        None => choose_encoding(body, content_type, recoveries),
     };
     let (text, _) = enc.decode_without_bom_handling(&body[skip..]);
-    (strip_declarations(&text), enc)
+    (strip_declarations(&text, recoveries), enc)
 }
 
-fn choose_encoding(body: &[u8], content_type: Option<&str>) -> &'static Encoding {
+/// UTF-32 recognised by its BOM or by a `<` as the first code unit (XML 1.0 Appendix F), as
+/// feedparser does; `None` for anything else. Invalid code points become U+FFFD.
+fn decode_utf32(body: &[u8]) -> Option<String> {
+    let big_endian = match body {
+        [0, 0, 0xFE, 0xFF, ..] | [0, 0, 0, b'<', ..] => true,
+        [0xFF, 0xFE, 0, 0, ..] | [b'<', 0, 0, 0, ..] => false,
+        _ => return None,
+    };
+    let text = body
+        .chunks_exact(4)
+        .map(|c| {
+            let unit = [c[0], c[1], c[2], c[3]];
+            let code = if big_endian {
+                u32::from_be_bytes(unit)
+            } else {
+                u32::from_le_bytes(unit)
+            };
+            char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER)
+        })
+        .collect::<String>();
+    Some(text.trim_start_matches('\u{FEFF}').to_string())
+}
+
+/// The encoding of a body without a BOM, and how many bytes to skip (none).
+fn choose_encoding(
+    body: &[u8],
+    content_type: Option<&str>,
+    recoveries: &mut Vec<Recovery>,
+) -> (&'static Encoding, usize) {
     let head = String::from_utf8_lossy(&body[..body.len().min(DECLARATION_WINDOW)]);
     let declared = XML_DECL
         .find(&head)
@@ -241,19 +369,21 @@ fn choose_encoding(body: &[u8], content_type: Option<&str>) -> &'static Encoding
         .into_iter()
         .flatten()
         .map(Encoding::output_encoding);
-    match std::str::from_utf8(body) {
+    let enc = match std::str::from_utf8(body) {
         // Pure ASCII reads the same in every ASCII-based label; only a 7-bit encoding such as
         // ISO-2022-JP decodes it differently, so the label is still honoured.
         Ok(_) if body.is_ascii() => labels.next().unwrap_or(UTF_8),
         Ok(_) => UTF_8,
         Err(_) => labels.find(|e| *e != UTF_8).unwrap_or_else(|| {
+            recoveries.push(Recovery::EncodingGuessed);
             if mostly_utf8(body) {
                 UTF_8
             } else {
                 sniff_legacy(body)
             }
         }),
-    }
+    };
+    (enc, 0)
 }
 
 /// Invalid UTF-8 that still has more valid multi-byte characters than broken sequences.
@@ -277,18 +407,57 @@ fn sniff_legacy(body: &[u8]) -> &'static Encoding {
 
 /// Drops the declaration (the text is UTF-8 now, whatever it said) and any later one, on which
 /// quick-xml panics (shared/reference/dependencies.md §2); a declaration anywhere but at the
-/// start is not well-formed XML anyway.
-fn strip_declarations(text: &str) -> String {
+/// start is not well-formed XML anyway. Whitespace and stray BOMs before the root go too.
+fn strip_declarations(text: &str, recoveries: &mut Vec<Recovery>) -> String {
     let rest = match XML_DECL.find(text) {
-        Some(m) => &text[m.end()..],
+        Some(m) => {
+            if !m.as_str().starts_with("<?xml") {
+                recoveries.push(Recovery::TextBeforeDeclaration);
+            }
+            &text[m.end()..]
+        }
         None => text,
     };
-    LATER_DECL
-        .replace_all(rest, |c: &regex::Captures<'_>| {
-            c.get(1)
-                .map_or(String::new(), |kept| kept.as_str().to_string())
-        })
-        .into_owned()
+    let mut later = false;
+    let stripped = LATER_DECL.replace_all(rest, |c: &regex::Captures<'_>| match c.get(1) {
+        Some(kept) => kept.as_str().to_string(),
+        None => {
+            later = true;
+            String::new()
+        }
+    });
+    if later {
+        recoveries.push(Recovery::LaterDeclaration);
+    }
+    stripped
+        .trim_start_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}')
+        .to_string()
+}
+
+/// Replaces references to entities HTML defines and XML does not (`&nbsp;`, `&mdash;`,
+/// `&eacute;`, …) with numeric character references, as a browser or feedparser would read
+/// them. Without this feed-rs keeps them as literal text (and as literal text in attributes
+/// such as link URLs). Names neither language defines are left alone.
+fn replace_html_entities(text: &str) -> Option<String> {
+    const XML_ENTITIES: [&str; 5] = ["amp", "lt", "gt", "quot", "apos"];
+    let mut replaced = false;
+    let out = ENTITY_REF.replace_all(text, |c: &regex::Captures<'_>| {
+        let whole = c.get(0).map_or("", |m| m.as_str());
+        let Some(name) = c.get(2).map(|m| m.as_str()) else {
+            return whole.to_string();
+        };
+        if XML_ENTITIES.contains(&name) {
+            return whole.to_string();
+        }
+        let chars = match markup5ever::data::NAMED_ENTITIES.get(&*format!("{name};")) {
+            Some(&(first, 0)) if first != 0 => format!("&#{first};"),
+            Some(&(first, second)) if first != 0 => format!("&#{first};&#{second};"),
+            _ => return whole.to_string(),
+        };
+        replaced = true;
+        chars
+    });
+    replaced.then(|| out.into_owned())
 }
 
 fn charset_param(content_type: &str) -> Option<String> {
@@ -300,15 +469,28 @@ fn charset_param(content_type: &str) -> Option<String> {
     })
 }
 
-/// feed-rs only recognises `<rss>` with `version="2.0"` (or 0.91/0.92); an `<rss>` root without
-/// the attribute is common in hand-made feeds and is read as RSS 2.0.
-fn add_missing_rss_version(text: &str) -> Cow<'_, str> {
-    match RSS_ROOT.captures(text) {
-        Some(c) if !c.get(1).is_some_and(|a| a.as_str().contains("version")) => {
-            let at = c.get(0).expect("group 0 always matches").start() + "<rss".len();
+/// feed-rs only recognises `<rss>` with `version="2.0"` (or 0.91/0.92); an `<rss>` root
+/// without the attribute is common in hand-made feeds, and other versions (0.93, 0.94, 2.01)
+/// are RSS 2.0 in all but name: both are read as RSS 2.0, as feedparser does.
+fn set_rss_version(text: &str) -> Cow<'_, str> {
+    let Some(c) = RSS_ROOT.captures(text) else {
+        return Cow::Borrowed(text);
+    };
+    let root = c.get(0).expect("group 0 always matches");
+    let attrs = c.get(1).map_or("", |a| a.as_str());
+    match RSS_VERSION.captures(attrs) {
+        None => {
+            let at = root.start() + "<rss".len();
             Cow::Owned(format!("{} version=\"2.0\"{}", &text[..at], &text[at..]))
         }
-        _ => Cow::Borrowed(text),
+        Some(v) if !["2.0", "0.91", "0.92", ""].contains(&&v[2]) => {
+            let value = v.get(2).expect("group 2 always matches");
+            // Offsets of the value in `text`: attributes start after `<rss`.
+            let attrs_start = c.get(1).map_or(root.end(), |a| a.start());
+            let (from, to) = (attrs_start + value.start(), attrs_start + value.end());
+            Cow::Owned(format!("{}2.0{}", &text[..from], &text[to..]))
+        }
+        Some(_) => Cow::Borrowed(text),
     }
 }
 
@@ -353,6 +535,7 @@ fn normalize(
             .map(|m| std::time::Duration::from_secs(u64::from(m) * 60)),
         skip_hours: Vec::new(),
         skip_days: Vec::new(),
+        recoveries: Vec::new(),
         encoding: encoding.name(),
         title: feed
             .title
@@ -548,10 +731,133 @@ mod tests {
     #[test]
     fn declarations_in_cdata_and_comments_are_content() {
         let xml = r#"<?xml version="1.0"?><rss><!-- <?xml version="1.0"?> --><d><![CDATA[a <?xml version="1.0"?> b]]></d><?xml version="1.0" encoding="koi8-r"?></rss>"#;
+        let mut recoveries = Vec::new();
         assert_eq!(
-            strip_declarations(xml),
+            strip_declarations(xml, &mut recoveries),
             r#"<rss><!-- <?xml version="1.0"?> --><d><![CDATA[a <?xml version="1.0"?> b]]></d></rss>"#
         );
+        assert_eq!(recoveries, [Recovery::LaterDeclaration]);
+    }
+
+    fn utf32(text: &str, big_endian: bool, bom: bool) -> Vec<u8> {
+        let bom = bom.then_some('\u{FEFF}');
+        bom.into_iter()
+            .chain(text.chars())
+            .flat_map(|c| {
+                let c = u32::from(c);
+                if big_endian {
+                    c.to_be_bytes()
+                } else {
+                    c.to_le_bytes()
+                }
+            })
+            .collect()
+    }
+
+    /// One row per broken-but-readable shape: the body, the title that must come out, and the
+    /// recoveries that must be reported.
+    #[test]
+    fn broken_feeds_are_recovered_and_the_recovery_is_reported() {
+        let item = |title: &str| {
+            format!("<channel><item><guid>1</guid><title>{title}</title></item></channel></rss>")
+        };
+        let rss2 = |title: &str| format!("<rss version=\"2.0\">{}", item(title));
+        let decl = "<?xml version=\"1.0\" encoding=\"utf-8\"?>";
+        let cp1251 = encoding_rs::WINDOWS_1251
+            .encode(&rss2(CYRILLIC))
+            .0
+            .into_owned();
+        let cases: Vec<(&str, Vec<u8>, &str, Vec<Recovery>)> = vec![
+            ("well-formed", rss2("plain").into_bytes(), "plain", vec![]),
+            (
+                "html entities undefined in xml",
+                rss2("A&nbsp;B &mdash; caf&eacute;").into_bytes(),
+                "A B — café",
+                vec![Recovery::HtmlEntities],
+            ),
+            (
+                "html entity in cdata is html, not a recovery",
+                rss2("<![CDATA[a&nbsp;b &mdash; c]]>").into_bytes(),
+                "a b — c",
+                vec![],
+            ),
+            (
+                "whitespace before the declaration",
+                format!("\n  \t{decl}{}", rss2("ws")).into_bytes(),
+                "ws",
+                vec![Recovery::TextBeforeDeclaration],
+            ),
+            (
+                "a bom after whitespace before the declaration",
+                format!("\n\u{FEFF}{decl}{}", rss2("bom")).into_bytes(),
+                "bom",
+                vec![Recovery::TextBeforeDeclaration],
+            ),
+            (
+                "a second declaration",
+                format!("{decl}{}{decl}", rss2("twice")).into_bytes(),
+                "twice",
+                vec![Recovery::LaterDeclaration],
+            ),
+            (
+                "rss 0.93",
+                format!("<rss version='0.93'>{}", item("old")).into_bytes(),
+                "old",
+                vec![Recovery::RssVersion],
+            ),
+            (
+                "rss without version and a bare ampersand",
+                format!("<rss>{}", item("Tom & Jerry")).into_bytes(),
+                "Tom & Jerry",
+                vec![Recovery::BareAmpersands, Recovery::RssVersion],
+            ),
+            (
+                "undeclared windows-1251",
+                cp1251,
+                CYRILLIC,
+                vec![Recovery::EncodingGuessed],
+            ),
+            (
+                "utf-32 little-endian with a bom",
+                utf32(&format!("{decl}{}", rss2(CYRILLIC)), false, true),
+                CYRILLIC,
+                vec![Recovery::Utf32],
+            ),
+            (
+                "utf-32 big-endian without a bom",
+                utf32(&rss2(CYRILLIC), true, false),
+                CYRILLIC,
+                vec![Recovery::Utf32],
+            ),
+        ];
+        for (name, body, title, recoveries) in cases {
+            let f = parse_feed(&body, None, &base()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(f.items[0].title, title, "{name}");
+            assert_eq!(f.recoveries, recoveries, "{name}");
+        }
+    }
+
+    #[test]
+    fn html_entities_in_attributes_are_resolved() {
+        let xml = r#"<feed xmlns="http://www.w3.org/2005/Atom"><entry><id>1</id><title>t</title>
+            <link href="http://example.org/caf&eacute;?a=1&amp;b=2"/></entry></feed>"#;
+        let f = parse_feed(xml.as_bytes(), None, &base()).expect("parses");
+        assert_eq!(
+            f.items[0].link.as_deref(),
+            Some("http://example.org/caf%C3%A9?a=1&b=2")
+        );
+        assert_eq!(f.recoveries, [Recovery::HtmlEntities]);
+    }
+
+    #[test]
+    fn unknown_entity_names_are_left_alone() {
+        for text in [
+            "&bogus; &amp; &lt;",
+            "no entities",
+            "<![CDATA[&nbsp;]]><!-- &mdash; -->",
+        ] {
+            assert_eq!(replace_html_entities(text), None, "{text}");
+        }
     }
 
     const CYRILLIC: &str = "Будни Кошкиного Дома: московский формат";

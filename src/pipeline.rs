@@ -38,6 +38,33 @@ pub const HEALTH_RULE: &str = "feed-health";
 /// [`ParseError::TooSlow`]. The largest legitimate feeds take well under a second.
 pub const PARSE_TIME_LIMIT: Duration = Duration::from_secs(10);
 
+/// Parses a fetched body as a poll does: on the blocking pool (feed-rs is CPU work and may
+/// panic on hostile input; a panic that escapes its `catch_unwind` still ends as a `JoinError`,
+/// not a crash), stopped with [`ParseError::TooSlow`] past `limit` and with
+/// [`ParseError::Stopped`] once `shutdown` is cancelled. `feedwatch parse` calls it too, so
+/// the command sees exactly what the daemon sees.
+pub fn spawn_parse(
+    body: Vec<u8>,
+    content_type: Option<String>,
+    base: url::Url,
+    limit: Duration,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<Result<ParsedFeed, ParseError>> {
+    tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let go_on = || {
+            if shutdown.is_cancelled() {
+                Err(ParseError::Stopped)
+            } else if started.elapsed() > limit {
+                Err(ParseError::TooSlow { limit })
+            } else {
+                Ok(())
+            }
+        };
+        parse_feed_within(&body, content_type.as_deref(), &base, &go_on)
+    })
+}
+
 /// Why one poll of one feed failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PollError {
@@ -419,22 +446,13 @@ impl Engine {
         let base = fetched.final_url.clone();
         let content_type = fetched.content_type.clone();
         let body = fetched.body;
-        // feed-rs is CPU work and may panic on hostile input: off the async threads, and a
-        // panic that escapes catch_unwind still becomes this feed's error (JoinError).
-        let (limit, shutdown) = (self.parse_limit, self.shutdown.clone());
-        let parse = tokio::task::spawn_blocking(move || {
-            let started = std::time::Instant::now();
-            let go_on = || {
-                if shutdown.is_cancelled() {
-                    Err(ParseError::Stopped)
-                } else if started.elapsed() > limit {
-                    Err(ParseError::TooSlow { limit })
-                } else {
-                    Ok(())
-                }
-            };
-            parse_feed_within(&body, content_type.as_deref(), &base, &go_on)
-        });
+        let parse = spawn_parse(
+            body,
+            content_type,
+            base,
+            self.parse_limit,
+            self.shutdown.clone(),
+        );
         let parsed = tokio::select! {
             joined = parse => joined.map_err(|e| ParseError::Panicked(e.to_string()))?,
             // A blocking task cannot be killed: it sees the same token at its next check and

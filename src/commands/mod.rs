@@ -7,13 +7,83 @@ pub mod check;
 pub mod feeds;
 pub mod once;
 pub mod opml;
+pub mod parse;
 pub mod run;
 pub mod send_test;
 pub mod test_rule;
 
 use std::io::{self, Write};
 
+use anyhow::Context;
+
+use crate::fetch::{FetchOutcome, FetchSettings, Fetcher, Validators};
 use crate::rules::RuleHit;
+
+/// Where a one-shot command reads a feed from (`parse`, `test-rule`).
+pub(crate) enum FeedSource {
+    /// A local file.
+    File(std::path::PathBuf),
+    /// A URL, fetched as a poll with the default settings fetches it.
+    Url(url::Url),
+}
+
+/// A feed's body with what parsing it needs besides the bytes.
+pub(crate) struct FeedBody {
+    pub bytes: Vec<u8>,
+    /// The HTTP `Content-Type` (its charset may name the encoding); `None` for a file.
+    pub content_type: Option<String>,
+    /// Where relative links resolve: the final URL after redirects, or the file's URL.
+    pub base: url::Url,
+}
+
+impl FeedSource {
+    /// An `http://` or `https://` argument is a URL, anything else a file path.
+    pub fn from_arg(arg: &str) -> anyhow::Result<FeedSource> {
+        let lower = arg.get(..8).unwrap_or(arg).to_ascii_lowercase();
+        if lower.starts_with("http://") || lower.starts_with("https://") {
+            let url = url::Url::parse(arg).with_context(|| format!("invalid URL {arg:?}"))?;
+            Ok(FeedSource::Url(url))
+        } else {
+            Ok(FeedSource::File(arg.into()))
+        }
+    }
+
+    /// Reads the file or fetches the URL with the daemon's default fetch settings (timeout,
+    /// decompressed-body cap, User-Agent); a file is held to the same size cap.
+    pub async fn load(&self) -> anyhow::Result<FeedBody> {
+        match self {
+            FeedSource::File(file) => {
+                let bytes = parse::read_capped(file, crate::config::DEFAULT_MAX_BODY)?;
+                let abs = std::path::absolute(file).unwrap_or_else(|_| file.clone());
+                let base = url::Url::from_file_path(&abs)
+                    .unwrap_or_else(|()| url::Url::parse("file:///feed.xml").expect("valid URL"));
+                Ok(FeedBody {
+                    bytes,
+                    content_type: None,
+                    base,
+                })
+            }
+            FeedSource::Url(url) => {
+                let fetcher = Fetcher::new(&FetchSettings::new(
+                    crate::config::DEFAULT_TIMEOUT,
+                    crate::config::DEFAULT_MAX_BODY,
+                    crate::config::default_user_agent(),
+                ))?;
+                match fetcher.fetch(url, &Validators::default()).await {
+                    Ok(FetchOutcome::Fetched(f)) => Ok(FeedBody {
+                        bytes: f.body,
+                        content_type: f.content_type,
+                        base: f.final_url,
+                    }),
+                    Ok(FetchOutcome::NotModified(_)) => {
+                        anyhow::bail!("{url}: server answered 304 to an unconditional GET")
+                    }
+                    Err(e) => Err(anyhow::Error::new(e).context(format!("cannot fetch {url}"))),
+                }
+            }
+        }
+    }
+}
 
 /// Text with highlighted ranges marked: bold on a terminal, `*…*` otherwise.
 pub(crate) fn mark(snippet: &str, range: std::ops::Range<usize>, tty: bool) -> String {

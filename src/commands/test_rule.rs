@@ -6,9 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::print_hit;
+use super::{FeedBody, FeedSource, print_hit};
 use crate::cli::TestRuleArgs;
-use crate::fetch::{FetchOutcome, FetchSettings, Fetcher, Validators};
 use crate::rules::{Query, RuleSet};
 
 pub async fn run(args: &TestRuleArgs) -> anyhow::Result<ExitCode> {
@@ -20,32 +19,18 @@ pub async fn run(args: &TestRuleArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let (bytes, content_type, base) = match (&args.file, &args.url) {
-        (Some(file), _) => {
-            let bytes =
-                std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-            let abs = std::path::absolute(file).unwrap_or_else(|_| file.clone());
-            let base = url::Url::from_file_path(&abs)
-                .unwrap_or_else(|()| url::Url::parse("file:///feed.xml").expect("valid URL"));
-            (bytes, None, base)
-        }
+    let source = match (&args.file, &args.url) {
+        (Some(file), _) => FeedSource::File(file.clone()),
         (None, Some(u)) => {
-            let url = url::Url::parse(u).with_context(|| format!("invalid URL {u:?}"))?;
-            let fetcher = Fetcher::new(&FetchSettings::new(
-                crate::config::DEFAULT_TIMEOUT,
-                crate::config::DEFAULT_MAX_BODY,
-                crate::config::default_user_agent(),
-            ))?;
-            match fetcher.fetch(&url, &Validators::default()).await {
-                Ok(FetchOutcome::Fetched(f)) => (f.body, f.content_type, f.final_url),
-                Ok(FetchOutcome::NotModified(_)) => {
-                    anyhow::bail!("{u}: server answered 304 to an unconditional GET")
-                }
-                Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot fetch {u}"))),
-            }
+            FeedSource::Url(url::Url::parse(u).with_context(|| format!("invalid URL {u:?}"))?)
         }
         (None, None) => anyhow::bail!("give --file or --url"),
     };
+    let FeedBody {
+        bytes,
+        content_type,
+        base,
+    } = source.load().await?;
     let feed = crate::parse::parse_feed(&bytes, content_type.as_deref(), &base)
         .with_context(|| format!("cannot parse {base}"))?;
     let feed_name = feed.title.clone().unwrap_or_else(|| base.to_string());
