@@ -50,7 +50,7 @@ pub(super) fn load(
     de::apply_env(&mut root, env);
     let mut sink = Sink::default();
     sink.files.push(de::File::new(None, text));
-    de::retag(&mut root, &mut sink, &NOTIFIERS);
+    de::retag(&mut root, &mut sink, &NOTIFIERS, de::keys_of::<RawConfig>());
     let raw = match sink.decode::<RawConfig>(root, 0) {
         Lenient::Valid(raw, _) => raw,
         _ => RawConfig::default(),

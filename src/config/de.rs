@@ -94,7 +94,8 @@ pub(super) struct Tagged {
 /// `{ type = "email", … }` into `{ email = { type = "email", … } }`: toml's tables are sorted by
 /// key, so the tag cannot be read first. A table whose tag is missing, not a string or not one
 /// of the variants is recorded here and emptied, which its reader takes as reported already.
-pub(super) fn retag(root: &mut DeTable<'_>, sink: &mut Sink, tagged: &Tagged) {
+/// `root_keys` are the keys of the root table, which order problems without a line.
+pub(super) fn retag(root: &mut DeTable<'_>, sink: &mut Sink, tagged: &Tagged, root_keys: &[&str]) {
     let Tagged {
         section,
         tag: [tag, noun],
@@ -102,6 +103,10 @@ pub(super) fn retag(root: &mut DeTable<'_>, sink: &mut Sink, tagged: &Tagged) {
     } = *tagged;
     let quoted: Vec<String> = variants.iter().map(|v| format!("{v:?}")).collect();
     let choices = or_list(&quoted);
+    let index = root_keys
+        .iter()
+        .position(|k| *k == section)
+        .unwrap_or(root_keys.len());
     let Some(DeValue::Table(named)) = root.get_mut(section).map(Spanned::get_mut) else {
         return;
     };
@@ -111,6 +116,7 @@ pub(super) fn retag(root: &mut DeTable<'_>, sink: &mut Sink, tagged: &Tagged) {
             continue;
         };
         let key = format!("{section}.{}", name.get_ref());
+        let mut pos = vec![to_pos(index + 1), to_pos(rank)];
         let (key, offset, problem) = match entries.get(tag).map(|t| (t.span(), t.get_ref())) {
             Some((_, DeValue::String(v))) if variants.contains(&v.as_ref()) => {
                 let variant = Spanned::new(span.clone(), Cow::Owned(v.to_string()));
@@ -118,12 +124,12 @@ pub(super) fn retag(root: &mut DeTable<'_>, sink: &mut Sink, tagged: &Tagged) {
                 entries.insert(variant, Spanned::new(span, DeValue::Table(inner)));
                 continue;
             }
-            Some((at, DeValue::String(v))) => {
-                let problem = format!("unknown {noun} {tag} {v:?}; expected {choices}");
-                (format!("{key}.{tag}"), at.start, problem)
-            }
             Some((at, v)) => {
-                let problem = format!("expected a string, found {}", kind(v.type_str()));
+                let problem = match v {
+                    DeValue::String(v) => format!("unknown {noun} {tag} {v:?}; expected {choices}"),
+                    v => format!("expected a string, found {}", kind(v.type_str())),
+                };
+                pos.push(0);
                 (format!("{key}.{tag}"), at.start, problem)
             }
             None => (
@@ -132,11 +138,14 @@ pub(super) fn retag(root: &mut DeTable<'_>, sink: &mut Sink, tagged: &Tagged) {
                 format!("missing required key `{tag}` ({choices})"),
             ),
         };
-        let pos = vec![u32::MAX, u32::try_from(rank).unwrap_or(u32::MAX)];
         let at = sink.at(0, key, offset, pos);
         sink.record(at, problem, false);
         entries.clear();
     }
+}
+
+fn to_pos(index: usize) -> u32 {
+    u32::try_from(index).unwrap_or(u32::MAX)
 }
 
 /// "a, b or c".
@@ -503,7 +512,7 @@ pub(super) fn items<'de, A: SeqAccess<'de>, T: Read>(
 ) -> Result<Vec<Lenient<T>>, A::Error> {
     let mut out = Vec::new();
     loop {
-        let index = u32::try_from(out.len()).unwrap_or(u32::MAX);
+        let index = to_pos(out.len());
         with(|s| s.path.push((format!("[{index}]"), index, usize::MAX)));
         let item = seq.next_element::<Lenient<T>>();
         with(|s| s.path.pop());
@@ -531,7 +540,7 @@ pub(super) fn named<'de, A: MapAccess<'de>, T: Read>(
 ) -> Result<Vec<(String, Lenient<T>)>, A::Error> {
     let mut out = Vec::new();
     while let Some(name) = map.next_key::<String>()? {
-        let rank = u32::try_from(out.len()).unwrap_or(u32::MAX);
+        let rank = to_pos(out.len());
         with(|s| s.path.push((format!(".{name}"), rank, usize::MAX)));
         let value = map.next_value::<Lenient<T>>();
         with(|s| s.path.pop());
@@ -606,8 +615,11 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Keys<A> {
     ) -> Result<Option<K::Value>, A::Error> {
         while let Some(key) = self.map.next_key::<Spanned<String>>()? {
             if let Some(i) = self.fields.iter().position(|f| f == key.get_ref()) {
-                let pos = u32::try_from(i + 1).unwrap_or(u32::MAX);
-                let step = (format!(".{}", key.get_ref()), pos, key.span().start);
+                let step = (
+                    format!(".{}", key.get_ref()),
+                    to_pos(i + 1),
+                    key.span().start,
+                );
                 with(|s| s.path.push(step));
                 return seed
                     .deserialize(key.into_inner().into_deserializer())

@@ -759,3 +759,31 @@ fn tags_select_whatever_their_case() {
     );
     assert_eq!(ok(&text).rules[0].feeds, [0, 1]);
 }
+
+#[test]
+fn problems_from_the_environment_are_listed_in_the_order_of_the_schema() {
+    let env = [
+        ("FEEDWATCH_DELIVERY__RETRY_BASE", "0s"),
+        ("FEEDWATCH_NOTIFY__PAGER__TYPE", "pagerduty"),
+        ("FEEDWATCH_NOTIFY__BARE__SMTP", "smtp://127.0.0.1"),
+        ("FEEDWATCH_POLL__TIMEOUT", "soon"),
+        ("FEEDWATCH_POLL__INTERVALL", "5m"),
+    ];
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let p = load("", Path::new("/etc/feedwatch"), &env).expect_err("rejected");
+    let keys: Vec<&str> = p.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "poll.intervall",
+            "poll.timeout",
+            "notify.bare",
+            "notify.pager.type",
+            "delivery.retry_base"
+        ],
+        "{p:#?}"
+    );
+}
