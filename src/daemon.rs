@@ -108,16 +108,29 @@ pub async fn run_with_ready(
             config.storage.path.display()
         );
     };
-    let watchdog = tokio::spawn(watchdog(store.clone(), shutdown.clone()));
     // Shared by every generation: deliveries sent but not recorded survive a reload.
     let ledger = Ledger::new();
+    // The feeds the metrics describe: replaced on every reload.
+    let feed_labels = watch::Sender::new(crate::metrics::feed_labels(&config));
     if let Some(addr) = config.metrics {
-        // Metrics are an aid, not a duty: a port already taken is logged, not fatal.
+        // A configured endpoint that cannot listen (the port is taken) is a start-up error:
+        // monitoring that silently scrapes another process, or nothing, is worse than a
+        // daemon that refuses to start and says why.
         let health = ledger.health();
-        if let Err(e) = crate::metrics::serve(addr, store.clone(), health, shutdown.clone()).await {
-            tracing::error!(error = %error_chain(&e), "metrics endpoint not started");
+        let served = crate::metrics::serve(
+            addr,
+            store.clone(),
+            health,
+            feed_labels.subscribe(),
+            shutdown.clone(),
+        )
+        .await;
+        if let Err(e) = served {
+            return Err(anyhow::Error::new(e)
+                .context("cannot start the metrics endpoint ([metrics] listen)"));
         }
     }
+    let watchdog = tokio::spawn(watchdog(store.clone(), shutdown.clone()));
 
     let mut daemon = Running {
         store: store.clone(),
@@ -183,8 +196,10 @@ pub async fn run_with_ready(
                                     feeds = new.feeds.len(),
                                     rules = new.enabled_rules().count(),
                                     notifiers = new.notifiers.len(),
+                                    changes = %crate::config::Changes::between(&config, &new),
                                     "config reloaded"
                                 );
+                                feed_labels.send_replace(crate::metrics::feed_labels(&new));
                                 generation = g;
                                 config = new;
                             }
@@ -197,10 +212,7 @@ pub async fn run_with_ready(
                             }
                         }
                     }
-                    Err(e) => tracing::error!(
-                        error = format!("{e:#}"),
-                        "reload failed: the new config is invalid; still running the old one"
-                    ),
+                    Err(e) => log_refused_reload(&e),
                 }
                 status(&config, &store, &daemon.health()).await;
                 announce_ready();
@@ -230,6 +242,23 @@ pub async fn run_with_ready(
     }
     tracing::info!("feedwatch stopped");
     Ok(())
+}
+
+/// A refused reload: one line saying so, then one line per problem (a multi-line message in
+/// one field came out as one line with literal `\n`s in journald and JSON logs). A problem's
+/// own detail lines (the caret under a bad query) are left to `feedwatch check`.
+fn log_refused_reload(e: &ConfigError) {
+    tracing::error!("reload failed: the new config is invalid; still running the old one");
+    match e {
+        ConfigError::Invalid { path, problems } => {
+            for p in problems {
+                let text = p.to_string();
+                let problem = text.lines().next().unwrap_or_default();
+                tracing::error!(config = %path.display(), problem, "config problem");
+            }
+        }
+        ConfigError::Read { .. } => tracing::error!(error = %error_chain(e), "config problem"),
+    }
 }
 
 /// The daemon stopped because its database file was deleted or replaced under it. The binary

@@ -32,8 +32,14 @@ pub const DELIVERIES: &str = "feedwatch_deliveries_total";
 pub const ALERTS: &str = "feedwatch_alerts";
 /// Alerts waiting to be delivered.
 pub const QUEUE_DEPTH: &str = "feedwatch_queue_depth";
-/// Feeds whose last poll failed.
+/// Configured feeds whose last poll failed. Rendered from the store and the current config on
+/// each scrape, so a feed removed by a reload stops counting.
 pub const FEED_ERRORS: &str = "feedwatch_feeds_failing";
+/// Per configured feed (label `feed`, its name): Unix time of its last successful poll; absent
+/// until it has one.
+pub const FEED_LAST_SUCCESS: &str = "feedwatch_feed_last_success_timestamp_seconds";
+/// Per configured feed (label `feed`): failed polls in a row, 0 while healthy.
+pub const FEED_FAILURES: &str = "feedwatch_feed_consecutive_failures";
 /// Alerts sent but not recorded as sent (the database refused); above zero, delivery is
 /// paused. Rendered from the daemon's own [`DeliveryHealth`] on each scrape.
 pub const UNRECORDED: &str = "feedwatch_unrecorded_deliveries";
@@ -73,16 +79,52 @@ fn recorder() -> Result<PrometheusHandle, MetricsError> {
         .install_recorder()
         .map_err(MetricsError::Recorder)?;
     *slot = Some(handle.clone());
+    describe();
     Ok(handle)
 }
 
+/// `# HELP` for every series the recorder renders (`# TYPE` it writes itself); the series
+/// rendered by hand in [`render`] carry their own.
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(POLLS, "Feed polls, by outcome (ok, not_modified, error).");
+    describe_histogram!(
+        POLL_SECONDS,
+        Unit::Seconds,
+        "Duration of one poll: request, body, parse and store."
+    );
+    describe_counter!(ITEMS, "New items stored.");
+    describe_counter!(MATCHES, "Alerts queued, by rule.");
+    describe_counter!(
+        DELIVERIES,
+        "Delivery attempts, by notifier and result (sent, retry, dead)."
+    );
+    describe_gauge!(ALERTS, "Alerts in the outbox, by state.");
+    describe_gauge!(QUEUE_DEPTH, "Alerts waiting to be delivered.");
+}
+
+/// The configured feeds as the metrics know them: (name, URL as the store keys it). The
+/// daemon sends a new list on every reload.
+pub type FeedLabels = std::sync::Arc<Vec<(String, String)>>;
+
+/// [`FeedLabels`] of a config.
+pub fn feed_labels(config: &crate::config::Config) -> FeedLabels {
+    let feeds = config.feeds.iter();
+    std::sync::Arc::new(
+        feeds
+            .map(|f| (f.name.clone(), f.id().as_str().to_string()))
+            .collect(),
+    )
+}
+
 /// Installs the recorder and serves `/metrics` and `/healthz` on `addr` until `shutdown`;
-/// `health` is whether the daemon's deliveries are being recorded. Returns the bound address
-/// (useful with port 0).
+/// `health` is whether the daemon's deliveries are being recorded, `feeds` the feeds configured
+/// now. Returns the bound address (useful with port 0).
 pub async fn serve(
     addr: SocketAddr,
     store: Store,
     health: watch::Receiver<DeliveryHealth>,
+    feeds: watch::Receiver<FeedLabels>,
     shutdown: CancellationToken,
 ) -> Result<SocketAddr, MetricsError> {
     let handle = recorder()?;
@@ -95,7 +137,7 @@ pub async fn serve(
             "/metrics",
             get({
                 let (store, health) = (store.clone(), health.clone());
-                move || render(handle.clone(), store.clone(), health.clone())
+                move || render(handle.clone(), store.clone(), health.clone(), feeds.clone())
             }),
         )
         .route(
@@ -118,6 +160,7 @@ async fn render(
     handle: PrometheusHandle,
     store: Store,
     health: watch::Receiver<DeliveryHealth>,
+    feeds: watch::Receiver<FeedLabels>,
 ) -> String {
     // Read first: the store calls below may wait behind the very record that is failing.
     let unrecorded = match &*health.borrow() {
@@ -136,16 +179,64 @@ async fn render(
     if let Ok(d) = store.undelivered_count().await {
         metrics::gauge!(QUEUE_DEPTH).set(d as f64);
     }
-    if let Ok(f) = store.failing_feeds().await {
-        metrics::gauge!(FEED_ERRORS).set(f as f64);
-    }
-    // This daemon's own figure, not the process-wide recorder's (which a second daemon in
-    // the same process would share).
+    let labels = feeds.borrow().clone();
+    let per_feed = match store.feed_health().await {
+        Ok(rows) => feed_series(&labels, &rows),
+        // Left out rather than shown as zero: "no feed failing" would be a claim.
+        Err(_) => String::new(),
+    };
+    // This daemon's own figures, not the process-wide recorder's (which a second daemon in
+    // the same process would share, and which would keep a removed feed's series forever).
     format!(
-        "{}# HELP {UNRECORDED} Alerts sent but not recorded as sent; delivery is paused while above zero.\n\
+        "{}{per_feed}# HELP {UNRECORDED} Alerts sent but not recorded as sent; delivery is paused while above zero.\n\
          # TYPE {UNRECORDED} gauge\n{UNRECORDED} {unrecorded}\n",
         handle.render()
     )
+}
+
+/// The per-feed gauges and the failing count, for the configured feeds only, in the text
+/// exposition format.
+fn feed_series(labels: &[(String, String)], rows: &[crate::store::FeedHealth]) -> String {
+    use std::fmt::Write as _;
+    let by_url: std::collections::HashMap<&str, &crate::store::FeedHealth> =
+        rows.iter().map(|r| (r.url.as_str(), r)).collect();
+    let configured: Vec<(&str, Option<&crate::store::FeedHealth>)> = labels
+        .iter()
+        .map(|(name, url)| (name.as_str(), by_url.get(url.as_str()).copied()))
+        .collect();
+    let failing = configured
+        .iter()
+        .filter(|(_, r)| r.is_some_and(|r| r.consecutive_failures > 0))
+        .count();
+    let mut out = format!(
+        "# HELP {FEED_ERRORS} Configured feeds whose last poll failed.\n\
+         # TYPE {FEED_ERRORS} gauge\n{FEED_ERRORS} {failing}\n\
+         # HELP {FEED_LAST_SUCCESS} Unix time of the feed's last successful poll.\n\
+         # TYPE {FEED_LAST_SUCCESS} gauge\n"
+    );
+    for (name, row) in &configured {
+        if let Some(t) = row.and_then(|r| r.last_success_at) {
+            let _ = writeln!(out, "{FEED_LAST_SUCCESS}{{feed=\"{}\"}} {t}", label(name));
+        }
+    }
+    let _ = write!(
+        out,
+        "# HELP {FEED_FAILURES} Failed polls of the feed in a row; 0 while healthy.\n\
+         # TYPE {FEED_FAILURES} gauge\n"
+    );
+    for (name, row) in &configured {
+        let n = row.map_or(0, |r| r.consecutive_failures);
+        let _ = writeln!(out, "{FEED_FAILURES}{{feed=\"{}\"}} {n}", label(name));
+    }
+    out
+}
+
+/// A label value escaped as the exposition format requires: backslash, quote, line feed.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// 200 while the database answers and records deliveries; 503 with the reason otherwise.

@@ -105,6 +105,30 @@ pub struct Polled {
     pub result: Result<PollReport, PollError>,
     /// When to poll again.
     pub next_poll: Option<DateTime<Utc>>,
+    /// The run of failures the feed was in before this poll (`None`: it was healthy, or its
+    /// state could not be read): what the log needs to say a failure once, not every poll.
+    pub before: Option<FailureRun>,
+}
+
+/// A feed's current run of failed polls, as stored before a poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureRun {
+    /// Failed polls in a row.
+    pub consecutive: u32,
+    /// Unix seconds of the first failure of the run.
+    pub since: i64,
+    /// Unix seconds of the last poll (the latest failure).
+    pub last_polled_at: Option<i64>,
+}
+
+impl FailureRun {
+    fn of(state: &FeedState) -> Option<FailureRun> {
+        (state.consecutive_failures > 0).then(|| FailureRun {
+            consecutive: state.consecutive_failures,
+            since: state.failing_since.or(state.last_polled_at).unwrap_or(0),
+            last_polled_at: state.last_polled_at,
+        })
+    }
 }
 
 /// What a successful poll did.
@@ -191,6 +215,7 @@ impl Engine {
             return Polled {
                 result: Ok(PollReport::default()),
                 next_poll: None,
+                before: None,
             };
         };
         let state = match self.store.feed_state(&cfg.id()).await {
@@ -200,13 +225,16 @@ impl Engine {
                 return Polled {
                     result: Err(e.into()),
                     next_poll: Some(now + chrono_duration(cfg.interval)),
+                    before: None,
                 };
             }
         };
+        let before = FailureRun::of(&state);
         if state.gone_at.is_some() {
             return Polled {
                 result: Err(PollError::Gone),
                 next_poll: None,
+                before,
             };
         }
         let e = match self.poll_inner(feed, cfg, &state, now).await {
@@ -215,6 +243,7 @@ impl Engine {
                 return Polled {
                     result: Ok(report),
                     next_poll,
+                    before,
                 };
             }
             // Says nothing about the feed: no failure recorded, its stored next poll stands.
@@ -222,6 +251,7 @@ impl Engine {
                 return Polled {
                     result: Err(PollError::ShuttingDown),
                     next_poll: None,
+                    before,
                 };
             }
             Err(e) => e,
@@ -239,6 +269,7 @@ impl Engine {
         Polled {
             result: Err(e),
             next_poll,
+            before,
         }
     }
 
@@ -362,20 +393,18 @@ impl Engine {
     /// A recovery notice when this feed had raised a health alert.
     fn recovery_alerts(&self, cfg: &Feed, state: &FeedState) -> Vec<NewAlert> {
         match (state.health_alerted, state.failing_since) {
-            (true, Some(since)) => {
-                tracing::info!(feed = %cfg.name, url = %Redacted::url(&cfg.url), "feed recovered");
-                self.health_alerts(
-                    cfg,
-                    format!("recovered:{}:{since}", cfg.url),
-                    format!("Feed {} has recovered", cfg.name),
-                    format!(
-                        "It had been failing since {}.",
-                        DateTime::<Utc>::from_timestamp(since, 0)
-                            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-                            .unwrap_or_default()
-                    ),
-                )
-            }
+            // The recovery itself is logged once by the caller (`wiring::poll_and_log`).
+            (true, Some(since)) => self.health_alerts(
+                cfg,
+                format!("recovered:{}:{since}", cfg.url),
+                format!("Feed {} has recovered", cfg.name),
+                format!(
+                    "It had been failing since {}.",
+                    DateTime::<Utc>::from_timestamp(since, 0)
+                        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                        .unwrap_or_default()
+                ),
+            ),
             _ => Vec::new(),
         }
     }

@@ -12,6 +12,7 @@
 
 mod check;
 mod de;
+mod diff;
 mod raw;
 mod subject;
 
@@ -26,6 +27,7 @@ use url::Url;
 use crate::domain::{FeedId, Grouping};
 use crate::rules::Query;
 
+pub use diff::{Changes, Delta};
 pub use subject::{DEFAULT_SUBJECT, SubjectField, SubjectPiece, SubjectTemplate};
 
 /// Where the config lives when neither `--config` nor `$FEEDWATCH_CONFIG` says otherwise.

@@ -236,6 +236,8 @@ pub struct FeedState {
     pub first_polled_at: Option<i64>,
     /// Consecutive failed polls.
     pub consecutive_failures: u32,
+    /// Unix seconds of the last poll, successful or not.
+    pub last_polled_at: Option<i64>,
     /// The last error, if the last poll failed.
     pub last_error: Option<String>,
     /// When the current run of failures began.
@@ -1039,14 +1041,22 @@ impl Store {
         .await
     }
 
-    /// Feeds whose last poll failed.
-    pub async fn failing_feeds(&self) -> Result<u64, StoreError> {
+    /// Every stored feed's health, for the metrics: one light row per feed (`feeds_overview`
+    /// also counts items, too much for every scrape). Includes feeds no longer configured; the
+    /// caller keeps the configured ones.
+    pub async fn feed_health(&self) -> Result<Vec<FeedHealth>, StoreError> {
         self.read(|conn| {
-            Ok(count(conn.query_row(
-                "SELECT count(*) FROM feeds WHERE consecutive_failures > 0",
-                [],
-                |r| r.get(0),
-            )?))
+            let mut stmt = conn.prepare_cached(
+                "SELECT url, last_success_at, consecutive_failures FROM feeds ORDER BY url",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(FeedHealth {
+                    url: r.get(0)?,
+                    last_success_at: r.get(1)?,
+                    consecutive_failures: r.get(2)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
         })
         .await
     }
@@ -1372,7 +1382,7 @@ fn read_feed_state(conn: &Connection, feed: &FeedId) -> Result<Option<FeedState>
     let mut stmt = conn.prepare_cached(
         "SELECT id, etag, last_modified, first_polled_at, consecutive_failures, last_error,
                 failing_since, health_alerted, next_poll_at, gone_at, moved_to, link_keys,
-                next_poll_interval
+                next_poll_interval, last_polled_at
          FROM feeds WHERE url = ?1",
     )?;
     let state = stmt
@@ -1394,6 +1404,7 @@ fn read_feed_state(conn: &Connection, feed: &FeedId) -> Result<Option<FeedState>
                     .get::<_, Option<i64>>(12)?
                     .and_then(|s| u64::try_from(s).ok())
                     .map(Duration::from_secs),
+                last_polled_at: r.get(13)?,
             })
         })
         .optional()?;
@@ -1514,6 +1525,17 @@ pub struct DigestQueue {
     pub count: u64,
     /// When this queue's last digest went out.
     pub last_sent: Option<i64>,
+}
+
+/// One feed's health, for the metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedHealth {
+    /// Configured URL (the feed's identity).
+    pub url: String,
+    /// Unix seconds of the last successful poll.
+    pub last_success_at: Option<i64>,
+    /// Failed polls in a row (0 while healthy).
+    pub consecutive_failures: u32,
 }
 
 /// One alert as listed by `feedwatch alerts`.

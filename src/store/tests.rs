@@ -463,8 +463,8 @@ async fn reads_leave_synchronous_as_the_last_write_set_it() {
             Box::pin(async { s.undelivered_count().await.map(drop) }),
         ),
         (
-            "failing_feeds",
-            Box::pin(async { s.failing_feeds().await.map(drop) }),
+            "feed_health",
+            Box::pin(async { s.feed_health().await.map(drop) }),
         ),
         (
             "alert_counts",
