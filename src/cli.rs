@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::DEFAULT_CONFIG_PATH;
 use crate::domain::AlertStatus;
+use crate::rules::{Language, MatchOptions};
 
 /// feedwatch: watches news feeds for the things you care about and alerts you the moment
 /// they appear.
@@ -183,4 +184,33 @@ pub struct TestRuleArgs {
     /// Machine-readable output (one JSON array of matching items).
     #[arg(long)]
     pub json: bool,
+    /// Also match the word forms of these languages, as a rule's `languages` does
+    /// (comma-separated: ru, en).
+    #[arg(long, value_delimiter = ',', value_name = "LANG,...", value_parser = parse_language)]
+    pub languages: Vec<Language>,
+    /// Also match Latin words in Cyrillic spelling and the reverse, as a rule's
+    /// `transliterate = true` does.
+    #[arg(long)]
+    pub transliterate: bool,
+}
+
+impl TestRuleArgs {
+    /// The word-form options the flags ask for.
+    pub fn match_options(&self) -> MatchOptions {
+        let mut options = MatchOptions {
+            transliterate: self.transliterate,
+            ..MatchOptions::default()
+        };
+        for &l in &self.languages {
+            options = options.with_language(l);
+        }
+        options
+    }
+}
+
+fn parse_language(s: &str) -> Result<Language, String> {
+    Language::from_code(s).ok_or_else(|| {
+        let known: Vec<&str> = Language::ALL.iter().map(|l| l.code()).collect();
+        format!("unknown language {s:?} (known: {})", known.join(", "))
+    })
 }

@@ -73,6 +73,45 @@ async fn test_rule_json_and_exit_codes() {
 }
 
 #[tokio::test]
+async fn test_rule_languages_and_transliterate_match_word_forms_but_not_the_city() {
+    let file = fixture("tass_kabulov_word_forms.xml");
+    let file = file.to_str().expect("utf-8");
+    let exact = feedwatch(&["test-rule", "Kabulov", "--file", file]).await;
+    assert_eq!(exact.code, Some(0), "{exact:#?}");
+    assert!(
+        exact.stdout.contains("1 of 4 items matched"),
+        "{}",
+        exact.stdout
+    );
+
+    let forms = feedwatch(&[
+        "test-rule",
+        "Kabulov",
+        "--file",
+        file,
+        "--languages",
+        "ru,en",
+        "--transliterate",
+    ])
+    .await;
+    assert_eq!(forms.code, Some(0), "{forms:#?}");
+    let out = &forms.stdout;
+    assert!(out.contains("3 of 4 items matched"), "{out}");
+    assert!(
+        out.contains("*Кабулову*") && out.contains("*Кабулов*"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("Взрыв в Кабуле"),
+        "the city is not the envoy: {out}"
+    );
+
+    let bad = feedwatch(&["test-rule", "Kabulov", "--file", file, "--languages", "de"]).await;
+    assert_eq!(bad.code, Some(2), "{bad:#?}");
+    assert!(bad.stderr.contains("unknown language"), "{}", bad.stderr);
+}
+
+#[tokio::test]
 async fn test_rule_reads_a_windows_1251_russian_feed_over_http() {
     let feeds = FeedServer::start().await;
     feeds.set(

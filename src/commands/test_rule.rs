@@ -12,7 +12,7 @@ use crate::rules::{Query, RuleSet};
 
 pub async fn run(args: &TestRuleArgs) -> anyhow::Result<ExitCode> {
     use std::io::IsTerminal;
-    let query = match Query::parse(&args.query) {
+    let query = match Query::parse_with(&args.query, args.match_options()) {
         Ok(q) => q,
         Err(e) => {
             eprintln!("feedwatch: invalid query: {e}\n{}", e.caret(&args.query));

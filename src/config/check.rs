@@ -24,7 +24,7 @@ use super::{
     Delivery, Email, Feed, MIN_INTERVAL, Notifier, NotifierKind, Poll, Problem, Rule, Secret,
     SmtpTls, Storage, Webhook, WebhookFormat, default_user_agent,
 };
-use crate::rules::Query;
+use crate::rules::{Language, MatchOptions, Query};
 
 /// Longest send timeout for a notifier (the outbox waits for it).
 const MAX_SEND_TIMEOUT: Duration = Duration::from_secs(300);
@@ -155,9 +155,12 @@ fn check(cx: &Cx<'_>, raw: &RawConfig, included: &[Lenient<RawIncluded>]) -> Opt
     // Every [notify.NAME] table, valid or not: a rule naming a broken notifier should not get a
     // second error saying the notifier does not exist.
     let declared: BTreeSet<&str> = named.iter().map(|(name, _)| name.as_str()).collect();
+    let defaults = raw.matching.get().map_or_else(MatchOptions::default, |m| {
+        match_options(cx, &m.languages, &m.transliterate, MatchOptions::default())
+    });
     let mut rules: Vec<Rule> = Vec::new();
     for raw_rule in raw_rules {
-        let Some(rule) = self::rule(cx, raw_rule, &feeds, &declared) else {
+        let Some(rule) = self::rule(cx, raw_rule, &feeds, &declared, defaults) else {
             continue;
         };
         if let Some(r) = raw_rule
@@ -499,18 +502,50 @@ fn headers(cx: &Cx<'_>, raw: &Lenient<Headers>) -> HeaderMap {
     map
 }
 
+/// `languages` and `transliterate` of a rule or of `[matching]`, each overriding `defaults`
+/// where given.
+fn match_options(
+    cx: &Cx<'_>,
+    languages: &Lenient<Strings>,
+    transliterate: &Lenient<bool>,
+    defaults: MatchOptions,
+) -> MatchOptions {
+    let mut options = defaults;
+    if languages.get().is_some() {
+        options.en = false;
+        options.ru = false;
+        for (item, code) in strings(languages) {
+            match Language::from_code(code) {
+                Some(l) => options = options.with_language(l),
+                None => {
+                    let known: Vec<&str> = Language::ALL.iter().map(|l| l.code()).collect();
+                    let message =
+                        format!("unknown language {code:?} (known: {})", known.join(", "));
+                    cx.err(item, message);
+                }
+            }
+        }
+    }
+    if let Some(&t) = transliterate.get() {
+        options.transliterate = t;
+    }
+    options
+}
+
 fn rule(
     cx: &Cx<'_>,
     raw: &Lenient<RawRule>,
     feeds: &[Feed],
     declared: &BTreeSet<&str>,
+    defaults: MatchOptions,
 ) -> Option<Rule> {
     let r = raw.get()?;
     let name = cx.required(raw, &r.name, "name");
     cx.check(&r.name, |n| !n.trim().is_empty(), "must not be empty");
+    let options = match_options(cx, &r.languages, &r.transliterate, defaults);
     let query_text = cx.required(raw, &r.query, "query");
     let query = query_text.and_then(|q| {
-        let parsed = Query::parse(q).map_err(|e| {
+        let parsed = Query::parse_with(q, options).map_err(|e| {
             let caret: Vec<String> = e.caret(q).lines().map(|l| format!("      {l}")).collect();
             cx.err(
                 &r.query,

@@ -105,6 +105,7 @@ pub fn schema_keys() -> Vec<(&'static str, &'static [&'static str])> {
         ("notify.webhook", keys_of::<raw::RawWebhook>()),
         ("notify.stdout", keys_of::<raw::RawStdout>()),
         ("metrics", keys_of::<raw::RawMetrics>()),
+        ("matching", keys_of::<raw::RawMatching>()),
     ]
 }
 

@@ -42,6 +42,7 @@ pub(super) struct RawConfig {
     /// File patterns of included files, relative to the config's folder.
     pub include: Lenient<Strings>,
     pub metrics: Lenient<RawMetrics>,
+    pub matching: Lenient<RawMatching>,
 }
 
 /// An included file: more feeds and rules, nothing else.
@@ -124,6 +125,10 @@ pub(super) struct RawRule {
     pub digest: Lenient<Text<DigestSchedule>>,
     /// Flood guard: alerts per hour before folding into a digest.
     pub max_per_hour: Lenient<u64>,
+    /// Languages whose word forms match (`["ru", "en"]`); overrides `[matching]`.
+    pub languages: Lenient<Strings>,
+    /// Match Latin words in Cyrillic and the reverse; overrides `[matching]`.
+    pub transliterate: Lenient<bool>,
 }
 
 /// One `[notify.NAME]`, by its `type`.
@@ -215,6 +220,16 @@ pub(super) struct RawDelivery {
     pub retry_cap: Lenient<Text<Duration>>,
     /// Give an alert up this long after it was queued.
     pub give_up_after: Lenient<Text<Duration>>,
+}
+
+/// `[matching]`: defaults for every rule's word-form options.
+#[derive(Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawMatching {
+    /// Languages whose word forms match, for rules that do not say.
+    pub languages: Lenient<Strings>,
+    /// Transliteration, for rules that do not say.
+    pub transliterate: Lenient<bool>,
 }
 
 /// `[metrics]`.
@@ -437,3 +452,4 @@ impl Table for RawWebhook {}
 impl Table for RawStdout {}
 impl Table for RawDelivery {}
 impl Table for RawMetrics {}
+impl Table for RawMatching {}

@@ -423,6 +423,7 @@ fn schema_keys_come_from_the_types_in_the_documented_order() {
             "",
             &[
                 "storage", "poll", "feed", "rule", "notify", "delivery", "include", "metrics",
+                "matching",
             ],
         ),
         ("storage", &["path", "keep"]),
@@ -456,6 +457,8 @@ fn schema_keys_come_from_the_types_in_the_documented_order() {
                 "enabled",
                 "digest",
                 "max_per_hour",
+                "languages",
+                "transliterate",
             ],
         ),
         (
@@ -493,6 +496,7 @@ fn schema_keys_come_from_the_types_in_the_documented_order() {
         ),
         ("notify.stdout", &["type", "timezone", "group", "digest"]),
         ("metrics", &["listen"]),
+        ("matching", &["languages", "transliterate"]),
     ];
     assert_eq!(schema_keys(), want);
 }
@@ -784,6 +788,48 @@ fn problems_from_the_environment_are_listed_in_the_order_of_the_schema() {
             "notify.pager.type",
             "delivery.retry_base"
         ],
+        "{p:#?}"
+    );
+}
+
+#[test]
+fn matching_defaults_apply_to_every_rule_and_a_rule_overrides_them() {
+    let text = GOOD.replace(
+        "[notify.console]",
+        "[matching]\nlanguages = [\"ru\", \"en\"]\ntransliterate = true\n\n[notify.console]",
+    );
+    let text = text.replace(
+        "query = 'Taliban'",
+        "query = 'Taliban'\nlanguages = [\"en\"]\ntransliterate = false",
+    );
+    let c = ok(&text);
+    let all = crate::rules::MatchOptions {
+        en: true,
+        ru: true,
+        transliterate: true,
+    };
+    assert_eq!(c.rules[0].query.options(), all);
+    let en_only = crate::rules::MatchOptions {
+        en: true,
+        ..Default::default()
+    };
+    assert_eq!(c.rules[1].query.options(), en_only);
+    // No [matching] and no rule keys: exact, as before the options existed.
+    assert_eq!(ok(GOOD).rules[0].query.options(), Default::default());
+}
+
+#[test]
+fn an_unknown_language_is_reported_at_its_key() {
+    let text = GOOD.replace(
+        "query = 'Taliban'",
+        "query = 'Taliban'\nlanguages = [\"ru\", \"de\"]",
+    );
+    let p = problems(&text);
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert!(p[0].key.starts_with("rule[1].languages"), "{p:#?}");
+    assert!(
+        p[0].message
+            .contains("unknown language \"de\" (known: en, ru)"),
         "{p:#?}"
     );
 }

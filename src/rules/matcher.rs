@@ -35,6 +35,7 @@ use regex::Regex;
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 use serde::{Deserialize, Serialize};
 
+use super::forms::Endings;
 use super::query::{Node, Query, TermKind};
 use super::snippet::{LIST_SEPARATOR, snippet};
 use super::{Document, Field, FieldSet};
@@ -160,6 +161,22 @@ enum CKind {
         /// matches; empty when none could be extracted.
         prefilter: Vec<u32>,
     },
+    /// Words that also match their forms: `words[k]` lists the ways word `k` may be written.
+    /// Adjacent words (a phrase, or one word) when `distance` is `None`.
+    Forms {
+        words: Vec<Vec<FormVariant>>,
+        /// [`rarity`] of each word, to choose the trigger.
+        rarity: Vec<u32>,
+        distance: Option<u32>,
+    },
+}
+
+/// One way a word of a [`CKind::Forms`] term may be written: a text word that starts with the
+/// pattern's text (the base) and continues with one of the endings.
+#[derive(Debug, Clone, Copy)]
+struct FormVariant {
+    pattern: u32,
+    endings: Endings,
 }
 
 /// A document with each field folded at most once, lazily (only fields some rule looks at).
@@ -393,6 +410,25 @@ impl Compiler {
                         patterns: words.iter().map(|w| self.intern(w, term.fields)).collect(),
                         distance,
                     },
+                    TermKind::Forms { words, distance } => CKind::Forms {
+                        rarity: words
+                            .iter()
+                            .map(|w| rarity(&w.folded, &w.written))
+                            .collect(),
+                        words: words
+                            .iter()
+                            .map(|w| {
+                                w.variants
+                                    .iter()
+                                    .map(|v| FormVariant {
+                                        pattern: self.intern(&v.base, term.fields),
+                                        endings: v.endings,
+                                    })
+                                    .collect()
+                            })
+                            .collect(),
+                        distance,
+                    },
                     TermKind::Regex { regex, set_source } => {
                         let prefilter: Vec<u32> = regex_literals(&set_source)
                             .iter()
@@ -442,6 +478,19 @@ impl Compiler {
                             .unwrap_or(0),
                     }),
                     CKind::Regex { .. } => None,
+                    // Every word must occur (in one of its forms): any word's variants are a
+                    // valid group; the rarest is taken.
+                    CKind::Forms { words, rarity, .. } => words
+                        .iter()
+                        .zip(rarity)
+                        .map(|(variants, &rarity)| {
+                            let mut triggers: Vec<Trigger> =
+                                variants.iter().map(|v| Trigger::Word(v.pattern)).collect();
+                            triggers.sort_unstable();
+                            triggers.dedup();
+                            Group { triggers, rarity }
+                        })
+                        .max_by_key(|g| g.rarity),
                 }
             }
             // All children must be true: any child's group will do; take the rarest (on a
@@ -807,6 +856,26 @@ impl RuleSet {
     }
 }
 
+impl RuleSet {
+    /// Where the words `rest` of a forms phrase end when they follow, each after one space,
+    /// from `pos` of the folded `text`, each in one of its forms; `None` if they do not.
+    fn following_words(&self, text: &str, pos: usize, rest: &[Vec<FormVariant>]) -> Option<usize> {
+        let Some((word, more)) = rest.split_first() else {
+            return Some(pos);
+        };
+        let at = pos + text.get(pos..)?.strip_prefix(' ').map(|_| 1)?;
+        let tail = text.get(at..)?;
+        word.iter().find_map(|v| {
+            let base = self.patterns[v.pattern as usize].as_str();
+            if !tail.starts_with(base) {
+                return None;
+            }
+            let end = form_end(text, at + base.len(), v.endings)?;
+            self.following_words(text, end, more)
+        })
+    }
+}
+
 /// What one automaton pass over a document found.
 #[derive(Default)]
 struct Scan {
@@ -989,6 +1058,16 @@ impl Ctx<'_, '_> {
             CKind::Near { patterns, distance } => {
                 self.near(patterns, *distance, field).map(Found::Folded)
             }
+            CKind::Forms {
+                words,
+                distance: None,
+                ..
+            } => self.forms_phrase(words, field).map(Found::Folded),
+            CKind::Forms {
+                words,
+                distance: Some(d),
+                ..
+            } => self.forms_near(words, *d, field).map(Found::Folded),
             CKind::Regex { regex, prefilter } => {
                 if !prefilter.is_empty() && !self.prefilter_passes(prefilter, field) {
                     return None;
@@ -1073,38 +1152,131 @@ impl Ctx<'_, '_> {
                 return None;
             }
         }
-        occ.sort_unstable();
-        // Minimum window covering all k patterns (two pointers over positions).
-        let k = patterns.len();
-        let mut counts = vec![0usize; k];
-        let mut covered = 0;
-        let mut best: Option<(usize, usize, usize)> = None; // (span, lo, hi)
-        let mut lo = 0;
-        for hi in 0..occ.len() {
-            if counts[occ[hi].1] == 0 {
-                covered += 1;
-            }
-            counts[occ[hi].1] += 1;
-            while covered == k {
-                let span = occ[hi].0 - occ[lo].0;
-                if best.is_none_or(|(s, _, _)| span < s) {
-                    best = Some((span, lo, hi));
-                }
-                counts[occ[lo].1] -= 1;
-                if counts[occ[lo].1] == 0 {
-                    covered -= 1;
-                }
-                lo += 1;
-            }
-        }
-        let (span, lo, hi) = best?;
-        if span > distance as usize {
-            return None;
-        }
-        let start = occ[lo..=hi].iter().map(|o| o.2).min()?;
-        let end = occ[lo..=hi].iter().map(|o| o.3).max()?;
-        Some(start as usize..end as usize)
+        min_window(occ, patterns.len(), distance)
     }
+
+    /// Calls `f` with the hits of `pattern` in `field`, in order, until it returns true.
+    fn each_hit(&self, pattern: u32, field: Field, mut f: impl FnMut(Hit) -> bool) {
+        if self.set.in_automaton[pattern as usize] {
+            self.with_hits(pattern, |hits| {
+                for &h in hits.iter().filter(|h| h.field == field) {
+                    if f(h) {
+                        return;
+                    }
+                }
+            });
+        } else {
+            self.set.search_field(self.doc, pattern, field, f);
+        }
+    }
+
+    /// First occurrence in `field` of the words of a [`CKind::Forms`] phrase, each in one of
+    /// its forms, one after the other.
+    fn forms_phrase(&self, words: &[Vec<FormVariant>], field: Field) -> Option<Range<usize>> {
+        let (first, rest) = words.split_first()?;
+        let text = self.doc.field(field).folded();
+        let mut best: Option<Range<usize>> = None;
+        for v in first {
+            self.each_hit(v.pattern, field, |h| {
+                if best.as_ref().is_some_and(|b| b.start <= h.start as usize) {
+                    return true;
+                }
+                let found = form_end(text, h.end as usize, v.endings)
+                    .and_then(|end| self.set.following_words(text, end, rest));
+                if let Some(end) = found {
+                    best = Some(h.start as usize..end);
+                }
+                found.is_some()
+            });
+        }
+        best
+    }
+
+    /// Smallest window of `field` holding every word of a [`CKind::Forms`] proximity phrase
+    /// in one of its forms, if it spans at most `distance` words.
+    fn forms_near(
+        &self,
+        words: &[Vec<FormVariant>],
+        distance: u32,
+        field: Field,
+    ) -> Option<Range<usize>> {
+        let pf = self.doc.field(field);
+        let text = pf.folded();
+        let mut occ: Vec<(usize, usize, u32, u32)> = Vec::new();
+        for (k, variants) in words.iter().enumerate() {
+            let before = occ.len();
+            for v in variants {
+                self.each_hit(v.pattern, field, |h| {
+                    if let Some(end) = form_end(text, h.end as usize, v.endings)
+                        && let Ok(end) = u32::try_from(end)
+                    {
+                        occ.push((pf.word_index(h.start), k, h.start, end));
+                    }
+                    false
+                });
+            }
+            if occ.len() == before {
+                return None;
+            }
+        }
+        min_window(occ, words.len(), distance)
+    }
+}
+
+/// Where the text word whose base ends at `base_end` ends, if the rest of it is one of
+/// `endings`. A base ending in a non-word char (`u.s.`) takes no ending.
+fn form_end(text: &str, base_end: usize, endings: Endings) -> Option<usize> {
+    let last = text.get(..base_end)?.chars().next_back()?;
+    let mut end = base_end;
+    if is_word_char(last) && !is_unspaced_script(last) {
+        for (i, c) in text.get(base_end..)?.char_indices() {
+            if !is_word_char(c) || is_unspaced_script(c) {
+                break;
+            }
+            end = base_end + i + c.len_utf8();
+        }
+    }
+    let rest = text.get(base_end..end)?;
+    endings.accepts(rest).then_some(end)
+}
+
+/// Smallest window of the occurrences `occ` (word index, which of `k` words, start, end)
+/// holding all `k` words, as a folded byte range, if it spans at most `distance` words.
+fn min_window(
+    mut occ: Vec<(usize, usize, u32, u32)>,
+    k: usize,
+    distance: u32,
+) -> Option<Range<usize>> {
+    occ.sort_unstable();
+    // Minimum window covering all k patterns (two pointers over positions).
+    let mut counts = vec![0usize; k];
+    let mut covered = 0;
+    let mut best: Option<(usize, usize, usize)> = None; // (span, lo, hi)
+    let mut lo = 0;
+    for hi in 0..occ.len() {
+        if counts[occ[hi].1] == 0 {
+            covered += 1;
+        }
+        counts[occ[hi].1] += 1;
+        while covered == k {
+            let span = occ[hi].0 - occ[lo].0;
+            if best.is_none_or(|(s, _, _)| span < s) {
+                best = Some((span, lo, hi));
+            }
+            counts[occ[lo].1] -= 1;
+            if counts[occ[lo].1] == 0 {
+                covered -= 1;
+            }
+            lo += 1;
+        }
+    }
+    let (span, lo, hi) = best?;
+    if span > distance as usize {
+        return None;
+    }
+    let start = occ[lo..=hi].iter().map(|o| o.2).min()?;
+    let end = occ[lo..=hi].iter().map(|o| o.3).max()?;
+    Some(start as usize..end as usize)
 }
 
 #[cfg(test)]

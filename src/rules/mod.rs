@@ -10,17 +10,23 @@
 //!   literal of every rule; a document is folded once ([`PreparedDocument`]), scanned once,
 //!   and only the rules whose literals hit (plus the few with no required literal) are
 //!   evaluated.
+//! * `forms.rs`: word forms (`languages`) and transliteration: a query word's bases and the
+//!   endings a text word may add to them.
 //! * `snippet.rs`: the ~120-char excerpt of original text shown in alerts.
 //!
 //! Documents given here are already plain text: callers run [`crate::text::html_to_text`] on
 //! HTML fields first. Folding (case, accents, `ё`, quotes, whitespace) happens inside.
 
+mod forms;
 mod matcher;
 mod query;
 mod snippet;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_forms;
 
+pub use forms::{Language, MatchOptions};
 pub use matcher::{MatchedTerm, PreparedDocument, RuleHit, RuleSet};
 pub use query::{MAX_NESTING, MAX_PROXIMITY, Query, QueryError};
 

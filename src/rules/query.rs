@@ -20,6 +20,7 @@ use std::fmt;
 
 use regex::{Regex, RegexBuilder};
 
+use super::forms::{self, MatchOptions, Variant};
 use super::{Field, FieldSet};
 use crate::text::fold;
 
@@ -44,6 +45,7 @@ fn is_quote(c: char) -> bool {
 #[derive(Debug, Clone)]
 pub struct Query {
     source: String,
+    options: MatchOptions,
     pub(crate) root: Node,
 }
 
@@ -85,6 +87,15 @@ pub(crate) enum Node {
     Term(Term),
 }
 
+/// One word of a [`TermKind::Forms`] term and the ways it may be written in text.
+#[derive(Debug, Clone)]
+pub(crate) struct FormWord {
+    /// As written in the query (for display).
+    pub written: String,
+    pub folded: String,
+    pub variants: Vec<Variant>,
+}
+
 /// One leaf of the query: what to look for and in which fields.
 #[derive(Debug, Clone)]
 pub(crate) struct Term {
@@ -102,6 +113,12 @@ pub(crate) enum TermKind {
     Literal { folded: String, prefix: bool },
     /// Folded words that must all occur within `distance` words of each other.
     Near { words: Vec<String>, distance: u32 },
+    /// A word, phrase or proximity phrase whose words also match their other forms (a rule
+    /// with `languages` or `transliterate`): adjacent words when `distance` is `None`.
+    Forms {
+        words: Vec<FormWord>,
+        distance: Option<u32>,
+    },
     /// Regex run on the field's plain text (whitespace collapsed), not on the folded form.
     /// `set_source` is the same regex with its flags inline, from which the rule set extracts
     /// the literals that prefilter it.
@@ -111,17 +128,30 @@ pub(crate) enum TermKind {
 impl Query {
     /// Parses and compiles `src`. Any problem is reported with the char offset it was found at.
     pub fn parse(src: &str) -> Result<Query, QueryError> {
+        Query::parse_with(src, MatchOptions::default())
+    }
+
+    /// [`Query::parse`] for a rule with `languages` / `transliterate`: its words and phrases
+    /// also match their word forms and other-script spellings (see [`MatchOptions`]).
+    pub fn parse_with(src: &str, options: MatchOptions) -> Result<Query, QueryError> {
         let tokens = lex(src)?;
         let mut parser = Parser {
             tokens,
             pos: 0,
             end: src.chars().count(),
+            options,
         };
         let root = parser.parse_query()?;
         Ok(Query {
             source: src.to_string(),
+            options,
             root,
         })
+    }
+
+    /// The options the query was compiled with.
+    pub fn options(&self) -> MatchOptions {
+        self.options
     }
 
     /// The query as the user wrote it.
@@ -175,6 +205,17 @@ fn write_node(f: &mut fmt::Formatter<'_>, node: &Node, top: bool) -> fmt::Result
                     write!(f, "\"{}\"", term.written)
                 }
                 TermKind::Near { distance, .. } => write!(f, "\"{}\"~{distance}", term.written),
+                TermKind::Forms { words, distance } => {
+                    let shown: Vec<String> = words
+                        .iter()
+                        .map(|w| forms::describe(&w.written, &w.folded, &w.variants))
+                        .collect();
+                    match (shown.as_slice(), distance) {
+                        ([one], None) => f.write_str(one),
+                        (_, None) => write!(f, "\"{}\"", shown.join(" ")),
+                        (_, Some(d)) => write!(f, "\"{}\"~{d}", shown.join(" ")),
+                    }
+                }
                 _ => f.write_str(&term.written),
             }
         }
@@ -491,6 +532,7 @@ struct Parser {
     pos: usize,
     /// Char length of the source: the position reported for "missing something at the end".
     end: usize,
+    options: MatchOptions,
 }
 
 impl Parser {
@@ -633,8 +675,8 @@ impl Parser {
                     )),
                 }
             }
-            Tok::Word(word) => word_term(&word, t.start, fields),
-            Tok::Phrase { text, near } => phrase_term(&text, near, t.start, fields),
+            Tok::Word(word) => word_term(&word, t.start, fields, self.options),
+            Tok::Phrase { text, near } => phrase_term(&text, near, t.start, fields, self.options),
             Tok::Regex {
                 written,
                 regex,
@@ -710,10 +752,20 @@ fn flatten(items: Vec<Node>, or: bool) -> Node {
     if or { Node::Or(out) } else { Node::And(out) }
 }
 
-fn word_term(word: &str, start: usize, fields: Option<FieldSet>) -> Result<Node, QueryError> {
-    let (body, prefix) = match word.strip_suffix('*') {
+fn word_term(
+    word: &str,
+    start: usize,
+    fields: Option<FieldSet>,
+    options: MatchOptions,
+) -> Result<Node, QueryError> {
+    // `=word`: this word exactly, whatever the rule's languages.
+    let (word_body, exact) = match word.strip_prefix('=') {
+        Some(rest) if !rest.is_empty() => (rest, true),
+        _ => (word, false),
+    };
+    let (body, prefix) = match word_body.strip_suffix('*') {
         Some(body) => (body, true),
-        None => (word, false),
+        None => (word_body, false),
     };
     let folded = fold(body);
     if folded.is_empty() {
@@ -724,12 +776,45 @@ fn word_term(word: &str, start: usize, fields: Option<FieldSet>) -> Result<Node,
         };
         return Err(QueryError::new(start, message));
     }
+    let kind = if options.any() && !exact && !prefix {
+        TermKind::Forms {
+            words: form_words(body, &folded, options),
+            distance: None,
+        }
+    } else {
+        TermKind::Literal { folded, prefix }
+    };
     Ok(Node::Term(Term {
         written: word.to_string(),
         scoped: fields.is_some(),
         fields: fields.unwrap_or(FieldSet::UNSCOPED),
-        kind: TermKind::Literal { folded, prefix },
+        kind,
     }))
+}
+
+/// The words of `folded` (the fold of `written`) with their variants under `options`. A word's
+/// capitals as written (a name, an acronym) choose its paradigm, so written words are paired
+/// with folded ones when folding kept the word count.
+fn form_words(written: &str, folded: &str, options: MatchOptions) -> Vec<FormWord> {
+    let folded_words: Vec<&str> = folded.split(' ').collect();
+    // Hyphens and dashes fold to spaces (`Moscow-format` is two words).
+    let written_words: Vec<&str> = written
+        .split(|c: char| c.is_whitespace() || crate::text::is_dash(c))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let paired = written_words.len() == folded_words.len();
+    folded_words
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let w = if paired { written_words[i] } else { f };
+            FormWord {
+                written: w.to_string(),
+                folded: f.to_string(),
+                variants: forms::expand(f, w, options),
+            }
+        })
+        .collect()
 }
 
 fn phrase_term(
@@ -737,6 +822,7 @@ fn phrase_term(
     near: Option<u32>,
     start: usize,
     fields: Option<FieldSet>,
+    options: MatchOptions,
 ) -> Result<Node, QueryError> {
     let folded = fold(text);
     if folded.is_empty() {
@@ -744,6 +830,18 @@ fn phrase_term(
     }
     let written = crate::text::collapse_whitespace(text);
     let kind = match near {
+        _ if options.any() => {
+            let mut words = form_words(&written, &folded, options);
+            if near.is_some() {
+                // A repeated word in a proximity phrase is one condition, as without options.
+                let mut seen = std::collections::HashSet::new();
+                words.retain(|w| seen.insert(w.folded.clone()));
+            }
+            TermKind::Forms {
+                words,
+                distance: near,
+            }
+        }
         Some(distance) => {
             let mut words: Vec<String> = Vec::new();
             for w in folded.split(' ') {

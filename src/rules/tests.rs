@@ -990,8 +990,17 @@ proptest! {
     }
 
     #[test]
-    fn matcher_never_panics(query in "\\PC{0,20}", text in "\\PC{0,200}") {
-        if let Ok(q) = Query::parse(&query) {
+    fn matcher_never_panics(
+        query in "\\PC{0,20}",
+        text in "\\PC{0,200}",
+        // Word forms and transliteration (issue 11) take other paths through the matcher.
+        options in prop::sample::select(vec![
+            MatchOptions::default(),
+            MatchOptions { en: true, ru: true, transliterate: true },
+        ]),
+    ) {
+        if let Ok(q) = Query::parse_with(&query, options) {
+            let _ = q.to_string();
             let set = RuleSet::new(vec![q]);
             let doc = Document {
                 title: text.clone(),
