@@ -40,7 +40,7 @@ pub fn init_logging(level: &str, format: crate::cli::LogFormat) {
 /// Runs one CLI invocation.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Check => commands::check::run(&cli.config),
+        Command::Check => current_thread_runtime()?.block_on(commands::check::run(&cli.config)),
         Command::Once => current_thread_runtime()?.block_on(commands::once::run(&cli.config)),
         Command::Run => runtime()?.block_on(commands::run::run(&cli.config)),
         Command::Alerts(a) => {
@@ -55,6 +55,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Backtest { rule, since, json } => current_thread_runtime()?
             .block_on(commands::backtest::run(&cli.config, &rule, since, json)),
+        Command::Mute { rule, duration } => {
+            current_thread_runtime()?.block_on(commands::mute::mute(&cli.config, &rule, duration))
+        }
+        Command::Unmute { rule } => {
+            current_thread_runtime()?.block_on(commands::mute::unmute(&cli.config, &rule))
+        }
+        Command::Rules { json } => {
+            current_thread_runtime()?.block_on(commands::mute::rules(&cli.config, json))
+        }
         Command::Feeds { json } => {
             current_thread_runtime()?.block_on(commands::feeds::run(&cli.config, json))
         }

@@ -93,6 +93,27 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Stop alerting on a rule, for a while or until `feedwatch unmute`. Its matches are still
+    /// stored (`backtest` shows them). Takes effect at once, also in a running daemon, and
+    /// lasts across restarts and reloads.
+    Mute {
+        /// Rule name (a `[[rule]]` name).
+        rule: String,
+        /// How long, e.g. `2h` or `1d` (default: until `feedwatch unmute`).
+        #[arg(long = "for", value_name = "DURATION", value_parser = humantime::parse_duration)]
+        duration: Option<std::time::Duration>,
+    },
+    /// Alert on a muted rule again.
+    Unmute {
+        /// Rule name (a `[[rule]]` name).
+        rule: String,
+    },
+    /// List the configured rules: query, feeds, notifiers, and whether each is muted.
+    Rules {
+        /// Machine-readable output (one JSON array).
+        #[arg(long)]
+        json: bool,
+    },
     /// List every feed with its health: last success, last error, consecutive failures, next
     /// poll, item count, stored validators.
     Feeds {

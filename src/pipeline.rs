@@ -26,7 +26,7 @@ use crate::parse::{ParseError, ParsedFeed, parse_feed_within, rekey_by_link};
 use crate::redact::Redacted;
 use crate::rules::{Document, MatchedTerm, RuleSet};
 use crate::scheduler::{FailureClass, Outcome, Policy, next_poll};
-use crate::store::{FeedState, Ingest, NextPoll, Store, StoreError};
+use crate::store::{FeedState, Ingest, MutedMatch, NextPoll, Store, StoreError};
 
 /// Rule name on feed-health alerts (a feed failing for too long, and its recovery).
 pub const HEALTH_RULE: &str = "feed-health";
@@ -536,13 +536,14 @@ impl Engine {
         }
         let mut alerts = Vec::new();
         let mut flood = FloodGuard::default();
+        let mut mutes = MuteFilter::default();
         for (n, item) in new_items.iter().enumerate() {
             if first_poll && item.published.is_none_or(|p| p < backlog_start) {
                 continue;
             }
             let page_shared = shared.contains(&item.key);
             alerts.extend(
-                self.decide(feed, cfg, n, item, page_shared, &mut flood, now)
+                self.decide(feed, cfg, n, item, page_shared, &mut flood, &mut mutes, now)
                     .await?,
             );
         }
@@ -568,6 +569,7 @@ impl Engine {
                     items: new_items,
                     alerts,
                     feed_alerts: recovery,
+                    muted: mutes.held,
                     now: now.timestamp(),
                     next_poll: stored(cfg, next),
                 },
@@ -598,6 +600,7 @@ impl Engine {
         item: &Item,
         page_shared: bool,
         flood: &mut FloodGuard,
+        mutes: &mut MuteFilter,
         now: DateTime<Utc>,
     ) -> Result<Vec<NewAlert>, StoreError> {
         let doc = document(item, &cfg.name);
@@ -622,6 +625,16 @@ impl Engine {
                 continue;
             }
             metrics::counter!(crate::metrics::MATCHES, "rule" => rule.name.clone()).increment(1);
+            if mutes.is_muted(&self.store, &rule.name, now).await? {
+                // Stored with the item (for `backtest`), not alerted.
+                tracing::debug!(feed = %cfg.name, rule = %rule.name, title = %item.title,
+                    "match held back: the rule is muted");
+                mutes.held.push(MutedMatch {
+                    item: n,
+                    rule: rule.name.clone(),
+                });
+                continue;
+            }
             matched.push((rule, rule_match(rule, &hit.terms)));
         }
         let mut flooded: HashSet<&str> = HashSet::new();
@@ -797,6 +810,31 @@ impl FloodGuard {
         if let Some(n) = self.counts.get_mut(rule) {
             *n += 1;
         }
+    }
+}
+
+/// The rules muted now (`feedwatch mute`), read from the store once per poll and only when
+/// something matched (so an unchanged feed costs nothing more), and the matches they held back.
+#[derive(Default)]
+struct MuteFilter {
+    /// Muted rule names; `None` until first needed.
+    muted: Option<HashSet<String>>,
+    /// Matches held back, stored with the poll's items.
+    held: Vec<MutedMatch>,
+}
+
+impl MuteFilter {
+    async fn is_muted(
+        &mut self,
+        store: &Store,
+        rule: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        if self.muted.is_none() {
+            let mutes = store.mutes(now.timestamp()).await?;
+            self.muted = Some(mutes.into_iter().map(|m| m.rule).collect());
+        }
+        Ok(self.muted.as_ref().is_some_and(|m| m.contains(rule)))
     }
 }
 

@@ -8,16 +8,21 @@ use std::process::ExitCode;
 use crate::config::{Config, Email, NotifierKind, SmtpTls};
 use crate::notify::email::server_url;
 use crate::redact::Redacted;
+use crate::store::Mute;
 
-pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
+pub async fn run(path: &Path) -> anyhow::Result<ExitCode> {
     let config = Config::load(path)?;
+    // The config is what `check` judges: a database it cannot read (another user's, say)
+    // only leaves the mutes out of the summary.
+    let mutes = super::mute::mutes_if_any(&config).await.unwrap_or_default();
     // `write!` not `print!`: a closed pipe is an error for `main`, not a panic.
-    std::io::Write::write_all(&mut super::stdout(), summary(&config).as_bytes())?;
+    std::io::Write::write_all(&mut super::stdout(), summary(&config, &mutes).as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// The `check` summary: what will be watched, matched and sent where.
-pub fn summary(c: &Config) -> String {
+/// The `check` summary: what will be watched, matched and sent where, and which rules are
+/// muted (`mutes`, from the database).
+pub fn summary(c: &Config, mutes: &[Mute]) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "config OK: {}", c.source.display());
     let _ = writeln!(s, "storage: {}", c.storage.path.display());
@@ -49,9 +54,10 @@ pub fn summary(c: &Config) -> String {
     for r in &c.rules {
         let _ = writeln!(
             s,
-            "  - {}{}: {} → {} feed(s), notify {}",
+            "  - {}{}{}: {} → {} feed(s), notify {}",
             r.name,
             if r.enabled { "" } else { " (disabled)" },
+            super::mute::mute_note(mutes, &r.name),
             r.query_text,
             r.feeds.len(),
             r.notify.join(", ")

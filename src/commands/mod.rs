@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod backtest;
 pub mod check;
 pub mod feeds;
+pub mod mute;
 pub mod once;
 pub mod opml;
 pub mod parse;
@@ -123,6 +124,23 @@ pub(crate) fn print_hit(
         )?;
     }
     Ok(())
+}
+
+/// The configured rule named `name`, or an error listing the configured ones.
+pub(crate) fn find_rule<'c>(
+    config: &'c crate::config::Config,
+    name: &str,
+) -> anyhow::Result<&'c crate::config::Rule> {
+    if let Some(rule) = config.rules.iter().find(|r| r.name == name) {
+        return Ok(rule);
+    }
+    let known: Vec<&str> = config.rules.iter().map(|r| r.name.as_str()).collect();
+    let known = if known.is_empty() {
+        "none".to_string()
+    } else {
+        known.join(", ")
+    };
+    anyhow::bail!("no rule named {name:?} (configured: {known})")
 }
 
 /// A Unix time for the listings, in the local time zone with its offset

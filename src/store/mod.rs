@@ -17,8 +17,11 @@
 //! level as it is: `synchronous` only matters to commits.
 
 mod file;
+mod mutes;
 mod owner;
 mod schema;
+
+pub use mutes::{Mute, MutedMatch};
 
 use std::collections::HashSet;
 use std::os::unix::fs::OpenOptionsExt;
@@ -271,6 +274,8 @@ pub struct Ingest {
     pub alerts: Vec<NewAlert>,
     /// Alerts about the feed itself (recovery after a health alert); `item` is ignored.
     pub feed_alerts: Vec<NewAlert>,
+    /// Matches a mute held back (by index into `items`): stored, not alerted.
+    pub muted: Vec<MutedMatch>,
     /// Unix seconds now.
     pub now: i64,
     /// When the feed is next due, stored in the same transaction (one commit per poll).
@@ -1183,6 +1188,7 @@ fn ingest(
         report.alerts += queue_alert(&tx, feed_url, item, *item_id, alert, batch.now)?;
     }
     insert_feed_alerts(&tx, feed_url, &batch.feed_alerts, batch.now)?;
+    mutes::record_muted(&tx, &batch.muted, &item_ids, batch.now)?;
     if let Some(next) = batch.next_poll {
         update_next_poll(&tx, feed_id, next)?;
     }

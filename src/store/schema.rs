@@ -5,7 +5,7 @@ use rusqlite_migration::{M, Migrations};
 
 /// All migrations, oldest first.
 pub(super) fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(INITIAL), M::up(ALERTS_BY_STORY)])
+    Migrations::new(vec![M::up(INITIAL), M::up(ALERTS_BY_STORY), M::up(MUTES)])
 }
 
 /// Version 1: feeds, items, the outbox (one alert per item, rule and notifier) and digests.
@@ -105,11 +105,27 @@ const ALERTS_BY_STORY: &str = "
         -- every alert of a story to a notifier, whatever its grouping
         CREATE INDEX alerts_notifier_story ON alerts (notifier, story);";
 
+/// Version 3: rules muted with `feedwatch mute` (issue 12), kept here so that a mute outlives
+/// restarts and reloads, and the matches a mute held back, for `backtest`.
+const MUTES: &str = "
+        CREATE TABLE mutes (
+            rule     TEXT PRIMARY KEY,
+            muted_at INTEGER NOT NULL,
+            -- NULL: until `feedwatch unmute`
+            until    INTEGER
+        );
+        CREATE TABLE muted_matches (
+            item_id INTEGER NOT NULL REFERENCES items(id),
+            rule    TEXT NOT NULL,
+            at      INTEGER NOT NULL,
+            PRIMARY KEY (item_id, rule)
+        );";
+
 /// The migrations up to and including `version`, for tests that need a database as an older
 /// feedwatch left it.
 #[cfg(test)]
 pub(super) fn migrations_until(version: usize) -> Migrations<'static> {
-    let all = [INITIAL, ALERTS_BY_STORY];
+    let all = [INITIAL, ALERTS_BY_STORY, MUTES];
     Migrations::new(all.iter().take(version).map(|sql| M::up(sql)).collect())
 }
 
