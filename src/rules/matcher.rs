@@ -151,8 +151,14 @@ enum CKind {
         pattern: u32,
         prefix: bool,
     },
+    /// A phrase with an inner wildcard: (pattern, prefix) chunks, one after the other.
+    Sequence {
+        chunks: Vec<(u32, bool)>,
+    },
     Near {
         patterns: Vec<u32>,
+        /// `prefix[k]`: word `k` was written with `*` (a prefix hit satisfies it).
+        prefix: Vec<bool>,
         distance: u32,
     },
     Regex {
@@ -406,8 +412,18 @@ impl Compiler {
                         pattern: self.intern(&folded, term.fields),
                         prefix,
                     },
+                    TermKind::Sequence { chunks } => CKind::Sequence {
+                        chunks: chunks
+                            .iter()
+                            .map(|c| (self.intern(&c.folded, term.fields), c.prefix))
+                            .collect(),
+                    },
                     TermKind::Near { words, distance } => CKind::Near {
-                        patterns: words.iter().map(|w| self.intern(w, term.fields)).collect(),
+                        patterns: words
+                            .iter()
+                            .map(|w| self.intern(&w.folded, term.fields))
+                            .collect(),
+                        prefix: words.iter().map(|w| w.prefix).collect(),
                         distance,
                     },
                     TermKind::Forms { words, distance } => CKind::Forms {
@@ -448,6 +464,20 @@ impl Compiler {
         }
     }
 
+    /// The rarest one-pattern group among `patterns`, all of which a term requires.
+    fn rarest_of(&self, patterns: &[u32], written: &str) -> Option<Group> {
+        patterns
+            .iter()
+            .map(|&p| {
+                let folded = &self.patterns[p as usize];
+                Group {
+                    triggers: vec![Trigger::Word(p)],
+                    rarity: rarity(folded, written_word(written, folded)),
+                }
+            })
+            .max_by_key(|g| g.rarity)
+    }
+
     /// The rarest trigger group of `node` (`None`: `node` can be true with no trigger hit).
     fn group(&self, node: &CNode, terms: &[CTerm]) -> Option<Group> {
         match node {
@@ -458,17 +488,12 @@ impl Compiler {
                         triggers: vec![Trigger::Word(*pattern)],
                         rarity: rarity(&self.patterns[*pattern as usize], &term.written),
                     }),
-                    // Every word must occur: any one of them is a valid group.
-                    CKind::Near { patterns, .. } => patterns
-                        .iter()
-                        .map(|&p| {
-                            let folded = &self.patterns[p as usize];
-                            Group {
-                                triggers: vec![Trigger::Word(p)],
-                                rarity: rarity(folded, written_word(&term.written, folded)),
-                            }
-                        })
-                        .max_by_key(|g| g.rarity),
+                    // Every word (chunk) must occur: any one of them is a valid group.
+                    CKind::Near { patterns, .. } => self.rarest_of(patterns, &term.written),
+                    CKind::Sequence { chunks } => {
+                        let patterns: Vec<u32> = chunks.iter().map(|&(p, _)| p).collect();
+                        self.rarest_of(&patterns, &term.written)
+                    }
                     CKind::Regex { prefilter, .. } if !prefilter.is_empty() => Some(Group {
                         triggers: prefilter.iter().map(|&r| Trigger::Raw(r)).collect(),
                         rarity: prefilter
@@ -547,7 +572,7 @@ fn rarity(folded: &str, written: &str) -> u32 {
 fn written_word<'w>(written: &'w str, folded: &str) -> &'w str {
     written
         .split(' ')
-        .find(|w| fold(w) == folded)
+        .find(|w| fold(w.trim_end_matches('*')) == folded)
         .unwrap_or(written)
 }
 
@@ -929,6 +954,28 @@ fn boundary_ok(outside: Option<char>, inside: char) -> bool {
     }
 }
 
+/// End of the word in folded `text` that goes on at byte `from` (just after a prefix hit): the
+/// word chars that follow, with punctuation between two of them (`kabulov's`, `u.s`), so that
+/// `"Kabul* talks"` reads `Kabulov's talks` as two adjacent words.
+fn word_end(text: &str, from: usize) -> usize {
+    let Some(rest) = text.get(from..) else {
+        return from;
+    };
+    let mut end = from;
+    let mut chars = rest.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if is_word_char(c) {
+            end = from + i + c.len_utf8();
+            continue;
+        }
+        let inner = end == from + i && chars.peek().is_some_and(|&(_, n)| is_word_char(n));
+        if c == ' ' || !inner {
+            break;
+        }
+    }
+    end
+}
+
 /// Map for the per-document caches, keyed by small integers we generate ourselves: SipHash's
 /// DoS resistance buys nothing there and cost ~5% of matching time, so FxHash (rustc's).
 type IdMap<K, V> = rustc_hash::FxHashMap<K, V>;
@@ -1055,9 +1102,14 @@ impl Ctx<'_, '_> {
             CKind::Literal { pattern, prefix } => self
                 .first_hit(*pattern, field, *prefix)
                 .map(|h| Found::Folded(h.start as usize..h.end as usize)),
-            CKind::Near { patterns, distance } => {
-                self.near(patterns, *distance, field).map(Found::Folded)
-            }
+            CKind::Sequence { chunks } => self.sequence(chunks, field).map(Found::Folded),
+            CKind::Near {
+                patterns,
+                prefix,
+                distance,
+            } => self
+                .near(patterns, prefix, *distance, field)
+                .map(Found::Folded),
             CKind::Forms {
                 words,
                 distance: None,
@@ -1078,13 +1130,74 @@ impl Ctx<'_, '_> {
         }
     }
 
-    /// Smallest window of `field` holding every pattern as a whole word, if its span (last
-    /// word index − first word index) is at most `distance`. Returns the folded byte range.
-    fn near(&self, patterns: &[u32], distance: u32, field: Field) -> Option<Range<usize>> {
+    /// First occurrence in `field` of a phrase with inner wildcards: every chunk starts at the
+    /// word after the one the previous chunk ends in (a prefix chunk ends inside its last
+    /// word, which runs on to [`word_end`]). Returns the folded byte range.
+    fn sequence(&self, chunks: &[(u32, bool)], field: Field) -> Option<Range<usize>> {
+        // Cheap existence checks first, as for proximity.
+        if chunks
+            .iter()
+            .any(|&(p, prefix)| self.first_hit(p, field, prefix).is_none())
+        {
+            return None;
+        }
+        let text = self.doc.field(field).folded();
+        let &(first, first_prefix) = chunks.first()?;
+        let follow = |h: Hit| -> Option<Range<usize>> {
+            if h.field != field || !(first_prefix || h.whole) {
+                return None;
+            }
+            let mut end = h.end as usize;
+            let mut prefix = first_prefix;
+            for &(p, next_prefix) in &chunks[1..] {
+                if prefix {
+                    end = word_end(text, end);
+                }
+                // Folded text separates words by exactly one space.
+                if text.as_bytes().get(end) != Some(&b' ') {
+                    return None;
+                }
+                let start = end + 1;
+                let needle = self.set.patterns[p as usize].as_str();
+                if !text.get(start..)?.starts_with(needle) {
+                    return None;
+                }
+                let next = Hit::at(text, start, start + needle.len(), p, field)?;
+                if !(next_prefix || next.whole) {
+                    return None;
+                }
+                end = next.end as usize;
+                prefix = next_prefix;
+            }
+            Some(h.start as usize..end)
+        };
+        if self.set.in_automaton[first as usize] {
+            return self.with_hits(first, |hits| hits.iter().copied().find_map(follow));
+        }
+        let mut found = None;
+        self.set.search_field(self.doc, first, field, |h| {
+            found = follow(h);
+            found.is_some()
+        });
+        found
+    }
+
+    /// Smallest window of `field` holding every pattern (as a whole word, or as the start of
+    /// one where `prefix[k]`), if its span (last word index − first word index) is at most
+    /// `distance`. Returns the folded byte range.
+    fn near(
+        &self,
+        patterns: &[u32],
+        prefix: &[bool],
+        distance: u32,
+        field: Field,
+    ) -> Option<Range<usize>> {
+        let qualifies = |k: usize, h: &Hit| h.field == field && (h.whole || prefix[k]);
         // Cheap existence checks first: a common word stops at its first occurrence.
         if patterns
             .iter()
-            .any(|&p| self.first_hit(p, field, false).is_none())
+            .zip(prefix)
+            .any(|(&p, &pre)| self.first_hit(p, field, pre).is_none())
         {
             return None;
         }
@@ -1107,7 +1220,7 @@ impl Ctx<'_, '_> {
         self.with_hits(patterns[anchor], |hits| {
             occ.extend(
                 hits.iter()
-                    .filter(|h| h.field == field && h.whole)
+                    .filter(|h| qualifies(anchor, h))
                     .map(|h| (pf.word_index(h.start), anchor, h.start, h.end)),
             );
         });
@@ -1128,7 +1241,7 @@ impl Ctx<'_, '_> {
             }
             let before = occ.len();
             let mut push = |h: Hit| {
-                if h.field == field && h.whole {
+                if qualifies(k, &h) {
                     occ.push((pf.word_index(h.start), k, h.start, h.end));
                 }
             };

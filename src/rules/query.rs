@@ -109,10 +109,15 @@ pub(crate) struct Term {
 
 #[derive(Debug, Clone)]
 pub(crate) enum TermKind {
-    /// Folded literal matched on whole-word boundaries (`prefix`: only at its start).
+    /// Folded literal matched on whole-word boundaries (`prefix`: only at its start). A phrase
+    /// whose only wildcard is on its last word is one of these too (`"Moscow talk*"`).
     Literal { folded: String, prefix: bool },
-    /// Folded words that must all occur within `distance` words of each other.
-    Near { words: Vec<String>, distance: u32 },
+    /// A phrase with a wildcard on an inner word (`"московск* формат*"`): its [`Chunk`]s must
+    /// follow one another, each starting at the word after the previous one ends.
+    Sequence { chunks: Vec<Chunk> },
+    /// Folded words that must all occur within `distance` words of each other (`prefix`:
+    /// the word written with `*`, which any word starting with it satisfies).
+    Near { words: Vec<Chunk>, distance: u32 },
     /// A word, phrase or proximity phrase whose words also match their other forms (a rule
     /// with `languages` or `transliterate`): adjacent words when `distance` is `None`.
     Forms {
@@ -123,6 +128,14 @@ pub(crate) enum TermKind {
     /// `set_source` is the same regex with its flags inline, from which the rule set extracts
     /// the literals that prefilter it.
     Regex { regex: Regex, set_source: String },
+}
+
+/// A folded word, or run of words, of a phrase; `prefix`: its last word was written with a
+/// trailing `*` and matches any word that starts with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Chunk {
+    pub folded: String,
+    pub prefix: bool,
 }
 
 impl Query {
@@ -201,7 +214,10 @@ fn write_node(f: &mut fmt::Formatter<'_>, node: &Node, top: bool) -> fmt::Result
                 write!(f, "{}:", names.join("|"))?;
             }
             match &term.kind {
-                TermKind::Literal { prefix: false, .. } if term.written.contains(' ') => {
+                // A bare word never holds a space: a term that does was written as a phrase.
+                TermKind::Literal { .. } | TermKind::Sequence { .. }
+                    if term.written.contains(' ') =>
+                {
                     write!(f, "\"{}\"", term.written)
                 }
                 TermKind::Near { distance, .. } => write!(f, "\"{}\"~{distance}", term.written),
@@ -829,8 +845,10 @@ fn phrase_term(
         return Err(QueryError::new(start, "empty phrase"));
     }
     let written = crate::text::collapse_whitespace(text);
+    let words: Vec<Chunk> = folded.split(' ').map(phrase_word).collect();
     let kind = match near {
-        _ if options.any() => {
+        // A phrase with a wildcard keeps its prefixes (prefix terms have no word forms).
+        _ if options.any() && !words.iter().any(|w| w.prefix) => {
             let mut words = form_words(&written, &folded, options);
             if near.is_some() {
                 // A repeated word in a proximity phrase is one condition, as without options.
@@ -843,18 +861,41 @@ fn phrase_term(
             }
         }
         Some(distance) => {
-            let mut words: Vec<String> = Vec::new();
-            for w in folded.split(' ') {
-                if !words.iter().any(|x| x == w) {
-                    words.push(w.to_string());
+            let mut unique: Vec<Chunk> = Vec::new();
+            for w in words {
+                if !unique.contains(&w) {
+                    unique.push(w);
                 }
             }
-            TermKind::Near { words, distance }
+            TermKind::Near {
+                words: unique,
+                distance,
+            }
         }
-        None => TermKind::Literal {
-            folded,
-            prefix: false,
-        },
+        None => {
+            // Words up to and including each wildcard word form one literal chunk: only a
+            // wildcard *inside* the phrase needs the slower chunk-by-chunk match.
+            let mut chunks: Vec<Chunk> = Vec::new();
+            let mut open = false; // the last chunk can still take more words
+            for w in words {
+                match chunks.last_mut() {
+                    Some(last) if open => {
+                        last.folded.push(' ');
+                        last.folded.push_str(&w.folded);
+                        last.prefix = w.prefix;
+                    }
+                    _ => chunks.push(w.clone()),
+                }
+                open = !w.prefix;
+            }
+            match <[Chunk; 1]>::try_from(chunks) {
+                Ok([one]) => TermKind::Literal {
+                    folded: one.folded,
+                    prefix: one.prefix,
+                },
+                Err(chunks) => TermKind::Sequence { chunks },
+            }
+        }
     };
     Ok(Node::Term(Term {
         written,
@@ -862,6 +903,28 @@ fn phrase_term(
         fields: fields.unwrap_or(FieldSet::UNSCOPED),
         kind,
     }))
+}
+
+/// One folded word of a phrase. A `*` ending a word (after a letter or digit) is a wildcard:
+/// `"московск* формат*"`. Any other `*` is an ordinary character, as it always was in phrases.
+fn phrase_word(word: &str) -> Chunk {
+    match word.strip_suffix('*') {
+        Some(body)
+            if body
+                .chars()
+                .next_back()
+                .is_some_and(crate::text::is_word_char) =>
+        {
+            Chunk {
+                folded: body.to_string(),
+                prefix: true,
+            }
+        }
+        _ => Chunk {
+            folded: word.to_string(),
+            prefix: false,
+        },
+    }
 }
 
 #[cfg(test)]
@@ -904,6 +967,17 @@ mod tests {
             ("regex", "/kabul(ov)?/i", "/kabul(ov)?/i"),
             ("regex_escaped_slash", "/a\\/b/", "/a\\/b/"),
             ("near", "\"Moscow talks\"~5", "\"Moscow talks\"~5"),
+            ("near_prefix", "\"Moscow talk*\"~3", "\"Moscow talk*\"~3"),
+            (
+                "phrase_inner_wildcards",
+                "\"московск* формат*\"",
+                "\"московск* формат*\"",
+            ),
+            (
+                "phrase_last_wildcard",
+                "\"Moscow talk*\"",
+                "\"Moscow talk*\"",
+            ),
             (
                 "url_is_a_word",
                 "https://example.com/x",

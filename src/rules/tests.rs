@@ -585,6 +585,170 @@ fn wildcards_and_regexes() {
 }
 
 #[test]
+fn wildcards_inside_phrases_and_proximity() {
+    let ru =
+        "Переговоры в московском формате продолжатся; участники Московского формата встретятся";
+    check(&[
+        // Every word a prefix, still adjacent and in order.
+        (
+            "phrase_all_prefixes_locative",
+            "\"московск* формат*\"",
+            content("в московском формате"),
+            true,
+        ),
+        (
+            "phrase_all_prefixes_genitive_capitalised",
+            "\"московск* формат*\"",
+            content("участники Московского формата"),
+            true,
+        ),
+        (
+            "phrase_all_prefixes_not_adjacent",
+            "\"московск* формат*\"",
+            content("московские власти и новый формат"),
+            false,
+        ),
+        (
+            "phrase_all_prefixes_order",
+            "\"московск* формат*\"",
+            content("формат московский"),
+            false,
+        ),
+        (
+            "phrase_prefix_needs_word_start",
+            "\"московск* формат*\"",
+            content("подмосковском формате"),
+            false,
+        ),
+        (
+            "hyphen_ends_a_prefix_word",
+            "\"Moscow* talks\"",
+            content("the Moscow-based talks"),
+            false,
+        ),
+        (
+            "phrase_inner_prefix_then_whole_word",
+            "\"talib* government\"",
+            content("the Taliban government said"),
+            true,
+        ),
+        (
+            "phrase_inner_prefix_word_must_be_whole",
+            "\"talib* govern\"",
+            content("the Taliban government said"),
+            false,
+        ),
+        (
+            "phrase_prefix_over_apostrophe",
+            "\"Kabul* envoy\"",
+            content("Kabulov's envoy"),
+            true,
+        ),
+        (
+            "phrase_prefix_not_over_comma",
+            "\"Kabul* envoy\"",
+            content("Kabulov, envoy"),
+            false,
+        ),
+        (
+            "phrase_last_word_prefix",
+            "\"Moscow talk*\"",
+            content("the Moscow talks ended"),
+            true,
+        ),
+        (
+            "phrase_middle_prefix",
+            "\"the Moscow* format talks\"",
+            content("the Moscowite format talks"),
+            true,
+        ),
+        (
+            "phrase_prefix_across_hyphen",
+            "\"Moscow form*\"",
+            content("Moscow-format"),
+            true,
+        ),
+        (
+            "lone_star_in_phrase_is_literal",
+            "\"5 * 3\"",
+            content("5 * 3"),
+            true,
+        ),
+        (
+            "star_mid_word_in_phrase_is_literal",
+            "\"ta*lib\"",
+            content("Taliban"),
+            false,
+        ),
+        // Proximity with prefix words.
+        (
+            "near_prefix",
+            "\"Moscow talk*\"~3",
+            content("Moscow said the talks"),
+            true,
+        ),
+        (
+            "near_prefix_too_far",
+            "\"Moscow talk*\"~2",
+            content("Moscow said the talks"),
+            false,
+        ),
+        (
+            "near_prefix_any_order",
+            "\"Moscow talk*\"~3",
+            content("talking in Moscow"),
+            true,
+        ),
+        (
+            "near_prefix_needs_word_start",
+            "\"Moscow talk*\"~3",
+            content("Moscow stalks"),
+            false,
+        ),
+        (
+            "near_whole_word_still_whole",
+            "\"Moscow* talks\"~3",
+            content("Moscowite talkshow"),
+            false,
+        ),
+        (
+            "near_all_prefixes",
+            "\"московск* формат*\"~2",
+            content(ru),
+            true,
+        ),
+    ]);
+}
+
+#[test]
+fn phrase_wildcards_stay_prefixes_with_word_forms_on() {
+    let options = MatchOptions {
+        en: true,
+        ru: true,
+        transliterate: true,
+    };
+    let set = RuleSet::new(vec![
+        Query::parse_with("\"московск* формат*\"", options).expect("valid"),
+        Query::parse_with("\"Moscow talk*\"~3", options).expect("valid"),
+    ]);
+    let rules =
+        |text: &str| -> Vec<usize> { set.matches(&content(text)).iter().map(|h| h.rule).collect() };
+    assert_eq!(rules("участники Московского формата"), vec![0]);
+    assert_eq!(rules("Moscow said the talking"), vec![1]);
+    assert_eq!(rules("формат московский"), Vec::<usize>::new());
+}
+
+#[test]
+fn phrase_with_inner_wildcard_highlights_the_whole_phrase() {
+    let set = RuleSet::new(vec![Query::parse("\"московск* формат*\"").expect("valid")]);
+    let hits = set.matches(&content("Переговоры в Московском формате продолжатся"));
+    assert_eq!(hits.len(), 1);
+    let t = &hits[0].terms[0];
+    assert_eq!(t.term, "московск* формат*");
+    assert_eq!(&t.snippet[t.highlight.clone()], "Московском формат");
+}
+
+#[test]
 fn regexes_behind_a_literal_prefilter_match_as_before() {
     check(&[
         (
@@ -1022,6 +1186,7 @@ proptest! {
         before in prop::collection::vec(word(), 0..5),
         after in prop::collection::vec(word(), 0..5),
         seps in prop::collection::vec(separator(), 16),
+        cuts in prop::collection::vec(0usize..8, 4),
     ) {
         let query = format!("\"{}\"", phrase.join(" "));
         let mut text = String::new();
@@ -1035,5 +1200,23 @@ proptest! {
         let near = format!("\"{}\"~{}", phrase.join(" "), phrase.len());
         prop_assert!(is_match(&near, &content(&text)), "{near} in {text:?}");
         prop_assert!(is_match(&phrase.join(" "), &content(&text)));
+        // Each word cut to a prefix with `*` (or kept whole): as a phrase and as proximity.
+        let prefixed: Vec<String> = phrase
+            .iter()
+            .zip(&cuts)
+            .map(|(w, &k)| {
+                let n = w.chars().count();
+                let keep = 1 + k % n;
+                if keep == n {
+                    w.clone()
+                } else {
+                    w.chars().take(keep).collect::<String>() + "*"
+                }
+            })
+            .collect();
+        let wild = format!("\"{}\"", prefixed.join(" "));
+        prop_assert!(is_match(&wild, &content(&text)), "{wild} in {text:?}");
+        let wild_near = format!("\"{}\"~{}", prefixed.join(" "), phrase.len());
+        prop_assert!(is_match(&wild_near, &content(&text)), "{wild_near} in {text:?}");
     }
 }
