@@ -19,6 +19,8 @@ pub mod config;
 pub mod daemon;
 pub mod domain;
 pub mod fetch;
+#[doc(hidden)]
+pub mod harness;
 pub mod http_time;
 pub mod metrics;
 pub mod notify;

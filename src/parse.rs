@@ -1067,6 +1067,18 @@ mod tests {
     }
 
     #[test]
+    fn a_hundred_thousand_items_are_all_read_with_their_own_keys() {
+        let items: String = (0..100_000)
+            .map(|i| format!("<item><guid>g{i}</guid><title>Item {i}</title></item>"))
+            .collect();
+        let xml = format!("<rss version=\"2.0\"><channel>{items}</channel></rss>");
+        let feed = parse_feed(xml.as_bytes(), None, &base()).expect("parses");
+        assert_eq!(feed.items.len(), 100_000);
+        let keys: std::collections::HashSet<_> = feed.items.iter().map(|i| &i.key).collect();
+        assert_eq!(keys.len(), 100_000, "every item keeps its own key");
+    }
+
+    #[test]
     fn garbage_is_an_error() {
         for body in [
             &b""[..],

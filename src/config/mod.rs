@@ -543,7 +543,19 @@ impl Config {
             base
         };
         let base = std::path::absolute(&base).unwrap_or(base);
-        check::load(&text, &base, env)
+        Self::from_text(&text, path, &base, env)
+    }
+
+    /// Decodes and validates `text` as the contents of the config file `path` in the folder
+    /// `base` (where includes and secret files resolve), with `env` as the environment. No
+    /// file is read but those the text names: the fuzz target `config` enters here.
+    pub fn from_text(
+        text: &str,
+        path: &Path,
+        base: &Path,
+        env: &[(String, String)],
+    ) -> Result<Config, ConfigError> {
+        check::load(text, base, env)
             .map(|mut c| {
                 c.source = path.to_path_buf();
                 c
