@@ -285,7 +285,16 @@ pub struct AlertPayload {
     pub sources: Vec<Source>,
 }
 
+/// Rule name on feed-health alerts (a feed failing for too long, and its recovery): they are
+/// about a feed, not an item, and have their own template.
+pub const HEALTH_RULE: &str = "feed-health";
+
 impl AlertPayload {
+    /// Whether this is a feed-health alert rather than a rule's match.
+    pub fn is_feed_health(&self) -> bool {
+        self.rule == HEALTH_RULE && self.rules.is_empty()
+    }
+
     /// This payload with the feed's text bounded: title, summary and snippet cut to
     /// [`ALERT_TITLE_CHARS`], [`ALERT_SUMMARY_CHARS`] and [`ALERT_SNIPPET_CHARS`], and a link
     /// longer than [`ALERT_LINK_BYTES`] left out (a 10 MB title must not make a 10 MB alert).

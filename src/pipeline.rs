@@ -28,8 +28,7 @@ use crate::rules::{Document, MatchedTerm, RuleSet};
 use crate::scheduler::{FailureClass, Outcome, Policy, next_poll};
 use crate::store::{FeedState, Ingest, MutedMatch, NextPoll, Store, StoreError};
 
-/// Rule name on feed-health alerts (a feed failing for too long, and its recovery).
-pub const HEALTH_RULE: &str = "feed-health";
+pub use crate::domain::HEALTH_RULE;
 
 /// Longest one feed's body may take to parse and normalize, measured on the parsing thread
 /// from the start of its parse (so it bounds the CPU time too). Each field's conversion is
@@ -321,7 +320,7 @@ impl Engine {
                     cfg.name,
                     since.format("%Y-%m-%d %H:%M UTC")
                 ),
-                message.clone(),
+                format!("Last error: {message}"),
             )
         } else {
             Vec::new()
@@ -375,9 +374,12 @@ impl Engine {
             ..AlertPayload::default()
         }
         .clipped();
+        // `[poll] health_notify` picks the notifiers; without it, every one.
+        let wanted = self.config.poll.health_notify.as_ref();
         self.config
             .notifiers
             .keys()
+            .filter(|n| wanted.is_none_or(|w| w.contains(n)))
             .map(|n| NewAlert {
                 item: 0,
                 notifier: n.clone(),

@@ -10,7 +10,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use support::{
-    Daemon, FeedServer, Route, eventually_within, feedwatch, free_port, kabulov_feed, send_signal,
+    Daemon, FeedServer, Route, SmtpServer, eventually_within, feedwatch, free_port, kabulov_feed,
+    send_signal,
 };
 
 /// `[poll]` of every config here: a second between polls.
@@ -223,4 +224,53 @@ async fn a_metrics_port_already_in_use_stops_the_start() {
     );
     assert_eq!(feeds.requests(), 0, "nothing polled before the refusal");
     drop(taken);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feed_health_alerts_go_only_to_health_notify_in_their_own_words() {
+    let feeds = FeedServer::start().await;
+    feeds.set("/down", Route::status(500));
+    let (ops, analyst) = (SmtpServer::start(), SmtpServer::start());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("feedwatch.toml");
+    let mail = |name: &str, smtp: &SmtpServer| {
+        format!(
+            "[notify.{name}]\ntype = \"email\"\nsmtp = \"{}\"\nfrom = \"fw@localhost\"\nto = [\"{name}@example.org\"]\n",
+            smtp.url()
+        )
+    };
+    std::fs::write(
+        &cfg,
+        format!(
+            "[storage]\npath = \"fw.db\"\n\
+             [poll]\ntimeout = \"5s\"\nhealth_alert_after = \"0s\"\nhealth_notify = [\"ops\"]\n\
+             [[feed]]\nurl = \"{}\"\nname = \"Down\"\n\
+             [[rule]]\nname = \"k\"\nquery = 'Kabulov'\n{}{}",
+            feeds.url("/down"),
+            mail("ops", &ops),
+            mail("analyst", &analyst)
+        ),
+    )
+    .expect("write config");
+    let once = feedwatch(&["--config", cfg.to_str().expect("utf-8"), "once"]).await;
+    assert_eq!(once.code, Some(1), "the feed failed: {once:#?}");
+    let got = ops.mails();
+    assert_eq!(got.len(), 1, "{once:#?}");
+    assert!(analyst.mails().is_empty(), "not a health_notify notifier");
+    let subject = got[0].subject();
+    assert!(
+        subject.contains("Feed Down has been failing since"),
+        "{subject}"
+    );
+    let text = got[0].text();
+    for needle in [
+        "Feed:  Down <http://",
+        "Last error: fetch failed",
+        "feedwatch feeds",
+    ] {
+        assert!(text.contains(needle), "{needle:?} in:\n{text}");
+    }
+    for absent in ["Published:", "Rule:", "(no date"] {
+        assert!(!text.contains(absent), "{absent:?} in:\n{text}");
+    }
 }

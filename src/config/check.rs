@@ -155,6 +155,9 @@ fn check(cx: &Cx<'_>, raw: &RawConfig, included: &[Lenient<RawIncluded>]) -> Opt
     // Every [notify.NAME] table, valid or not: a rule naming a broken notifier should not get a
     // second error saying the notifier does not exist.
     let declared: BTreeSet<&str> = named.iter().map(|(name, _)| name.as_str()).collect();
+    if let Some(p) = raw.poll.get() {
+        unknown_notifiers(cx, &p.health_notify, &declared);
+    }
     let defaults = raw.matching.get().map_or_else(MatchOptions::default, |m| {
         match_options(cx, &m.languages, &m.transliterate, MatchOptions::default())
     });
@@ -318,6 +321,11 @@ fn poll(cx: &Cx<'_>, raw: &Lenient<RawPoll>) -> Option<Poll> {
         per_host: count(cx, &p.per_host, 1000).unwrap_or(DEFAULT_PER_HOST),
         health_alert_after: (cx.duration(&p.health_alert_after, any, ""))
             .unwrap_or(DEFAULT_HEALTH_ALERT_AFTER),
+        // Names are checked against the notifiers in `check`, once those are read.
+        health_notify: match p.health_notify {
+            Lenient::Absent => None,
+            _ => Some(strings(&p.health_notify).map(|(_, n)| n.clone()).collect()),
+        },
         proxy,
     };
     cx.sink.clean(raw).then_some(poll)
@@ -579,18 +587,7 @@ fn rule(
         }
         selected.extend(hits);
     }
-    let known: Vec<&str> = declared.iter().copied().collect();
-    let known = if known.is_empty() {
-        "none".to_string()
-    } else {
-        known.join(", ")
-    };
-    for (item, n) in strings(&r.notify).filter(|(_, n)| !declared.contains(n.as_str())) {
-        cx.err(
-            item,
-            format!("no notifier named {n:?} (configured: {known})"),
-        );
-    }
+    unknown_notifiers(cx, &r.notify, declared);
     if !cx.sink.clean(raw) {
         return None;
     }
@@ -611,6 +608,22 @@ fn rule(
         digest: r.digest.get().map(|d| d.0),
         max_per_hour: max_per_hour.and_then(|n| u32::try_from(*n).ok()),
     })
+}
+
+/// Reports each name in `list` that is not a `[notify.NAME]` table.
+fn unknown_notifiers(cx: &Cx<'_>, list: &Lenient<Strings>, declared: &BTreeSet<&str>) {
+    let known: Vec<&str> = declared.iter().copied().collect();
+    let known = if known.is_empty() {
+        "none".to_string()
+    } else {
+        known.join(", ")
+    };
+    for (item, n) in strings(list).filter(|(_, n)| !declared.contains(n.as_str())) {
+        cx.err(
+            item,
+            format!("no notifier named {n:?} (configured: {known})"),
+        );
+    }
 }
 
 /// Does a rule's `feeds` selector pick this feed? Names, URLs and `tag:NAME`.

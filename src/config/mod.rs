@@ -219,6 +219,8 @@ pub struct Poll {
     pub per_host: usize,
     /// A feed failing continuously for longer than this raises one feed-health alert.
     pub health_alert_after: Duration,
+    /// Notifiers that get feed-health alerts (`health_notify`); `None`: every notifier.
+    pub health_notify: Option<Vec<String>>,
     /// Proxy for every request (`http://`, `https://` or `socks5://`); the standard proxy
     /// environment variables apply when unset.
     pub proxy: Option<Url>,

@@ -85,6 +85,8 @@ pub(super) struct RawPoll {
     pub per_host: Lenient<u64>,
     /// Failing this long raises a feed-health alert.
     pub health_alert_after: Lenient<Text<Duration>>,
+    /// Notifiers that get feed-health alerts.
+    pub health_notify: Lenient<Strings>,
     /// Proxy for every request.
     pub proxy: Lenient<String>,
 }

@@ -439,6 +439,7 @@ fn schema_keys_come_from_the_types_in_the_documented_order() {
                 "min_interval",
                 "per_host",
                 "health_alert_after",
+                "health_notify",
                 "proxy",
             ],
         ),
@@ -513,6 +514,7 @@ keep = "90d"
 min_interval = "2m"
 per_host = 3
 health_alert_after = "6h"
+health_notify = ["mail"]
 proxy = "socks5://127.0.0.1:1080"
 concurrency = 8
 user_agent = "fw-test/1"
@@ -564,6 +566,7 @@ listen = "127.0.0.1:9187"
     assert_eq!(c.poll.min_interval, Duration::from_secs(120));
     assert_eq!((c.poll.per_host, c.poll.concurrency), (3, 8));
     assert_eq!(c.poll.health_alert_after, hours(6));
+    assert_eq!(c.poll.health_notify, Some(vec!["mail".to_string()]));
     assert_eq!(
         c.poll.proxy.as_ref().map(Url::as_str),
         Some("socks5://127.0.0.1:1080")
@@ -830,6 +833,20 @@ fn an_unknown_language_is_reported_at_its_key() {
     assert!(
         p[0].message
             .contains("unknown language \"de\" (known: en, ru)"),
+        "{p:#?}"
+    );
+}
+
+#[test]
+fn health_notify_names_configured_notifiers() {
+    let p = problems(
+        "[poll]\nhealth_notify = [\"console\", \"nobody\"]\n[notify.console]\ntype = \"stdout\"\n",
+    );
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert_eq!(p[0].key, "poll.health_notify[1]");
+    assert!(
+        p[0].message
+            .contains("no notifier named \"nobody\" (configured: console)"),
         "{p:#?}"
     );
 }

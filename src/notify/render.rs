@@ -235,12 +235,60 @@ const HTML_ALERT: &str = r#"<div style="margin:0 0 1.2em 0">
 {% endfor %}{% endfor %}{% if a.sources %}<p style="margin:.5em 0 0 0;color:#555;font-size:smaller">Also in: {% for s in a.sources %}{% if not loop.first %} · {% endif %}{{ s.feed_name }}: {% if s.href %}<a href="{{ s.href }}">{{ s.title }}</a>{% else %}{{ s.title }}{% if s.link %} ({{ s.link }}){% endif %}{% endif %}{% endfor %}</p>{% endif %}
 </div>"#;
 
+/// A feed-health alert: about a feed, not an item, so none of an item alert's lines (no
+/// publication date, no rule with a query, no excerpt).
+const TEXT_HEALTH: &str = "{{ a.title }}
+
+Feed:  {{ a.feed_name }} <{{ a.feed_url }}>
+{{ a.detail }}
+
+`feedwatch feeds` shows the health of every feed.
+-- \nSent by feedwatch
+";
+
+const HTML_HEALTH: &str = r#"<!DOCTYPE html><html><body style="font-family:sans-serif">
+<h3 style="margin:0 0 .3em 0">{{ a.title }}</h3>
+<p style="margin:0;color:#555">Feed: {{ a.feed_name }} &lt;{{ a.feed_url }}&gt;</p>
+<p style="margin:.5em 0">{{ a.detail }}</p>
+<p style="color:#999;font-size:smaller">`feedwatch feeds` shows the health of every feed. Sent by feedwatch</p></body></html>
+"#;
+
+/// What the feed-health templates see.
+#[derive(Serialize)]
+struct HealthView<'a> {
+    title: &'a str,
+    feed_name: &'a str,
+    feed_url: &'a str,
+    /// The last error, or since when the feed had been failing.
+    detail: &'a str,
+}
+
+fn health_view(p: &AlertPayload) -> minijinja::Value {
+    let view = HealthView {
+        title: p.title.trim(),
+        feed_name: &p.feed_name,
+        feed_url: &p.feed_url,
+        detail: p.snippet.trim(),
+    };
+    context! { alert => minijinja::value::Serde(view) }
+}
+
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
     let add = |env: &mut Environment<'static>, name: &'static str, src: String| {
         env.add_template_owned(name, src)
             .expect("built-in templates are valid");
     };
+    add(
+        &mut env,
+        "health.txt",
+        format!("{{% set a = alert %}}{TEXT_HEALTH}"),
+    );
+    add(
+        &mut env,
+        "health.html",
+        format!("{{% set a = alert %}}{HTML_HEALTH}"),
+    );
     add(
         &mut env,
         "alert.txt",
@@ -283,6 +331,9 @@ fn render(name: &str, ctx: minijinja::Value) -> String {
 /// carried the story), published time in `zone`, then each rule with its matched terms and
 /// their excerpts (matched terms between `*`).
 pub fn text_body(p: &AlertPayload, zone: Tz) -> String {
+    if p.is_feed_health() {
+        return render("health.txt", health_view(p));
+    }
     let matches = p.rule_matches();
     render(
         "alert.txt",
@@ -292,6 +343,9 @@ pub fn text_body(p: &AlertPayload, zone: Tz) -> String {
 
 /// The HTML body of one alert; matched terms in bold, everything from the feed escaped.
 pub fn html_body(p: &AlertPayload, zone: Tz) -> String {
+    if p.is_feed_health() {
+        return render("health.html", health_view(p));
+    }
     let matches = p.rule_matches();
     render(
         "alert.html",
