@@ -10,6 +10,13 @@
 //! judge the workload. Target (issue #3): ≥ 50 MB/s with 10,000 rules on one core in the
 //! *realistic* workload, and sub-linear slow-down from 1,000 to 10,000 rules.
 //!
+//! Each rule count also runs with `languages = ["en", "ru"]` and `transliterate = true` on
+//! every rule (`+opt` lines; issue 11) and measures a *floor* in the same run: folding the
+//! same fields of the same items plus one overlapping Aho-Corasick pass (a DFA) over the
+//! rules' own literals, doing nothing with the hits: what no matcher can beat. A summary line
+//! prints MB/s of both configurations and each one's ratio to the floor (issue 11's target:
+//! ≥ 0.5 × floor with the options on, realistic workload).
+//!
 //! **realistic**: a watch list as users write it, over news where watched things are rare.
 //! * The world has 200,000 named entities (people `First Last`, places, organisations with
 //!   multi-word names and acronyms; about a tenth Cyrillic). An item mentions 4–9 of them,
@@ -31,8 +38,9 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use feedwatch::rules::{Document, Query, RuleSet};
-use feedwatch::text::html_to_text;
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use feedwatch::rules::{Document, Field, MatchOptions, Query, RuleSet};
+use feedwatch::text::{fold, html_to_text};
 
 const ITEMS: usize = 100_000;
 /// Named entities in the realistic world.
@@ -738,8 +746,21 @@ fn doc_bytes(d: &Document) -> usize {
         + d.feed.len()
 }
 
-/// Matches every item against `queries`; prints one line and returns the matching time.
-fn run(label: &str, queries: Vec<Query>, items: &[Document], total_bytes: usize) -> Duration {
+/// `languages = ["en", "ru"]` and `transliterate = true` on every rule (issue 11).
+const ALL_OPTIONS: MatchOptions = MatchOptions {
+    en: true,
+    ru: true,
+    transliterate: true,
+};
+
+/// Matches every item against `queries`; prints one line and returns the matching time and
+/// the rule set.
+fn run(
+    label: &str,
+    queries: Vec<Query>,
+    items: &[Document],
+    total_bytes: usize,
+) -> (Duration, RuleSet) {
     let rules = queries.len();
     let build = Instant::now();
     let set = RuleSet::new(queries);
@@ -755,8 +776,9 @@ fn run(label: &str, queries: Vec<Query>, items: &[Document], total_bytes: usize)
     let elapsed = start.elapsed();
     let secs = elapsed.as_secs_f64();
     println!(
-        "{label:<9} {rules:>6} rules: build {:>6.1} ms | {:.1} MB in {:.2} s | {:>7.0} items/s | {:>6.1} MB/s | items matched {:>5.1}% | {:.2} rule hits/item",
+        "{label:<9} {rules:>6} rules: build {:>6.1} ms ({} literals) | {:.1} MB in {:.2} s | {:>7.0} items/s | {:>6.1} MB/s | items matched {:>5.1}% | {:.2} rule hits/item",
         build_time.as_secs_f64() * 1e3,
+        set.scanned_literals().0.len(),
         total_bytes as f64 / 1e6,
         secs,
         items.len() as f64 / secs,
@@ -764,13 +786,60 @@ fn run(label: &str, queries: Vec<Query>, items: &[Document], total_bytes: usize)
         100.0 * matched_items as f64 / items.len().max(1) as f64,
         hits as f64 / items.len().max(1) as f64,
     );
-    elapsed
+    (elapsed, set)
 }
 
-fn parse_all(label: &str, sources: impl Iterator<Item = String>) -> Vec<Query> {
+/// The text of `field` as the matcher reads it (list fields joined).
+fn field_text(d: &Document, field: Field) -> std::borrow::Cow<'_, str> {
+    match field {
+        Field::Title => d.title.as_str().into(),
+        Field::Summary => d.summary.as_str().into(),
+        Field::Content => d.content.as_str().into(),
+        Field::Author => d.authors.join("\u{1F}").into(),
+        Field::Category => d.categories.join("\u{1F}").into(),
+        Field::Link => d.link.as_str().into(),
+        Field::Feed => d.feed.as_str().into(),
+    }
+}
+
+/// The floor no matcher can beat (issue 11): fold the fields the rule set scans and run one
+/// overlapping Aho-Corasick pass (a DFA, the fastest kind) over the rules' literals as
+/// written, counting hits and doing nothing with them.
+fn floor(set: &RuleSet, items: &[Document]) -> Duration {
+    let (literals, fields) = set.scanned_literals();
+    let build = |kind| {
+        AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .kind(Some(kind))
+            .build(&literals)
+    };
+    let ac = build(AhoCorasickKind::DFA)
+        .or_else(|_| build(AhoCorasickKind::ContiguousNFA))
+        .expect("the rules' literals fit an automaton");
+    let start = Instant::now();
+    let mut hits = 0usize;
+    for item in items {
+        for &field in &fields {
+            let text = field_text(black_box(item), field);
+            if text.is_empty() {
+                continue;
+            }
+            hits += ac.find_overlapping_iter(&fold(&text)).count();
+        }
+    }
+    black_box(hits);
+    start.elapsed()
+}
+
+fn parse_all(
+    label: &str,
+    options: MatchOptions,
+    sources: impl Iterator<Item = String>,
+) -> Vec<Query> {
     sources
         .map(|src| {
-            Query::parse(&src).unwrap_or_else(|e| panic!("generated {label} rule {src:?}: {e}"))
+            Query::parse_with(&src, options)
+                .unwrap_or_else(|e| panic!("generated {label} rule {src:?}: {e}"))
         })
         .collect()
 }
@@ -780,7 +849,7 @@ fn workload(
     label: &str,
     counts: &[usize],
     items: &[Document],
-    mut rules: impl FnMut(usize) -> Vec<Query>,
+    mut rules: impl FnMut(usize, MatchOptions) -> Vec<Query>,
 ) {
     let total_bytes: usize = items.iter().map(doc_bytes).sum();
     println!(
@@ -789,8 +858,23 @@ fn workload(
         total_bytes / items.len().max(1)
     );
     let mut times = Vec::new();
+    let mb = total_bytes as f64 / 1e6;
     for &n in counts {
-        times.push((n, run(label, rules(n), items, total_bytes)));
+        let (plain, set) = run(label, rules(n, MatchOptions::default()), items, total_bytes);
+        let floor = floor(&set, items);
+        drop(set);
+        let with_label = format!("{label}+opt");
+        let (options, _) = run(&with_label, rules(n, ALL_OPTIONS), items, total_bytes);
+        let speed = |t: Duration| mb / t.as_secs_f64();
+        println!(
+            "{label:<9} {n:>6} rules: floor (fold + one Aho-Corasick pass) {:>6.1} MB/s | no options {:>6.1} MB/s = {:.2} × floor | languages en,ru + transliterate {:>6.1} MB/s = {:.2} × floor",
+            speed(floor),
+            speed(plain),
+            floor.as_secs_f64() / plain.as_secs_f64(),
+            speed(options),
+            floor.as_secs_f64() / options.as_secs_f64(),
+        );
+        times.push((n, plain));
     }
     if let (Some((n1, t1)), Some((n2, t2))) = (times.iter().find(|t| t.0 == 1_000), times.last())
         && n2 > n1
@@ -824,17 +908,17 @@ fn main() {
         let mut rng = Rng(SEED);
         let world = World::new(&mut rng);
         let items: Vec<Document> = (0..n_items).map(|_| world.item(&mut rng)).collect();
-        workload("realistic", counts, &items, |n| {
+        workload("realistic", counts, &items, |n, options| {
             let mut rng = Rng(SEED ^ n as u64);
-            parse_all("realistic", (0..n).map(|_| world.rule(&mut rng)))
+            parse_all("realistic", options, (0..n).map(|_| world.rule(&mut rng)))
         });
     }
     if !only_realistic {
         let mut rng = Rng(SEED);
         let items: Vec<Document> = (0..n_items).map(|_| harsh_item(&mut rng)).collect();
-        workload("harsh", counts, &items, |n| {
+        workload("harsh", counts, &items, |n, options| {
             let mut rng = Rng(SEED ^ n as u64);
-            parse_all("harsh", (0..n).map(|_| harsh_rule(&mut rng)))
+            parse_all("harsh", options, (0..n).map(|_| harsh_rule(&mut rng)))
         });
         if !only_harsh {
             html_bench(&items, quick);

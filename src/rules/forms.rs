@@ -372,14 +372,16 @@ pub(crate) fn expand(folded: &str, written: &str, options: MatchOptions) -> Vec<
                 .map(|(b, p)| Variant::new(b.clone(), Endings::native(*p))),
         );
         if options.transliterate {
-            // The word as written, spelled whole: `-ий` is spelled `-y` only together
-            // (Евгений → Yevgeny), which a base and an ending spelled apart never give.
+            // The word as written, spelled whole, where that differs from base and ending spelled
+            // apart: `-ий` is spelled `-y` only together (Евгений → Yevgeny).
             let whole = if options.en {
                 Endings::native(Paradigm::EnName)
             } else {
                 Endings::native(Paradigm::Exact)
             };
-            out.extend(romanize(folded).into_iter().map(|l| Variant::new(l, whole)));
+            if folded.ends_with("ий") || folded.ends_with("ый") {
+                out.extend(romanize(folded).into_iter().map(|l| Variant::new(l, whole)));
+            }
             for (base, p) in &readings {
                 for latin in romanize(base) {
                     let endings = if *p == Paradigm::Exact && !options.en {

@@ -75,6 +75,8 @@ pub struct RuleSet {
     in_automaton: Vec<bool>,
     /// `triggers[pattern]`: the rules for which this pattern is a trigger.
     triggers: Vec<Vec<u32>>,
+    /// Folded text of every raw (regex prefilter) pattern.
+    raw_patterns: Vec<String>,
     /// Fields in which each raw (regex prefilter) pattern is looked for.
     raw_fields: Vec<FieldSet>,
     /// `raw_triggers[raw]`: the rules for which this raw pattern is a trigger.
@@ -701,6 +703,7 @@ impl RuleSet {
             pattern_fields,
             in_automaton,
             triggers,
+            raw_patterns,
             raw_fields,
             raw_triggers,
             automaton,
@@ -708,6 +711,21 @@ impl RuleSet {
             always,
             scan_fields,
         }
+    }
+
+    /// The folded literals the automaton scans for and the fields it scans: what a lower
+    /// bound on matching cost folds and scans (the benchmark's floor).
+    pub fn scanned_literals(&self) -> (Vec<&str>, Vec<Field>) {
+        let mut literals: Vec<&str> = Vec::new();
+        for (p, text) in self.patterns.iter().enumerate() {
+            if self.in_automaton[p] {
+                literals.push(text);
+            }
+        }
+        literals.extend(self.raw_patterns.iter().map(String::as_str));
+        literals.sort_unstable();
+        literals.dedup();
+        (literals, self.scan_fields.iter().collect())
     }
 
     /// Number of rules.
@@ -882,6 +900,49 @@ impl RuleSet {
 }
 
 impl RuleSet {
+    /// Where the words `before` of a forms phrase start when they precede, each before one
+    /// space, position `pos` of the folded `text`, each in one of its forms.
+    fn preceding_words(
+        &self,
+        text: &str,
+        pos: usize,
+        before: &[Vec<FormVariant>],
+    ) -> Option<usize> {
+        let Some((word, earlier)) = before.split_last() else {
+            return Some(pos);
+        };
+        let gap = pos.checked_sub(1)?;
+        if text.get(gap..pos)? != " " {
+            return None;
+        }
+        let head = text.get(..gap)?;
+        // The text word before the space: its word chars (a base that ends in punctuation, such
+        // as `u.s.`, is compared as a whole below).
+        let word_start = head
+            .char_indices()
+            .rev()
+            .take_while(|&(_, c)| is_word_char(c) && !is_unspaced_script(c))
+            .last()
+            .map_or(gap, |(i, _)| i);
+        let text_word = &head[word_start..];
+        word.iter().find_map(|v| {
+            let base = self.patterns[v.pattern as usize].as_str();
+            let start = if let Some(rest) = text_word.strip_prefix(base) {
+                v.endings.accepts(rest).then_some(word_start)?
+            } else {
+                // A base with a non-word char: the whole of it, exactly, before the space.
+                let start = gap.checked_sub(base.len())?;
+                (start < word_start && head.get(start..)? == base && v.endings.accepts(""))
+                    .then_some(start)?
+            };
+            let first = head.get(start..)?.chars().next()?;
+            if !boundary_ok(head.get(..start)?.chars().next_back(), first) {
+                return None;
+            }
+            self.preceding_words(text, start, earlier)
+        })
+    }
+
     /// Where the words `rest` of a forms phrase end when they follow, each after one space,
     /// from `pos` of the folded `text`, each in one of its forms; `None` if they do not.
     fn following_words(&self, text: &str, pos: usize, rest: &[Vec<FormVariant>]) -> Option<usize> {
@@ -1268,38 +1329,49 @@ impl Ctx<'_, '_> {
         min_window(occ, patterns.len(), distance)
     }
 
-    /// Calls `f` with the hits of `pattern` in `field`, in order, until it returns true.
+    /// Calls `f` with the hits of `pattern` in `field`, in order, until it returns true. A
+    /// pattern not in the automaton is searched once per document and its hits kept: the same
+    /// base (`talk` of `talks`) is asked about by many rules.
     fn each_hit(&self, pattern: u32, field: Field, mut f: impl FnMut(Hit) -> bool) {
-        if self.set.in_automaton[pattern as usize] {
-            self.with_hits(pattern, |hits| {
-                for &h in hits.iter().filter(|h| h.field == field) {
-                    if f(h) {
-                        return;
-                    }
+        self.with_hits(pattern, |hits| {
+            for &h in hits.iter().filter(|h| h.field == field) {
+                if f(h) {
+                    return;
                 }
-            });
-        } else {
-            self.set.search_field(self.doc, pattern, field, f);
-        }
+            }
+        });
     }
 
     /// First occurrence in `field` of the words of a [`CKind::Forms`] phrase, each in one of
-    /// its forms, one after the other.
+    /// its forms, one after the other. The phrase is anchored on a word whose bases are in the
+    /// automaton (their hits are already known), and the words around it are compared in
+    /// place, so a phrase costs no substring search.
     fn forms_phrase(&self, words: &[Vec<FormVariant>], field: Field) -> Option<Range<usize>> {
-        let (first, rest) = words.split_first()?;
+        let anchor = words
+            .iter()
+            .position(|w| w.iter().any(|v| self.set.in_automaton[v.pattern as usize]))
+            .unwrap_or(0);
+        let (before, rest) = words.split_at(anchor);
+        let (at, after) = rest.split_first()?;
         let text = self.doc.field(field).folded();
         let mut best: Option<Range<usize>> = None;
-        for v in first {
+        for v in at {
             self.each_hit(v.pattern, field, |h| {
-                if best.as_ref().is_some_and(|b| b.start <= h.start as usize) {
-                    return true;
-                }
                 let found = form_end(text, h.end as usize, v.endings)
-                    .and_then(|end| self.set.following_words(text, end, rest));
-                if let Some(end) = found {
-                    best = Some(h.start as usize..end);
+                    .and_then(|end| self.set.following_words(text, end, after))
+                    .and_then(|end| {
+                        let start = self.set.preceding_words(text, h.start as usize, before)?;
+                        Some(start..end)
+                    });
+                match found {
+                    Some(r) => {
+                        if best.as_ref().is_none_or(|b| r.start < b.start) {
+                            best = Some(r);
+                        }
+                        true
+                    }
+                    None => false,
                 }
-                found.is_some()
             });
         }
         best
@@ -1343,7 +1415,9 @@ fn form_end(text: &str, base_end: usize, endings: Endings) -> Option<usize> {
     let mut end = base_end;
     if is_word_char(last) && !is_unspaced_script(last) {
         for (i, c) in text.get(base_end..)?.char_indices() {
-            if !is_word_char(c) || is_unspaced_script(c) {
+            // Folded Latin and Cyrillic letters first: Unicode's tables cost a lookup per char.
+            let letter = matches!(c, 'a'..='z' | 'а'..='я');
+            if !letter && (!is_word_char(c) || is_unspaced_script(c)) {
                 break;
             }
             end = base_end + i + c.len_utf8();
