@@ -14,6 +14,12 @@
 //!   endings a text word may add to them.
 //! * `snippet.rs`: the ~120-char excerpt of original text shown in alerts.
 //!
+//! What `docs/rules.md` tells users in their words, in the API's: [`RuleSet::matches`] returns
+//! one [`MatchedTerm`] per positive term and field (`term`, `field`, `snippet`, `highlight` as a
+//! byte range in the snippet); a parse failure is a [`QueryError`] whose `caret(query)` draws
+//! the position `check` and `test-rule` show; folding is `crate::text::fold`. The tests in
+//! `tests.rs` are organised like that page.
+//!
 //! Documents given here are already plain text: callers run [`crate::text::html_to_text`] on
 //! HTML fields first. Folding (case, accents, `ё`, quotes, whitespace) happens inside.
 
