@@ -40,7 +40,9 @@ pub fn init_logging(level: &str, format: crate::cli::LogFormat) {
 /// Runs one CLI invocation.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Check => current_thread_runtime()?.block_on(commands::check::run(&cli.config)),
+        Command::Check { verbose } => {
+            current_thread_runtime()?.block_on(commands::check::run(&cli.config, verbose))
+        }
         Command::Once => current_thread_runtime()?.block_on(commands::once::run(&cli.config)),
         Command::Run => runtime()?.block_on(commands::run::run(&cli.config)),
         Command::Alerts(a) => {
@@ -53,8 +55,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Parse { source, json } => {
             current_thread_runtime()?.block_on(commands::parse::run(&source, json))
         }
-        Command::Backtest { rule, since, json } => current_thread_runtime()?
-            .block_on(commands::backtest::run(&cli.config, &rule, since, json)),
+        Command::Backtest(a) => {
+            current_thread_runtime()?.block_on(commands::backtest::run(&cli.config, &a))
+        }
         Command::Mute { rule, duration } => {
             current_thread_runtime()?.block_on(commands::mute::mute(&cli.config, &rule, duration))
         }

@@ -52,8 +52,14 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Validate the configuration and print a summary; lists every problem and exits 78 if
-    /// there is any.
-    Check,
+    /// there is any. Queries that are valid but probably not what was meant (a lowercase `or`,
+    /// `NEAR/5`, nothing that must be present, a redundant term) and notifiers no rule uses get
+    /// a warning, which does not change the exit status.
+    Check {
+        /// Also show how each rule's query was read (fully parenthesised).
+        #[arg(long, short = 'v')]
+        verbose: bool,
+    },
     /// Poll every feed once, queue and deliver alerts, then exit (1 if any feed failed or any
     /// due alert is still undelivered). Beside a running daemon, sending is left to it.
     Once,
@@ -67,8 +73,10 @@ pub enum Command {
         /// Notifier name (a `[notify.NAME]` table).
         notifier: String,
     },
-    /// Try a query on a feed file or URL: print each matching item, the matched terms and
-    /// where they matched. Exit 0 if anything matched, 1 if nothing did, 2 on a bad query.
+    /// Try a query on a feed file or URL: print how the query was read, each matching item,
+    /// the matched terms and where they matched, and warnings about the query on stderr. Exit
+    /// 0 if anything matched, 1 if nothing did, 2 on a bad query, 3 if the feed could not be
+    /// read, fetched or parsed.
     TestRule(TestRuleArgs),
     /// Read one feed file or URL exactly as a poll does and print its items as the rules see
     /// them (key, title, link, date, text fields), with any repair that was needed to read it.
@@ -81,18 +89,10 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Run a configured rule over the items already stored and list what it would have
-    /// alerted on, without sending anything.
-    Backtest {
-        /// Rule name (a `[[rule]]` name).
-        rule: String,
-        /// How far back to look (items first seen within this period).
-        #[arg(long, default_value = "30d", value_parser = humantime::parse_duration)]
-        since: std::time::Duration,
-        /// Machine-readable output (one JSON array).
-        #[arg(long)]
-        json: bool,
-    },
+    /// Run a configured rule, or an ad-hoc query, over the items already stored and list what
+    /// it would have alerted on, marking the items that already alerted, without sending
+    /// anything.
+    Backtest(BacktestArgs),
     /// Stop alerting on a rule, for a while or until `feedwatch unmute`. Its matches are still
     /// stored (`backtest` shows them). Takes effect at once, also in a running daemon, and
     /// lasts across restarts and reloads.
@@ -188,6 +188,24 @@ pub enum AlertsAction {
         #[arg(long)]
         dead: bool,
     },
+}
+
+/// `feedwatch backtest`.
+#[derive(Debug, clap::Args)]
+pub struct BacktestArgs {
+    /// Rule name (a `[[rule]]` name).
+    #[arg(required_unless_present = "query", conflicts_with = "query")]
+    pub rule: Option<String>,
+    /// An ad-hoc query to try instead of a rule, e.g. '"Moscow format" OR Kabulov' (over
+    /// every configured feed).
+    #[arg(long, value_name = "QUERY")]
+    pub query: Option<String>,
+    /// How far back to look (items first seen within this period).
+    #[arg(long, default_value = "30d", value_parser = humantime::parse_duration)]
+    pub since: std::time::Duration,
+    /// Machine-readable output (one JSON array).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `feedwatch test-rule`.

@@ -11,6 +11,34 @@ fn seed() -> String {
         .to_string()
 }
 
+/// A loopback server with the seed feed at `/rss`, and a config in a new folder that polls it
+/// (as feed `MT`) with `backlog` and `rest` (rules and notifiers). The server and the folder
+/// live as long as the returned values.
+async fn seed_feed_config(backlog: &str, rest: &str) -> (FeedServer, tempfile::TempDir) {
+    let feeds = FeedServer::start().await;
+    feeds.set(
+        "/rss",
+        Route::rss(support::read_fixture("moscow_times_seed.xml"), "\"1\""),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("feedwatch.toml"),
+        format!(
+            "[storage]\npath = \"fw.db\"\n[poll]\nbacklog = \"{backlog}\"\n\
+             [[feed]]\nurl = \"{}\"\nname = \"MT\"\n{rest}",
+            feeds.url("/rss"),
+        ),
+    )
+    .expect("write");
+    (feeds, dir)
+}
+
+/// The config [`seed_feed_config`] wrote.
+fn config_path(dir: &tempfile::TempDir) -> String {
+    let path = dir.path().join("feedwatch.toml");
+    path.to_str().expect("utf-8").to_string()
+}
+
 #[tokio::test]
 async fn test_rule_prints_matching_items_with_highlights_and_fields() {
     let run = feedwatch(&[
@@ -145,28 +173,18 @@ async fn test_rule_reads_a_windows_1251_russian_feed_over_http() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backtest_runs_a_configured_rule_over_stored_items_without_sending() {
-    let feeds = FeedServer::start().await;
-    feeds.set(
-        "/rss",
-        Route::rss(support::read_fixture("moscow_times_seed.xml"), "\"1\""),
-    );
     let smtp = SmtpServer::start();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = dir.path().join("feedwatch.toml");
     // backlog 1s: the 2021 items are stored on the first poll but do not alert.
-    std::fs::write(
-        &cfg,
-        format!(
-            "[storage]\npath = \"fw.db\"\n[poll]\nbacklog = \"1s\"\n\
-             [[feed]]\nurl = \"{}\"\nname = \"MT\"\n\
-             [[rule]]\nname = \"weather\"\nquery = 'frost OR title:weather'\n\
+    let (_feeds, dir) = seed_feed_config(
+        "1s",
+        &format!(
+            "[[rule]]\nname = \"weather\"\nquery = 'frost OR title:weather'\n\
              [notify.mail]\ntype = \"email\"\nsmtp = \"{}\"\nfrom = \"fw@localhost\"\nto = [\"a@example.org\"]\n",
-            feeds.url("/rss"),
             smtp.url()
         ),
     )
-    .expect("write");
-    let cfg = cfg.to_str().expect("utf-8");
+    .await;
+    let cfg = &config_path(&dir);
     assert_eq!(feedwatch(&["--config", cfg, "once"]).await.code, Some(0));
     assert!(smtp.mails().is_empty(), "backlog kept old items quiet");
 
@@ -223,4 +241,175 @@ async fn image_alt_and_title_attributes_never_match() {
     // The visible text around the images still matches.
     let visible = feedwatch(&["test-rule", "\"next round\" Delegations", "--url", &url]).await;
     assert_eq!(visible.code, Some(0), "{visible:#?}");
+}
+
+#[tokio::test]
+async fn test_rule_shows_how_the_query_was_read_and_warns() {
+    // Read as three required words, so nothing matches: the warning says why.
+    let run = feedwatch(&["test-rule", "kabulov or lavrov", "--file", &seed()]).await;
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    assert!(
+        run.stdout
+            .starts_with("read as: kabulov AND or AND lavrov\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("warning: `or` is searched as a word")
+            && run.stderr.contains("did you mean OR?"),
+        "{}",
+        run.stderr
+    );
+    // With --json the read-back moves to stderr: stdout stays one JSON document.
+    let json = feedwatch(&["test-rule", "NOT football", "--file", &seed(), "--json"]).await;
+    assert_eq!(json.code, Some(0), "{json:#?}");
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert_eq!(v.as_array().map(Vec::len), Some(3));
+    assert!(
+        json.stderr.contains("read as: NOT football"),
+        "{}",
+        json.stderr
+    );
+    assert!(
+        json.stderr.contains("nothing in it must be present"),
+        "{}",
+        json.stderr
+    );
+    let near = feedwatch(&["test-rule", "Kabulov NEAR/5 Taliban", "--file", &seed()]).await;
+    assert!(
+        near.stderr.contains("\"Kabulov Taliban\"~5"),
+        "{}",
+        near.stderr
+    );
+}
+
+#[tokio::test]
+async fn test_rule_exits_3_when_the_feed_cannot_be_had() {
+    let feeds = FeedServer::start().await;
+    feeds.set("/missing.xml", Route::status(404));
+    feeds.set(
+        "/garbage.xml",
+        Route::feed(b"\x00\x01 this is not a feed <<<".to_vec()),
+    );
+    for (what, source) in [
+        ("404", vec!["--url".to_string(), feeds.url("/missing.xml")]),
+        (
+            "garbage",
+            vec!["--url".to_string(), feeds.url("/garbage.xml")],
+        ),
+        (
+            "missing file",
+            vec!["--file".to_string(), "/nonexistent/feed.xml".to_string()],
+        ),
+    ] {
+        let mut args = vec!["test-rule", "Kabulov"];
+        args.extend(source.iter().map(String::as_str));
+        let run = feedwatch(&args).await;
+        assert_eq!(run.code, Some(3), "{what}: {run:#?}");
+        assert!(
+            run.stderr.contains("feedwatch: error:"),
+            "{what}: {}",
+            run.stderr
+        );
+    }
+    // A feed that parses but matches nothing is still 1.
+    let quiet = feedwatch(&["test-rule", "Kabulovsky", "--file", &seed()]).await;
+    assert_eq!(quiet.code, Some(1), "{quiet:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backtest_runs_an_ad_hoc_query_and_marks_items_that_already_alerted() {
+    // A backlog of ten years: the 2021 Kabulov item alerts on the first poll.
+    let (_feeds, dir) = seed_feed_config(
+        "3650days",
+        "[[rule]]\nname = \"kabulov\"\nquery = 'Kabulov'\n[notify.out]\ntype = \"stdout\"\n",
+    )
+    .await;
+    let cfg = &config_path(&dir);
+    let once = feedwatch(&["--config", cfg, "once"]).await;
+    assert_eq!(once.code, Some(0), "{once:#?}");
+
+    let q = "\"Moscow format\" OR frost";
+    let run = feedwatch(&["--config", cfg, "backtest", "--query", q, "--since", "1d"]).await;
+    assert_eq!(run.code, Some(0), "{run:#?}");
+    let out = &run.stdout;
+    assert!(
+        out.starts_with("read as: \"Moscow format\" OR frost\n"),
+        "{out}"
+    );
+    assert!(out.contains("already alerted: kabulov"), "{out}");
+    assert_eq!(out.matches("already alerted:").count(), 1, "{out}");
+    assert!(
+        out.contains(&format!(
+            "query {q:?} would have alerted on 2 of 3 stored items from the last 1day (1 already alerted)"
+        )),
+        "{out}"
+    );
+    let json = feedwatch(&["--config", cfg, "backtest", "--query", q, "--json"]).await;
+    assert_eq!(json.code, Some(0), "{json:#?}");
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    let alerted: Vec<&serde_json::Value> = v
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|i| &i["alerted"])
+        .collect();
+    assert_eq!(
+        alerted,
+        vec![&serde_json::json!(["kabulov"]), &serde_json::json!([])]
+    );
+
+    let bad = feedwatch(&["--config", cfg, "backtest", "--query", "(Kabulov"]).await;
+    assert_eq!(bad.code, Some(2), "{bad:#?}");
+    let neither = feedwatch(&["--config", cfg, "backtest"]).await;
+    assert_eq!(neither.code, Some(2), "clap usage error: {neither:#?}");
+}
+
+#[tokio::test]
+async fn check_warns_about_queries_and_unused_notifiers_but_exits_0() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("feedwatch.toml");
+    std::fs::write(
+        &cfg,
+        "[storage]\npath = \"fw.db\"\n\
+         [[feed]]\nurl = \"http://127.0.0.1:9/rss\"\nname = \"MT\"\n\
+         [[rule]]\nname = \"lower\"\nquery = 'kabulov or lavrov'\nnotify = [\"mail\"]\n\
+         [[rule]]\nname = \"near\"\nquery = 'Kabulov NEAR/5 Taliban'\nnotify = [\"mail\"]\n\
+         [[rule]]\nname = \"negative\"\nquery = '-football'\nnotify = [\"mail\"]\n\
+         [[rule]]\nname = \"twice\"\nquery = 'Kabulov OR Kabulov*'\nnotify = [\"mail\"]\n\
+         [[rule]]\nname = \"clean\"\nquery = '(\"Moscow format\" OR Kabulov) -football'\nnotify = [\"mail\"]\n\
+         [notify.mail]\ntype = \"stdout\"\n\
+         [notify.spare]\ntype = \"stdout\"\n",
+    )
+    .expect("write");
+    let cfg = cfg.to_str().expect("utf-8");
+    let run = feedwatch(&["--config", cfg, "check"]).await;
+    assert_eq!(run.code, Some(0), "warnings are not errors: {run:#?}");
+    let out = &run.stdout;
+    for want in [
+        "warning: `or` is searched as a word: operators are written in capitals; did you mean OR?",
+        "warning: `NEAR/5` is not an operator here and is searched as a word; for words within 5 words of each other write \"Kabulov Taliban\"~5",
+        "warning: the query matches items that contain none of its terms",
+        "warning: `Kabulov` is redundant: `Kabulov*` in the same OR already matches everything it matches",
+        "warning: notify.spare is used by no enabled rule",
+    ] {
+        assert!(out.contains(want), "lacks {want:?}:\n{out}");
+    }
+    assert_eq!(out.matches("warning:").count(), 5, "{out}");
+    assert!(!out.contains("read as:"), "only with -v: {out}");
+    assert!(!out.contains("notify.mail is used"), "{out}");
+
+    let verbose = feedwatch(&["--config", cfg, "check", "-v"]).await;
+    assert_eq!(verbose.code, Some(0), "{verbose:#?}");
+    for want in [
+        "    read as: kabulov AND or AND lavrov\n",
+        "    read as: (\"Moscow format\" OR Kabulov) AND (NOT football)\n",
+        "    read as: NOT football\n",
+    ] {
+        assert!(
+            verbose.stdout.contains(want),
+            "lacks {want:?}:\n{}",
+            verbose.stdout
+        );
+    }
 }

@@ -1,32 +1,60 @@
-//! `feedwatch backtest RULE --since D`: runs one configured rule over the items already stored.
+//! `feedwatch backtest RULE | --query Q --since D`: runs one configured rule, or an ad-hoc
+//! query, over the items already stored, marking those that already alerted (and, for a rule,
+//! those a mute held back).
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use chrono::Utc;
 
 use super::print_hit;
+use crate::cli::BacktestArgs;
 use crate::config::Config;
-use crate::rules::RuleSet;
+use crate::rules::{Query, RuleSet};
 use crate::store::Store;
 
-pub async fn run(path: &Path, name: &str, since: Duration, json: bool) -> anyhow::Result<ExitCode> {
+pub async fn run(path: &Path, args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     use std::io::IsTerminal;
     let config = Config::load(path)?;
-    let rule = super::find_rule(&config, name)?;
+    // What runs where: a rule over its own feeds, an ad-hoc query over every feed (with the
+    // `[matching]` defaults a rule without options gets).
+    let (label, query, feeds, rule_name) = match (&args.query, &args.rule) {
+        (Some(src), _) => match Query::parse_with(src, config.matching) {
+            Ok(q) => (
+                format!("query {src:?}"),
+                q,
+                (0..config.feeds.len()).collect(),
+                None,
+            ),
+            Err(e) => {
+                eprintln!("feedwatch: invalid query: {e}\n{}", e.caret(src));
+                return Ok(ExitCode::from(2));
+            }
+        },
+        (None, Some(name)) => {
+            let rule = super::find_rule(&config, name)?;
+            let label = format!("rule {name:?}");
+            (label, rule.query.clone(), rule.feeds.clone(), Some(name))
+        }
+        (None, None) => anyhow::bail!("give a rule name or --query"),
+    };
+    super::show_query(&mut super::stdout(), &query, args.json)?;
     let store = Store::open(&config.storage.path).await?;
     // Matches a mute held back: shown, and marked, since they were never alerted.
-    let held = store.muted_items(name).await?;
-    let since_ts = Utc::now().timestamp() - i64::try_from(since.as_secs()).unwrap_or(i64::MAX / 2);
-    let rules = RuleSet::new(vec![rule.query.clone()]);
+    let held = match rule_name {
+        Some(name) => store.muted_items(name).await?,
+        None => HashSet::new(),
+    };
+    let since_ts =
+        Utc::now().timestamp() - i64::try_from(args.since.as_secs()).unwrap_or(i64::MAX / 2);
+    let rules = RuleSet::new(vec![query]);
     let tty = std::io::stdout().is_terminal();
     let mut json_out = Vec::new();
     let mut out = super::stdout();
     let items = store.items_since(since_ts).await?;
-    let mut count = 0;
-    let mut muted = 0;
+    let (mut count, mut muted, mut already) = (0, 0, 0);
     for stored in &items {
         let Some(n) = config
             .feeds
@@ -35,7 +63,7 @@ pub async fn run(path: &Path, name: &str, since: Duration, json: bool) -> anyhow
         else {
             continue; // a feed no longer configured
         };
-        if !rule.feeds.contains(&n) {
+        if !feeds.contains(&n) {
             continue;
         }
         let feed = &config.feeds[n];
@@ -49,10 +77,12 @@ pub async fn run(path: &Path, name: &str, since: Duration, json: bool) -> anyhow
             stored.item.key.as_str().to_string(),
         ));
         muted += usize::from(was_muted);
-        if json {
+        already += usize::from(!stored.alerted.is_empty());
+        if args.json {
             json_out.push(serde_json::json!({
                 "feed": feed.name, "title": stored.item.title, "link": stored.item.link,
                 "published": stored.item.published, "matched": hit.terms, "muted": was_muted,
+                "alerted": stored.alerted,
             }));
         } else {
             let mark = if was_muted {
@@ -68,17 +98,23 @@ pub async fn run(path: &Path, name: &str, since: Duration, json: bool) -> anyhow
                 &hit,
                 tty,
             )?;
+            if !stored.alerted.is_empty() {
+                writeln!(out, "  already alerted: {}", stored.alerted.join(", "))?;
+            }
         }
     }
-    if json {
+    if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&json_out)?)?;
-    } else {
-        writeln!(
-            out,
-            "rule {name:?} would have alerted on {count} of {} stored items from the last {}",
-            items.len(),
-            humantime::format_duration(since)
-        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(
+        out,
+        "{label} would have alerted on {count} of {} stored items from the last {} \
+         ({already} already alerted)",
+        items.len(),
+        humantime::format_duration(args.since)
+    )?;
+    if let Some(name) = rule_name {
         if muted > 0 {
             writeln!(
                 out,

@@ -1,5 +1,7 @@
 //! `feedwatch check`: loads and validates the config, prints what will be watched, matched and
-//! sent where. A bad config is a `ConfigError`, which `main` maps to exit 78.
+//! sent where, with warnings about queries and notifiers that are valid but probably not what
+//! was meant. A bad config is a `ConfigError`, which `main` maps to exit 78; warnings never
+//! change the exit status.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -10,19 +12,23 @@ use crate::notify::email::server_url;
 use crate::redact::Redacted;
 use crate::store::Mute;
 
-pub async fn run(path: &Path) -> anyhow::Result<ExitCode> {
+/// `verbose` (`check -v`): also show how each rule's query was read.
+pub async fn run(path: &Path, verbose: bool) -> anyhow::Result<ExitCode> {
     let config = Config::load(path)?;
     // The config is what `check` judges: a database it cannot read (another user's, say)
     // only leaves the mutes out of the summary.
     let mutes = super::mute::mutes_if_any(&config).await.unwrap_or_default();
     // `write!` not `print!`: a closed pipe is an error for `main`, not a panic.
-    std::io::Write::write_all(&mut super::stdout(), summary(&config, &mutes).as_bytes())?;
+    std::io::Write::write_all(
+        &mut super::stdout(),
+        summary(&config, &mutes, verbose).as_bytes(),
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// The `check` summary: what will be watched, matched and sent where, and which rules are
-/// muted (`mutes`, from the database).
-pub fn summary(c: &Config, mutes: &[Mute]) -> String {
+/// The `check` summary: what will be watched, matched and sent where, which rules are muted
+/// (`mutes`, from the database), and with `verbose`, how each query was read.
+pub fn summary(c: &Config, mutes: &[Mute], verbose: bool) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "config OK: {}", c.source.display());
     let _ = writeln!(s, "storage: {}", c.storage.path.display());
@@ -62,6 +68,12 @@ pub fn summary(c: &Config, mutes: &[Mute]) -> String {
             r.feeds.len(),
             r.notify.join(", ")
         );
+        if verbose {
+            let _ = writeln!(s, "    read as: {}", r.query);
+        }
+        for w in r.query.warnings() {
+            let _ = writeln!(s, "    warning: {w}");
+        }
     }
     let _ = writeln!(s, "notifiers: {}", c.notifiers.len());
     for n in c.notifiers.values() {
@@ -98,6 +110,18 @@ pub fn summary(c: &Config, mutes: &[Mute]) -> String {
                 s,
                 "    warning: notify.{} sends its SMTP password in clear (?tls=none): only for a \
                  trusted local relay",
+                n.name
+            );
+        }
+        if !c
+            .rules
+            .iter()
+            .any(|r| r.enabled && r.notify.contains(&n.name))
+        {
+            let _ = writeln!(
+                s,
+                "    warning: notify.{} is used by no enabled rule: it receives only feed-health \
+                 alerts",
                 n.name
             );
         }

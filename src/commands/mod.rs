@@ -18,7 +18,7 @@ use std::io::{self, Write};
 use anyhow::Context;
 
 use crate::fetch::{FetchOutcome, FetchSettings, Fetcher, Validators};
-use crate::rules::RuleHit;
+use crate::rules::{Query, QueryError, RuleHit};
 
 /// Where a one-shot command reads a feed from (`parse`, `test-rule`).
 pub(crate) enum FeedSource {
@@ -100,6 +100,31 @@ pub(crate) fn mark(snippet: &str, range: std::ops::Range<usize>, tty: bool) -> S
     } else {
         format!("{a}*{b}*{c}")
     }
+}
+
+/// Shows how `query` was read and warns about it, before a command runs it. The read-back is
+/// part of the report (`out`), or goes to stderr with `json` (stdout is then one JSON
+/// document); warnings always go to stderr, with a caret under the token they are about.
+///
+/// The read-back is `Query`'s `Display`: whatever a term expands to (word forms, where a rule
+/// has languages) is shown there, here and in `check -v` alike.
+pub(crate) fn show_query(out: &mut impl Write, query: &Query, json: bool) -> io::Result<()> {
+    if json {
+        eprintln!("read as: {query}");
+    } else {
+        writeln!(out, "read as: {query}")?;
+    }
+    for w in query.warnings() {
+        eprintln!("feedwatch: warning: {w}");
+        if let Some(position) = w.position {
+            let at = QueryError {
+                position,
+                message: String::new(),
+            };
+            eprintln!("{}", at.caret(query.source()));
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn print_hit(

@@ -1,5 +1,6 @@
 //! `feedwatch test-rule QUERY --file F | --url U`: parses one feed and shows which items a
-//! query matches, with the matched terms highlighted.
+//! query matches, with the matched terms highlighted, after how the query was read and any
+//! warnings about it.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -8,7 +9,12 @@ use anyhow::Context;
 
 use super::{FeedBody, FeedSource, print_hit};
 use crate::cli::TestRuleArgs;
+use crate::parse::ParsedFeed;
 use crate::rules::{Query, RuleSet};
+
+/// Exit status when the feed could not be read, fetched or parsed: not 1 ("nothing matched"),
+/// so that a script can tell a broken feed from a quiet one.
+pub const EXIT_NO_FEED: u8 = 3;
 
 pub async fn run(args: &TestRuleArgs) -> anyhow::Result<ExitCode> {
     use std::io::IsTerminal;
@@ -19,20 +25,14 @@ pub async fn run(args: &TestRuleArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let source = match (&args.file, &args.url) {
-        (Some(file), _) => FeedSource::File(file.clone()),
-        (None, Some(u)) => {
-            FeedSource::Url(url::Url::parse(u).with_context(|| format!("invalid URL {u:?}"))?)
+    super::show_query(&mut super::stdout(), &query, args.json)?;
+    let (feed, base) = match load(args).await {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("feedwatch: error: {e:#}");
+            return Ok(ExitCode::from(EXIT_NO_FEED));
         }
-        (None, None) => anyhow::bail!("give --file or --url"),
     };
-    let FeedBody {
-        bytes,
-        content_type,
-        base,
-    } = source.load().await?;
-    let feed = crate::parse::parse_feed(&bytes, content_type.as_deref(), &base)
-        .with_context(|| format!("cannot parse {base}"))?;
     let feed_name = feed.title.clone().unwrap_or_else(|| base.to_string());
     let rules = RuleSet::new(vec![query]);
     let tty = std::io::stdout().is_terminal();
@@ -64,4 +64,23 @@ pub async fn run(args: &TestRuleArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Reads or fetches the feed and parses it; any error here means there is no feed to try.
+async fn load(args: &TestRuleArgs) -> anyhow::Result<(ParsedFeed, url::Url)> {
+    let source = match (&args.file, &args.url) {
+        (Some(file), _) => FeedSource::File(file.clone()),
+        (None, Some(u)) => {
+            FeedSource::Url(url::Url::parse(u).with_context(|| format!("invalid URL {u:?}"))?)
+        }
+        (None, None) => anyhow::bail!("give --file or --url"),
+    };
+    let FeedBody {
+        bytes,
+        content_type,
+        base,
+    } = source.load().await?;
+    let feed = crate::parse::parse_feed(&bytes, content_type.as_deref(), &base)
+        .with_context(|| format!("cannot parse {base}"))?;
+    Ok((feed, base))
 }

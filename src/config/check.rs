@@ -198,6 +198,7 @@ fn check(cx: &Cx<'_>, raw: &RawConfig, included: &[Lenient<RawIncluded>]) -> Opt
         notifiers,
         delivery: delivery?,
         metrics,
+        matching: defaults,
     })
 }
 

@@ -166,6 +166,9 @@ pub struct Config {
     pub delivery: Delivery,
     /// `[metrics] listen`: where to serve Prometheus metrics and `/healthz`.
     pub metrics: Option<std::net::SocketAddr>,
+    /// `[matching]`: the word-form options of a rule that sets none (and of `backtest
+    /// --query`).
+    pub matching: crate::rules::MatchOptions,
 }
 
 /// `[delivery]`: how the outbox retries.

@@ -12,6 +12,8 @@
 //!   evaluated.
 //! * `forms.rs`: word forms (`languages`) and transliteration: a query word's bases and the
 //!   endings a text word may add to them.
+//! * `lint.rs`: warnings about valid queries that probably do not say what was meant
+//!   (`kabulov or lavrov`, `NEAR/5`, `NOT football` alone, `Kabulov OR Kabulov*`).
 //! * `snippet.rs`: the ~120-char excerpt of original text shown in alerts.
 //!
 //! What `docs/rules.md` tells users in their words, in the API's: [`RuleSet::matches`] returns
@@ -24,6 +26,7 @@
 //! HTML fields first. Folding (case, accents, `ё`, quotes, whitespace) happens inside.
 
 mod forms;
+mod lint;
 mod matcher;
 mod query;
 mod snippet;
@@ -33,6 +36,7 @@ mod tests;
 mod tests_forms;
 
 pub use forms::{Language, MatchOptions};
+pub use lint::QueryWarning;
 pub use matcher::{MatchedTerm, PreparedDocument, RuleHit, RuleSet};
 pub use query::{MAX_NESTING, MAX_PROXIMITY, Query, QueryError};
 

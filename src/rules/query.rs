@@ -21,6 +21,7 @@ use std::fmt;
 use regex::{Regex, RegexBuilder};
 
 use super::forms::{self, MatchOptions, Variant};
+use super::lint::QueryWarning;
 use super::{Field, FieldSet};
 use crate::text::fold;
 
@@ -171,6 +172,12 @@ impl Query {
     pub fn source(&self) -> &str {
         &self.source
     }
+
+    /// What in this (valid) query is probably not what its author meant: a lowercase `or`
+    /// between two terms, `NEAR/5`, nothing that must be present, a redundant term.
+    pub fn warnings(&self) -> Vec<QueryWarning> {
+        super::lint::warnings(self)
+    }
 }
 
 /// The query with its structure made explicit: every group parenthesized, implicit AND
@@ -238,11 +245,22 @@ fn write_node(f: &mut fmt::Formatter<'_>, node: &Node, top: bool) -> fmt::Result
     }
 }
 
+/// One node (a term, a group) in the read-back form of [`Query`]'s `Display`.
+pub(super) fn show(node: &Node) -> String {
+    struct Show<'a>(&'a Node);
+    impl fmt::Display for Show<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write_node(f, self.0, true)
+        }
+    }
+    Show(node).to_string()
+}
+
 // ---------------------------------------------------------------------------------------------
 // Tokenizer
 
 #[derive(Debug, Clone)]
-enum Tok {
+pub(super) enum Tok {
     LParen,
     RParen,
     Or,
@@ -268,15 +286,15 @@ enum Tok {
 }
 
 #[derive(Debug, Clone)]
-struct Token {
-    tok: Tok,
+pub(super) struct Token {
+    pub(super) tok: Tok,
     /// Char offset of the token's first char.
-    start: usize,
+    pub(super) start: usize,
     /// Char offset just past the token.
     end: usize,
 }
 
-fn lex(src: &str) -> Result<Vec<Token>, QueryError> {
+pub(super) fn lex(src: &str) -> Result<Vec<Token>, QueryError> {
     let chars: Vec<char> = src.chars().collect();
     let mut tokens = Vec::new();
     let mut i = 0;

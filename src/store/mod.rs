@@ -298,6 +298,8 @@ pub struct StoredItem {
     pub feed_url: String,
     /// The item.
     pub item: Item,
+    /// The rules that already alerted on this item (any notifier, any status), by name.
+    pub alerted: Vec<String>,
 }
 
 /// What [`Store::known_items`] needs of one item, owned for the trip to the database thread.
@@ -1083,7 +1085,9 @@ impl Store {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT f.url, i.key, i.title, i.link, i.summary, i.content, i.authors,
-                        i.categories, i.published_at
+                        i.categories, i.published_at,
+                        (SELECT json_group_array(DISTINCT r.value)
+                         FROM alerts a, json_each(a.rules) r WHERE a.item_id = i.id)
                  FROM items i JOIN feeds f ON f.id = i.feed_id
                  WHERE i.first_seen_at >= ?1 AND i.pruned = 0 ORDER BY i.id",
             )?;
@@ -1102,6 +1106,9 @@ impl Store {
                             .get::<_, Option<i64>>(8)?
                             .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0)),
                     },
+                    // Written by this store as a JSON array of names; anything else reads
+                    // as "not alerted" rather than failing the backtest.
+                    alerted: serde_json::from_str(&r.get::<_, String>(9)?).unwrap_or_default(),
                 })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
