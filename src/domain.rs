@@ -546,6 +546,9 @@ pub struct NewAlert {
     pub digest: Option<String>,
     /// One alert for the story (with every rule in `payload.rules`), or one per rule.
     pub grouping: Grouping,
+    /// The story's title and lead as a sketch, to recognise copies under other links
+    /// (`None`: not compared, e.g. feed-health alerts or `[stories] window = "0s"`).
+    pub sketch: Option<crate::similar::Sketch>,
     /// What to say.
     pub payload: AlertPayload,
 }
@@ -633,6 +636,7 @@ pub(crate) mod fixtures {
             story: format!("story-{item}"),
             digest: None,
             grouping: super::Grouping::Story,
+            sketch: None,
             payload: AlertPayload {
                 rule: "r".into(),
                 query: "q".into(),

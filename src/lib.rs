@@ -9,7 +9,9 @@
 //! app/cli/main: the thin front (logging, runtimes, dispatch, exit codes).
 //! ```
 //!
-//! Pure stages (`parse`, `text`, `rules`, `notify::render`, the scheduling policy) do no I/O.
+//! Pure stages (`parse`, `text`, `rules`, `similar`, `notify::render`, the scheduling policy)
+//! do no I/O. `similar` (is this item a syndicated copy of that one?) is used by the store to
+//! give a copy the story of its original when it queues alerts.
 //! `redact` (a leaf every stage may use) gives the display form of a URL, without its secrets.
 
 pub mod app;
@@ -31,6 +33,7 @@ pub mod pipeline;
 pub mod redact;
 pub mod rules;
 pub mod scheduler;
+pub mod similar;
 pub mod store;
 pub mod systemd;
 pub mod text;

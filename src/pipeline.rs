@@ -26,7 +26,8 @@ use crate::parse::{ParseError, ParsedFeed, parse_feed_within, rekey_by_link};
 use crate::redact::Redacted;
 use crate::rules::{Document, MatchedTerm, RuleSet};
 use crate::scheduler::{FailureClass, Outcome, Policy, next_poll};
-use crate::store::{FeedState, Ingest, MutedMatch, NextPoll, Store, StoreError};
+use crate::similar::Sketch;
+use crate::store::{Copies, FeedState, Ingest, MutedMatch, NextPoll, Store, StoreError};
 
 pub use crate::domain::HEALTH_RULE;
 
@@ -195,6 +196,21 @@ impl Engine {
     pub fn with_parse_limit(mut self, limit: Duration) -> Engine {
         self.parse_limit = limit;
         self
+    }
+
+    /// Which earlier stories a story found now may be a copy of (`[stories]`); `None` when
+    /// the comparison is off (`window = "0s"`).
+    fn copies(&self, now: DateTime<Utc>) -> Option<Copies> {
+        let stories = &self.config.stories;
+        if stories.window.is_zero() {
+            return None;
+        }
+        Some(Copies {
+            since: now
+                .timestamp()
+                .saturating_sub(i64::try_from(stories.window.as_secs()).unwrap_or(i64::MAX)),
+            similarity: stories.similarity,
+        })
     }
 
     /// The store this engine writes to.
@@ -387,6 +403,7 @@ impl Engine {
                 digest: None,
                 // About a feed, not a story: stored under its own name, as a rule's would be.
                 grouping: Grouping::Rule,
+                sketch: None,
                 payload: payload.clone(),
             })
             .collect()
@@ -574,6 +591,7 @@ impl Engine {
                     muted: mutes.held,
                     now: now.timestamp(),
                     next_poll: stored(cfg, next),
+                    copies: self.copies(now),
                 },
             )
             .await?;
@@ -661,6 +679,12 @@ impl Engine {
             .clone(),
             ..AlertPayload::default()
         };
+        // Title and lead as alerts carry them (the lead cut to its first few hundred chars),
+        // so that copies compare the same text whatever the length of their bodies.
+        let sketch = self.copies(now).map(|_| {
+            let shown = base.clone().clipped();
+            Sketch::of(&shown.title, &shown.summary)
+        });
         let mut out = Vec::new();
         let mut single: HashSet<&str> = HashSet::new();
         for (name, notifier) in &self.config.notifiers {
@@ -699,6 +723,7 @@ impl Engine {
                     story: story.clone(),
                     digest: digest.map(|d| d.label()),
                     grouping: notifier.group,
+                    sketch: sketch.clone(),
                     payload: AlertPayload::for_rules(base.clone(), rules).clipped(),
                 });
             }

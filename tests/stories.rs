@@ -11,23 +11,54 @@ use support::{FeedServer, Mail, Route, SmtpServer, WebhookReceiver, feedwatch};
 
 const TITLE: &str = "Russia Invites Taliban for Afghan Talks";
 const LINK: &str = "https://www.themoscowtimes.com/2021/10/07/russia-invites-taliban-a75242";
+const LEAD: &str = "Russia has invited representatives of the Taliban to talks in Moscow on \
+                    Oct. 20, Kremlin envoy Zamir Kabulov said on Thursday. The so-called \
+                    \u{201c}Moscow format\u{201d} talks have been held since 2017.";
 
-/// An RSS document from `site` carrying the story (the same link everywhere, as syndicated
-/// copies that keep the original's link do), published an hour ago.
-fn story_feed(site: &str) -> String {
-    let date = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc2822();
-    format!(
-        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>{site}</title>\
-         <item><guid>{site}-1</guid><title>{TITLE}</title><link>{LINK}?utm_source={site}</link>\
-         <pubDate>{date}</pubDate><description>Russia has invited representatives of the \
-         Taliban to talks in Moscow on Oct. 20, Kremlin envoy Zamir Kabulov said on Thursday. \
-         The so-called \u{201c}Moscow format\u{201d} talks have been held since 2017.\
-         </description></item></channel></rss>"
+/// The story as The Moscow Times published it.
+fn original() -> String {
+    story_feed("mt", TITLE, &format!("{LINK}?utm_source=rss"), LEAD)
+}
+
+/// The same story in a feed that keeps the original's link (tracking parameters aside).
+fn mirror() -> String {
+    story_feed("mirror", TITLE, &format!("{LINK}?utm_source=mirror"), LEAD)
+}
+
+/// The wire's copy: its own link, a site suffix on the headline, a dateline on the lead.
+fn wire() -> String {
+    story_feed(
+        "wire",
+        "Russia invites Taliban for Afghan talks — Reuters",
+        "https://wire.example/world/russia-invites-taliban-afghan-talks-2021-10-07/",
+        &format!("MOSCOW, Oct 7 (Reuters) - {LEAD}"),
     )
 }
 
-/// Three feeds with the story, two rules that both match it, an email notifier and a webhook,
-/// on real servers.
+/// Another story with the same headline template, which both rules match too.
+fn iran() -> String {
+    story_feed(
+        "iran",
+        "Russia invites Iran to Moscow talks",
+        "https://www.themoscowtimes.com/2021/10/11/russia-invites-iran-a75300",
+        "Russia has invited Iran's foreign minister to the next round of \u{201c}Moscow \
+         format\u{201d} consultations on Afghanistan, Kremlin envoy Zamir Kabulov told RIA \
+         Novosti on Monday, adding that Tehran was expected to accept.",
+    )
+}
+
+/// An RSS document from `site` with one item, published an hour ago.
+fn story_feed(site: &str, title: &str, link: &str, lead: &str) -> String {
+    let date = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc2822();
+    format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>{site}</title>\
+         <item><guid>{site}-1</guid><title>{title}</title><link>{link}</link>\
+         <pubDate>{date}</pubDate><description>{lead}</description></item></channel></rss>"
+    )
+}
+
+/// Feeds, two rules that both match their stories, an email notifier and a webhook, on real
+/// servers.
 struct World {
     _feeds: FeedServer,
     smtp: SmtpServer,
@@ -37,17 +68,38 @@ struct World {
 }
 
 impl World {
-    /// The servers and the config; `email` holds extra keys for the email notifier.
-    async fn start(email: &str) -> World {
-        let feeds = FeedServer::start().await;
+    /// The servers and the config: one feed per body in `feeds`; `email` holds extra keys
+    /// for the email notifier, `extra` extra tables.
+    async fn start(feeds: &[String], email: &str, extra: &str) -> World {
+        let server = FeedServer::start().await;
         let smtp = SmtpServer::start();
         let hooks = WebhookReceiver::start().await;
-        let (_dir, cfg) = setup(&feeds, &smtp, &hooks, email);
+        let mut text = format!("[storage]\npath = \"fw.db\"\n\n{extra}\n");
+        for (n, body) in feeds.iter().enumerate() {
+            let path = format!("/{n}.xml");
+            server.set(&path, Route::rss(body.clone(), "\"1\""));
+            text.push_str(&format!(
+                "[[feed]]\nurl = \"{}\"\nname = \"feed {n}\"\n\n",
+                server.url(&path)
+            ));
+        }
+        text.push_str(&format!(
+            "[[rule]]\nname = \"moscow-format\"\nquery = '\"Moscow format\"'\n\n\
+             [[rule]]\nname = \"kabulov\"\nquery = 'Kabulov OR Кабулов'\n\n\
+             [notify.analyst]\ntype = \"email\"\nsmtp = \"{}\"\nfrom = \"feedwatch <fw@localhost>\"\n\
+             to = [\"analyst@example.org\"]\ntimeout = \"5s\"\n{email}\n\
+             [notify.hook]\ntype = \"webhook\"\nurl = \"{}\"\ntimeout = \"5s\"\n",
+            smtp.url(),
+            hooks.url()
+        ));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = dir.path().join("feedwatch.toml");
+        std::fs::write(&cfg, text).expect("write config");
         World {
-            _feeds: feeds,
+            _feeds: server,
             smtp,
             hooks,
-            _dir,
+            _dir: dir,
             cfg,
         }
     }
@@ -57,37 +109,13 @@ impl World {
         let run = feedwatch(&["--config", self.cfg.to_str().expect("utf-8"), "once"]).await;
         assert_eq!(run.code, Some(0), "{run:#?}");
     }
-}
 
-/// Serves the three feeds and writes the config; returns its folder and path.
-fn setup(
-    feeds: &FeedServer,
-    smtp: &SmtpServer,
-    hooks: &WebhookReceiver,
-    email: &str,
-) -> (tempfile::TempDir, PathBuf) {
-    let mut text = "[storage]\npath = \"fw.db\"\n\n".to_string();
-    for site in ["mt", "wire", "mirror"] {
-        let path = format!("/{site}.xml");
-        feeds.set(&path, Route::rss(story_feed(site), "\"1\""));
-        text.push_str(&format!(
-            "[[feed]]\nurl = \"{}\"\nname = \"{site}\"\n\n",
-            feeds.url(&path)
-        ));
+    /// The subjects of the emails sent, sorted.
+    fn subjects(&self) -> Vec<String> {
+        let mut s: Vec<String> = self.smtp.mails().iter().map(Mail::subject).collect();
+        s.sort();
+        s
     }
-    text.push_str(&format!(
-        "[[rule]]\nname = \"moscow-format\"\nquery = '\"Moscow format\"'\n\n\
-         [[rule]]\nname = \"kabulov\"\nquery = 'Kabulov OR Кабулов'\n\n\
-         [notify.analyst]\ntype = \"email\"\nsmtp = \"{}\"\nfrom = \"feedwatch <fw@localhost>\"\n\
-         to = [\"analyst@example.org\"]\ntimeout = \"5s\"\n{email}\n\
-         [notify.hook]\ntype = \"webhook\"\nurl = \"{}\"\ntimeout = \"5s\"\n",
-        smtp.url(),
-        hooks.url()
-    ));
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = dir.path().join("feedwatch.toml");
-    std::fs::write(&cfg, text).expect("write config");
-    (dir, cfg)
 }
 
 fn header(m: &Mail, name: &str) -> String {
@@ -97,7 +125,10 @@ fn header(m: &Mail, name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_story_two_rules_match_in_three_feeds_gives_one_email_and_one_webhook_event() {
-    let w = World::start("timezone = \"Europe/Moscow\"\n").await;
+    let feeds = [original(), wire(), mirror()];
+    // One poll at a time, in config order: the original is the alert, the others its sources.
+    let one_by_one = "[poll]\nconcurrency = 1\n";
+    let w = World::start(&feeds, "timezone = \"Europe/Moscow\"\n", one_by_one).await;
     w.once().await;
     let (smtp, hooks) = (&w.smtp, &w.hooks);
 
@@ -168,8 +199,9 @@ async fn a_story_two_rules_match_in_three_feeds_gives_one_email_and_one_webhook_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn group_rule_sends_one_email_per_rule_for_people_who_file_by_rule() {
-    let w = World::start("group = \"rule\"\n").await;
+    let w = World::start(&[original(), mirror()], "group = \"rule\"\n", "").await;
     w.once().await;
+    assert_eq!(w.subjects().len(), 2);
     let mut subjects: Vec<(String, String)> = w
         .smtp
         .mails()
@@ -192,4 +224,29 @@ async fn group_rule_sends_one_email_per_rule_for_people_who_file_by_rule() {
     );
     // The webhook keeps the default: one event for the story.
     assert_eq!(w.hooks.hooks().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_syndicated_copy_is_one_story_and_a_story_on_the_same_template_is_another() {
+    let feeds = [original(), wire(), iran()];
+    let w = World::start(&feeds, "", "").await;
+    w.once().await;
+    let subjects = w.subjects();
+    assert_eq!(
+        subjects.len(),
+        2,
+        "the wire copy is the same story: {subjects:#?}"
+    );
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s.ends_with("Russia invites Iran to Moscow talks")),
+        "the Iran story is its own: {subjects:#?}"
+    );
+    assert_eq!(w.hooks.hooks().len(), 2);
+
+    // Switched off, the copy alerts too.
+    let w = World::start(&feeds, "", "[stories]\nwindow = \"0s\"\n").await;
+    w.once().await;
+    assert_eq!(w.subjects().len(), 3, "{:#?}", w.subjects());
 }

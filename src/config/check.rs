@@ -15,14 +15,15 @@ use crate::redact::{Redacted, redact_text};
 use super::de::{self, At, Lenient, Sink};
 use super::raw::{
     Headers, NOTIFIERS, RawConfig, RawDelivery, RawEmail, RawFeed, RawIncluded, RawNotifier,
-    RawPoll, RawRule, RawStorage, RawWebhook, Strings, Tables, Text,
+    RawPoll, RawRule, RawStorage, RawStories, RawWebhook, Strings, Tables, Text,
 };
 use super::{
     Config, DEFAULT_BACKLOG, DEFAULT_CONCURRENCY, DEFAULT_DB_PATH, DEFAULT_GIVE_UP_AFTER,
     DEFAULT_HEALTH_ALERT_AFTER, DEFAULT_INTERVAL, DEFAULT_MAX_BODY, DEFAULT_MIN_INTERVAL,
-    DEFAULT_PER_HOST, DEFAULT_RETRY_BASE, DEFAULT_RETRY_CAP, DEFAULT_SEND_TIMEOUT, DEFAULT_TIMEOUT,
-    Delivery, Email, Feed, MIN_INTERVAL, Notifier, NotifierKind, Poll, Problem, Rule, Secret,
-    SmtpTls, Storage, Webhook, WebhookFormat, default_user_agent,
+    DEFAULT_PER_HOST, DEFAULT_RETRY_BASE, DEFAULT_RETRY_CAP, DEFAULT_SEND_TIMEOUT,
+    DEFAULT_STORY_WINDOW, DEFAULT_TIMEOUT, Delivery, Email, Feed, MIN_INTERVAL, Notifier,
+    NotifierKind, Poll, Problem, Rule, Secret, SmtpTls, Storage, Stories, Webhook, WebhookFormat,
+    default_user_agent,
 };
 use crate::rules::{Language, MatchOptions, Query};
 
@@ -197,6 +198,7 @@ fn check(cx: &Cx<'_>, raw: &RawConfig, included: &[Lenient<RawIncluded>]) -> Opt
         rules,
         notifiers,
         delivery: delivery?,
+        stories: stories(cx, &raw.stories)?,
         metrics,
         matching: defaults,
     })
@@ -857,6 +859,23 @@ fn delivery(cx: &Cx<'_>, raw: &Lenient<RawDelivery>) -> Option<Delivery> {
         }
     }
     cx.sink.clean(raw).then_some(delivery)
+}
+
+fn stories(cx: &Cx<'_>, raw: &Lenient<RawStories>) -> Option<Stories> {
+    let default = RawStories::default();
+    let s = section(raw, &default)?;
+    let similarity = cx.check(
+        &s.similarity,
+        |v| *v > 0.0 && *v <= 1.0,
+        "must be more than 0 and at most 1 (the share of shingles in common)",
+    );
+    let stories = Stories {
+        window: s.window.get().map_or(DEFAULT_STORY_WINDOW, |w| w.0),
+        similarity: similarity
+            .copied()
+            .unwrap_or(crate::similar::DEFAULT_SIMILARITY),
+    };
+    cx.sink.clean(raw).then_some(stories)
 }
 
 /// `smtp://host[:port][?tls=required|opportunistic|none]` or `smtps://host[:port]`.

@@ -485,6 +485,23 @@ impl Read for u64 {
     }
 }
 
+impl Read for f64 {
+    const EXPECTING: &'static str = "a number";
+
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Result<Self, Bad>, D::Error> {
+        leaf(d, |v| {
+            let n = match v {
+                toml::Value::Float(f) => Some(f),
+                toml::Value::Integer(i) => Some(i as f64),
+                toml::Value::String(s) => s.trim().parse().ok(),
+                _ => None,
+            };
+            n.filter(|f| f.is_finite())
+                .ok_or_else(|| Bad::Says(format!("expected {}", Self::EXPECTING)))
+        })
+    }
+}
+
 impl Read for bool {
     const EXPECTING: &'static str = "true or false";
 

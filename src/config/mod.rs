@@ -106,6 +106,7 @@ pub fn schema_keys() -> Vec<(&'static str, &'static [&'static str])> {
         ("notify.stdout", keys_of::<raw::RawStdout>()),
         ("metrics", keys_of::<raw::RawMetrics>()),
         ("matching", keys_of::<raw::RawMatching>()),
+        ("stories", keys_of::<raw::RawStories>()),
     ]
 }
 
@@ -164,11 +165,34 @@ pub struct Config {
     pub notifiers: BTreeMap<String, Notifier>,
     /// `[delivery]`: retry policy of the outbox.
     pub delivery: Delivery,
+    /// `[stories]`: when copies in other feeds are the same story.
+    pub stories: Stories,
     /// `[metrics] listen`: where to serve Prometheus metrics and `/healthz`.
     pub metrics: Option<std::net::SocketAddr>,
     /// `[matching]`: the word-form options of a rule that sets none (and of `backtest
     /// --query`).
     pub matching: crate::rules::MatchOptions,
+}
+
+/// Default `[stories] window`: copies of a story this close in time are one story.
+pub const DEFAULT_STORY_WINDOW: Duration = Duration::from_secs(48 * 3600);
+
+/// `[stories]`: syndicated copies of one story (other feeds, other URLs) alert once.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stories {
+    /// How long after a story's first alert its copies are recognised; zero: never.
+    pub window: Duration,
+    /// Share (0–1] of title and lead shingles two items must share to be one story.
+    pub similarity: f64,
+}
+
+impl Default for Stories {
+    fn default() -> Self {
+        Stories {
+            window: DEFAULT_STORY_WINDOW,
+            similarity: crate::similar::DEFAULT_SIMILARITY,
+        }
+    }
 }
 
 /// `[delivery]`: how the outbox retries.

@@ -43,6 +43,7 @@ pub(super) struct RawConfig {
     pub include: Lenient<Strings>,
     pub metrics: Lenient<RawMetrics>,
     pub matching: Lenient<RawMatching>,
+    pub stories: Lenient<RawStories>,
 }
 
 /// An included file: more feeds and rules, nothing else.
@@ -232,6 +233,16 @@ pub(super) struct RawMatching {
     pub languages: Lenient<Strings>,
     /// Transliteration, for rules that do not say.
     pub transliterate: Lenient<bool>,
+}
+
+/// `[stories]`.
+#[derive(Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawStories {
+    /// Copies of a story in other feeds within this long are the same story (`"0s"`: off).
+    pub window: Lenient<Text<Duration>>,
+    /// Share of title and lead shingles two items must share to be one story.
+    pub similarity: Lenient<f64>,
 }
 
 /// `[metrics]`.
@@ -455,3 +466,4 @@ impl Table for RawStdout {}
 impl Table for RawDelivery {}
 impl Table for RawMetrics {}
 impl Table for RawMatching {}
+impl Table for RawStories {}

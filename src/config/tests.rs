@@ -423,7 +423,7 @@ fn schema_keys_come_from_the_types_in_the_documented_order() {
             "",
             &[
                 "storage", "poll", "feed", "rule", "notify", "delivery", "include", "metrics",
-                "matching",
+                "matching", "stories",
             ],
         ),
         ("storage", &["path", "keep"]),
@@ -498,6 +498,7 @@ fn schema_keys_come_from_the_types_in_the_documented_order() {
         ("notify.stdout", &["type", "timezone", "group", "digest"]),
         ("metrics", &["listen"]),
         ("matching", &["languages", "transliterate"]),
+        ("stories", &["window", "similarity"]),
     ];
     assert_eq!(schema_keys(), want);
 }
@@ -556,6 +557,10 @@ give_up_after = "1d"
 
 [metrics]
 listen = "127.0.0.1:9187"
+
+[stories]
+window = "12h"
+similarity = 0.9
 "#;
     let c = match load(text, dir.path(), &[]) {
         Ok(c) => c,
@@ -625,6 +630,15 @@ listen = "127.0.0.1:9187"
         c.metrics.map(|a| a.to_string()).as_deref(),
         Some("127.0.0.1:9187")
     );
+    assert_eq!(
+        c.stories,
+        Stories {
+            window: hours(12),
+            similarity: 0.9
+        }
+    );
+    let bad = problems("[stories]\nsimilarity = 1.5\n");
+    assert_eq!(bad[0].key, "stories.similarity", "{bad:#?}");
 }
 
 #[test]

@@ -38,6 +38,7 @@ use crate::domain::{
     Alert, AlertPayload, AlertStatus, FeedId, Grouping, Item, ItemKey, NewAlert, canonical_link,
     error_chain, hash_hex,
 };
+use crate::similar::Sketch;
 use file::FileId;
 use owner::Owner;
 
@@ -280,6 +281,18 @@ pub struct Ingest {
     pub now: i64,
     /// When the feed is next due, stored in the same transaction (one commit per poll).
     pub next_poll: Option<NextPoll>,
+    /// How alerts with a sketch find an earlier copy of their story under another link
+    /// (`None`: they do not).
+    pub copies: Option<Copies>,
+}
+
+/// Which earlier stories a new alert's story may be a copy of (`[stories]`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Copies {
+    /// Stories first alerted at or after this (unix seconds).
+    pub since: i64,
+    /// Least containment (see [`Sketch::containment`]) to be the same story.
+    pub similarity: f64,
 }
 
 /// What [`Store::ingest`] wrote.
@@ -1184,6 +1197,7 @@ fn ingest(
             item_ids.push(id);
         }
     }
+    let mut recent = RecentStories::new(batch.copies);
     for alert in &batch.alerts {
         // Only alerts for items this batch actually inserted: an item already stored had its
         // alerts decided when it was first seen.
@@ -1192,7 +1206,13 @@ fn ingest(
         else {
             continue;
         };
-        report.alerts += queue_alert(&tx, feed_url, item, *item_id, alert, batch.now)?;
+        let queued = QueuedItem {
+            feed_url,
+            item,
+            item_id: *item_id,
+            now: batch.now,
+        };
+        report.alerts += queue_alert(&tx, &queued, alert, &mut recent)?;
     }
     insert_feed_alerts(&tx, feed_url, &batch.feed_alerts, batch.now)?;
     mutes::record_muted(&tx, &batch.muted, &item_ids, batch.now)?;
@@ -1213,17 +1233,31 @@ fn ingest(
 /// rule; a story already alerted with that rule (in either grouping) is not alerted again.
 fn queue_alert(
     tx: &rusqlite::Transaction<'_>,
-    feed_url: &str,
-    item: &Item,
-    item_id: i64,
+    at: &QueuedItem<'_>,
     alert: &NewAlert,
-    now: i64,
+    recent: &mut RecentStories,
 ) -> Result<usize, StoreError> {
+    let QueuedItem {
+        feed_url,
+        item,
+        item_id,
+        now,
+    } = *at;
     let grouping = match alert.grouping {
         Grouping::Story => "",
         Grouping::Rule => alert.payload.rule.as_str(),
     };
-    let earlier = earlier_alerts(tx, &alert.notifier, &alert.story)?;
+    let mut story = alert.story.as_str();
+    let mut earlier = earlier_alerts(tx, &alert.notifier, story)?;
+    // Not alerted under its own link: perhaps a copy of a recent story under another.
+    let copy_of = match &alert.sketch {
+        Some(sketch) if earlier.is_empty() => recent.copy_of(tx, sketch, story)?,
+        _ => None,
+    };
+    if let Some(original) = &copy_of {
+        story = original;
+        earlier = earlier_alerts(tx, &alert.notifier, story)?;
+    }
     let covers = |e: &Earlier| match alert.grouping {
         Grouping::Story => true,
         Grouping::Rule => e.rules.contains(&alert.payload.rule),
@@ -1263,10 +1297,113 @@ fn queue_alert(
             payload,
             AlertStatus::Pending,
             now,
-            alert.story,
+            story,
             alert.digest,
         ])?;
+    if let (1, Some(sketch)) = (n, &alert.sketch) {
+        recent.remember(tx, story, sketch, now)?;
+    }
     Ok(n)
+}
+
+/// Where a new alert's item is: its feed, the item and its row, and the time of the poll.
+#[derive(Clone, Copy)]
+struct QueuedItem<'a> {
+    feed_url: &'a str,
+    item: &'a Item,
+    item_id: i64,
+    now: i64,
+}
+
+/// The sketches of the stories alerted within the `[stories]` window, read once per ingest
+/// (and only when an alert needs them), with the stories this ingest adds.
+struct RecentStories {
+    copies: Option<Copies>,
+    /// `None` until first needed.
+    loaded: Option<Vec<(String, Sketch)>>,
+}
+
+impl RecentStories {
+    fn new(copies: Option<Copies>) -> RecentStories {
+        RecentStories {
+            copies,
+            loaded: None,
+        }
+    }
+
+    /// The recent story (other than `own`) whose title and lead contain the most of this
+    /// one's, if that share reaches the threshold. When unsure — a text too short to tell, a
+    /// share below the threshold — none: a missed alert is worse than a duplicate.
+    fn copy_of(
+        &mut self,
+        tx: &rusqlite::Transaction<'_>,
+        sketch: &Sketch,
+        own: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let Some(copies) = self.copies else {
+            return Ok(None);
+        };
+        let stories = self.load(tx, copies)?;
+        let best = stories
+            .iter()
+            .filter(|(story, _)| story != own)
+            .filter_map(|(story, s)| Some((sketch.containment(s)?, story)))
+            .filter(|(score, _)| *score >= copies.similarity)
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        Ok(best.map(|(_, story)| story.clone()))
+    }
+
+    fn load(
+        &mut self,
+        tx: &rusqlite::Transaction<'_>,
+        copies: Copies,
+    ) -> Result<&mut Vec<(String, Sketch)>, StoreError> {
+        if self.loaded.is_none() {
+            // Stories older than the window are never compared again.
+            tx.prepare_cached("DELETE FROM story_sketches WHERE seen_at < ?1")?
+                .execute(params![copies.since])?;
+            let mut stmt = tx.prepare_cached("SELECT story, sketch FROM story_sketches")?;
+            let rows = stmt.query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (story, bytes) = row?;
+                // A sketch that cannot be read is skipped: at worst a copy alerts again.
+                if let Some(sketch) = Sketch::from_bytes(&bytes) {
+                    out.push((story, sketch));
+                }
+            }
+            self.loaded = Some(out);
+        }
+        Ok(self.loaded.get_or_insert_with(Vec::new))
+    }
+
+    /// Records the sketch of a story just alerted for the first time.
+    fn remember(
+        &mut self,
+        tx: &rusqlite::Transaction<'_>,
+        story: &str,
+        sketch: &Sketch,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        if self.copies.is_none() {
+            return Ok(());
+        }
+        let added = tx
+            .prepare_cached(
+                "INSERT INTO story_sketches (story, sketch, seen_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (story) DO NOTHING",
+            )?
+            .execute(params![story, sketch.to_bytes(), now])?;
+        // Once loaded, the list must see it too (a copy later in this same ingest).
+        if added == 1
+            && let Some(loaded) = self.loaded.as_mut()
+        {
+            loaded.push((story.to_string(), sketch.clone()));
+        }
+        Ok(())
+    }
 }
 
 /// An alert already stored for a story and notifier.

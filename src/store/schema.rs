@@ -5,7 +5,12 @@ use rusqlite_migration::{M, Migrations};
 
 /// All migrations, oldest first.
 pub(super) fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(INITIAL), M::up(ALERTS_BY_STORY), M::up(MUTES)])
+    Migrations::new(vec![
+        M::up(INITIAL),
+        M::up(ALERTS_BY_STORY),
+        M::up(MUTES),
+        M::up(STORY_SKETCHES),
+    ])
 }
 
 /// Version 1: feeds, items, the outbox (one alert per item, rule and notifier) and digests.
@@ -121,11 +126,22 @@ const MUTES: &str = "
             PRIMARY KEY (item_id, rule)
         );";
 
+/// Version 4: the title-and-lead sketch of each story alerted recently, so a syndicated copy
+/// in another feed (another URL) is recognised as the same story (issue 12, `[stories]`).
+const STORY_SKETCHES: &str = "
+        CREATE TABLE story_sketches (
+            story   TEXT PRIMARY KEY,
+            -- similar::Sketch::to_bytes
+            sketch  BLOB NOT NULL,
+            seen_at INTEGER NOT NULL
+        );
+        CREATE INDEX story_sketches_seen ON story_sketches (seen_at);";
+
 /// The migrations up to and including `version`, for tests that need a database as an older
 /// feedwatch left it.
 #[cfg(test)]
 pub(super) fn migrations_until(version: usize) -> Migrations<'static> {
-    let all = [INITIAL, ALERTS_BY_STORY, MUTES];
+    let all = [INITIAL, ALERTS_BY_STORY, MUTES, STORY_SKETCHES];
     Migrations::new(all.iter().take(version).map(|sql| M::up(sql)).collect())
 }
 

@@ -5,6 +5,7 @@ use std::time::Instant;
 use super::*;
 use crate::domain::FeedId;
 use crate::domain::fixtures::{alert, item};
+use crate::similar::Sketch;
 
 async fn open() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -813,4 +814,97 @@ async fn a_database_made_by_the_old_schema_keeps_its_alerts_and_does_not_alert_a
         &["moscow-format", "kabulov"],
     );
     assert_eq!(ingest_at(&store, "http://b/", "k3", vec![new]).await, 1);
+}
+
+/// [`story_alert`] with the sketch of `title` and `lead`.
+fn sketched(story: &str, title: &str, lead: &str) -> NewAlert {
+    let mut a = story_alert(0, "mail", story, &["kabulov"]);
+    a.payload.title = title.to_string();
+    a.sketch = Some(Sketch::of(title, lead));
+    a
+}
+
+/// Ingests `alert`'s item into the feed at `url` with copies compared as `copies` says.
+async fn ingest_copy(
+    store: &Store,
+    url: &str,
+    key: &str,
+    alert: NewAlert,
+    copies: Option<Copies>,
+    now: i64,
+) -> usize {
+    let feed = FeedId::from_stored(url.into());
+    let st = store.feed_state(&feed).await.expect("state");
+    let mut alert = alert;
+    alert.payload.feed_url = url.to_string();
+    let b = Ingest {
+        copies,
+        ..Ingest::batch(vec![item(key)], vec![alert], now)
+    };
+    store
+        .ingest(st.id, feed.as_str(), b)
+        .await
+        .expect("ingest")
+        .alerts
+}
+
+#[tokio::test]
+async fn a_copy_under_another_link_within_the_window_joins_the_queued_alert() {
+    let (_dir, store) = open().await;
+    let lead = "Russia has invited representatives of the Taliban to talks in Moscow on Oct. 20, Kremlin envoy Zamir Kabulov said on Thursday.";
+    let copies = |now: i64| {
+        Some(Copies {
+            since: now - 48 * 3600,
+            similarity: 0.8,
+        })
+    };
+    let original = sketched(
+        "https://mt.example/a",
+        "Russia Invites Taliban for Afghan Talks",
+        lead,
+    );
+    assert_eq!(
+        ingest_copy(&store, "http://a/", "k1", original, copies(1000), 1000).await,
+        1
+    );
+    let wire = sketched(
+        "https://wire.example/b",
+        "Russia invites Taliban for Afghan talks — Reuters",
+        lead,
+    );
+    assert_eq!(
+        ingest_copy(&store, "http://b/", "k2", wire.clone(), copies(2000), 2000).await,
+        0,
+        "a copy"
+    );
+    let due = store.due_alerts(2000, 10).await.expect("due");
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].payload.sources.len(), 1, "{:#?}", due[0].payload);
+    assert_eq!(
+        due[0].payload.sources[0].title,
+        "Russia invites Taliban for Afghan talks — Reuters"
+    );
+    // A different story with the same headline template alerts.
+    let iran = sketched(
+        "https://mt.example/c",
+        "Russia invites Iran to Moscow talks",
+        "Russia has invited Iran's foreign minister to Moscow for talks next week on the nuclear deal and the war in Syria, the Russian foreign ministry said on Monday.",
+    );
+    assert_eq!(
+        ingest_copy(&store, "http://a/", "k3", iran, copies(2000), 2000).await,
+        1
+    );
+    // The comparison off, or the original outside the window: the copy alerts.
+    let mut again = wire.clone();
+    again.story = "https://wire.example/d".into();
+    assert_eq!(
+        ingest_copy(&store, "http://c/", "k4", again.clone(), None, 3000).await,
+        1
+    );
+    again.story = "https://wire.example/e".into();
+    let later = 1000 + 49 * 3600;
+    assert_eq!(
+        ingest_copy(&store, "http://d/", "k5", again, copies(later), later).await,
+        1
+    );
 }
