@@ -160,7 +160,16 @@ async fn a_hung_smtp_server_does_not_delay_webhook_alerts() {
 async fn reload_does_not_wait_for_a_hung_send() {
     let feeds = FeedServer::start().await;
     feeds.set("/f", Route::rss(kabulov_feed(1, "a"), "\"1\""));
-    feeds.set("/g", Route::rss(kabulov_feed(1, "b"), "\"1\""));
+    // Another story (not a copy of /f's: that would be one alert, issue 12).
+    let other = format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Other</title>\
+         <item><guid>b-0</guid><title>Kabulov meets Taliban ministers in Kabul</title>\
+         <link>http://news.test/b/0</link><pubDate>{}</pubDate><description>Special envoy \
+         Zamir Kabulov met Taliban ministers in Kabul on Tuesday to discuss trade, transit \
+         and security along the northern border.</description></item></channel></rss>",
+        chrono::Utc::now().to_rfc2822()
+    );
+    feeds.set("/g", Route::rss(other, "\"1\""));
     let silent = SilentListener::start().await;
     let hooks = WebhookReceiver::start().await;
     let dir = tempfile::tempdir().expect("tempdir");

@@ -1251,7 +1251,7 @@ fn queue_alert(
     let mut earlier = earlier_alerts(tx, &alert.notifier, story)?;
     // Not alerted under its own link: perhaps a copy of a recent story under another.
     let copy_of = match &alert.sketch {
-        Some(sketch) if earlier.is_empty() => recent.copy_of(tx, sketch, story)?,
+        Some(sketch) if earlier.is_empty() => recent.copy_of(tx, sketch, story, feed_url)?,
         _ => None,
     };
     if let Some(original) = &copy_of {
@@ -1301,7 +1301,7 @@ fn queue_alert(
             alert.digest,
         ])?;
     if let (1, Some(sketch)) = (n, &alert.sketch) {
-        recent.remember(tx, story, sketch, now)?;
+        recent.remember(tx, (story, feed_url), sketch, now)?;
     }
     Ok(n)
 }
@@ -1315,12 +1315,15 @@ struct QueuedItem<'a> {
     now: i64,
 }
 
+/// A story alerted recently: its id, the feed it was first alerted from, and its sketch.
+type Recent = (String, String, Sketch);
+
 /// The sketches of the stories alerted within the `[stories]` window, read once per ingest
 /// (and only when an alert needs them), with the stories this ingest adds.
 struct RecentStories {
     copies: Option<Copies>,
     /// `None` until first needed.
-    loaded: Option<Vec<(String, Sketch)>>,
+    loaded: Option<Vec<Recent>>,
 }
 
 impl RecentStories {
@@ -1331,14 +1334,17 @@ impl RecentStories {
         }
     }
 
-    /// The recent story (other than `own`) whose title and lead contain the most of this
-    /// one's, if that share reaches the threshold. When unsure — a text too short to tell, a
+    /// The recent story (other than `own`) of another feed whose title and lead contain the
+    /// most of this one's, if that share reaches the threshold. A feed's own items are never
+    /// copies of each other: a feed that gives two items two links says they are two stories
+    /// (a daily "Live updates", numbered bulletins). When unsure — a text too short to tell, a
     /// share below the threshold — none: a missed alert is worse than a duplicate.
     fn copy_of(
         &mut self,
         tx: &rusqlite::Transaction<'_>,
         sketch: &Sketch,
         own: &str,
+        feed: &str,
     ) -> Result<Option<String>, StoreError> {
         let Some(copies) = self.copies else {
             return Ok(None);
@@ -1346,8 +1352,8 @@ impl RecentStories {
         let stories = self.load(tx, copies)?;
         let best = stories
             .iter()
-            .filter(|(story, _)| story != own)
-            .filter_map(|(story, s)| Some((sketch.containment(s)?, story)))
+            .filter(|(story, from, _)| story != own && from != feed)
+            .filter_map(|(story, _, s)| Some((sketch.containment(s)?, story)))
             .filter(|(score, _)| *score >= copies.similarity)
             .max_by(|a, b| a.0.total_cmp(&b.0));
         Ok(best.map(|(_, story)| story.clone()))
@@ -1357,21 +1363,25 @@ impl RecentStories {
         &mut self,
         tx: &rusqlite::Transaction<'_>,
         copies: Copies,
-    ) -> Result<&mut Vec<(String, Sketch)>, StoreError> {
+    ) -> Result<&mut Vec<Recent>, StoreError> {
         if self.loaded.is_none() {
             // Stories older than the window are never compared again.
             tx.prepare_cached("DELETE FROM story_sketches WHERE seen_at < ?1")?
                 .execute(params![copies.since])?;
-            let mut stmt = tx.prepare_cached("SELECT story, sketch FROM story_sketches")?;
+            let mut stmt = tx.prepare_cached("SELECT story, feed, sketch FROM story_sketches")?;
             let rows = stmt.query_map([], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                ))
             })?;
             let mut out = Vec::new();
             for row in rows {
-                let (story, bytes) = row?;
+                let (story, feed, bytes) = row?;
                 // A sketch that cannot be read is skipped: at worst a copy alerts again.
                 if let Some(sketch) = Sketch::from_bytes(&bytes) {
-                    out.push((story, sketch));
+                    out.push((story, feed, sketch));
                 }
             }
             self.loaded = Some(out);
@@ -1379,11 +1389,11 @@ impl RecentStories {
         Ok(self.loaded.get_or_insert_with(Vec::new))
     }
 
-    /// Records the sketch of a story just alerted for the first time.
+    /// Records the sketch of a story just alerted for the first time, from `feed`.
     fn remember(
         &mut self,
         tx: &rusqlite::Transaction<'_>,
-        story: &str,
+        (story, feed): (&str, &str),
         sketch: &Sketch,
         now: i64,
     ) -> Result<(), StoreError> {
@@ -1392,15 +1402,15 @@ impl RecentStories {
         }
         let added = tx
             .prepare_cached(
-                "INSERT INTO story_sketches (story, sketch, seen_at) VALUES (?1, ?2, ?3)
+                "INSERT INTO story_sketches (story, feed, sketch, seen_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (story) DO NOTHING",
             )?
-            .execute(params![story, sketch.to_bytes(), now])?;
+            .execute(params![story, feed, sketch.to_bytes(), now])?;
         // Once loaded, the list must see it too (a copy later in this same ingest).
         if added == 1
             && let Some(loaded) = self.loaded.as_mut()
         {
-            loaded.push((story.to_string(), sketch.clone()));
+            loaded.push((story.to_string(), feed.to_string(), sketch.clone()));
         }
         Ok(())
     }

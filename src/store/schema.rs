@@ -131,6 +131,8 @@ const MUTES: &str = "
 const STORY_SKETCHES: &str = "
         CREATE TABLE story_sketches (
             story   TEXT PRIMARY KEY,
+            -- the feed the story was first alerted from: its own other items are other stories
+            feed    TEXT NOT NULL,
             -- similar::Sketch::to_bytes
             sketch  BLOB NOT NULL,
             seen_at INTEGER NOT NULL

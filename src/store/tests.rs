@@ -908,3 +908,23 @@ async fn a_copy_under_another_link_within_the_window_joins_the_queued_alert() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_feeds_own_items_are_never_copies_of_each_other() {
+    let (_dir, store) = open().await;
+    let copies = Some(Copies {
+        since: 0,
+        similarity: 0.8,
+    });
+    let lead = "Ukraine's air force said on Sunday it had shot down 40 of 52 drones launched by Russia overnight, mostly over the southern regions.";
+    let first = sketched("https://news.example/1", "Drones overnight", lead);
+    let second = sketched("https://news.example/2", "Drones overnight", lead);
+    assert_eq!(
+        ingest_copy(&store, "http://a/", "k1", first, copies, 10).await,
+        1
+    );
+    assert_eq!(
+        ingest_copy(&store, "http://a/", "k2", second, copies, 20).await,
+        1
+    );
+}
