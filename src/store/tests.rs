@@ -666,19 +666,26 @@ fn story_alert(item: usize, notifier: &str, story: &str, rules: &[&str]) -> NewA
 
 /// Ingests one item keyed `key` into the feed at `url` with `alerts`; returns alerts queued.
 async fn ingest_at(store: &Store, url: &str, key: &str, alerts: Vec<NewAlert>) -> usize {
+    ingest_with(store, url, key, alerts, |b| b).await
+}
+
+/// [`ingest_at`] with the batch changed by `with` first.
+async fn ingest_with(
+    store: &Store,
+    url: &str,
+    key: &str,
+    mut alerts: Vec<NewAlert>,
+    with: impl FnOnce(Ingest) -> Ingest,
+) -> usize {
     let feed = FeedId::from_stored(url.into());
     let st = store.feed_state(&feed).await.expect("state");
-    let mut payload_feed = alerts;
-    for a in &mut payload_feed {
+    for a in &mut alerts {
         a.payload.feed_url = url.to_string();
         a.payload.feed_name = format!("feed {url}");
     }
-    let b = Ingest::batch(vec![item(key)], payload_feed, 1);
-    store
-        .ingest(st.id, feed.as_str(), b)
-        .await
-        .expect("ingest")
-        .alerts
+    let b = with(Ingest::batch(vec![item(key)], alerts, 1));
+    let r = store.ingest(st.id, feed.as_str(), b).await;
+    r.expect("ingest").alerts
 }
 
 #[tokio::test]
@@ -833,19 +840,12 @@ async fn ingest_copy(
     copies: Option<Copies>,
     now: i64,
 ) -> usize {
-    let feed = FeedId::from_stored(url.into());
-    let st = store.feed_state(&feed).await.expect("state");
-    let mut alert = alert;
-    alert.payload.feed_url = url.to_string();
-    let b = Ingest {
+    ingest_with(store, url, key, vec![alert], |b| Ingest {
         copies,
-        ..Ingest::batch(vec![item(key)], vec![alert], now)
-    };
-    store
-        .ingest(st.id, feed.as_str(), b)
-        .await
-        .expect("ingest")
-        .alerts
+        now,
+        ..b
+    })
+    .await
 }
 
 #[tokio::test]
