@@ -25,6 +25,11 @@ use url::{Origin, Url};
 use crate::http_time::{parse_http_date, parse_retry_after};
 use crate::redact::{Redacted, redact_text};
 
+pub mod guard;
+pub mod resolve;
+
+use guard::{AddressPolicy, Refusal};
+
 /// Redirects followed before giving up (a loop is detected earlier, when a URL repeats).
 pub const MAX_REDIRECTS: usize = 10;
 /// Longest wait for a TCP/TLS connection, within the total timeout.
@@ -166,6 +171,9 @@ pub enum FetchError {
         /// The limit in bytes.
         limit: u64,
     },
+    /// The address guard refused the link or a redirect hop (see [`guard`]); never retried.
+    #[error("refused to fetch")]
+    Refused(#[source] Refusal),
     /// The whole fetch (every redirect and the body) took longer than `[poll] timeout`.
     #[error("request did not complete within {limit:?} ([poll] timeout)")]
     Timeout {
@@ -192,7 +200,8 @@ impl FetchError {
             | FetchError::TooManyRedirects { .. }
             | FetchError::RedirectLoop { .. }
             | FetchError::BadRedirect { .. }
-            | FetchError::TooLarge { .. } => false,
+            | FetchError::TooLarge { .. }
+            | FetchError::Refused(_) => false,
         }
     }
 
@@ -256,11 +265,33 @@ pub struct Fetcher {
     client: reqwest::Client,
     max_body: u64,
     timeout: Duration,
+    /// `Some` for a fetcher of links found *in* feeds (articles): every hop's URL is checked
+    /// against it and the client resolves names through [`resolve::GuardedResolver`].
+    guard: Option<AddressPolicy>,
 }
 
 impl Fetcher {
     /// Builds the client. Fails if the TLS backend cannot initialize or the proxy URL is bad.
     pub fn new(settings: &FetchSettings) -> Result<Fetcher, FetchError> {
+        Fetcher::build(settings, None)
+    }
+
+    /// A fetcher for links a feed points at (articles), with the same limits as for feeds but
+    /// guarded by `policy`: only http/https, and only addresses the policy allows, checked on
+    /// every redirect hop and on every address a name resolves to. It ignores proxies (the
+    /// settings' and the environment's): through a proxy the guard would see only the proxy's
+    /// address, and the proxy would reach the local network on the feed's behalf.
+    pub fn for_links(
+        settings: &FetchSettings,
+        policy: AddressPolicy,
+    ) -> Result<Fetcher, FetchError> {
+        Fetcher::build(settings, Some(policy))
+    }
+
+    fn build(
+        settings: &FetchSettings,
+        guard: Option<AddressPolicy>,
+    ) -> Result<Fetcher, FetchError> {
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static(ACCEPT_FEEDS));
         let mut builder = reqwest::Client::builder()
@@ -272,7 +303,11 @@ impl Fetcher {
             .connect_timeout(CONNECT_TIMEOUT.min(settings.timeout))
             // Redirects are followed by hand to see each hop's status (see `fetch_with`).
             .redirect(reqwest::redirect::Policy::none());
-        if let Some(proxy) = &settings.proxy {
+        if let Some(policy) = guard {
+            builder = builder
+                .no_proxy()
+                .dns_resolver(resolve::GuardedResolver { policy });
+        } else if let Some(proxy) = &settings.proxy {
             builder = builder.proxy(reqwest::Proxy::all(proxy.as_str()).map_err(classify)?);
         }
         let client = builder.build().map_err(classify)?;
@@ -280,6 +315,7 @@ impl Fetcher {
             client,
             max_body: settings.max_body,
             timeout: settings.timeout,
+            guard,
         })
     }
 
@@ -326,6 +362,9 @@ impl Fetcher {
         let mut all_permanent = true;
         let mut resp = loop {
             let current = visited.last().expect("starts with the feed URL");
+            if let Some(policy) = self.guard {
+                policy.check_url(current).map_err(FetchError::Refused)?;
+            }
             let mut req = self.client.get(current.clone());
             if current.origin() == *origin {
                 req = req.headers(extra.clone());
@@ -451,6 +490,14 @@ fn is_redirect(status: StatusCode) -> bool {
 /// redacted beside the error instead.
 fn classify(e: reqwest::Error) -> FetchError {
     let e = e.without_url();
+    // The guarded resolver's refusal comes back wrapped in reqwest's and hyper's errors.
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(err) = source {
+        if let Some(refusal) = err.downcast_ref::<Refusal>() {
+            return FetchError::Refused(refusal.clone());
+        }
+        source = err.source();
+    }
     if e.is_timeout() {
         FetchError::Stalled(e)
     } else {

@@ -7,6 +7,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use feedwatch::fetch::guard::AddressPolicy;
 use feedwatch::fetch::{
     FetchError, FetchOutcome, FetchSettings, Fetched, Fetcher, MAX_REDIRECTS, RequestOptions,
     Validators,
@@ -585,4 +586,64 @@ async fn proxy_setting_sends_requests_through_the_proxy() {
     assert_eq!(f.body, RSS.as_bytes());
     let seen = proxy.seen("/feed.xml");
     assert_eq!(header(&seen[0], "host"), Some("feed.invalid"));
+}
+
+// --- the address guard for links found in feeds (articles) -------------------------------------
+
+fn link_fetcher(policy: AddressPolicy) -> Fetcher {
+    Fetcher::for_links(&settings(), policy).expect("client builds")
+}
+
+#[tokio::test]
+async fn guarded_fetch_of_a_literal_loopback_link_is_refused_before_any_request() {
+    assert_refused_before_any_request(|url| url).await;
+}
+
+/// A public-only fetch of a loopback server's article, its URL changed by `edit`, must be
+/// refused as a permanent failure without the server seeing a request.
+async fn assert_refused_before_any_request(edit: impl FnOnce(Url) -> Url) {
+    let server = FeedServer::start().await;
+    server.set("/article", Route::feed("<p>secret</p>"));
+    let err = link_fetcher(AddressPolicy::PUBLIC_ONLY)
+        .fetch(&edit(server.parsed_url("/article")), &Validators::default())
+        .await
+        .expect_err("loopback refused");
+    assert!(matches!(err, FetchError::Refused(_)), "{err:?}");
+    assert!(!err.is_transient());
+    assert_eq!(server.requests(), 0);
+}
+
+#[tokio::test]
+async fn guarded_fetch_of_a_name_resolving_to_loopback_is_refused_before_any_request() {
+    assert_refused_before_any_request(|mut url| {
+        url.set_host(Some("localhost")).expect("host set");
+        url
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn guarded_fetch_allowing_private_addresses_reaches_loopback_by_name() {
+    let server = FeedServer::start().await;
+    server.set("/article", Route::feed("<p>story</p>"));
+    let mut url = server.parsed_url("/article");
+    url.set_host(Some("localhost")).expect("host set");
+    let f = fetched(
+        link_fetcher(AddressPolicy::ANY)
+            .fetch(&url, &Validators::default())
+            .await
+            .expect("allowed"),
+    );
+    assert_eq!(f.body, b"<p>story</p>");
+}
+
+#[tokio::test]
+async fn guarded_fetch_refuses_a_redirect_to_a_non_http_scheme() {
+    let server = FeedServer::start().await;
+    server.set("/article", Route::redirect(302, "file:///etc/passwd"));
+    let err = link_fetcher(AddressPolicy::ANY)
+        .fetch(&server.parsed_url("/article"), &Validators::default())
+        .await
+        .expect_err("file: refused");
+    assert!(matches!(err, FetchError::BadRedirect { .. }), "{err:?}");
 }
