@@ -322,6 +322,7 @@ fn harsh_item(rng: &mut Rng) -> Document {
             rng.below(1000),
             rng.next() % 1_000_000
         ),
+        article: String::new(),
         feed: rng
             .pick(&["TASS", "Reuters World", "Interfax", "Al Jazeera"])
             .to_string(),
@@ -612,6 +613,7 @@ impl World {
                 rng.below(1000),
                 rng.next() % 1_000_000
             ),
+            article: String::new(),
             feed: rng
                 .pick(&[
                     "TASS",

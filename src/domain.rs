@@ -121,6 +121,10 @@ pub struct Item {
     pub categories: Vec<String>,
     /// Publication time (or last update when no publication time is given).
     pub published: Option<DateTime<Utc>>,
+    /// The main text of the page `link` leads to, fetched for a feed with
+    /// `fetch_article = true`; empty when not fetched or the fetch failed.
+    #[serde(default)]
+    pub article: String,
 }
 
 /// Longest item title an alert carries, in characters; a longer one is cut with `…`.
@@ -625,6 +629,7 @@ pub(crate) mod fixtures {
             authors: vec!["A".into()],
             categories: vec![],
             published: None,
+            article: String::new(),
         }
     }
 

@@ -15,6 +15,7 @@
 //! `redact` (a leaf every stage may use) gives the display form of a URL, without its secrets.
 
 pub mod app;
+pub mod article;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -584,6 +584,8 @@ fn normalize_entry(entry: model::Entry, go_on: GoOn<'_>) -> Result<Item, ParseEr
             .filter(|c| !c.is_empty())
             .collect(),
         published: entry.published.or(entry.updated),
+        // Filled in by the pipeline for a feed with `fetch_article = true`.
+        article: String::new(),
     })
 }
 

@@ -16,18 +16,23 @@ use tokio_util::sync::CancellationToken;
 
 use std::collections::HashSet;
 
+use crate::article::{Articles, FeedArticles, Wanted};
 use crate::config::{Config, DigestSchedule, Feed, Rule};
 pub use crate::domain::error_chain;
 use crate::domain::{
     AlertPayload, Grouping, Item, NewAlert, RuleMatch, TermSnippet, canonical_link,
 };
-use crate::fetch::{FetchError, FetchOutcome, Fetcher, Hints, RequestOptions, Validators};
+use crate::fetch::{
+    FetchError, FetchOutcome, FetchSettings, Fetcher, Hints, RequestOptions, Validators,
+};
 use crate::parse::{ParseError, ParsedFeed, parse_feed_within, rekey_by_link};
 use crate::redact::Redacted;
 use crate::rules::{Document, MatchedTerm, RuleSet};
 use crate::scheduler::{FailureClass, Outcome, Policy, next_poll};
 use crate::similar::Sketch;
-use crate::store::{Copies, FeedState, Ingest, MutedMatch, NextPoll, Store, StoreError};
+use crate::store::{
+    ArticleTally, Copies, FeedState, Ingest, MutedMatch, NextPoll, Store, StoreError,
+};
 
 pub use crate::domain::HEALTH_RULE;
 
@@ -162,6 +167,12 @@ pub struct Engine {
     /// Cancelled when feedwatch shuts down: a parse in progress stops at its next check and
     /// the poll stops waiting for it. One-shot commands leave it uncancelled.
     shutdown: CancellationToken,
+    /// Article fetchers, when any feed sets `fetch_article = true`.
+    articles: Option<Articles>,
+    /// URLs of the feeds whose article fetches are failing and have been logged as such:
+    /// a failure is logged when a feed enters this set, a recovery when it leaves it, so a
+    /// paywalled site does not log on every poll.
+    article_failing: Arc<std::sync::Mutex<HashSet<String>>>,
 }
 
 impl Engine {
@@ -171,7 +182,27 @@ impl Engine {
             .enabled_rules()
             .map(|(i, r)| (i, r.query.clone()))
             .unzip();
+        let articles = config
+            .feeds
+            .iter()
+            .any(|f| f.article.is_some())
+            .then(|| {
+                let settings = FetchSettings::new(
+                    config.poll.timeout,
+                    config.poll.max_body,
+                    config.poll.user_agent.clone(),
+                );
+                Articles::new(&settings, config.poll.per_host)
+                    .inspect_err(|e| {
+                        tracing::warn!(error = %error_chain(e),
+                            "cannot set up article fetching; matching feed text only");
+                    })
+                    .ok()
+            })
+            .flatten();
         Engine {
+            articles,
+            article_failing: Arc::default(),
             rules: Arc::new(RuleSet::new(queries)),
             rule_index: Arc::new(rule_index),
             policy: Policy {
@@ -523,7 +554,7 @@ impl Engine {
         }
 
         let known = self.store.known_items(state.id, &parsed.items).await?;
-        let new_items: Vec<Item> = parsed
+        let mut new_items: Vec<Item> = parsed
             .items
             .iter()
             .filter(|i| !known.contains(&i.key))
@@ -537,6 +568,11 @@ impl Engine {
             .ok()
             .and_then(|d| now.checked_sub_signed(d))
             .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let in_backlog =
+            |item: &Item| !first_poll || item.published.is_some_and(|p| p >= backlog_start);
+        let articles = self
+            .fetch_articles(cfg, &url, &mut new_items, &in_backlog)
+            .await;
         // Entries that share a page (a live blog, a status page) with an earlier entry of
         // this feed, or with another new one, are distinct stories despite the shared link.
         let mut shared = self.store.links_in_feed(state.id, &new_items).await?;
@@ -557,7 +593,7 @@ impl Engine {
         let mut flood = FloodGuard::default();
         let mut mutes = MuteFilter::default();
         for (n, item) in new_items.iter().enumerate() {
-            if first_poll && item.published.is_none_or(|p| p < backlog_start) {
+            if !in_backlog(item) {
                 continue;
             }
             let page_shared = shared.contains(&item.key);
@@ -592,6 +628,7 @@ impl Engine {
                     now: now.timestamp(),
                     next_poll: stored(cfg, next),
                     copies: self.copies(now),
+                    articles,
                 },
             )
             .await?;
@@ -604,6 +641,76 @@ impl Engine {
             },
             next,
         ))
+    }
+
+    /// For a feed with `fetch_article = true`: fetches the links of the new items that may
+    /// alert (`eligible`: on a first poll only those inside the backlog window), at most the
+    /// feed's `max_articles`, and puts each page's text in its item's `article`. Bounded by
+    /// `[poll] timeout` as a whole (see [`Articles::fetch_all`]); a failed article leaves the
+    /// item as the feed gave it, so it is matched on its feed text at once.
+    async fn fetch_articles(
+        &self,
+        cfg: &Feed,
+        feed_url: &url::Url,
+        items: &mut [Item],
+        eligible: &(dyn Fn(&Item) -> bool + Sync),
+    ) -> ArticleTally {
+        let mut tally = ArticleTally::default();
+        let (Some(settings), Some(articles)) = (&cfg.article, &self.articles) else {
+            return tally;
+        };
+        let wanted: Vec<Wanted> = (items.iter().enumerate())
+            .filter(|(_, item)| eligible(item))
+            .filter_map(|(n, item)| item.link.clone().map(|link| Wanted { item: n, link }))
+            .take(settings.max_per_poll)
+            .collect();
+        if wanted.is_empty() {
+            return tally;
+        }
+        let policy = Articles::policy_for(settings.allow_private, feed_url).await;
+        let feed = FeedArticles {
+            policy,
+            selector: settings.selector.as_deref(),
+        };
+        let results = articles.fetch_all(&wanted, feed).await;
+        for (w, result) in wanted.iter().zip(results) {
+            match result {
+                Ok(text) => {
+                    tally.fetched += 1;
+                    if let Some(item) = items.get_mut(w.item) {
+                        item.article = text;
+                    }
+                }
+                Err(e) => {
+                    tally.failed += 1;
+                    let link = url::Url::parse(&w.link)
+                        .map(|u| Redacted::url(&u).to_string())
+                        .unwrap_or_default();
+                    tally.error = Some(format!("{link}: {}", error_chain(&e)));
+                }
+            }
+        }
+        self.log_article_state(cfg, &tally);
+        tally
+    }
+
+    /// Logs a feed's article failures once per change: when they start (with the reason) and
+    /// when a poll's fetches all succeed again.
+    fn log_article_state(&self, cfg: &Feed, tally: &ArticleTally) {
+        let mut failing = self
+            .article_failing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &tally.error {
+            Some(reason) if failing.insert(cfg.url.to_string()) => {
+                tracing::warn!(feed = %cfg.name, reason = %reason, failed = tally.failed,
+                    "article fetch failed; such items are matched on their feed text");
+            }
+            None if failing.remove(cfg.url.as_str()) => {
+                tracing::info!(feed = %cfg.name, "article fetches work again");
+            }
+            _ => {}
+        }
     }
 
     /// The alerts one item triggers: one per notifier, naming every matching enabled rule that
@@ -875,6 +982,7 @@ pub fn document(item: &Item, feed_name: &str) -> Document {
         categories: item.categories.clone(),
         link: item.link.clone().unwrap_or_default(),
         feed: feed_name.to_string(),
+        article: item.article.clone(),
     }
 }
 

@@ -67,6 +67,18 @@ pub async fn run(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
             if r.has_etag { "yes" } else { "no" },
             if r.has_last_modified { "yes" } else { "no" }
         )?;
+        if f.article.is_some() || r.articles.fetched + r.articles.failed > 0 {
+            let a = &r.articles;
+            let last = a.error.as_deref().map(redact_text);
+            let last = last
+                .map(|e| format!("   last failure: {e}"))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "    articles: {} fetched, {} failed{last}",
+                a.fetched, a.failed
+            )?;
+        }
         if let Some(m) = &r.moved_to {
             writeln!(
                 out,

@@ -18,12 +18,12 @@ use super::raw::{
     RawPoll, RawRule, RawStorage, RawStories, RawWebhook, Strings, Tables, Text,
 };
 use super::{
-    Config, DEFAULT_BACKLOG, DEFAULT_CONCURRENCY, DEFAULT_DB_PATH, DEFAULT_GIVE_UP_AFTER,
-    DEFAULT_HEALTH_ALERT_AFTER, DEFAULT_INTERVAL, DEFAULT_MAX_BODY, DEFAULT_MIN_INTERVAL,
-    DEFAULT_PER_HOST, DEFAULT_RETRY_BASE, DEFAULT_RETRY_CAP, DEFAULT_SEND_TIMEOUT,
-    DEFAULT_STORY_WINDOW, DEFAULT_TIMEOUT, Delivery, Email, Feed, MIN_INTERVAL, Notifier,
-    NotifierKind, Poll, Problem, Rule, Secret, SmtpTls, Storage, Stories, Webhook, WebhookFormat,
-    default_user_agent,
+    ArticleSettings, Config, DEFAULT_BACKLOG, DEFAULT_CONCURRENCY, DEFAULT_DB_PATH,
+    DEFAULT_GIVE_UP_AFTER, DEFAULT_HEALTH_ALERT_AFTER, DEFAULT_INTERVAL, DEFAULT_MAX_BODY,
+    DEFAULT_MIN_INTERVAL, DEFAULT_PER_HOST, DEFAULT_RETRY_BASE, DEFAULT_RETRY_CAP,
+    DEFAULT_SEND_TIMEOUT, DEFAULT_STORY_WINDOW, DEFAULT_TIMEOUT, Delivery, Email, Feed,
+    MIN_INTERVAL, Notifier, NotifierKind, Poll, Problem, Rule, Secret, SmtpTls, Storage, Stories,
+    Webhook, WebhookFormat, default_user_agent,
 };
 use crate::rules::{Language, MatchOptions, Query};
 
@@ -390,6 +390,7 @@ fn feed(cx: &Cx<'_>, raw: &Lenient<RawFeed>, default_interval: Duration) -> Opti
         }
         value
     });
+    let article = article_settings(cx, f);
     // A feed with other problems is still returned (with defaults) when its URL is valid, so
     // rules that select it do not report a second, misleading error; the config as a whole is
     // rejected anyway because a problem was recorded.
@@ -401,6 +402,34 @@ fn feed(cx: &Cx<'_>, raw: &Lenient<RawFeed>, default_interval: Duration) -> Opti
         tags: strings(&f.tags).map(|(_, t)| t.clone()).collect(),
         headers,
         user_agent,
+        article,
+    })
+}
+
+/// `fetch_article` and its companions; the companions without `fetch_article = true` are an
+/// error (they would silently do nothing).
+fn article_settings(cx: &Cx<'_>, f: &RawFeed) -> Option<ArticleSettings> {
+    let selector = cx.check(
+        &f.article_selector,
+        |s| crate::article::valid_selector(s),
+        "must be a valid CSS selector (e.g. \"div.article-body\")",
+    );
+    let max = count(cx, &f.max_articles, 1000);
+    let on = f.fetch_article.get().copied().unwrap_or(false);
+    if !on {
+        let orphan = "only applies with fetch_article = true";
+        if f.article_selector.get().is_some() {
+            cx.err(&f.article_selector, orphan);
+        }
+        if f.max_articles.get().is_some() {
+            cx.err(&f.max_articles, orphan);
+        }
+        return None;
+    }
+    Some(ArticleSettings {
+        selector: selector.cloned(),
+        allow_private: f.allow_private.get().copied(),
+        max_per_poll: max.unwrap_or(crate::article::DEFAULT_MAX_ARTICLES_PER_POLL),
     })
 }
 

@@ -276,6 +276,22 @@ pub struct Feed {
     pub headers: HeaderMap,
     /// User-Agent for this feed instead of `[poll] user_agent`.
     pub user_agent: Option<HeaderValue>,
+    /// `fetch_article = true`: each new item's link is fetched and its main text matched as
+    /// the `article` field. `None`: off.
+    pub article: Option<ArticleSettings>,
+}
+
+/// A feed's `fetch_article` settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArticleSettings {
+    /// `article_selector`: the elements whose text is the article, instead of readability.
+    pub selector: Option<String>,
+    /// `allow_private`: `Some(true)` lets links reach non-public addresses, `Some(false)`
+    /// refuses them even for a feed on such an address; `None` decides by the feed's address.
+    pub allow_private: Option<bool>,
+    /// `max_articles`: article fetches per poll (default
+    /// [`crate::article::DEFAULT_MAX_ARTICLES_PER_POLL`]).
+    pub max_per_poll: usize,
 }
 
 impl Feed {

@@ -108,6 +108,14 @@ pub(super) struct RawFeed {
     pub headers: Lenient<Headers>,
     /// User-Agent for this feed.
     pub user_agent: Lenient<String>,
+    /// Fetch each new item's link and match rules on its main text (`article:`).
+    pub fetch_article: Lenient<bool>,
+    /// CSS selector for the article text instead of readability.
+    pub article_selector: Lenient<String>,
+    /// Whether article links may reach loopback/private/link-local addresses.
+    pub allow_private: Lenient<bool>,
+    /// Article fetches per poll.
+    pub max_articles: Lenient<u64>,
 }
 
 /// One `[[rule]]`.

@@ -190,7 +190,7 @@ struct FormVariant {
 /// A document with each field folded at most once, lazily (only fields some rule looks at).
 #[derive(Debug)]
 pub struct PreparedDocument<'a> {
-    fields: [PreparedField<'a>; 7],
+    fields: [PreparedField<'a>; 8],
 }
 
 #[derive(Debug)]
@@ -297,6 +297,7 @@ impl<'a> PreparedDocument<'a> {
                 PreparedField::new(joined(&doc.categories)),
                 PreparedField::new(Cow::Borrowed(&doc.link)),
                 PreparedField::new(Cow::Borrowed(&doc.feed)),
+                PreparedField::new(Cow::Borrowed(&doc.article)),
             ],
         }
     }

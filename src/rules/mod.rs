@@ -53,11 +53,13 @@ pub enum Field {
     Category,
     Link,
     Feed,
+    /// The main text of the page the item links to (`fetch_article = true`); empty otherwise.
+    Article,
 }
 
 impl Field {
     /// Every field, in the order results are reported.
-    pub const ALL: [Field; 7] = [
+    pub const ALL: [Field; 8] = [
         Field::Title,
         Field::Summary,
         Field::Content,
@@ -65,6 +67,7 @@ impl Field {
         Field::Category,
         Field::Link,
         Field::Feed,
+        Field::Article,
     ];
 
     /// The name used in queries (`title:`) and in serialized hits.
@@ -77,6 +80,7 @@ impl Field {
             Field::Category => "category",
             Field::Link => "link",
             Field::Feed => "feed",
+            Field::Article => "article",
         }
     }
 
@@ -103,9 +107,13 @@ impl std::fmt::Display for Field {
 pub(crate) struct FieldSet(u8);
 
 impl FieldSet {
-    /// Where an unscoped term looks: title, summary and content.
-    pub const UNSCOPED: FieldSet =
-        FieldSet(1 << Field::Title as u8 | 1 << Field::Summary as u8 | 1 << Field::Content as u8);
+    /// Where an unscoped term looks: title, summary, content and the linked article.
+    pub const UNSCOPED: FieldSet = FieldSet(
+        1 << Field::Title as u8
+            | 1 << Field::Summary as u8
+            | 1 << Field::Content as u8
+            | 1 << Field::Article as u8,
+    );
 
     pub fn only(field: Field) -> FieldSet {
         FieldSet(1 << field as u8)
@@ -136,4 +144,6 @@ pub struct Document {
     pub link: String,
     /// The feed's name as configured (or its title).
     pub feed: String,
+    /// The linked page's main text (`fetch_article = true`), empty when not fetched.
+    pub article: String,
 }

@@ -491,8 +491,19 @@ fn field_scopes() {
         categories: vec!["Politics".into(), "Asia".into()],
         link: "https://example.com/news/moscow-talks".into(),
         feed: "TASS English".into(),
+        article: "The full story quotes Sergei Lavrov at length".into(),
     };
     check(&[
+        ("article_scoped", "article:Lavrov", d(), true),
+        ("article_unscoped_term_searches_it", "Lavrov", d(), true),
+        ("article_phrase", "article:\"Sergei Lavrov\"", d(), true),
+        ("article_not_in_title", "title:Lavrov", d(), false),
+        (
+            "title_not_in_article",
+            "article:\"Moscow format\"",
+            d(),
+            false,
+        ),
         ("title_phrase", "title:\"Moscow format\"", d(), true),
         ("title_miss", "title:Kabul", d(), false),
         ("content", "content:Kabul", d(), true),

@@ -284,6 +284,8 @@ pub struct Ingest {
     /// How alerts with a sketch find an earlier copy of their story under another link
     /// (`None`: they do not).
     pub copies: Option<Copies>,
+    /// This poll's article fetches, added to the feed's counts.
+    pub articles: ArticleTally,
 }
 
 /// Which earlier stories a new alert's story may be a copy of (`[stories]`).
@@ -293,6 +295,17 @@ pub struct Copies {
     pub since: i64,
     /// Least containment (see [`Sketch::containment`]) to be the same story.
     pub similarity: f64,
+}
+
+/// Article fetches (`fetch_article = true`): counts, and the reason of the last failure.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ArticleTally {
+    /// Articles fetched and yielding text.
+    pub fetched: u64,
+    /// Articles that failed (fetch error, refused link, no text, out of time).
+    pub failed: u64,
+    /// The last failure's reason; a poll whose fetches all succeed clears it.
+    pub error: Option<String>,
 }
 
 /// What [`Store::ingest`] wrote.
@@ -681,7 +694,8 @@ impl Store {
                 "SELECT f.url, f.title, f.last_success_at, f.last_polled_at, f.last_error,
                         f.consecutive_failures, f.failing_since, f.next_poll_at, f.gone_at,
                         f.moved_to, f.etag IS NOT NULL, f.last_modified IS NOT NULL,
-                        (SELECT count(*) FROM items i WHERE i.feed_id = f.id)
+                        (SELECT count(*) FROM items i WHERE i.feed_id = f.id),
+                        f.articles_fetched, f.articles_failed, f.article_error
                  FROM feeds f ORDER BY f.url",
             )?;
             let rows = stmt.query_map([], |r| {
@@ -699,6 +713,11 @@ impl Store {
                     has_etag: r.get(10)?,
                     has_last_modified: r.get(11)?,
                     items: count(r.get(12)?),
+                    articles: ArticleTally {
+                        fetched: count(r.get(13)?),
+                        failed: count(r.get(14)?),
+                        error: r.get(15)?,
+                    },
                 })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
@@ -722,8 +741,8 @@ impl Store {
     /// Prunes the bodies of items first seen before `before`; returns how many.
     async fn prune_before(&self, before: i64) -> Result<usize, StoreError> {
         self.execute(
-            "UPDATE items SET summary = '', content = '', authors = '[]', categories = '[]',
-                    pruned = 1
+            "UPDATE items SET summary = '', content = '', article = '', authors = '[]',
+                    categories = '[]', pruned = 1
              WHERE first_seen_at < ?1 AND pruned = 0",
             (before,),
         )
@@ -1100,7 +1119,8 @@ impl Store {
                 "SELECT f.url, i.key, i.title, i.link, i.summary, i.content, i.authors,
                         i.categories, i.published_at,
                         (SELECT json_group_array(DISTINCT r.value)
-                         FROM alerts a, json_each(a.rules) r WHERE a.item_id = i.id)
+                         FROM alerts a, json_each(a.rules) r WHERE a.item_id = i.id),
+                        i.article
                  FROM items i JOIN feeds f ON f.id = i.feed_id
                  WHERE i.first_seen_at >= ?1 AND i.pruned = 0 ORDER BY i.id",
             )?;
@@ -1118,6 +1138,7 @@ impl Store {
                         published: r
                             .get::<_, Option<i64>>(8)?
                             .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0)),
+                        article: r.get(10)?,
                     },
                     // Written by this store as a JSON array of names; anything else reads
                     // as "not alerted" rather than failing the backtest.
@@ -1162,13 +1183,27 @@ fn ingest(
         batch.last_modified,
         batch.now
     ])?;
+    let tally = &batch.articles;
+    if tally.fetched + tally.failed > 0 {
+        tx.prepare_cached(
+            "UPDATE feeds SET articles_fetched = articles_fetched + ?2,
+                    articles_failed = articles_failed + ?3, article_error = ?4
+             WHERE id = ?1",
+        )?
+        .execute(params![
+            feed_id,
+            i64::try_from(tally.fetched).unwrap_or(i64::MAX),
+            i64::try_from(tally.failed).unwrap_or(i64::MAX),
+            tally.error,
+        ])?;
+    }
     let mut report = IngestReport::default();
     let mut item_ids: Vec<Option<i64>> = Vec::with_capacity(batch.items.len());
     {
         let mut insert = tx.prepare_cached(
             "INSERT INTO items (feed_id, key, title, link, summary, content, authors,
-                                categories, published_at, first_seen_at, link_key)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                                categories, published_at, first_seen_at, link_key, article)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
              ON CONFLICT(feed_id, key) DO NOTHING
              RETURNING id",
         )?;
@@ -1187,6 +1222,7 @@ fn ingest(
                         item.published.map(|t| t.timestamp()),
                         batch.now,
                         item.link.as_deref().map(canonical_link),
+                        item.article,
                     ],
                     |r| r.get(0),
                 )
@@ -1630,6 +1666,8 @@ pub struct FeedRow {
     pub has_last_modified: bool,
     /// Items stored.
     pub items: u64,
+    /// Article fetches (`fetch_article = true`) over the feed's life, and the last failure.
+    pub articles: ArticleTally,
 }
 
 /// Columns read by [`read_alert`], in order.

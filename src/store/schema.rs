@@ -10,6 +10,7 @@ pub(super) fn migrations() -> Migrations<'static> {
         M::up(ALERTS_BY_STORY),
         M::up(MUTES),
         M::up(STORY_SKETCHES),
+        M::up(ARTICLES),
     ])
 }
 
@@ -139,11 +140,21 @@ const STORY_SKETCHES: &str = "
         );
         CREATE INDEX story_sketches_seen ON story_sketches (seen_at);";
 
+/// Version 5: full stories (issue 13). An item keeps the text of the page it links to, so a
+/// backtest can match it again and a restart never fetches it twice (only new items are
+/// fetched); pruning empties it with the item's other text. A feed counts its article fetches
+/// and failures and keeps the last failure's reason, for `feedwatch feeds`.
+const ARTICLES: &str = "
+        ALTER TABLE items ADD COLUMN article TEXT NOT NULL DEFAULT '';
+        ALTER TABLE feeds ADD COLUMN articles_fetched INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE feeds ADD COLUMN articles_failed INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE feeds ADD COLUMN article_error TEXT;";
+
 /// The migrations up to and including `version`, for tests that need a database as an older
 /// feedwatch left it.
 #[cfg(test)]
 pub(super) fn migrations_until(version: usize) -> Migrations<'static> {
-    let all = [INITIAL, ALERTS_BY_STORY, MUTES, STORY_SKETCHES];
+    let all = [INITIAL, ALERTS_BY_STORY, MUTES, STORY_SKETCHES, ARTICLES];
     Migrations::new(all.iter().take(version).map(|sql| M::up(sql)).collect())
 }
 

@@ -1,0 +1,169 @@
+//! Full stories (issue 13): `fetch_article = true` fetches a new item's link and matches the
+//! page's main text as the `article` field, through the real binary against real loopback
+//! servers. Nothing here leaves loopback: the refusal case is a feed on 127.0.0.1 with
+//! `allow_private = false` linking to another loopback port, whose server must see no request.
+
+mod support;
+
+use support::{FeedServer, Route, config_dir, feedwatch};
+
+/// A page whose article body (and only that) names Kabulov; enough text for readability.
+fn article_page(name_in_article: &str) -> String {
+    let filler = "Delegations from regional powers met in the capital to discuss security, \
+                  trade routes and the humanitarian situation along the border. "
+        .repeat(6);
+    format!(
+        "<!doctype html><html><head><title>Talks</title></head><body>\
+         <nav><a href=\"/\">Home</a> <a href=\"/world\">World</a></nav>\
+         <div class=\"article-body\"><h1>Talks in Moscow</h1>\
+         <p>{filler}</p><p>The envoy {name_in_article} said on Thursday that the format \
+         would continue next month.</p><p>{filler}</p></div>\
+         <footer>Copyright the newspaper</footer></body></html>"
+    )
+}
+
+/// An RSS feed of one item linking to `link`, published an hour ago, whose teaser is `teaser`.
+fn teaser_feed(link: &str, teaser: &str) -> String {
+    let date = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc2822();
+    format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>News</title>\
+         <item><guid>story-1</guid><title>Regional talks</title><link>{link}</link>\
+         <pubDate>{date}</pubDate><description>{teaser}</description></item>\
+         </channel></rss>"
+    )
+}
+
+/// A config with one feed (`feed_keys` added to it) and a rule for Kabulov printing to stdout.
+fn config(feed_url: &str, feed_keys: &str) -> String {
+    format!(
+        "[storage]\npath = \"fw.db\"\n[poll]\ntimeout = \"3s\"\n\
+         [[feed]]\nurl = \"{feed_url}\"\nname = \"news\"\n{feed_keys}\n\
+         [[rule]]\nname = \"kabulov\"\nquery = 'Kabulov'\n\
+         [notify.console]\ntype = \"stdout\"\n"
+    )
+}
+
+fn html(body: String) -> Route {
+    Route {
+        content_type: Some("text/html; charset=utf-8".into()),
+        ..Route::status(200).body(body)
+    }
+}
+
+/// `feedwatch once` on `cfg`, which must succeed; returns its standard output.
+async fn once(cfg: &str) -> String {
+    let run = feedwatch(&["--config", cfg, "once"]).await;
+    assert_eq!(run.code, Some(0), "{run:#?}");
+    run.stdout
+}
+
+/// A server with the article at `/story` (naming Kabulov) and a feed at `/feed.xml` whose
+/// teaser does not; the feed has no validators, so every poll gets its whole body.
+async fn story_server() -> FeedServer {
+    let server = FeedServer::start().await;
+    server.set("/story", html(article_page("Zamir Kabulov")));
+    server.set(
+        "/feed.xml",
+        Route::feed(teaser_feed(&server.url("/story"), "Envoys met.")),
+    );
+    server
+}
+
+fn alerts_in(stdout: &str) -> usize {
+    stdout.matches("=== ").count()
+}
+
+#[tokio::test]
+async fn a_name_only_in_the_article_alerts_once_with_the_article_snippet_and_is_not_refetched() {
+    let server = story_server().await;
+    let (_dir, cfg) = config_dir(&config(&server.url("/feed.xml"), "fetch_article = true"));
+    let cfg = cfg.to_str().expect("utf-8");
+
+    let out = once(cfg).await;
+    assert_eq!(alerts_in(&out), 1, "{out}");
+    assert!(out.contains("Zamir *Kabulov* said on Thursday"), "{out}");
+    assert_eq!(server.seen("/story").len(), 1);
+
+    let again = once(cfg).await;
+    assert_eq!(alerts_in(&again), 0, "{again}");
+    assert_eq!(
+        server.seen("/story").len(),
+        1,
+        "a known item's article is not refetched"
+    );
+}
+
+#[tokio::test]
+async fn article_selector_picks_the_text_to_match() {
+    let server = story_server().await;
+    // The selector names the footer: the article body (with the name) is not searched.
+    let keys = "fetch_article = true\narticle_selector = \"footer\"";
+    let (_dir, cfg) = config_dir(&config(&server.url("/feed.xml"), keys));
+    let out = once(cfg.to_str().expect("utf-8")).await;
+    assert_eq!(alerts_in(&out), 0, "{out}");
+    assert_eq!(server.seen("/story").len(), 1);
+}
+
+#[tokio::test]
+async fn allow_private_false_refuses_a_loopback_link_and_the_item_still_matches_its_feed_text() {
+    let feeds = FeedServer::start().await;
+    let articles = FeedServer::start().await;
+    articles.set("/story", html(article_page("Zamir Kabulov")));
+    feeds.set(
+        "/feed.xml",
+        Route::feed(teaser_feed(&articles.url("/story"), "Kabulov met envoys.")),
+    );
+    let keys = "fetch_article = true\nallow_private = false";
+    let (_dir, cfg) = config_dir(&config(&feeds.url("/feed.xml"), keys));
+    let cfg = cfg.to_str().expect("utf-8");
+    let out = once(cfg).await;
+    assert_eq!(alerts_in(&out), 1, "{out}");
+    assert!(out.contains("Kabulov met envoys"), "{out}");
+    assert_eq!(
+        articles.requests(),
+        0,
+        "the refused link must see no request"
+    );
+    let listing = feedwatch(&["--config", cfg, "feeds"]).await;
+    assert!(
+        listing.stdout.contains("articles: 0 fetched, 1 failed"),
+        "{}",
+        listing.stdout
+    );
+    assert!(listing.stdout.contains("loopback"), "{}", listing.stdout);
+}
+
+#[tokio::test]
+async fn a_missing_or_empty_article_still_alerts_on_the_feed_text() {
+    let server = FeedServer::start().await;
+    server.set("/gone", Route::status(404));
+    server.set(
+        "/empty",
+        html("<html><body><script>x()</script></body></html>".into()),
+    );
+    let date = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc2822();
+    let item = |n: &str, path: &str| {
+        format!(
+            "<item><guid>{n}</guid><title>Kabulov story {n}</title><link>{}</link>\
+             <pubDate>{date}</pubDate><description>Teaser.</description></item>",
+            server.url(path)
+        )
+    };
+    let feed = format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>News</title>{}{}\
+         </channel></rss>",
+        item("a", "/gone"),
+        item("b", "/empty")
+    );
+    server.set("/feed.xml", Route::feed(feed));
+    let (_dir, cfg) = config_dir(&config(&server.url("/feed.xml"), "fetch_article = true"));
+    let cfg = cfg.to_str().expect("utf-8");
+    let out = once(cfg).await;
+    assert_eq!(alerts_in(&out), 2, "{out}");
+    let listing = feedwatch(&["--config", cfg, "feeds"]).await;
+    assert!(
+        listing.stdout.contains("articles: 0 fetched, 2 failed"),
+        "{}",
+        listing.stdout
+    );
+}
