@@ -64,6 +64,7 @@ pub fn query(data: &[u8]) {
         categories: vec!["politics".to_string()],
         link: "http://127.0.0.1/news/1".to_string(),
         feed: "fuzz".to_string(),
+        article: field(),
     };
     for hit in RuleSet::new(vec![query]).matches(&doc) {
         for term in &hit.terms {
