@@ -112,10 +112,10 @@ pub(super) struct RawFeed {
     pub fetch_article: Lenient<bool>,
     /// CSS selector for the article text instead of readability.
     pub article_selector: Lenient<String>,
-    /// Whether article links may reach loopback/private/link-local addresses.
-    pub allow_private: Lenient<bool>,
     /// Article fetches per poll.
     pub max_articles: Lenient<u64>,
+    /// Whether article links may reach loopback/private/link-local addresses.
+    pub allow_private: Lenient<bool>,
 }
 
 /// One `[[rule]]`.

@@ -446,7 +446,18 @@ fn schema_keys_come_from_the_types_in_the_documented_order() {
         ("delivery", &["retry_base", "retry_cap", "give_up_after"]),
         (
             "feed",
-            &["url", "name", "interval", "tags", "headers", "user_agent"],
+            &[
+                "url",
+                "name",
+                "interval",
+                "tags",
+                "headers",
+                "user_agent",
+                "fetch_article",
+                "article_selector",
+                "max_articles",
+                "allow_private",
+            ],
         ),
         (
             "rule",
