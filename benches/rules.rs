@@ -801,6 +801,7 @@ fn field_text(d: &Document, field: Field) -> std::borrow::Cow<'_, str> {
         Field::Category => d.categories.join("\u{1F}").into(),
         Field::Link => d.link.as_str().into(),
         Field::Feed => d.feed.as_str().into(),
+        Field::Article => d.article.as_str().into(),
     }
 }
 
