@@ -65,7 +65,8 @@ pub enum Command {
     Once,
     /// Run the daemon: poll feeds on their intervals and deliver alerts until SIGTERM/SIGINT.
     Run,
-    /// List alerts in the outbox (newest first), or requeue failed ones with `alerts retry`.
+    /// List alerts in the outbox (newest first), requeue failed ones with `alerts retry`, or
+    /// send waiting digests now with `alerts flush`.
     #[command(args_conflicts_with_subcommands = true)]
     Alerts(AlertsArgs),
     /// Send a sample alert through one notifier and show exactly what the server answered.
@@ -153,7 +154,7 @@ pub struct AlertsArgs {
     /// At most this many alerts.
     #[arg(long, default_value_t = 100)]
     pub limit: usize,
-    /// Requeue instead of listing.
+    /// Requeue or flush instead of listing.
     #[command(subcommand)]
     pub action: Option<AlertsAction>,
 }
@@ -187,6 +188,12 @@ pub enum AlertsAction {
         /// Requeue every dead alert.
         #[arg(long)]
         dead: bool,
+    },
+    /// Send the waiting digests (and alerts held by quiet hours) now, of one notifier or of
+    /// all: sent by this command, or by the running daemon within seconds.
+    Flush {
+        /// Notifier name (a `[notify.NAME]` table); every notifier when left out.
+        notifier: Option<String>,
     },
 }
 

@@ -799,10 +799,13 @@ impl Engine {
                 .iter()
                 .filter(|(r, _)| r.notify.contains(name))
                 .collect();
-            // A rule's digest, else the notifier's, else the hourly one of a flooded rule.
+            // A rule's digest, else the notifier's, else its quiet hours' hold while they
+            // last, else the hourly one of a flooded rule.
+            let quiet = notifier.quiet_digest(now.timestamp());
             let digest_of = |rule: &Rule| {
                 rule.digest
                     .or(notifier.digest)
+                    .or(quiet)
                     .or(flooded.contains(rule.name.as_str()).then_some(FLOOD_DIGEST))
             };
             let groups: Vec<Vec<&(&Rule, RuleMatch)>> = match notifier.group {
@@ -817,6 +820,9 @@ impl Engine {
                     group.iter().map(|(r, _)| digest_of(r)).collect();
                 let digest = if digests.iter().any(Option::is_none) {
                     None
+                } else if quiet.is_some() && digests.contains(&quiet) {
+                    // It would have gone at once but for the quiet hours: not a later digest.
+                    quiet
                 } else {
                     digests.into_iter().flatten().next()
                 };

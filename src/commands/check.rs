@@ -96,9 +96,14 @@ pub fn summary(c: &Config, mutes: &[Mute], verbose: bool) -> String {
             .digest
             .map(|d| format!(", digest {}", d.label()))
             .unwrap_or_default();
+        // Quiet hours are wall-clock hours: the zone says whose.
+        let quiet = n
+            .quiet_hours
+            .map(|q| format!(", quiet hours {q} ({})", n.timezone))
+            .unwrap_or_default();
         let _ = writeln!(
             s,
-            "  - {} ({}): {detail}{digest}",
+            "  - {} ({}): {detail}{digest}{quiet}",
             n.name,
             n.kind.type_name()
         );

@@ -667,26 +667,35 @@ fn selects(selector: &str, feed: &Feed) -> bool {
 }
 
 fn notifier(cx: &Cx<'_>, name: &str, raw: &Lenient<RawNotifier>) -> Option<Notifier> {
-    let (kind, digest, group, timezone) = match raw.get()? {
+    let (kind, digest, quiet_hours, group, timezone) = match raw.get()? {
         RawNotifier::Email(e) => (
             email(cx, raw, e).map(NotifierKind::Email),
             &e.digest,
+            &e.quiet_hours,
             &e.group,
             &e.timezone,
         ),
         RawNotifier::Webhook(w) => (
             webhook(cx, raw, w).map(NotifierKind::Webhook),
             &w.digest,
+            &w.quiet_hours,
             &w.group,
             &w.timezone,
         ),
-        RawNotifier::Stdout(s) => (Some(NotifierKind::Stdout), &s.digest, &s.group, &s.timezone),
+        RawNotifier::Stdout(s) => (
+            Some(NotifierKind::Stdout),
+            &s.digest,
+            &s.quiet_hours,
+            &s.group,
+            &s.timezone,
+        ),
     };
     let digest = digest.get().map(|d| d.0);
     Some(Notifier {
         name: name.to_string(),
         kind: kind?,
         digest,
+        quiet_hours: quiet_hours.get().map(|q| q.0),
         group: group.get().map(|g| g.0).unwrap_or_default(),
         timezone: timezone
             .get()

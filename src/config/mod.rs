@@ -14,6 +14,7 @@ mod check;
 mod de;
 mod diff;
 mod raw;
+mod schedule;
 mod subject;
 
 use std::collections::BTreeMap;
@@ -28,6 +29,7 @@ use crate::domain::{FeedId, Grouping};
 use crate::rules::Query;
 
 pub use diff::{Changes, Delta};
+pub use schedule::{DigestSchedule, QuietHours, TimeOfDay};
 pub use subject::{DEFAULT_SUBJECT, SubjectField, SubjectPiece, SubjectTemplate};
 
 /// Where the config lives when neither `--config` nor `$FEEDWATCH_CONFIG` says otherwise.
@@ -331,10 +333,24 @@ pub struct Notifier {
     pub kind: NotifierKind,
     /// `digest = …`: every alert to this notifier is collected into digests.
     pub digest: Option<DigestSchedule>,
+    /// `quiet_hours = "22:00-07:00"`: alerts that would go out at once during these hours
+    /// are held and sent as one digest when they end.
+    pub quiet_hours: Option<QuietHours>,
     /// `group = …`: one alert per story (default) or per story and rule.
     pub group: Grouping,
     /// `timezone = …`: the zone alerts show times in (default: the machine's).
     pub timezone: chrono_tz::Tz,
+}
+
+impl Notifier {
+    /// The hold for an alert decided at the unix time `now` that would otherwise go out at
+    /// once (or in the flood guard's hourly digest): until the end of the quiet hours, while
+    /// they last in the notifier's zone.
+    pub fn quiet_digest(&self, now: i64) -> Option<DigestSchedule> {
+        self.quiet_hours
+            .filter(|q| q.contains(now, self.timezone))
+            .map(DigestSchedule::QuietUntil)
+    }
 }
 
 /// Notifier types.
@@ -389,77 +405,6 @@ impl fmt::Debug for Webhook {
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
             .field("format", &self.format)
             .finish()
-    }
-}
-
-/// When digests are sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DigestSchedule {
-    /// `digest = "1h"`: at most one digest per this period.
-    Every(Duration),
-    /// `digest = "daily 08:00"`: once a day at this UTC time.
-    DailyAt {
-        /// Hour, 0–23 (UTC).
-        hour: u32,
-        /// Minute, 0–59.
-        minute: u32,
-    },
-}
-
-impl DigestSchedule {
-    /// Parses `"1h"`, `"30m"` or `"daily HH:MM"` (UTC).
-    pub fn parse(s: &str) -> Result<DigestSchedule, String> {
-        let s = s.trim();
-        if let Some(rest) = s.strip_prefix("daily") {
-            let (h, m) = rest
-                .trim()
-                .split_once(':')
-                .ok_or_else(|| format!("invalid digest {s:?}: write \"daily HH:MM\" (UTC)"))?;
-            let hour: u32 = h
-                .trim()
-                .parse()
-                .map_err(|_| format!("invalid hour in {s:?}"))?;
-            let minute: u32 = m
-                .trim()
-                .parse()
-                .map_err(|_| format!("invalid minute in {s:?}"))?;
-            if hour > 23 || minute > 59 {
-                return Err(format!("invalid time of day in {s:?}"));
-            }
-            return Ok(DigestSchedule::DailyAt { hour, minute });
-        }
-        let d = humantime::parse_duration(s).map_err(|e| {
-            format!("invalid digest {s:?} ({e}); write a period like \"1h\" or \"daily 08:00\"")
-        })?;
-        if d < Duration::from_secs(1) {
-            return Err("a digest period must be at least 1s".to_string());
-        }
-        Ok(DigestSchedule::Every(d))
-    }
-
-    /// The canonical text form, stored with queued alerts.
-    pub fn label(&self) -> String {
-        match self {
-            DigestSchedule::Every(d) => humantime::format_duration(*d).to_string(),
-            DigestSchedule::DailyAt { hour, minute } => format!("daily {hour:02}:{minute:02}"),
-        }
-    }
-
-    /// When the digest after one sent at `last` (unix seconds) is due. `first` is when the
-    /// oldest waiting alert was queued, used when no digest was ever sent.
-    pub fn next_due(&self, last: Option<i64>, first: i64) -> i64 {
-        match *self {
-            DigestSchedule::Every(d) => {
-                let period = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
-                last.unwrap_or(first).saturating_add(period)
-            }
-            DigestSchedule::DailyAt { hour, minute } => {
-                let after = last.unwrap_or(first);
-                let day = after.div_euclid(86_400) * 86_400;
-                let at = day + i64::from(hour) * 3600 + i64::from(minute) * 60;
-                if at > after { at } else { at + 86_400 }
-            }
-        }
     }
 }
 

@@ -13,7 +13,7 @@ use serde::de::{IgnoredAny, MapAccess, SeqAccess};
 use serde::{Deserialize, Deserializer};
 
 use super::de::{Bad, Lenient, Read, Seed, Table, Tagged, items, kind, leaf, named, one, text};
-use super::{DigestSchedule, SubjectTemplate, WebhookFormat};
+use super::{DigestSchedule, QuietHours, SubjectTemplate, WebhookFormat};
 use chrono_tz::Tz;
 
 use crate::domain::Grouping;
@@ -177,6 +177,8 @@ pub(super) struct RawEmail {
     pub group: Lenient<Text<Grouping>>,
     /// Collect alerts into digests.
     pub digest: Lenient<Text<DigestSchedule>>,
+    /// Hold immediate alerts during these hours and send them as one digest at their end.
+    pub quiet_hours: Lenient<Text<QuietHours>>,
     /// Extra trusted CA certificates (PEM).
     pub ca_file: Lenient<String>,
 }
@@ -203,6 +205,8 @@ pub(super) struct RawWebhook {
     pub group: Lenient<Text<Grouping>>,
     /// Collect alerts into digests.
     pub digest: Lenient<Text<DigestSchedule>>,
+    /// Hold immediate alerts during these hours and send them as one digest at their end.
+    pub quiet_hours: Lenient<Text<QuietHours>>,
     /// Extra trusted CA certificates (PEM).
     pub ca_file: Lenient<String>,
 }
@@ -219,6 +223,8 @@ pub(super) struct RawStdout {
     pub group: Lenient<Text<Grouping>>,
     /// Collect alerts into digests.
     pub digest: Lenient<Text<DigestSchedule>>,
+    /// Hold immediate alerts during these hours and send them as one digest at their end.
+    pub quiet_hours: Lenient<Text<QuietHours>>,
 }
 
 /// `[delivery]`.
@@ -301,6 +307,14 @@ impl FromText for DigestSchedule {
 
     fn from_text(s: &str) -> Result<DigestSchedule, String> {
         DigestSchedule::parse(s)
+    }
+}
+
+impl FromText for QuietHours {
+    const EXPECTING: &'static str = r#"quiet hours like "22:00-07:00""#;
+
+    fn from_text(s: &str) -> Result<QuietHours, String> {
+        QuietHours::parse(s)
     }
 }
 

@@ -177,6 +177,11 @@ impl EmailNotifier {
         self.deliver(message).await
     }
 
+    /// The notifier's `timezone`.
+    pub fn zone(&self) -> Tz {
+        self.zone
+    }
+
     /// Renders and sends one digest of several alerts.
     pub async fn send_digest(&self, alerts: &[Alert]) -> Result<Delivered, NotifyError> {
         let ids: Vec<&str> = alerts.iter().map(|a| a.uid.as_str()).collect();

@@ -136,9 +136,18 @@ impl Notifier {
             NotifierKind::Email(e) => Notifier::Email(email::EmailNotifier::new(e, cfg.timezone)?),
             NotifierKind::Stdout => Notifier::Stdout(stdout::StdoutNotifier(cfg.timezone)),
             NotifierKind::Webhook(w) => {
-                Notifier::Webhook(webhook::WebhookNotifier::new(w, user_agent)?)
+                Notifier::Webhook(webhook::WebhookNotifier::new(w, user_agent, cfg.timezone)?)
             }
         })
+    }
+
+    /// The zone this notifier shows times in, and its digests' times of day are in.
+    pub fn zone(&self) -> chrono_tz::Tz {
+        match self {
+            Notifier::Email(n) => n.zone(),
+            Notifier::Stdout(n) => n.0,
+            Notifier::Webhook(n) => n.zone(),
+        }
     }
 
     /// Where this notifier delivers, as far as a hint needs to know.

@@ -34,11 +34,17 @@ type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 pub struct WebhookNotifier {
     client: reqwest::Client,
     cfg: Webhook,
+    /// The notifier's `timezone`: `item.published_local`, and its digests' times of day.
+    zone: chrono_tz::Tz,
 }
 
 impl WebhookNotifier {
     /// Builds the HTTP client for this webhook.
-    pub fn new(cfg: &Webhook, user_agent: &str) -> Result<WebhookNotifier, NotifyError> {
+    pub fn new(
+        cfg: &Webhook,
+        user_agent: &str,
+        zone: chrono_tz::Tz,
+    ) -> Result<WebhookNotifier, NotifyError> {
         let mut builder = reqwest::Client::builder();
         if let Some(pem) = &cfg.ca_pem {
             for cert in reqwest::Certificate::from_pem_bundle(pem)
@@ -60,7 +66,13 @@ impl WebhookNotifier {
         Ok(WebhookNotifier {
             client,
             cfg: cfg.clone(),
+            zone,
         })
+    }
+
+    /// The notifier's `timezone`.
+    pub fn zone(&self) -> chrono_tz::Tz {
+        self.zone
     }
 
     /// Posts one alert.

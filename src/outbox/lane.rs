@@ -11,7 +11,10 @@ use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::ledger::{Ledger, Unrecorded, store_backoff};
-use super::{DUE_AGAIN, DeliveryReport, MAX_RETRY_AFTER, OUTBOX_TICK, Stop, retry_delay, secs};
+use super::{
+    DUE_AGAIN, DeliveryReport, EXTERNAL_CHECK, MAX_RETRY_AFTER, OUTBOX_TICK, Stop, retry_delay,
+    secs,
+};
 use crate::config::{Delivery, DigestSchedule};
 use crate::domain::{Alert, error_chain};
 use crate::notify::{Delivered, Notifier, NotifyError};
@@ -60,6 +63,9 @@ impl Lane {
             if stop.claiming.is_cancelled() {
                 break;
             }
+            // Read before the pass: whatever another process commits from here on wakes the
+            // lane early (see `rest`).
+            let seen = self.store.data_version().await.ok();
             let now = Utc::now().timestamp();
             let pause = match self.pass(now, now, &stop).await {
                 Ok(r) => {
@@ -89,10 +95,45 @@ impl Lane {
                     wait
                 }
             };
+            if !self
+                .rest(pause, seen, &stop, &mut wake, &mut wake_open)
+                .await
+            {
+                break;
+            }
+        }
+    }
+
+    /// Sleeps for `pause`, or until `wake` changes or another process commits to the
+    /// database (its data version moves on from `seen`; checked every [`EXTERNAL_CHECK`]).
+    /// `false` once `stop.claiming` is cancelled.
+    pub(super) async fn rest(
+        &self,
+        pause: Duration,
+        seen: Option<i64>,
+        stop: &Stop,
+        wake: &mut watch::Receiver<()>,
+        wake_open: &mut bool,
+    ) -> bool {
+        let until = tokio::time::Instant::now() + pause;
+        loop {
+            let step = until.min(tokio::time::Instant::now() + EXTERNAL_CHECK);
             tokio::select! {
-                () = stop.claiming.cancelled() => break,
-                changed = wake.changed(), if wake_open => wake_open = changed.is_ok(),
-                () = tokio::time::sleep(pause) => {}
+                () = stop.claiming.cancelled() => return false,
+                changed = wake.changed(), if *wake_open => {
+                    *wake_open = changed.is_ok();
+                    return true;
+                }
+                () = tokio::time::sleep_until(step) => {}
+            }
+            if tokio::time::Instant::now() >= until {
+                return true;
+            }
+            // An unreadable version is no news: the pass after `pause` looks anyway.
+            if let (Some(before), Ok(now)) = (seen, self.store.data_version().await)
+                && now != before
+            {
+                return true;
             }
         }
     }
@@ -121,8 +162,8 @@ impl Lane {
             if q.notifier != self.name {
                 continue;
             }
-            let due = DigestSchedule::parse(&q.schedule)
-                .map(|s| s.next_due(q.last_sent, q.oldest))
+            let due = DigestSchedule::from_label(&q.schedule)
+                .map(|s| s.next_due(q.last_sent, q.oldest, self.notifier.zone()))
                 .unwrap_or(q.oldest)
                 .max(q.next_attempt);
             next = Some(next.map_or(due, |n| n.min(due)));
@@ -177,6 +218,17 @@ impl Lane {
         Ok(report)
     }
 
+    /// Only this notifier's digests due at `now` (`feedwatch alerts flush`, after
+    /// [`Store::flush_digests`] made every waiting one due).
+    pub(super) async fn digests_pass(&self, now: i64) -> Result<DeliveryReport, StoreError> {
+        let mut report = DeliveryReport::default();
+        if self.ledger.gate(&self.store).await.is_ok() {
+            self.deliver_digests(now, &Stop::never(), &mut report)
+                .await?;
+        }
+        Ok(report)
+    }
+
     /// No further send: the lane is told to stop claiming, or delivery paused (another lane's
     /// delivery could not be recorded).
     fn must_stop(&self, stop: &Stop) -> bool {
@@ -211,8 +263,8 @@ impl Lane {
             if q.notifier != self.name {
                 continue;
             }
-            let due = match DigestSchedule::parse(&q.schedule) {
-                Ok(schedule) => schedule.next_due(q.last_sent, q.oldest),
+            let due = match DigestSchedule::from_label(&q.schedule) {
+                Ok(schedule) => schedule.next_due(q.last_sent, q.oldest, self.notifier.zone()),
                 // A label this version cannot read (written by a newer one): send now rather
                 // than hold alerts forever.
                 Err(_) => now,

@@ -30,7 +30,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Delivery;
+use crate::config::{Delivery, DigestSchedule};
 use crate::domain::hash_hex;
 use crate::notify::Notifier;
 use crate::store::{Store, StoreError};
@@ -39,6 +39,10 @@ pub use ledger::{DeliveryHealth, Ledger, STORE_RETRY_BASE, STORE_RETRY_CAP};
 
 /// How often a lane looks for due retries when nothing wakes it (also covers clock jumps).
 pub const OUTBOX_TICK: Duration = Duration::from_secs(15);
+/// How often a sleeping lane asks the database whether another process changed it
+/// (`feedwatch alerts flush` or `alerts retry` beside the daemon): what they asked for is
+/// sent within about this long, not at the next [`OUTBOX_TICK`].
+pub const EXTERNAL_CHECK: Duration = Duration::from_secs(1);
 /// How long a send in flight may go on after shutdown is asked for; then it is abandoned and
 /// its alert stays queued. A healthy server answers in well under a second; this leaves a slow
 /// one room to finish, and keeps a stop far inside systemd's 90 s stop timeout.
@@ -168,6 +172,45 @@ impl Outbox {
         }
         let mut report = DeliveryReport::default();
         report.deferred += self.defer_orphans(now, due_by).await?;
+        self.join_passes(passes, report).await
+    }
+
+    /// `feedwatch alerts flush`: makes every waiting digest (quiet-hours holds included) of
+    /// `only` (of every notifier when `None`) due at `now`, and returns the queues flushed.
+    /// Sending is then up to the holder of the delivery lock: [`Outbox::deliver_digests`]
+    /// here, or the running daemon, whose lanes notice within [`EXTERNAL_CHECK`].
+    pub async fn flush(
+        &self,
+        only: Option<&str>,
+        now: i64,
+    ) -> Result<Vec<crate::store::DigestQueue>, StoreError> {
+        let label = DigestSchedule::Now.label();
+        self.store.flush_digests(only, &label, now).await
+    }
+
+    /// One pass over the digests due at `now` of `only` (of every notifier when `None`) and
+    /// nothing else, every lane at once: what `feedwatch alerts flush` sends when no daemon
+    /// runs.
+    pub async fn deliver_digests(
+        &self,
+        now: i64,
+        only: Option<&str>,
+    ) -> Result<DeliveryReport, StoreError> {
+        let mut passes = tokio::task::JoinSet::new();
+        for lane in self.lanes().filter(|l| only.is_none_or(|n| n == l.name)) {
+            passes.spawn(async move { lane.digests_pass(now).await });
+        }
+        self.join_passes(passes, DeliveryReport::default()).await
+    }
+
+    /// Adds up the passes' reports once they have all ended, then records what the store
+    /// refused meanwhile (one more try, else the caller fails and the alert is sent again
+    /// next time).
+    async fn join_passes(
+        &self,
+        mut passes: tokio::task::JoinSet<Result<DeliveryReport, StoreError>>,
+        mut report: DeliveryReport,
+    ) -> Result<DeliveryReport, StoreError> {
         let mut failed = None;
         while let Some(pass) = passes.join_next().await {
             match pass {
@@ -180,8 +223,6 @@ impl Outbox {
         if let Some(e) = failed {
             return Err(e);
         }
-        // Sent but not recorded: one more try, else the caller fails (and the alert is sent
-        // again next time).
         self.ledger.settle(&self.store).await?;
         Ok(report)
     }
@@ -397,6 +438,126 @@ mod tests {
             store.due_alerts(at, 10).await.expect("due").len(),
             2,
             "looked at again later"
+        );
+    }
+
+    /// A store holding `n` alerts for the stdout notifier `n`, queued at `at` with the digest
+    /// label `digest`, and an outbox over it (times shown in UTC).
+    async fn outbox_with(
+        dir: &std::path::Path,
+        digest: Option<&str>,
+        keys: &[&str],
+        at: i64,
+    ) -> (Store, Outbox) {
+        use crate::domain::FeedId;
+        use crate::domain::fixtures::{alert, item};
+        use crate::store::Ingest;
+        let store = Store::open(&dir.join("db")).await.expect("open");
+        let feed = FeedId::from_stored("http://f/".into());
+        let st = store.feed_state(&feed).await.expect("state");
+        let items = keys.iter().map(|k| item(k)).collect();
+        let alerts = (0..keys.len())
+            .map(|i| {
+                let mut a = alert(i, "n");
+                a.digest = digest.map(str::to_string);
+                a
+            })
+            .collect();
+        store
+            .ingest(st.id, feed.as_str(), Ingest::batch(items, alerts, at))
+            .await
+            .expect("ingest");
+        let stdout = Notifier::Stdout(crate::notify::stdout::StdoutNotifier(chrono_tz::Tz::UTC));
+        let notifiers = BTreeMap::from([("n".to_string(), stdout)]);
+        let outbox = Outbox::new(store.clone(), notifiers, Delivery::default());
+        (store, outbox)
+    }
+
+    fn t(rfc3339: &str) -> i64 {
+        crate::domain::fixtures::at(rfc3339).timestamp()
+    }
+
+    #[tokio::test]
+    async fn alerts_held_by_quiet_hours_go_out_as_one_digest_when_they_end() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let held = Some("quiet 22:00-07:00");
+        let queued = t("2026-11-29T23:10:00Z");
+        let (store, outbox) = outbox_with(dir.path(), held, &["a", "b", "c"], queued).await;
+        for now in [
+            "2026-11-29T23:10:00Z",
+            "2026-11-30T03:00:00Z",
+            "2026-11-30T06:59:59Z",
+        ] {
+            let r = outbox.deliver_due(t(now)).await.expect("pass");
+            assert_eq!(r, DeliveryReport::default(), "held at {now}");
+        }
+        assert_eq!(store.digest_queues().await.expect("queues")[0].count, 3);
+        let r = outbox
+            .deliver_due(t("2026-11-30T07:00:00Z"))
+            .await
+            .expect("pass");
+        assert_eq!(r.sent, 3, "all three, together, when the quiet hours end");
+        assert!(store.digest_queues().await.expect("queues").is_empty());
+        assert_eq!(store.undelivered_count().await.expect("count"), 0);
+    }
+
+    #[tokio::test]
+    async fn a_flush_makes_every_waiting_digest_due_and_sends_only_digests() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let queued = t("2026-11-29T10:00:00Z");
+        let (store, outbox) =
+            outbox_with(dir.path(), Some("weekly mon 08:00"), &["a", "b"], queued).await;
+        let now = queued + 60;
+        assert_eq!(outbox.deliver_due(now).await.expect("pass").sent, 0);
+        let flushed = outbox.flush(Some("n"), now).await.expect("flush");
+        assert_eq!(flushed.len(), 1);
+        assert_eq!(
+            (flushed[0].schedule.as_str(), flushed[0].count),
+            ("weekly mon 08:00", 2)
+        );
+        assert!(
+            outbox
+                .flush(Some("other"), now)
+                .await
+                .expect("flush")
+                .is_empty(),
+            "another notifier's flush leaves these alone"
+        );
+        let r = outbox.deliver_digests(now, Some("n")).await.expect("send");
+        assert_eq!(r.sent, 2);
+        assert!(store.digest_queues().await.expect("queues").is_empty());
+        assert!(
+            outbox.flush(None, now).await.expect("flush").is_empty(),
+            "nothing waits any more"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_resting_lane_wakes_when_another_process_changes_the_database() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, outbox) = outbox_with(dir.path(), None, &[], 0).await;
+        let lane = outbox.lanes().next().expect("one lane");
+        // A second connection to the file, as `feedwatch alerts flush` opens.
+        let other = Store::open(&dir.path().join("db")).await.expect("open");
+        let (stop, (_tx, mut wake), mut open) = (Stop::never(), watch::channel(()), true);
+        let long = Duration::from_secs(3600);
+        // Without news the lane sleeps on; its own connection's writes are no news.
+        let seen = store.data_version().await.ok();
+        store.mute("r", 0, None).await.expect("own write");
+        let quiet = lane.rest(long, seen, &stop, &mut wake, &mut open);
+        assert!(
+            tokio::time::timeout(EXTERNAL_CHECK * 3, quiet)
+                .await
+                .is_err(),
+            "woke without news"
+        );
+        let seen = store.data_version().await.ok();
+        other.unmute("r", 0).await.expect("other write");
+        let woken = lane.rest(long, seen, &stop, &mut wake, &mut open);
+        assert_eq!(
+            tokio::time::timeout(Duration::from_secs(30), woken).await,
+            Ok(true),
+            "another process's commit wakes the lane"
         );
     }
 }

@@ -854,28 +854,49 @@ impl Store {
     /// Digest queues: every (notifier, schedule) with undelivered digest alerts, with the
     /// oldest alert's queue time, the earliest retry time and the last digest sent.
     pub async fn digest_queues(&self) -> Result<Vec<DigestQueue>, StoreError> {
-        self.read(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT a.notifier, a.digest, min(a.created_at), min(a.next_attempt_at),
-                        count(*), d.last_sent_at
-                 FROM alerts a
-                 LEFT JOIN digests d ON d.notifier = a.notifier AND d.schedule = a.digest
-                 WHERE a.status IN (?1, ?2) AND a.digest IS NOT NULL
-                 GROUP BY a.notifier, a.digest ORDER BY min(a.id)",
+        self.read(|conn| digest_queues(conn, None)).await
+    }
+
+    /// `feedwatch alerts flush`: makes every digest queue of `notifier` (of every notifier
+    /// when `None`) due now, in one transaction: their alerts are relabelled `label` (one
+    /// queue per notifier, whose schedule says "at once") and a failed digest's back-off is
+    /// lifted. Returns the queues as they were, to say what was flushed. Only the label and
+    /// the next attempt change: whoever holds the delivery lock sends them, exactly once.
+    pub async fn flush_digests(
+        &self,
+        notifier: Option<&str>,
+        label: &str,
+        now: i64,
+    ) -> Result<Vec<DigestQueue>, StoreError> {
+        let (notifier, label) = (notifier.map(str::to_string), label.to_string());
+        self.write(Durability::Full, move |conn| {
+            let tx = conn.transaction()?;
+            let queues = digest_queues(&tx, notifier.as_deref())?;
+            tx.execute(
+                "UPDATE alerts SET digest = ?1, next_attempt_at = min(next_attempt_at, ?2)
+                 WHERE status IN (?3, ?4) AND digest IS NOT NULL
+                   AND (?5 IS NULL OR notifier = ?5)",
+                params![
+                    label,
+                    now,
+                    AlertStatus::Pending,
+                    AlertStatus::Retry,
+                    notifier
+                ],
             )?;
-            let rows = stmt.query_map(params![AlertStatus::Pending, AlertStatus::Retry], |r| {
-                Ok(DigestQueue {
-                    notifier: r.get(0)?,
-                    schedule: r.get(1)?,
-                    oldest: r.get(2)?,
-                    next_attempt: r.get(3)?,
-                    count: count(r.get(4)?),
-                    last_sent: r.get(5)?,
-                })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            tx.commit()?;
+            Ok(queues)
         })
         .await
+    }
+
+    /// A number that changes whenever another process (another connection) commits to the
+    /// database — `feedwatch alerts flush`, `alerts retry`, `mute` beside a running daemon —
+    /// and never for this connection's own writes (`PRAGMA data_version`,
+    /// <https://sqlite.org/pragma.html#pragma_data_version>). Cheap: no table is read.
+    pub async fn data_version(&self) -> Result<i64, StoreError> {
+        self.read(|conn| Ok(conn.query_row("PRAGMA data_version", [], |r| r.get(0))?))
+            .await
     }
 
     /// The undelivered alerts of one digest queue, oldest first.
@@ -1706,6 +1727,36 @@ fn collect_alerts(
         });
     }
     Ok(out)
+}
+
+/// The digest queues with undelivered alerts (of one notifier, when given), oldest first.
+fn digest_queues(
+    conn: &Connection,
+    notifier: Option<&str>,
+) -> Result<Vec<DigestQueue>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT a.notifier, a.digest, min(a.created_at), min(a.next_attempt_at),
+                count(*), d.last_sent_at
+         FROM alerts a
+         LEFT JOIN digests d ON d.notifier = a.notifier AND d.schedule = a.digest
+         WHERE a.status IN (?1, ?2) AND a.digest IS NOT NULL
+           AND (?3 IS NULL OR a.notifier = ?3)
+         GROUP BY a.notifier, a.digest ORDER BY min(a.id)",
+    )?;
+    let rows = stmt.query_map(
+        params![AlertStatus::Pending, AlertStatus::Retry, notifier],
+        |r| {
+            Ok(DigestQueue {
+                notifier: r.get(0)?,
+                schedule: r.get(1)?,
+                oldest: r.get(2)?,
+                next_attempt: r.get(3)?,
+                count: count(r.get(4)?),
+                last_sent: r.get(5)?,
+            })
+        },
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// A queue of alerts waiting for one notifier's digest.
