@@ -118,6 +118,14 @@ pub fn summary(c: &Config, mutes: &[Mute], verbose: bool) -> String {
                 n.name
             );
         }
+        if n.digest.is_some() && n.quiet_hours.is_some() {
+            let _ = writeln!(
+                s,
+                "    warning: notify.{} has a digest: its alerts keep to the digest's schedule and \
+                 quiet_hours holds none of them (set the digest's time outside the quiet hours)",
+                n.name
+            );
+        }
         if !c
             .rules
             .iter()

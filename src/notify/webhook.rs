@@ -98,10 +98,13 @@ impl WebhookNotifier {
                     json!({
                         "version": SCHEMA_VERSION,
                         "digest": true,
-                        "alerts": alerts.iter().map(|a| alert_json(a)).collect::<Vec<_>>(),
+                        "alerts": alerts.iter().map(|a| alert_json(a, self.zone)).collect::<Vec<_>>(),
                     })
                 } else {
-                    alerts.first().map(|a| alert_json(a)).unwrap_or_default()
+                    alerts
+                        .first()
+                        .map(|a| alert_json(a, self.zone))
+                        .unwrap_or_default()
                 };
                 (body.to_string(), "application/json", extra)
             }
@@ -296,8 +299,9 @@ pub fn sign(secret: &str, timestamp: i64, body: &str) -> String {
 
 /// The versioned JSON object for one alert (documented in README, "Webhook schema"). `rule`,
 /// `query` and `matched` are kept from version 1: the first rule's name and query, and every
-/// rule's matched terms.
-pub fn alert_json(a: &Alert) -> serde_json::Value {
+/// rule's matched terms. `item.published_local` is the publication time in `zone`, the
+/// notifier's.
+pub fn alert_json(a: &Alert, zone: chrono_tz::Tz) -> serde_json::Value {
     let p = &a.payload;
     let rules: Vec<serde_json::Value> = p
         .rule_matches()
@@ -338,6 +342,8 @@ pub fn alert_json(a: &Alert) -> serde_json::Value {
             "title": p.title,
             "link": p.link,
             "published": p.published.map(|t| t.to_rfc3339()),
+            // The same instant in the notifier's `timezone`, with its offset (RFC 3339).
+            "published_local": p.published.map(|t| t.with_timezone(&zone).to_rfc3339()),
             "summary": p.summary,
             "snippet": p.snippet,
         },
@@ -439,6 +445,39 @@ mod tests {
         assert!(!text.contains("javascript"), "not a link: {text}");
         p.link = Some("https://news.test/a".into());
         assert!(slack_text(&p).starts_with("*<https://news.test/a|"));
+    }
+
+    #[test]
+    fn published_is_utc_and_published_local_is_in_the_notifiers_zone() {
+        let published = crate::domain::fixtures::at("2021-10-07T06:46:00Z");
+        let alert = Alert {
+            id: 1,
+            uid: "u".into(),
+            notifier: "hook".into(),
+            attempts: 0,
+            created_at: 0,
+            digest: None,
+            payload: crate::domain::AlertPayload {
+                published: Some(published),
+                ..Default::default()
+            },
+        };
+        let cases = [
+            (chrono_tz::Europe::Moscow, "2021-10-07T09:46:00+03:00"),
+            (chrono_tz::America::New_York, "2021-10-07T02:46:00-04:00"),
+            (chrono_tz::Tz::UTC, "2021-10-07T06:46:00+00:00"),
+        ];
+        for (zone, local) in cases {
+            let item = &alert_json(&alert, zone)["item"];
+            assert_eq!(item["published"], "2021-10-07T06:46:00+00:00", "{zone}");
+            assert_eq!(item["published_local"], local, "{zone}");
+        }
+        let undated = Alert {
+            payload: crate::domain::AlertPayload::default(),
+            ..alert
+        };
+        let item = &alert_json(&undated, chrono_tz::Tz::UTC)["item"];
+        assert!(item["published"].is_null() && item["published_local"].is_null());
     }
 
     #[test]
