@@ -488,6 +488,7 @@ fn schema_keys_come_from_the_types_in_the_documented_order() {
                 "timezone",
                 "group",
                 "digest",
+                "quiet_hours",
                 "ca_file",
             ],
         ),
@@ -503,10 +504,14 @@ fn schema_keys_come_from_the_types_in_the_documented_order() {
                 "timezone",
                 "group",
                 "digest",
+                "quiet_hours",
                 "ca_file",
             ],
         ),
-        ("notify.stdout", &["type", "timezone", "group", "digest"]),
+        (
+            "notify.stdout",
+            &["type", "timezone", "group", "digest", "quiet_hours"],
+        ),
         ("metrics", &["listen"]),
         ("matching", &["languages", "transliterate"]),
         ("stories", &["window", "similarity"]),
@@ -560,6 +565,7 @@ format = "slack"
 headers = { Authorization = "Bearer t" }
 secret_file = "secret"
 timeout = "10s"
+quiet_hours = "22:00-07:00"
 
 [delivery]
 retry_base = "10s"
@@ -622,6 +628,11 @@ similarity = 0.9
     assert_eq!(c.notifiers["mail"].timezone, chrono_tz::Europe::Moscow);
     assert_eq!(c.notifiers["mail"].group, Grouping::Rule);
     assert_eq!(c.notifiers["hook"].group, Grouping::Story, "the default");
+    assert_eq!(c.notifiers["mail"].quiet_hours, None, "the default");
+    assert_eq!(
+        c.notifiers["hook"].quiet_hours,
+        Some(QuietHours::parse("22:00-07:00").expect("valid"))
+    );
     let NotifierKind::Webhook(w) = &c.notifiers["hook"].kind else {
         panic!("webhook");
     };
