@@ -52,6 +52,15 @@ fn config(feed_url: &str, smtp_port: u16, quiet: &str) -> (tempfile::TempDir, Pa
     support::config_dir(&text)
 }
 
+/// Runs `feedwatch alerts flush [NOTIFIER]` and checks its exit status.
+async fn flush(cfg: &str, notifier: Option<&str>, code: i32) -> support::Run {
+    let mut args = vec!["--config", cfg, "alerts", "flush"];
+    args.extend(notifier);
+    let run = feedwatch(&args).await;
+    assert_eq!(run.code, Some(code), "{run:#?}");
+    run
+}
+
 /// The recipients of the mails received so far, in order.
 fn recipients(smtp: &SmtpServer) -> Vec<String> {
     smtp.mails()
@@ -90,8 +99,7 @@ async fn held_and_weekly_alerts_wait_until_flushed_then_go_out_as_one_digest_eac
         "{list:#?}"
     );
 
-    let typo = feedwatch(&["--config", cfg, "alerts", "flush", "nigth"]).await;
-    assert_eq!(typo.code, Some(1), "{typo:#?}");
+    let typo = flush(cfg, Some("nigth"), 1).await;
     assert!(
         typo.stderr.contains(
             "no notifier named \"nigth\" (did you mean \"night\"? configured: night, weekly)"
@@ -99,8 +107,7 @@ async fn held_and_weekly_alerts_wait_until_flushed_then_go_out_as_one_digest_eac
         "{typo:#?}"
     );
 
-    let night = feedwatch(&["--config", cfg, "alerts", "flush", "night"]).await;
-    assert_eq!(night.code, Some(0), "{night:#?}");
+    let night = flush(cfg, Some("night"), 0).await;
     assert_eq!(
         night.stdout,
         format!("night: 3 alerts flushed (quiet hours {quiet}: 3); sent\n"),
@@ -113,8 +120,7 @@ async fn held_and_weekly_alerts_wait_until_flushed_then_go_out_as_one_digest_eac
         assert!(mail.text().contains(&format!("q story {i:02}")));
     }
 
-    let all = feedwatch(&["--config", cfg, "alerts", "flush"]).await;
-    assert_eq!(all.code, Some(0), "{all:#?}");
+    let all = flush(cfg, None, 0).await;
     assert_eq!(
         all.stdout,
         "weekly: 3 alerts flushed (digest weekly mon 08:00: 3); sent\n"
@@ -124,11 +130,8 @@ async fn held_and_weekly_alerts_wait_until_flushed_then_go_out_as_one_digest_eac
         ["night@example.org", "weekly@example.org"]
     );
 
-    let again = feedwatch(&["--config", cfg, "alerts", "flush"]).await;
-    assert_eq!(
-        (again.code, again.stdout.as_str()),
-        (Some(0), "no digests waiting\n")
-    );
+    let again = flush(cfg, None, 0).await;
+    assert_eq!(again.stdout, "no digests waiting\n");
     assert_eq!(smtp.mails().len(), 2, "nothing sent twice");
 }
 
@@ -163,13 +166,12 @@ async fn a_restart_in_quiet_hours_keeps_the_held_alerts_and_the_daemon_sends_a_f
     assert!(smtp.mails().is_empty(), "nothing sent in quiet hours");
 
     let cfg = cfg.to_str().expect("utf-8");
-    let flush = feedwatch(&["--config", cfg, "alerts", "flush", "night"]).await;
-    assert_eq!(flush.code, Some(0), "{flush:#?}");
+    let handed = flush(cfg, Some("night"), 0).await;
     assert!(
-        flush.stdout.ends_with(
+        handed.stdout.ends_with(
             "the running daemon holds the delivery lock: it sends them within seconds\n"
         ),
-        "{flush:#?}"
+        "{handed:#?}"
     );
     wait_for("the daemon sends the flushed digest", WAIT, async || {
         let rows = daemon.alerts().await;
