@@ -338,7 +338,8 @@ pub struct Notifier {
     pub quiet_hours: Option<QuietHours>,
     /// `group = …`: one alert per story (default) or per story and rule.
     pub group: Grouping,
-    /// `timezone = …`: the zone alerts show times in (default: the machine's).
+    /// `timezone = …`: the zone alerts show times in, and the zone of the `digest` times and
+    /// `quiet_hours` (default: the machine's).
     pub timezone: chrono_tz::Tz,
 }
 

@@ -1,6 +1,8 @@
 //! The outbox: delivers queued alerts through their notifiers and records each outcome —
 //! `sent`, `retry` with the error and the next attempt time, or `dead`. Digest queues are sent
-//! as one message when their schedule comes round.
+//! as one message when their schedule comes round (times of day in the notifier's zone); alerts
+//! held by quiet hours are such a queue, due when the quiet hours end. `feedwatch alerts flush`
+//! makes every waiting queue due at once ([`Outbox::flush`]).
 //!
 //! Each notifier has its own **lane** (the `lane` module): a task that claims only that notifier's due
 //! alerts, oldest first, and sleeps and wakes on its own, so a hung or slow server delays only
