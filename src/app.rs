@@ -51,7 +51,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::SendTest { notifier } => {
             runtime()?.block_on(commands::send_test::run(&cli.config, &notifier))
         }
-        Command::TestRule(a) => runtime()?.block_on(commands::test_rule::run(&a)),
+        Command::TestRule(a) => runtime()?.block_on(commands::test_rule::run(&cli.config, &a)),
         Command::Parse { source, json } => {
             current_thread_runtime()?.block_on(commands::parse::run(&source, json))
         }

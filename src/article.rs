@@ -18,6 +18,8 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use url::Url;
 
+use crate::config::ArticleSettings;
+use crate::domain::Item;
 use crate::fetch::guard::AddressPolicy;
 use crate::fetch::{FetchError, FetchOutcome, FetchSettings, Fetcher, Validators};
 
@@ -233,6 +235,44 @@ impl Articles {
         slots
             .into_iter()
             .map(|s| s.unwrap_or(Err(ArticleError::Deadline)))
+            .collect()
+    }
+
+    /// A feed's article fetches for `items` (a poll's new items, or `test-rule`'s): the links
+    /// of the items `eligible` accepts, at most `settings.max_per_poll` of them, each page's
+    /// text put in its item's `article`. Returns each fetch's outcome with the item's index;
+    /// a failed one leaves its item as the feed gave it.
+    pub async fn fill(
+        &self,
+        settings: &ArticleSettings,
+        feed_url: &Url,
+        items: &mut [Item],
+        eligible: &(dyn Fn(&Item) -> bool + Sync),
+    ) -> Vec<(Wanted, Result<(), ArticleError>)> {
+        let wanted: Vec<Wanted> = (items.iter().enumerate())
+            .filter(|(_, item)| eligible(item))
+            .filter_map(|(n, item)| item.link.clone().map(|link| Wanted { item: n, link }))
+            .take(settings.max_per_poll)
+            .collect();
+        if wanted.is_empty() {
+            return Vec::new();
+        }
+        let feed = FeedArticles {
+            policy: Articles::policy_for(settings.allow_private, feed_url).await,
+            selector: settings.selector.as_deref(),
+        };
+        let results = self.fetch_all(&wanted, feed).await;
+        wanted
+            .into_iter()
+            .zip(results)
+            .map(|(w, result)| {
+                let result = result.map(|text| {
+                    if let Some(item) = items.get_mut(w.item) {
+                        item.article = text;
+                    }
+                });
+                (w, result)
+            })
             .collect()
     }
 

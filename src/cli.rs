@@ -238,6 +238,14 @@ pub struct TestRuleArgs {
     /// `transliterate = true` does.
     #[arg(long)]
     pub transliterate: bool,
+    /// Fetch each item's link and match its main text as the `article` field, as a feed's
+    /// `fetch_article = true` does (on by itself for a configured feed that sets it).
+    #[arg(long)]
+    pub fetch_article: bool,
+    /// With --fetch-article: the CSS selector whose elements' text is the article, as a
+    /// feed's `article_selector`.
+    #[arg(long, value_name = "SELECTOR", requires = "fetch_article")]
+    pub article_selector: Option<String>,
 }
 
 impl TestRuleArgs {

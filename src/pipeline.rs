@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use std::collections::HashSet;
 
-use crate::article::{Articles, FeedArticles, Wanted};
+use crate::article::Articles;
 use crate::config::{Config, DigestSchedule, Feed, Rule};
 pub use crate::domain::error_chain;
 use crate::domain::{
@@ -659,36 +659,17 @@ impl Engine {
         let (Some(settings), Some(articles)) = (&cfg.article, &self.articles) else {
             return tally;
         };
-        let wanted: Vec<Wanted> = (items.iter().enumerate())
-            .filter(|(_, item)| eligible(item))
-            .filter_map(|(n, item)| item.link.clone().map(|link| Wanted { item: n, link }))
-            .take(settings.max_per_poll)
-            .collect();
-        if wanted.is_empty() {
-            return tally;
-        }
-        let policy = Articles::policy_for(settings.allow_private, feed_url).await;
-        let feed = FeedArticles {
-            policy,
-            selector: settings.selector.as_deref(),
-        };
-        let results = articles.fetch_all(&wanted, feed).await;
-        for (w, result) in wanted.iter().zip(results) {
+        for (w, result) in articles.fill(settings, feed_url, items, eligible).await {
             match result {
-                Ok(text) => {
-                    tally.fetched += 1;
-                    if let Some(item) = items.get_mut(w.item) {
-                        item.article = text;
-                    }
-                }
+                Ok(()) => tally.fetched += 1,
                 Err(e) => {
                     tally.failed += 1;
-                    let link = url::Url::parse(&w.link)
-                        .map(|u| Redacted::url(&u).to_string())
-                        .unwrap_or_default();
-                    tally.error = Some(format!("{link}: {}", error_chain(&e)));
+                    tally.error = Some(format!("{}: {}", redacted_link(&w.link), error_chain(&e)));
                 }
             }
+        }
+        if tally.fetched + tally.failed == 0 {
+            return tally;
         }
         self.log_article_state(cfg, &tally);
         tally
@@ -865,6 +846,13 @@ fn rule_match(rule: &Rule, terms: &[MatchedTerm]) -> RuleMatch {
             })
             .collect(),
     }
+}
+
+/// A link as logs and `feeds` may show it (credentials and secret query values hidden).
+pub fn redacted_link(link: &str) -> String {
+    url::Url::parse(link)
+        .map(|u| Redacted::url(&u).to_string())
+        .unwrap_or_default()
 }
 
 /// The next-poll time as the store keeps it, with the interval it was decided for.

@@ -69,6 +69,14 @@ async fn story_server() -> FeedServer {
     server
 }
 
+/// `feedwatch feeds` on `cfg`, which must show these article counts; returns its output.
+async fn article_counts_shown(cfg: &str, fetched: u32, failed: u32) -> String {
+    let listing = feedwatch(&["--config", cfg, "feeds"]).await;
+    let want = format!("articles: {fetched} fetched, {failed} failed");
+    assert!(listing.stdout.contains(&want), "{}", listing.stdout);
+    listing.stdout
+}
+
 fn alerts_in(stdout: &str) -> usize {
     stdout.matches("=== ").count()
 }
@@ -124,13 +132,8 @@ async fn allow_private_false_refuses_a_loopback_link_and_the_item_still_matches_
         0,
         "the refused link must see no request"
     );
-    let listing = feedwatch(&["--config", cfg, "feeds"]).await;
-    assert!(
-        listing.stdout.contains("articles: 0 fetched, 1 failed"),
-        "{}",
-        listing.stdout
-    );
-    assert!(listing.stdout.contains("loopback"), "{}", listing.stdout);
+    let listing = article_counts_shown(cfg, 0, 1).await;
+    assert!(listing.contains("loopback"), "{listing}");
 }
 
 #[tokio::test]
@@ -160,10 +163,129 @@ async fn a_missing_or_empty_article_still_alerts_on_the_feed_text() {
     let cfg = cfg.to_str().expect("utf-8");
     let out = once(cfg).await;
     assert_eq!(alerts_in(&out), 2, "{out}");
-    let listing = feedwatch(&["--config", cfg, "feeds"]).await;
-    assert!(
-        listing.stdout.contains("articles: 0 fetched, 2 failed"),
-        "{}",
-        listing.stdout
+    article_counts_shown(cfg, 0, 2).await;
+}
+
+#[tokio::test]
+async fn a_stalled_article_server_does_not_hold_back_the_alert_beyond_the_fetch_timeout() {
+    // Accepts the connection, reads the request, never answers.
+    let stalled = support::raw_server("", support::RawBody::Stall).await;
+    let feeds = FeedServer::start().await;
+    feeds.set(
+        "/feed.xml",
+        Route::feed(teaser_feed(stalled.as_str(), "Kabulov met envoys.")),
     );
+    // Loopback feed linking to loopback: the link is allowed, so the fetch really waits.
+    let text = config(&feeds.url("/feed.xml"), "fetch_article = true")
+        .replace("timeout = \"3s\"", "timeout = \"2s\"");
+    let (_dir, cfg) = config_dir(&text);
+    let cfg = cfg.to_str().expect("utf-8");
+    let started = std::time::Instant::now();
+    let out = once(cfg).await;
+    let took = started.elapsed();
+    assert_eq!(alerts_in(&out), 1, "{out}");
+    assert!(out.contains("Kabulov met envoys"), "{out}");
+    // The server holds the connection for 30 s; the poll gave up at its 2 s timeout (the
+    // margin is for a loaded machine, far below the 30 s an unbounded wait would take).
+    assert!(took < std::time::Duration::from_secs(15), "took {took:?}");
+    article_counts_shown(cfg, 0, 1).await;
+}
+
+#[tokio::test]
+async fn test_rule_url_matches_the_article_of_a_configured_feed_that_fetches_articles() {
+    let server = story_server().await;
+    let feed_url = server.url("/feed.xml");
+    let (_dir, cfg) = config_dir(&config(&feed_url, "fetch_article = true"));
+    let cfg = cfg.to_str().expect("utf-8");
+    let run = feedwatch(&["--config", cfg, "test-rule", "Kabulov", "--url", &feed_url]).await;
+    assert_eq!(run.code, Some(0), "{run:#?}");
+    assert!(
+        run.stdout
+            .contains("Kabulov in article: …situation along the border. The envoy Zamir *Kabulov*"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("articles: 1 fetched, 0 failed"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(server.seen("/story").len(), 1);
+
+    let json = feedwatch(&[
+        "--config",
+        cfg,
+        "test-rule",
+        "article:Kabulov",
+        "--url",
+        &feed_url,
+        "--json",
+    ])
+    .await;
+    assert_eq!(json.code, Some(0), "{json:#?}");
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+    assert!(
+        v[0]["article"]
+            .as_str()
+            .is_some_and(|a| a.contains("Zamir Kabulov")),
+        "{v}"
+    );
+    assert!(v[0]["article_error"].is_null(), "{v}");
+}
+
+/// `feedwatch test-rule Kabulov --url URL EXTRA…` with no config file to read.
+async fn test_rule_unconfigured(url: &str, extra: &[&str]) -> support::Run {
+    let args = [
+        "--config",
+        "/nonexistent/feedwatch.toml",
+        "test-rule",
+        "Kabulov",
+        "--url",
+        url,
+    ];
+    feedwatch(&[&args[..], extra].concat()).await
+}
+
+#[tokio::test]
+async fn test_rule_fetches_articles_only_when_asked() {
+    let server = story_server().await;
+    let feed_url = server.url("/feed.xml");
+    let plain = test_rule_unconfigured(&feed_url, &[]).await;
+    assert_eq!(
+        plain.code,
+        Some(1),
+        "the teaser does not name him: {plain:#?}"
+    );
+    assert_eq!(server.seen("/story").len(), 0);
+
+    let asked = test_rule_unconfigured(&feed_url, &["--fetch-article"]).await;
+    assert_eq!(asked.code, Some(0), "{asked:#?}");
+    assert!(
+        asked.stdout.contains("Kabulov in article:"),
+        "{}",
+        asked.stdout
+    );
+
+    // The selector names the footer, which does not name him.
+    let selector = ["--fetch-article", "--article-selector", "footer"];
+    let footer = test_rule_unconfigured(&feed_url, &selector).await;
+    assert_eq!(footer.code, Some(1), "{footer:#?}");
+}
+
+#[tokio::test]
+async fn test_rule_names_why_an_article_was_not_used() {
+    let server = FeedServer::start().await;
+    server.set("/story", Route::status(403));
+    server.set(
+        "/feed.xml",
+        Route::feed(teaser_feed(&server.url("/story"), "Kabulov met envoys.")),
+    );
+    let run = test_rule_unconfigured(&server.url("/feed.xml"), &["--fetch-article"]).await;
+    assert_eq!(run.code, Some(0), "matched on the feed text: {run:#?}");
+    let out = &run.stdout;
+    assert!(
+        out.contains("article not used:") && out.contains("403"),
+        "{out}"
+    );
+    assert!(out.contains("articles: 0 fetched, 1 failed"), "{out}");
 }
