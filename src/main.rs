@@ -1,6 +1,7 @@
 //! The `feedwatch` binary: parses the command line, runs the library, maps errors to exit codes
 //! (0 ok, 1 failure, 78 bad configuration — EX_CONFIG, which systemd is told not to restart on).
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -17,7 +18,8 @@ fn main() -> ExitCode {
         // `feedwatch feeds | head -1`: the reader has all it wanted.
         Err(e) if feedwatch::commands::is_closed_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("feedwatch: error: {e:#}");
+            // Not `eprintln!`: a closed stderr must not turn the error into a panic.
+            let _ = writeln!(std::io::stderr(), "feedwatch: error: {e:#}");
             if e.downcast_ref::<ConfigError>().is_some() {
                 ExitCode::from(app::EXIT_CONFIG)
             } else if e.downcast_ref::<DatabaseLost>().is_some() {

@@ -147,3 +147,26 @@ async fn a_muted_rule_stores_its_matches_without_alerting_until_unmuted() {
     );
     assert_eq!(daemon.terminate().await, Some(0));
 }
+
+/// `check` judges the config: a database it cannot read leaves the mutes out of the summary,
+/// with a warning that says so, and the exit status stays 0.
+#[tokio::test]
+async fn check_says_when_it_cannot_show_mutes() {
+    let (dir, cfg) = config_dir(
+        "[storage]\npath = \"fw.db\"\n[[feed]]\nurl = \"http://127.0.0.1:9/rss\"\n\
+         [[rule]]\nname = \"kabulov\"\nquery = 'Kabulov'\n[notify.console]\ntype = \"stdout\"\n",
+    );
+    std::fs::write(
+        dir.path().join("fw.db"),
+        b"this is not a SQLite database, not at all",
+    )
+    .expect("write");
+    let cfg = cfg.to_str().expect("utf-8 path");
+    let check = feedwatch(&["--config", cfg, "check"]).await;
+    assert_eq!(check.code, Some(0), "{check:#?}");
+    assert!(check.stdout.contains("kabulov"), "{check:#?}");
+    assert!(
+        check.stderr.contains("warning: muted rules not shown"),
+        "{check:#?}"
+    );
+}

@@ -31,7 +31,7 @@ pub async fn run(path: &Path, args: &AlertsArgs) -> anyhow::Result<ExitCode> {
                 writeln!(out, "alert {id} requeued")?;
                 Ok(ExitCode::SUCCESS)
             } else {
-                eprintln!("feedwatch: no undelivered alert with id {id}");
+                say!("feedwatch: no undelivered alert with id {id}");
                 Ok(ExitCode::FAILURE)
             }
         }

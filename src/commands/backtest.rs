@@ -29,7 +29,7 @@ pub async fn run(path: &Path, args: &BacktestArgs) -> anyhow::Result<ExitCode> {
                 None,
             ),
             Err(e) => {
-                eprintln!("feedwatch: invalid query: {e}\n{}", e.caret(src));
+                say!("feedwatch: invalid query: {e}\n{}", e.caret(src));
                 return Ok(ExitCode::from(2));
             }
         },

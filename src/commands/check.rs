@@ -16,8 +16,14 @@ use crate::store::Mute;
 pub async fn run(path: &Path, verbose: bool) -> anyhow::Result<ExitCode> {
     let config = Config::load(path)?;
     // The config is what `check` judges: a database it cannot read (another user's, say)
-    // only leaves the mutes out of the summary.
-    let mutes = super::mute::mutes_if_any(&config).await.unwrap_or_default();
+    // only leaves the mutes out of the summary, and says so.
+    let mutes = match super::mute::mutes_if_any(&config).await {
+        Ok(mutes) => mutes,
+        Err(e) => {
+            say!("feedwatch: warning: muted rules not shown: {e:#}");
+            Vec::new()
+        }
+    };
     // `write!` not `print!`: a closed pipe is an error for `main`, not a panic.
     std::io::Write::write_all(
         &mut super::stdout(),

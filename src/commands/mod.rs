@@ -1,6 +1,15 @@
 //! One file per CLI command: each loads what it needs, does its one job and returns the exit
 //! status. `app` dispatches to them; the shared terminal output helpers live here.
 
+/// `eprintln!` that never panics: a message for the terminal is lost, not turned into exit 101,
+/// when standard error is a pipe whose reader has gone (`feedwatch … 2>&1 | head -1`).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod alerts;
 pub mod backtest;
 pub mod check;
@@ -110,18 +119,18 @@ pub(crate) fn mark(snippet: &str, range: std::ops::Range<usize>, tty: bool) -> S
 /// has languages) is shown there, here and in `check -v` alike.
 pub(crate) fn show_query(out: &mut impl Write, query: &Query, json: bool) -> io::Result<()> {
     if json {
-        eprintln!("read as: {query}");
+        say!("read as: {query}");
     } else {
         writeln!(out, "read as: {query}")?;
     }
     for w in query.warnings() {
-        eprintln!("feedwatch: warning: {w}");
+        say!("feedwatch: warning: {w}");
         if let Some(position) = w.position {
             let at = QueryError {
                 position,
                 message: String::new(),
             };
-            eprintln!("{}", at.caret(query.source()));
+            say!("{}", at.caret(query.source()));
         }
     }
     Ok(())

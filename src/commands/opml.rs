@@ -50,7 +50,7 @@ pub fn import(path: &Path, file: &Path, output: Option<&Path>) -> anyhow::Result
             }
             std::fs::write(out, &toml)
                 .with_context(|| format!("cannot write {}", out.display()))?;
-            eprintln!(
+            say!(
                 "wrote {} feed(s) to {} ({skipped}); include it with include = [\"{}\"] and run `feedwatch check`",
                 feeds.len(),
                 out.display(),
@@ -59,7 +59,7 @@ pub fn import(path: &Path, file: &Path, output: Option<&Path>) -> anyhow::Result
         }
         None => {
             super::stdout().write_all(toml.as_bytes())?;
-            eprintln!("{} feed(s) to add ({skipped})", feeds.len());
+            say!("{} feed(s) to add ({skipped})", feeds.len());
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -76,14 +76,14 @@ fn checked_url(f: &crate::opml::OpmlFeed) -> Option<url::Url> {
     match url::Url::parse(f.url.trim()) {
         Ok(url) if crate::config::fetchable(&url) => Some(url),
         Ok(url) => {
-            eprintln!(
+            say!(
                 "skipped the entry {entry}: {} is not an http:// or https:// URL with a host",
                 Redacted::url(&url)
             );
             None
         }
         Err(e) => {
-            eprintln!("skipped the entry {entry}: invalid URL ({e})");
+            say!("skipped the entry {entry}: invalid URL ({e})");
             None
         }
     }

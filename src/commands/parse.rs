@@ -25,7 +25,7 @@ pub async fn run(source: &str, json: bool) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            eprintln!("feedwatch: cannot parse {source}: {}", one_line(&e));
+            say!("feedwatch: cannot parse {source}: {}", one_line(&e));
             Ok(ExitCode::FAILURE)
         }
     }

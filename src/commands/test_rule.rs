@@ -27,7 +27,7 @@ pub async fn run(config: &Path, args: &TestRuleArgs) -> anyhow::Result<ExitCode>
     let query = match Query::parse_with(&args.query, args.match_options()) {
         Ok(q) => q,
         Err(e) => {
-            eprintln!("feedwatch: invalid query: {e}\n{}", e.caret(&args.query));
+            say!("feedwatch: invalid query: {e}\n{}", e.caret(&args.query));
             return Ok(ExitCode::from(2));
         }
     };
@@ -41,7 +41,7 @@ pub async fn run(config: &Path, args: &TestRuleArgs) -> anyhow::Result<ExitCode>
     let (mut feed, base) = match load(args).await {
         Ok(loaded) => loaded,
         Err(e) => {
-            eprintln!("feedwatch: error: {e:#}");
+            say!("feedwatch: error: {e:#}");
             return Ok(ExitCode::from(EXIT_NO_FEED));
         }
     };

@@ -3,13 +3,15 @@
 //!
 //! Feeds are compared by URL (their identity in the database), rules and notifiers by name.
 //! "Changed" compares each one's settings through their `Debug` form, which covers every field
-//! (including those added later) without a hand-kept list; secrets print as redacted there, so
-//! a changed password does not show, which a log line should not reveal anyway.
+//! (including those added later) without a hand-kept list, plus what that form hides on
+//! purpose: secrets, header values, the webhook's full URL, and the email settings its short
+//! form leaves out (see [`hidden`]). The fingerprints are compared, never printed: the log line
+//! names what changed, not how.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::{Config, Rule};
+use super::{Config, NotifierKind, Rule};
 
 /// Names added, removed and changed in one kind of thing.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -75,8 +77,17 @@ impl Changes {
 
 fn feeds(c: &Config) -> BTreeMap<String, (String, String)> {
     (c.feeds.iter())
-        .map(|f| (f.url.to_string(), (f.name.clone(), format!("{f:?}"))))
+        .map(|f| {
+            let print = format!("{f:?} {:?}", header_values(&f.headers));
+            (f.url.to_string(), (f.name.clone(), print))
+        })
         .collect()
+}
+
+/// Header values, which `HeaderMap`'s `Debug` shows as `Sensitive` (they are marked so at
+/// load): a changed token is a changed feed or notifier.
+fn header_values(h: &reqwest::header::HeaderMap) -> Vec<&[u8]> {
+    h.values().map(|v| v.as_bytes()).collect()
 }
 
 fn rules(c: &Config) -> BTreeMap<String, (String, String)> {
@@ -100,8 +111,35 @@ fn rule_print(c: &Config, r: &Rule) -> String {
 
 fn notifiers(c: &Config) -> BTreeMap<String, (String, String)> {
     (c.notifiers.iter())
-        .map(|(name, n)| (name.clone(), (name.clone(), format!("{n:?}"))))
+        .map(|(name, n)| {
+            let print = format!("{n:?} {}", hidden(&n.kind));
+            (name.clone(), (name.clone(), print))
+        })
         .collect()
+}
+
+/// What a notifier's `Debug` leaves out, so that a reload that changes only a password, a
+/// recipient, a subject or a webhook's token in its path still reports the notifier changed.
+fn hidden(kind: &NotifierKind) -> String {
+    match kind {
+        NotifierKind::Email(e) => format!(
+            "{:?} {:?} {:?} {:?} {:?}",
+            e.password.as_ref().map(|p| p.expose()),
+            e.to.iter().map(|m| m.to_string()).collect::<Vec<_>>(),
+            e.timeout,
+            e.subject,
+            e.ca_pem,
+        ),
+        NotifierKind::Webhook(w) => format!(
+            "{} {:?} {:?} {:?} {:?}",
+            w.url,
+            header_values(&w.headers),
+            w.secret.as_ref().map(|s| s.expose()),
+            w.timeout,
+            w.ca_pem,
+        ),
+        NotifierKind::Stdout => String::new(),
+    }
 }
 
 fn settings(c: &Config) -> String {
@@ -201,5 +239,40 @@ mod tests {
         );
         assert!(Changes::between(&new, &new).is_empty());
         assert_eq!(Changes::between(&new, &new).to_string(), "nothing changed");
+    }
+
+    fn load(text: &str) -> Config {
+        match super::super::check::load(text, Path::new("/etc/feedwatch"), &[]) {
+            Ok(c) => c,
+            Err(p) => panic!("{p:#?}"),
+        }
+    }
+
+    #[test]
+    fn changes_that_debug_hides_still_count() {
+        let text = |to: &str, token: &str, auth: &str| {
+            format!(
+                "[notify.mail]\ntype = \"email\"\nsmtp = \"smtp://127.0.0.1:2525\"\n\
+                 from = \"fw@example.org\"\nto = [\"{to}\"]\n\
+                 [notify.hook]\ntype = \"webhook\"\nurl = \"https://hooks.example.org/{token}\"\n\
+                 [[feed]]\nurl = \"https://a.org/rss\"\nheaders = {{ Authorization = \"{auth}\" }}\n"
+            )
+        };
+        let old = load(&text("a@example.org", "T0KEN", "Bearer one"));
+        assert!(Changes::between(&old, &old).is_empty());
+        let new = load(&text("b@example.org", "T0KEN", "Bearer one"));
+        assert_eq!(
+            Changes::between(&old, &new).to_string(),
+            "notifiers changed: mail"
+        );
+        let new = load(&text("a@example.org", "OTHER", "Bearer one"));
+        let shown = Changes::between(&old, &new).to_string();
+        assert_eq!(shown, "notifiers changed: hook");
+        assert!(!shown.contains("OTHER"), "{shown}");
+        let new = load(&text("a@example.org", "T0KEN", "Bearer two"));
+        assert_eq!(
+            Changes::between(&old, &new).to_string(),
+            "feeds changed: a.org"
+        );
     }
 }

@@ -116,8 +116,9 @@ impl DigestSchedule {
     pub fn parse(s: &str) -> Result<DigestSchedule, String> {
         let s = s.trim();
         if let Some(rest) = s.strip_prefix("daily") {
-            let at =
-                TimeOfDay::parse(rest).map_err(|e| e.message(s, r#"write "daily HH:MM" (UTC)"#))?;
+            let at = TimeOfDay::parse(rest).map_err(|e| {
+                e.message(s, r#"write "daily HH:MM" (in the notifier's time zone)"#)
+            })?;
             return Ok(DigestSchedule::DailyAt {
                 hour: at.hour,
                 minute: at.minute,
