@@ -34,7 +34,7 @@ pub async fn run(config: &Path, args: &TestRuleArgs) -> anyhow::Result<ExitCode>
     if let Some(selector) = &args.article_selector
         && !crate::article::valid_selector(selector)
     {
-        eprintln!("feedwatch: invalid --article-selector {selector:?}: not a CSS selector");
+        say!("feedwatch: invalid --article-selector {selector:?}: not a CSS selector");
         return Ok(ExitCode::from(2));
     }
     super::show_query(&mut super::stdout(), &query, args.json)?;
