@@ -36,16 +36,87 @@ use crate::store::{
 
 pub use crate::domain::HEALTH_RULE;
 
-/// Longest one feed's body may take to parse and normalize, measured on the parsing thread
-/// from the start of its parse (so it bounds the CPU time too). Each field's conversion is
-/// bounded (`text::MAX_HTML_BYTES`, `text::MAX_HTML_DEPTH`) and the limit is checked between
-/// fields, so a feed over it stops within one field's work and fails with
-/// [`ParseError::TooSlow`]. The largest legitimate feeds take well under a second.
+/// Most CPU time one feed's body may take to parse and normalize, measured on the parsing
+/// thread's own CPU clock, so a legitimate parse is not refused because the machine is busy
+/// (a 100,000-item feed took 1.2 s of CPU but 10.2 s of wall time on an overloaded machine).
+/// Each field's conversion is bounded (`text::MAX_HTML_BYTES`, `text::MAX_HTML_DEPTH`) and the
+/// limit is checked between fields, so a feed over it stops within one field's work and fails
+/// with [`ParseError::TooSlow`]. The largest legitimate feeds take well under a second.
 pub const PARSE_TIME_LIMIT: Duration = Duration::from_secs(10);
+
+/// The wall-clock backstop, as a multiple of the CPU limit: a parse that gets almost no CPU
+/// (a starved machine, a thread stuck without spinning) is still stopped, with the same
+/// [`ParseError::TooSlow`], once this many times the limit has passed on the clock.
+const PARSE_WALL_BACKSTOP_FACTOR: u32 = 6;
+
+/// The CPU time the calling thread has used, from `CLOCK_THREAD_CPUTIME_ID` (POSIX); `None`
+/// where that clock cannot be read, and the caller then counts wall time instead.
+fn thread_cpu_time() -> Option<Duration> {
+    #[cfg(unix)]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec that outlives the call; clock_gettime only
+        // writes into it and reports failure through its return value.
+        let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+        let secs = u64::try_from(ts.tv_sec).ok()?;
+        let nanos = u32::try_from(ts.tv_nsec).ok()?;
+        (rc == 0).then(|| Duration::new(secs, nanos))
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// The time a parse may take, started on (and to be asked on) the parsing thread: at most
+/// `limit` of that thread's CPU time, and at most `backstop` of wall time.
+struct ParseBudget {
+    limit: Duration,
+    backstop: Duration,
+    wall_start: std::time::Instant,
+    /// The thread's CPU clock at the start; `None` when it cannot be read.
+    cpu_start: Option<Duration>,
+}
+
+impl ParseBudget {
+    fn start(limit: Duration, backstop: Duration) -> ParseBudget {
+        ParseBudget {
+            limit,
+            backstop,
+            wall_start: std::time::Instant::now(),
+            cpu_start: thread_cpu_time(),
+        }
+    }
+
+    /// `Err(TooSlow)` once the thread has spent `limit` of CPU, or `backstop` of wall time.
+    fn check(&self) -> Result<(), ParseError> {
+        let cpu = self
+            .cpu_start
+            .and_then(|start| Some(thread_cpu_time()?.saturating_sub(start)));
+        if over_budget(cpu, self.wall_start.elapsed(), self.limit, self.backstop) {
+            Err(ParseError::TooSlow { limit: self.limit })
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Whether a parse that used `cpu` (`None`: unknown) over `wall` is past its budget. Without a
+/// CPU reading the limit applies to wall time, as it did before the CPU clock was used.
+fn over_budget(cpu: Option<Duration>, wall: Duration, limit: Duration, backstop: Duration) -> bool {
+    match cpu {
+        Some(cpu) => cpu > limit || wall > backstop,
+        None => wall > limit,
+    }
+}
 
 /// Parses a fetched body as a poll does: on the blocking pool (feed-rs is CPU work and may
 /// panic on hostile input; a panic that escapes its `catch_unwind` still ends as a `JoinError`,
-/// not a crash), stopped with [`ParseError::TooSlow`] past `limit` and with
+/// not a crash), stopped with [`ParseError::TooSlow`] past `limit` of the parsing thread's CPU
+/// time (or, as a backstop, six times `limit` of wall time) and with
 /// [`ParseError::Stopped`] once `shutdown` is cancelled. `feedwatch parse` calls it too, so
 /// the command sees exactly what the daemon sees.
 pub fn spawn_parse(
@@ -56,14 +127,13 @@ pub fn spawn_parse(
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<Result<ParsedFeed, ParseError>> {
     tokio::task::spawn_blocking(move || {
-        let started = std::time::Instant::now();
+        // Started here, on the blocking thread that parses: its CPU clock is the one to read.
+        let budget = ParseBudget::start(limit, limit * PARSE_WALL_BACKSTOP_FACTOR);
         let go_on = || {
             if shutdown.is_cancelled() {
                 Err(ParseError::Stopped)
-            } else if started.elapsed() > limit {
-                Err(ParseError::TooSlow { limit })
             } else {
-                Ok(())
+                budget.check()
             }
         };
         parse_feed_within(&body, content_type.as_deref(), &base, &go_on)
@@ -1024,5 +1094,49 @@ mod tests {
         for (name, e, want) in cases {
             assert_eq!(e.class(), want, "{name}");
         }
+    }
+
+    #[test]
+    fn the_parse_budget_counts_cpu_time_with_a_wall_clock_backstop() {
+        let ms = Duration::from_millis;
+        let (limit, backstop) = (ms(10_000), ms(60_000));
+        // (case, CPU used or unknown, wall time, over budget)
+        let cases = [
+            ("quick parse", Some(ms(200)), ms(300), false),
+            ("busy machine, 1 s CPU", Some(ms(1_160)), ms(10_160), false),
+            ("slow, under backstop", Some(ms(9_000)), ms(59_000), false),
+            ("over the CPU limit", Some(ms(10_001)), ms(10_500), true),
+            ("stuck past backstop", Some(ms(10)), ms(60_001), true),
+            ("no CPU clock, over", None, ms(10_001), true),
+            ("no CPU clock, under", None, ms(9_999), false),
+        ];
+        for (case, cpu, wall, want) in cases {
+            assert_eq!(over_budget(cpu, wall, limit, backstop), want, "{case}");
+        }
+    }
+
+    #[test]
+    fn a_parse_budget_refuses_once_its_thread_has_spent_the_cpu_limit() {
+        let budget = ParseBudget::start(Duration::from_millis(50), Duration::from_secs(30));
+        assert!(budget.check().is_ok(), "nothing spent yet");
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(
+            budget.check().is_ok(),
+            "sleeping past the limit spends no CPU"
+        );
+        let wall = std::time::Instant::now();
+        while budget.check().is_ok() && wall.elapsed() < Duration::from_secs(20) {
+            std::hint::black_box(wall.elapsed());
+        }
+        match budget.check() {
+            Err(ParseError::TooSlow { limit }) => assert_eq!(limit, Duration::from_millis(50)),
+            other => panic!("50 ms of CPU spent, the budget should refuse: {other:?}"),
+        }
+        let stuck = ParseBudget::start(Duration::from_secs(10), Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(
+            matches!(stuck.check(), Err(ParseError::TooSlow { .. })),
+            "past the wall-clock backstop without spending CPU"
+        );
     }
 }
