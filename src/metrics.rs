@@ -61,6 +61,12 @@ pub enum MetricsError {
     },
 }
 
+/// How often the recorder's histogram samples are folded into their buckets between scrapes.
+/// `install_recorder` leaves this upkeep to the caller (a scrape does it too): without it
+/// every poll's duration sample stays in memory until the next scrape, for ever if nothing
+/// scrapes — about 8 bytes a poll, 38 MB a day at 10,000 feeds polled every 3 minutes.
+const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The process's recorder, installed by the first [`serve`]: the `metrics` macros record into
 /// one global recorder, so a second daemon in the same process (tests) shares it.
 static RECORDER: Mutex<Option<PrometheusHandle>> = Mutex::new(None);
@@ -128,6 +134,7 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> Result<SocketAddr, MetricsError> {
     let handle = recorder()?;
+    let upkeep = handle.clone();
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| MetricsError::Bind { addr, source })?;
@@ -144,6 +151,18 @@ pub async fn serve(
             "/healthz",
             get(move || healthz(store.clone(), health.clone())),
         );
+    tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            let mut every = tokio::time::interval(UPKEEP_INTERVAL);
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = every.tick() => upkeep.run_upkeep(),
+                }
+            }
+        }
+    });
     tokio::spawn(async move {
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
