@@ -4,6 +4,7 @@
 //! (mailin-embedded) that receives real mail from lettre, and a webhook receiver.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod farm;
 pub mod in_process;
 
 use std::collections::HashMap;
@@ -295,6 +296,10 @@ pub struct Mail {
     pub from: String,
     pub to: Vec<String>,
     pub data: Vec<u8>,
+    /// When its conversation began (MAIL FROM): the sender was alive then.
+    pub began: std::time::Instant,
+    /// When the server accepted it (the end of DATA).
+    pub at: std::time::Instant,
 }
 
 impl Mail {
@@ -337,6 +342,7 @@ struct SmtpHandler {
     from: String,
     to: Vec<String>,
     data: Vec<u8>,
+    began: std::time::Instant,
 }
 
 impl mailin_embedded::Handler for SmtpHandler {
@@ -347,6 +353,7 @@ impl mailin_embedded::Handler for SmtpHandler {
         from: &str,
     ) -> mailin_embedded::Response {
         self.from = from.to_string();
+        self.began = std::time::Instant::now();
         self.to.clear();
         self.data.clear();
         mailin_embedded::response::OK
@@ -376,6 +383,8 @@ impl mailin_embedded::Handler for SmtpHandler {
             from: std::mem::take(&mut self.from),
             to: std::mem::take(&mut self.to),
             data: std::mem::take(&mut self.data),
+            began: self.began,
+            at: std::time::Instant::now(),
         });
         mailin_embedded::response::OK
     }
@@ -427,6 +436,7 @@ impl SmtpServer {
             from: String::new(),
             to: Vec::new(),
             data: Vec::new(),
+            began: std::time::Instant::now(),
         };
         let mut server = mailin_embedded::Server::new(handler);
         server
