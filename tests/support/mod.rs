@@ -666,21 +666,26 @@ pub struct Hook {
 type Answer = (u16, Vec<(String, String)>);
 
 /// A real HTTP receiver on 127.0.0.1 that records POSTs and answers from a script: the n-th
-/// request gets the n-th (status, headers) entry; after the script, 200.
+/// request gets the n-th (status, headers) entry; after the script, 200 (or the status set by
+/// [`WebhookReceiver::answer_all_with`]).
 #[derive(Clone)]
 pub struct WebhookReceiver {
     pub addr: SocketAddr,
     hooks: Arc<Mutex<Vec<Hook>>>,
     script: Arc<Mutex<std::collections::VecDeque<Answer>>>,
+    otherwise: Arc<AtomicU16>,
 }
 
 impl WebhookReceiver {
     pub async fn start() -> WebhookReceiver {
         let hooks: Arc<Mutex<Vec<Hook>>> = Arc::default();
         let script: Arc<Mutex<std::collections::VecDeque<Answer>>> = Arc::default();
-        let (hooks_in, script_in) = (hooks.clone(), script.clone());
+        let otherwise = Arc::new(AtomicU16::new(200));
+        let (hooks_in, script_in, otherwise_in) =
+            (hooks.clone(), script.clone(), otherwise.clone());
         let app = axum::Router::new().fallback(move |req: Request<Body>| {
             let (hooks, script) = (hooks_in.clone(), script_in.clone());
+            let otherwise = otherwise_in.load(Ordering::SeqCst);
             async move {
                 let (parts, body) = req.into_parts();
                 let bytes = axum::body::to_bytes(body, 1 << 20)
@@ -690,7 +695,7 @@ impl WebhookReceiver {
                     .lock()
                     .expect("lock")
                     .pop_front()
-                    .unwrap_or((200, vec![]));
+                    .unwrap_or((otherwise, vec![]));
                 hooks.lock().expect("lock").push(Hook {
                     headers: parts.headers,
                     body: String::from_utf8_lossy(&bytes).into_owned(),
@@ -710,7 +715,13 @@ impl WebhookReceiver {
             addr,
             hooks,
             script,
+            otherwise,
         }
+    }
+
+    /// Answers `status` to every request beyond the script from now on (200 at first).
+    pub fn answer_all_with(&self, status: u16) {
+        self.otherwise.store(status, Ordering::SeqCst);
     }
 
     pub fn url(&self) -> String {
