@@ -4,9 +4,10 @@
 //! deduplicated into a *pattern*. For each rule we derive one *trigger group*: a set of
 //! patterns such that, for the rule to be true, at least one of them must occur
 //! (`Kabulov talks -football` → `{kabulov}`; `(a OR b) c` → `{a, b}` or `{c}`). Where a rule
-//! has several such groups (every AND does) the one most likely to be rare is chosen (see
-//! [`rarity`]), so common words a rule also requires never enter the automaton: `Kabulov
-//! talks` costs nothing on a text that says `talks` but not `Kabulov`. Patterns in no trigger
+//! has several such groups (every AND does, and every phrase whose words match their forms)
+//! the one most likely to be rare is chosen (see [`rarity`]; a word many rules share counts as
+//! less rare, see [`Compiler::shared`]), so common words a rule also requires never enter the
+//! automaton: `Kabulov talks` costs nothing on a text that says `talks` but not `Kabulov`. Patterns in no trigger
 //! group are looked up lazily (a substring search of the folded field), only when a candidate
 //! rule needs them.
 //!
@@ -44,11 +45,20 @@ use crate::text::{
     is_unspaced_script, is_word_char,
 };
 
-/// Rule sets with at most this many automaton patterns get a full DFA (fastest scan, memory
-/// grows with patterns × alphabet); bigger ones use the contiguous NFA, which stays compact.
-/// Measured with the benchmark's 10,000 realistic rules (11,500 patterns, mixed scripts): DFA
-/// 19 MB and ~1.4× the NFA's matching speed; so ~35 MB at this limit.
-const DFA_MAX_PATTERNS: usize = 20_000;
+/// Rule sets with at most this many automaton patterns are tried as a full DFA (fastest scan,
+/// memory grows with patterns × alphabet); bigger ones use the contiguous NFA, which stays
+/// compact, without spending the time to build a DFA first. Measured with the benchmark's
+/// 10,000 realistic rules (mixed scripts): 11,500 patterns make a 19 MB DFA scanning ~1.4×
+/// as fast as the NFA; 22,700 patterns (every rule with `languages = ["en", "ru"]` and
+/// `transliterate`) make a 28 MB one.
+const DFA_MAX_PATTERNS: usize = 60_000;
+
+/// Largest DFA kept, in heap bytes; a bigger one is replaced by the contiguous NFA.
+const DFA_MAX_BYTES: usize = 96 << 20;
+
+/// Rarity lost by a trigger each time the number of rules sharing it doubles (in characters
+/// of literal length; see [`Compiler::shared`]).
+const SHARED_TRIGGER_PENALTY: u32 = 8;
 
 /// Shortest folded literal, in bytes, worth prefiltering a regex with: a shorter one hits
 /// nearly every item and costs more automaton work than running the regex.
@@ -168,6 +178,10 @@ enum CKind {
         /// Raw patterns of which at least one occurs in the folded field wherever the regex
         /// matches; empty when none could be extracted.
         prefilter: Vec<u32>,
+        /// Whether the regex matches the field's original text exactly when it matches the
+        /// whitespace-collapsed one (see [`spacing_blind`]), so testing it needs no collapsed
+        /// copy of the field.
+        spacing_blind: bool,
     },
     /// Words that also match their forms: `words[k]` lists the ways word `k` may be written.
     /// Adjacent words (a phrase, or one word) when `distance` is `None`.
@@ -366,6 +380,11 @@ struct Compiler {
     raw_ids: HashMap<String, u32>,
     /// Rarity score of each raw pattern.
     raw_rarity: Vec<u32>,
+    /// How many rules use each word pattern (any term, any field), set once every rule is
+    /// compiled: see [`Compiler::shared`].
+    rules_using: Vec<u32>,
+    /// The same for each raw pattern.
+    raw_rules_using: Vec<u32>,
 }
 
 impl Compiler {
@@ -453,7 +472,11 @@ impl Compiler {
                             .iter()
                             .map(|lit| self.intern_raw(lit, term.fields))
                             .collect();
-                        CKind::Regex { regex, prefilter }
+                        CKind::Regex {
+                            regex,
+                            prefilter,
+                            spacing_blind: spacing_blind(&set_source),
+                        }
                     }
                 };
                 terms.push(CTerm {
@@ -467,16 +490,74 @@ impl Compiler {
         }
     }
 
+    /// Counts, for every pattern, the rules whose terms use it (once per rule).
+    fn count_rules_using(&mut self, rules: &[CompiledRule]) {
+        self.rules_using = vec![0; self.patterns.len()];
+        self.raw_rules_using = vec![0; self.raw_patterns.len()];
+        let mut words: Vec<u32> = Vec::new();
+        let mut raws: Vec<u32> = Vec::new();
+        for rule in rules {
+            words.clear();
+            raws.clear();
+            for term in &rule.terms {
+                match &term.kind {
+                    CKind::Literal { pattern, .. } => words.push(*pattern),
+                    CKind::Sequence { chunks } => words.extend(chunks.iter().map(|c| c.0)),
+                    CKind::Near { patterns, .. } => words.extend_from_slice(patterns),
+                    CKind::Forms { words: w, .. } => {
+                        words.extend(w.iter().flatten().map(|v| v.pattern));
+                    }
+                    CKind::Regex { prefilter, .. } => raws.extend_from_slice(prefilter),
+                }
+            }
+            for (list, counts) in [
+                (&mut words, &mut self.rules_using),
+                (&mut raws, &mut self.raw_rules_using),
+            ] {
+                list.sort_unstable();
+                list.dedup();
+                for &p in list.iter() {
+                    counts[p as usize] += 1;
+                }
+            }
+        }
+    }
+
+    /// `group` with its rarity lowered by how many rules share its most shared trigger.
+    ///
+    /// Every hit of a trigger makes every rule it triggers a candidate, so a trigger shared
+    /// by many rules costs many evaluations per hit; and a word many rules of a watch list
+    /// use (`Ministry` in `Kabul Ministry`, `Tashkent Ministry` …, `Politics` in
+    /// `category:Politics`) is a common word in the news too. Halving the rules that share
+    /// a trigger weighs as much as [`SHARED_TRIGGER_PENALTY`] more characters of length;
+    /// far below the capital-letter bonus, so a name still beats any lowercase word.
+    fn shared(&self, mut group: Group) -> Group {
+        let most = group
+            .triggers
+            .iter()
+            .map(|t| match *t {
+                Trigger::Word(p) => self.rules_using.get(p as usize),
+                Trigger::Raw(r) => self.raw_rules_using.get(r as usize),
+            })
+            .map(|n| n.copied().unwrap_or(0))
+            .max()
+            .unwrap_or(0);
+        group.rarity = group
+            .rarity
+            .saturating_sub(SHARED_TRIGGER_PENALTY * most.max(1).ilog2());
+        group
+    }
+
     /// The rarest one-pattern group among `patterns`, all of which a term requires.
     fn rarest_of(&self, patterns: &[u32], written: &str) -> Option<Group> {
         patterns
             .iter()
             .map(|&p| {
                 let folded = &self.patterns[p as usize];
-                Group {
+                self.shared(Group {
                     triggers: vec![Trigger::Word(p)],
                     rarity: rarity(folded, written_word(written, folded)),
-                }
+                })
             })
             .max_by_key(|g| g.rarity)
     }
@@ -487,24 +568,26 @@ impl Compiler {
             CNode::Leaf(i) => {
                 let term = &terms[*i];
                 match &term.kind {
-                    CKind::Literal { pattern, .. } => Some(Group {
+                    CKind::Literal { pattern, .. } => Some(self.shared(Group {
                         triggers: vec![Trigger::Word(*pattern)],
                         rarity: rarity(&self.patterns[*pattern as usize], &term.written),
-                    }),
+                    })),
                     // Every word (chunk) must occur: any one of them is a valid group.
                     CKind::Near { patterns, .. } => self.rarest_of(patterns, &term.written),
                     CKind::Sequence { chunks } => {
                         let patterns: Vec<u32> = chunks.iter().map(|&(p, _)| p).collect();
                         self.rarest_of(&patterns, &term.written)
                     }
-                    CKind::Regex { prefilter, .. } if !prefilter.is_empty() => Some(Group {
-                        triggers: prefilter.iter().map(|&r| Trigger::Raw(r)).collect(),
-                        rarity: prefilter
-                            .iter()
-                            .map(|&r| self.raw_rarity[r as usize])
-                            .min()
-                            .unwrap_or(0),
-                    }),
+                    CKind::Regex { prefilter, .. } if !prefilter.is_empty() => Some(
+                        self.shared(Group {
+                            triggers: prefilter.iter().map(|&r| Trigger::Raw(r)).collect(),
+                            rarity: prefilter
+                                .iter()
+                                .map(|&r| self.raw_rarity[r as usize])
+                                .min()
+                                .unwrap_or(0),
+                        }),
+                    ),
                     CKind::Regex { .. } => None,
                     // Every word must occur (in one of its forms): any word's variants are a
                     // valid group; the rarest is taken.
@@ -516,7 +599,7 @@ impl Compiler {
                                 variants.iter().map(|v| Trigger::Word(v.pattern)).collect();
                             triggers.sort_unstable();
                             triggers.dedup();
-                            Group { triggers, rarity }
+                            self.shared(Group { triggers, rarity })
                         })
                         .max_by_key(|g| g.rarity),
                 }
@@ -579,6 +662,65 @@ fn written_word<'w>(written: &'w str, folded: &str) -> &'w str {
         .unwrap_or(written)
 }
 
+/// Whether the regex `source` (flags inline) matches a text exactly when it matches the text
+/// with its whitespace collapsed (runs of `char::is_whitespace` chars made one space, the ends
+/// trimmed), so that it may run on the original. True when every match must hold a char, no
+/// part of it can match a whitespace char, and it uses no line or text anchor: every match then
+/// lies inside one run of non-whitespace chars, which both texts share unchanged, and the only
+/// assertions left (word boundaries) see whitespace and the text's ends alike as non-word.
+/// False whenever unsure.
+fn spacing_blind(source: &str) -> bool {
+    use regex_syntax::hir::{Class, Hir, HirKind, Look};
+
+    fn may_match_space(hir: &Hir) -> bool {
+        match hir.kind() {
+            HirKind::Empty | HirKind::Look(_) => false,
+            HirKind::Literal(lit) => std::str::from_utf8(&lit.0)
+                .map_or(true, |text| text.chars().any(char::is_whitespace)),
+            HirKind::Class(Class::Unicode(class)) => class.ranges().iter().any(|r| {
+                WHITESPACE
+                    .iter()
+                    .any(|&c| (r.start()..=r.end()).contains(&c))
+            }),
+            // A non-ASCII byte may be part of a multi-byte space.
+            HirKind::Class(Class::Bytes(class)) => class.ranges().iter().any(|r| {
+                r.end() >= 0x80
+                    || WHITESPACE
+                        .iter()
+                        .any(|&c| c.is_ascii() && (r.start()..=r.end()).contains(&(c as u8)))
+            }),
+            HirKind::Repetition(rep) => may_match_space(&rep.sub),
+            HirKind::Capture(cap) => may_match_space(&cap.sub),
+            HirKind::Concat(items) | HirKind::Alternation(items) => {
+                items.iter().any(may_match_space)
+            }
+        }
+    }
+
+    /// Every char for which `char::is_whitespace` is true (Unicode `White_Space`).
+    const WHITESPACE: [char; 25] = [
+        '\t', '\n', '\u{0B}', '\u{0C}', '\r', ' ', '\u{85}', '\u{A0}', '\u{1680}', '\u{2000}',
+        '\u{2001}', '\u{2002}', '\u{2003}', '\u{2004}', '\u{2005}', '\u{2006}', '\u{2007}',
+        '\u{2008}', '\u{2009}', '\u{200A}', '\u{2028}', '\u{2029}', '\u{202F}', '\u{205F}',
+        '\u{3000}',
+    ];
+    let Ok(hir) = regex_syntax::ParserBuilder::new().build().parse(source) else {
+        return false;
+    };
+    let anchors = [
+        Look::Start,
+        Look::End,
+        Look::StartLF,
+        Look::EndLF,
+        Look::StartCRLF,
+        Look::EndCRLF,
+    ];
+    let looks = hir.properties().look_set();
+    hir.properties().minimum_len().is_some_and(|n| n > 0)
+        && !anchors.iter().any(|&a| looks.contains(a))
+        && !may_match_space(&hir)
+}
+
 /// Folded literals of which at least one occurs in the folded text wherever the regex
 /// `source` matches the original (whitespace-collapsed) text, or none if no useful set can be
 /// extracted. Tries the literals matches must start with and those they must end with, and
@@ -639,6 +781,7 @@ impl RuleSet {
             let root = compiler.node(query.root, true, &mut terms);
             rules.push(CompiledRule { root, terms });
         }
+        compiler.count_rules_using(&rules);
 
         let mut triggers: Vec<Vec<u32>> = vec![Vec::new(); compiler.patterns.len()];
         let mut raw_triggers: Vec<Vec<u32>> = vec![Vec::new(); compiler.raw_patterns.len()];
@@ -727,6 +870,11 @@ impl RuleSet {
         literals.sort_unstable();
         literals.dedup();
         (literals, self.scan_fields.iter().collect())
+    }
+
+    /// Heap bytes of the automaton (what the benchmark reports beside its build time).
+    pub fn automaton_bytes(&self) -> usize {
+        self.automaton.as_ref().map_or(0, AhoCorasick::memory_usage)
     }
 
     /// Number of rules.
@@ -982,23 +1130,22 @@ fn self_overlapping(needle: &str) -> bool {
 }
 
 fn build_automaton(patterns: &[&str]) -> AhoCorasick {
-    let kind = if patterns.len() <= DFA_MAX_PATTERNS {
-        AhoCorasickKind::DFA
-    } else {
-        AhoCorasickKind::ContiguousNFA
+    let build = |kind| {
+        AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .kind(Some(kind))
+            .build(patterns)
     };
-    AhoCorasick::builder()
-        .match_kind(MatchKind::Standard)
-        .kind(Some(kind))
-        .build(patterns)
-        .or_else(|_| {
-            // A DFA/contiguous NFA can exceed its size limits; the noncontiguous NFA cannot
-            // for any realistic rule set.
-            AhoCorasick::builder()
-                .match_kind(MatchKind::Standard)
-                .kind(Some(AhoCorasickKind::NoncontiguousNFA))
-                .build(patterns)
-        })
+    if patterns.len() <= DFA_MAX_PATTERNS
+        && let Ok(dfa) = build(AhoCorasickKind::DFA)
+        && dfa.memory_usage() <= DFA_MAX_BYTES
+    {
+        return dfa;
+    }
+    // A DFA/contiguous NFA can exceed its size limits; the noncontiguous NFA cannot for any
+    // realistic rule set.
+    build(AhoCorasickKind::ContiguousNFA)
+        .or_else(|_| build(AhoCorasickKind::NoncontiguousNFA))
         .expect("aho-corasick NFA limits (2^31 states) are far above any rule set")
 }
 
@@ -1081,10 +1228,22 @@ impl Ctx<'_, '_> {
     /// Whether `term` occurs in `field` (cheaper than [`Ctx::find`] for regexes).
     fn occurs(&self, term: &CTerm, field: Field) -> bool {
         match &term.kind {
-            CKind::Regex { regex, prefilter } => {
+            CKind::Regex {
+                regex,
+                prefilter,
+                spacing_blind,
+            } => {
                 // No literal in this field: the regex cannot match here.
-                (prefilter.is_empty() || self.prefilter_passes(prefilter, field))
-                    && regex.is_match(self.doc.field(field).collapsed())
+                if !prefilter.is_empty() && !self.prefilter_passes(prefilter, field) {
+                    return false;
+                }
+                let pf = self.doc.field(field);
+                let text = if *spacing_blind {
+                    &pf.original
+                } else {
+                    pf.collapsed()
+                };
+                regex.is_match(text)
             }
             _ => self.find(term, field).is_some(),
         }
@@ -1182,7 +1341,9 @@ impl Ctx<'_, '_> {
                 distance: Some(d),
                 ..
             } => self.forms_near(words, *d, field).map(Found::Folded),
-            CKind::Regex { regex, prefilter } => {
+            CKind::Regex {
+                regex, prefilter, ..
+            } => {
                 if !prefilter.is_empty() && !self.prefilter_passes(prefilter, field) {
                     return None;
                 }
@@ -1469,6 +1630,7 @@ fn min_window(
 
 #[cfg(test)]
 mod tests {
+    use super::super::forms::MatchOptions;
     use super::*;
 
     /// (name, regex source, expected folded prefilter literals; empty: always evaluated)
@@ -1496,6 +1658,119 @@ mod tests {
         ];
         for (name, src, want) in cases {
             assert_eq!(regex_literals(src), *want, "case {name}");
+        }
+    }
+
+    /// (name, regex source as the rule set sees it, whether it may run on the original text)
+    #[test]
+    fn spacing_blind_cases() {
+        let cases: &[(&str, &str, bool)] = &[
+            ("ticket_number", r"\b[A-Z]{2,5}-\d{2,4}\b", true),
+            ("case_insensitive_word", r"(?i)\bkabul(ov|ev)?\b", true),
+            ("cyrillic", r"(?i)кабулов[а-я]*", true),
+            ("literal_space", r"moscow format", false),
+            ("space_class", r"moscow\sformat", false),
+            ("dot_matches_space", r"kabul.v", false),
+            ("negated_class_matches_space", r"kabul[^x]", false),
+            ("start_anchor", r"^Kabulov", false),
+            ("end_anchor", r"Kabulov$", false),
+            ("multiline_anchor", r"(?m)^Kabulov", false),
+            ("empty_match", r"\B", false),
+            ("optional_only", r"x*", false),
+            ("nbsp", "kabul\u{a0}ov", false),
+            ("invalid", r"(", false),
+        ];
+        for (name, src, want) in cases {
+            assert_eq!(spacing_blind(src), *want, "case {name}");
+        }
+    }
+
+    /// A regex run on the original text (spacing-blind) and one run on the collapsed text
+    /// both still see the text as before: line breaks and runs of spaces.
+    #[test]
+    fn regexes_match_across_line_breaks_as_before() {
+        let doc = Document {
+            content: "Filed as\n\n  AB-123 by\nZamir   Kabulov.".to_string(),
+            ..Document::default()
+        };
+        let cases: &[(&str, bool)] = &[
+            (r"/\b[A-Z]{2,5}-\d{2,4}\b/", true),
+            (r"/^Filed as AB-123/", true),
+            (r"/Zamir Kabulov/", true),
+            (r"/as\n/", false),
+            (r"/\bB-123/", false),
+        ];
+        for (src, want) in cases {
+            let set = RuleSet::new(vec![Query::parse(src).expect("valid")]);
+            assert_eq!(!set.matches(&doc).is_empty(), *want, "{src}");
+        }
+    }
+
+    /// A word many rules share (`Ministry`) is not their trigger when each has a rarer word,
+    /// and every rule still matches exactly its own text, in any of its forms.
+    #[test]
+    fn words_many_rules_share_do_not_trigger() {
+        let all = MatchOptions {
+            en: true,
+            ru: true,
+            transliterate: true,
+        };
+        let names = ["Kabulova", "Tashkentia", "Heratova", "Lavrovia"];
+        let queries = names
+            .iter()
+            .map(|n| Query::parse_with(&format!("\"{n} Ministry\""), all).expect("valid"))
+            .collect();
+        let set = RuleSet::new(queries);
+        let triggers: Vec<&str> = (0..set.patterns.len())
+            .filter(|&p| set.in_automaton[p])
+            .map(|p| set.patterns[p].as_str())
+            .collect();
+        assert!(
+            !triggers.iter().any(|t| t.starts_with("minist")),
+            "{triggers:?}"
+        );
+        let doc = |text: &str| Document {
+            content: text.to_string(),
+            ..Document::default()
+        };
+        let hits =
+            |text: &str| -> Vec<usize> { set.matches(&doc(text)).iter().map(|h| h.rule).collect() };
+        assert_eq!(hits("the Heratova Ministry said"), vec![2]);
+        assert_eq!(hits("the Heratovas Ministry"), vec![2]);
+        assert_eq!(hits("Heratova and the Ministry"), Vec::<usize>::new());
+        assert_eq!(hits("the Ministry said"), Vec::<usize>::new());
+    }
+
+    /// A non-trigger word with many spellings (every form of `Lavrov` in both scripts) is
+    /// found, and excludes, in any of them.
+    #[test]
+    fn non_trigger_words_match_in_every_spelling() {
+        let all = MatchOptions {
+            en: true,
+            ru: true,
+            transliterate: true,
+        };
+        let cases: &[(&str, &str, bool)] = &[
+            ("Kabulov -Lavrov", "Kabulov met Lavrov", false),
+            ("Kabulov -Lavrov", "Кабулов встретился с Лавровым", false),
+            ("Kabulov -Lavrov", "Kabulow und Lawrow", false),
+            ("Kabulov -Lavrov", "Кабулова и Лавра", true),
+            ("Kabulov -Lavrov", "Kabulov alone", true),
+            ("Kabulov lavrov", "Кабулову и Лаврову", true),
+            ("Kabulov lavrov", "Kabulov and Lavra", false),
+            ("\"Kabulov lavrov\"~3", "Kabulovs talk with Lavrov's", true),
+        ];
+        for (query, text, want) in cases {
+            let set = RuleSet::new(vec![Query::parse_with(query, all).expect("valid")]);
+            let doc = Document {
+                content: text.to_string(),
+                ..Document::default()
+            };
+            assert_eq!(
+                !set.matches(&doc).is_empty(),
+                *want,
+                "{query:?} on {text:?}"
+            );
         }
     }
 
