@@ -1633,6 +1633,22 @@ mod tests {
     use super::super::forms::MatchOptions;
     use super::*;
 
+    /// `languages = ["en", "ru"]`, `transliterate = true`.
+    const ALL: MatchOptions = MatchOptions {
+        en: true,
+        ru: true,
+        transliterate: true,
+    };
+
+    /// Indexes of the rules of `set` that match a document whose content is `text`.
+    fn matching(set: &RuleSet, text: &str) -> Vec<usize> {
+        let doc = Document {
+            content: text.to_string(),
+            ..Document::default()
+        };
+        set.matches(&doc).iter().map(|h| h.rule).collect()
+    }
+
     /// (name, regex source, expected folded prefilter literals; empty: always evaluated)
     #[test]
     fn regex_literals_cases() {
@@ -1689,10 +1705,7 @@ mod tests {
     /// both still see the text as before: line breaks and runs of spaces.
     #[test]
     fn regexes_match_across_line_breaks_as_before() {
-        let doc = Document {
-            content: "Filed as\n\n  AB-123 by\nZamir   Kabulov.".to_string(),
-            ..Document::default()
-        };
+        let text = "Filed as\n\n  AB-123 by\nZamir   Kabulov.";
         let cases: &[(&str, bool)] = &[
             (r"/\b[A-Z]{2,5}-\d{2,4}\b/", true),
             (r"/^Filed as AB-123/", true),
@@ -1702,7 +1715,7 @@ mod tests {
         ];
         for (src, want) in cases {
             let set = RuleSet::new(vec![Query::parse(src).expect("valid")]);
-            assert_eq!(!set.matches(&doc).is_empty(), *want, "{src}");
+            assert_eq!(!matching(&set, text).is_empty(), *want, "{src}");
         }
     }
 
@@ -1710,15 +1723,10 @@ mod tests {
     /// and every rule still matches exactly its own text, in any of its forms.
     #[test]
     fn words_many_rules_share_do_not_trigger() {
-        let all = MatchOptions {
-            en: true,
-            ru: true,
-            transliterate: true,
-        };
         let names = ["Kabulova", "Tashkentia", "Heratova", "Lavrovia"];
         let queries = names
             .iter()
-            .map(|n| Query::parse_with(&format!("\"{n} Ministry\""), all).expect("valid"))
+            .map(|n| Query::parse_with(&format!("\"{n} Ministry\""), ALL).expect("valid"))
             .collect();
         let set = RuleSet::new(queries);
         let triggers: Vec<&str> = (0..set.patterns.len())
@@ -1729,12 +1737,7 @@ mod tests {
             !triggers.iter().any(|t| t.starts_with("minist")),
             "{triggers:?}"
         );
-        let doc = |text: &str| Document {
-            content: text.to_string(),
-            ..Document::default()
-        };
-        let hits =
-            |text: &str| -> Vec<usize> { set.matches(&doc(text)).iter().map(|h| h.rule).collect() };
+        let hits = |text: &str| matching(&set, text);
         assert_eq!(hits("the Heratova Ministry said"), vec![2]);
         assert_eq!(hits("the Heratovas Ministry"), vec![2]);
         assert_eq!(hits("Heratova and the Ministry"), Vec::<usize>::new());
@@ -1745,11 +1748,6 @@ mod tests {
     /// found, and excludes, in any of them.
     #[test]
     fn non_trigger_words_match_in_every_spelling() {
-        let all = MatchOptions {
-            en: true,
-            ru: true,
-            transliterate: true,
-        };
         let cases: &[(&str, &str, bool)] = &[
             ("Kabulov -Lavrov", "Kabulov met Lavrov", false),
             ("Kabulov -Lavrov", "Кабулов встретился с Лавровым", false),
@@ -1761,16 +1759,9 @@ mod tests {
             ("\"Kabulov lavrov\"~3", "Kabulovs talk with Lavrov's", true),
         ];
         for (query, text, want) in cases {
-            let set = RuleSet::new(vec![Query::parse_with(query, all).expect("valid")]);
-            let doc = Document {
-                content: text.to_string(),
-                ..Document::default()
-            };
-            assert_eq!(
-                !set.matches(&doc).is_empty(),
-                *want,
-                "{query:?} on {text:?}"
-            );
+            let set = RuleSet::new(vec![Query::parse_with(query, ALL).expect("valid")]);
+            let found = !matching(&set, text).is_empty();
+            assert_eq!(found, *want, "{query:?} on {text:?}");
         }
     }
 
