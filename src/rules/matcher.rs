@@ -182,6 +182,9 @@ enum CKind {
         /// whitespace-collapsed one (see [`spacing_blind`]), so testing it needs no collapsed
         /// copy of the field.
         spacing_blind: bool,
+        /// The same for every rule whose regex has the same source (flags inline): its
+        /// result on a field is computed once per document.
+        id: u32,
     },
     /// Words that also match their forms: `words[k]` lists the ways word `k` may be written.
     /// Adjacent words (a phrase, or one word) when `distance` is `None`.
@@ -378,6 +381,8 @@ struct Compiler {
     raw_patterns: Vec<String>,
     raw_fields: Vec<FieldSet>,
     raw_ids: HashMap<String, u32>,
+    /// Regex id of each distinct regex source (flags inline).
+    regex_ids: HashMap<String, u32>,
     /// Rarity score of each raw pattern.
     raw_rarity: Vec<u32>,
     /// How many rules use each word pattern (any term, any field), set once every rule is
@@ -476,6 +481,11 @@ impl Compiler {
                             regex,
                             prefilter,
                             spacing_blind: spacing_blind(&set_source),
+                            id: {
+                                let next = u32::try_from(self.regex_ids.len())
+                                    .expect("fewer than 4 billion regexes");
+                                *self.regex_ids.entry(set_source).or_insert(next)
+                            },
                         }
                     }
                 };
@@ -919,6 +929,7 @@ impl RuleSet {
             raw_hits: &raw_hits,
             lazy_hits: RefCell::default(),
             lazy_first: RefCell::default(),
+            regex_results: RefCell::default(),
         };
         let mut out = Vec::new();
         for r in candidates {
@@ -1202,6 +1213,9 @@ struct Ctx<'d, 'a> {
     /// First qualifying hit of a non-trigger literal per (pattern, field, prefix?): most
     /// lookups only need existence, and common words stop the search at their first use.
     lazy_first: RefCell<IdMap<(u32, Field, bool), Option<Hit>>>,
+    /// Whether a regex (by id) matches a field: several rules often share one regex, and
+    /// running it is the costly part of such a rule.
+    regex_results: RefCell<IdMap<(u32, Field), bool>>,
 }
 
 /// Where a term matched, in the coordinates of the text it was matched against.
@@ -1232,10 +1246,14 @@ impl Ctx<'_, '_> {
                 regex,
                 prefilter,
                 spacing_blind,
+                id,
             } => {
                 // No literal in this field: the regex cannot match here.
                 if !prefilter.is_empty() && !self.prefilter_passes(prefilter, field) {
                     return false;
+                }
+                if let Some(&known) = self.regex_results.borrow().get(&(*id, field)) {
+                    return known;
                 }
                 let pf = self.doc.field(field);
                 let text = if *spacing_blind {
@@ -1243,7 +1261,9 @@ impl Ctx<'_, '_> {
                 } else {
                     pf.collapsed()
                 };
-                regex.is_match(text)
+                let found = regex.is_match(text);
+                self.regex_results.borrow_mut().insert((*id, field), found);
+                found
             }
             _ => self.find(term, field).is_some(),
         }
@@ -1717,6 +1737,21 @@ mod tests {
             let set = RuleSet::new(vec![Query::parse(src).expect("valid")]);
             assert_eq!(!matching(&set, text).is_empty(), *want, "{src}");
         }
+    }
+
+    /// Rules sharing a regex share its result per document; a regex differing only in its
+    /// flags is another regex.
+    #[test]
+    fn rules_sharing_a_regex_each_get_its_result() {
+        let set = RuleSet::new(
+            ["/kabul/i", "/kabul/", "/kabul/i", "title:/kabul/i"]
+                .iter()
+                .map(|q| Query::parse(q).expect("valid"))
+                .collect(),
+        );
+        assert_eq!(matching(&set, "KABUL said"), vec![0, 2]);
+        assert_eq!(matching(&set, "kabul said"), vec![0, 1, 2]);
+        assert_eq!(matching(&set, "Herat said"), Vec::<usize>::new());
     }
 
     /// A word many rules share (`Ministry`) is not their trigger when each has a rarer word,
