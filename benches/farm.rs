@@ -164,13 +164,15 @@ struct Farm {
     shape: Shape,
     /// Article pages wait this long before answering.
     article_delay: Duration,
-    /// When the round began (set by [`Farm::take_counts`]); serve times are kept relative to it.
+    /// When the round began (set by [`Farm::start_round`]); serve times are kept relative to it.
     round_start: Mutex<Instant>,
     /// Each feed's latest serve time in this round (µs after `round_start`; 0: not served),
     /// and the first and last article page's.
     feed_served_us: Vec<AtomicU64>,
     article_first_us: AtomicU64,
     article_last_us: AtomicU64,
+    /// Article pages served per host in this round.
+    article_per_host: Vec<AtomicU64>,
     /// Latency runs: when the 200 carrying item `(n, k)` was first served.
     item_served: Mutex<HashMap<(usize, u32), Instant>>,
     /// Latency runs: record `item_served` (off otherwise, to keep the farm cheap).
@@ -187,14 +189,21 @@ impl Farm {
         format!("\"f{n:x}-v{version}\"")
     }
 
-    /// Counts since the last call, and starts a new round: (200, 304, other, articles).
-    fn take_counts(&self) -> (u64, u64, u64, u64) {
+    /// Starts a new round: serve times are kept from now on, relative to now.
+    fn start_round(&self) {
         *self.round_start.lock().expect("lock") = Instant::now();
         for t in &self.feed_served_us {
             t.store(0, Ordering::Relaxed);
         }
         self.article_first_us.store(u64::MAX, Ordering::Relaxed);
         self.article_last_us.store(0, Ordering::Relaxed);
+        for n in &self.article_per_host {
+            n.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts since the last call: (200, 304, other, articles).
+    fn take_counts(&self) -> (u64, u64, u64, u64) {
         (
             self.ok.swap(0, Ordering::Relaxed),
             self.not_modified.swap(0, Ordering::Relaxed),
@@ -253,6 +262,7 @@ async fn serve(farm: Arc<Farm>, req: Request<Body>) -> Response<Body> {
             }
             let at = farm.since_round_us();
             farm.articles.fetch_add(1, Ordering::Relaxed);
+            farm.article_per_host[n % HOSTS].fetch_add(1, Ordering::Relaxed);
             farm.article_first_us.fetch_min(at, Ordering::Relaxed);
             farm.article_last_us.fetch_max(at, Ordering::Relaxed);
             return Response::builder()
@@ -327,6 +337,7 @@ async fn start_farm(
         feed_served_us: (0..feeds).map(|_| AtomicU64::new(0)).collect(),
         article_first_us: AtomicU64::new(u64::MAX),
         article_last_us: AtomicU64::new(0),
+        article_per_host: (0..HOSTS).map(|_| AtomicU64::new(0)).collect(),
         item_served: Mutex::default(),
         track_items,
     });
@@ -499,6 +510,7 @@ fn run_once(
     sink: Option<&Sink>,
 ) -> Run {
     farm.take_counts();
+    farm.start_round();
     let mails_before = sink.map_or(0, Sink::count);
     let started = Instant::now();
     let pid = spawn_feedwatch(bin, config, level, log, "once");
@@ -758,12 +770,17 @@ fn report_articles(step: &str, farm: &Farm, run: &Run, opts: &Opts) {
     let last = farm.article_last_us.load(Ordering::Relaxed);
     let span = Duration::from_micros(last.saturating_sub(first));
     let rate = pages as f64 / span.as_secs_f64().max(1e-3);
+    let hosts = farm
+        .article_per_host
+        .iter()
+        .filter(|n| n.load(Ordering::Relaxed) > 0)
+        .count();
     println!(
-        "articles ({step}): {pages} pages in {:.3} s of fetching ({:.0}/s, {:.1}/s per host), \
-         round wall {} s, cpu {} s",
+        "articles ({step}): {pages} pages from {hosts} hosts in {:.3} s of fetching ({:.0}/s, \
+         {:.1}/s per host), round wall {} s, cpu {} s",
         span.as_secs_f64(),
         rate,
-        rate / HOSTS as f64,
+        rate / hosts.max(1) as f64,
         secs(run.wall),
         secs(run.cpu)
     );
@@ -874,6 +891,7 @@ fn latency_run(rt: &tokio::runtime::Runtime, bin: &Path, feeds: usize, alerts: u
     let config = write_config(dir.path(), &farm, &opts, Some(port), true);
     let log = dir.path().join("feedwatch.log");
     farm.take_counts();
+    farm.start_round();
     let started = Instant::now();
     let pid = spawn_feedwatch(bin, &config, "info", &log, "run");
     // Round 0: wait (bounded) until every feed has been fetched once.

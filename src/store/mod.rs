@@ -439,6 +439,24 @@ impl Store {
         self.owner.call(move |db: &mut Db| op(&db.conn)).await
     }
 
+    /// [`Store::read`] for a batch of lookups (one per item of a document): all of them in
+    /// one read transaction, so the WAL's read lock (an `fcntl` pair on its shared-memory file)
+    /// is taken once, not once per statement — 8 % of a first poll's CPU before (issue 13).
+    async fn read_batch<R, F>(&self, op: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        self.read(move |conn| {
+            // Dropped without commit on an error: a read transaction has nothing to undo.
+            let tx = conn.unchecked_transaction()?;
+            let out = op(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
     /// Runs the write `op` on the database thread, committing at `level`.
     async fn write<R, F>(&self, level: Durability, op: F) -> Result<R, StoreError>
     where
@@ -507,7 +525,10 @@ impl Store {
                 }
             })
             .collect();
-        self.read(move |conn| {
+        self.read_batch(move |conn| {
+            if !has_items(conn, feed_id)? {
+                return Ok(HashSet::new());
+            }
             let mut by_key =
                 conn.prepare_cached("SELECT 1 FROM items WHERE feed_id = ?1 AND key = ?2")?;
             let mut on_page = conn.prepare_cached(
@@ -558,7 +579,10 @@ impl Store {
             .iter()
             .filter_map(|i| Some((i.key.clone(), canonical_link(i.link.as_deref()?))))
             .collect();
-        self.read(move |conn| {
+        self.read_batch(move |conn| {
+            if !has_items(conn, feed_id)? {
+                return Ok(HashSet::new());
+            }
             let mut by_link =
                 conn.prepare_cached("SELECT 1 FROM items WHERE feed_id = ?1 AND link_key = ?2")?;
             let mut shared = HashSet::new();
@@ -1278,6 +1302,14 @@ fn ingest(
     }
     tx.commit()?;
     Ok(report)
+}
+
+/// Whether any item of feed `feed_id` is stored: a feed's first poll finds none, and then
+/// no item of its document needs looking up one by one.
+fn has_items(conn: &Connection, feed_id: i64) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM items WHERE feed_id = ?1)")?
+        .query_row(params![feed_id], |r| r.get(0))?)
 }
 
 /// Queues `alert` for the new item `item` (row `item_id`), unless its story already has an
