@@ -132,7 +132,10 @@ impl Db {
             .map_err(open_err)?;
         schema::migrations()
             .to_latest(&mut conn)
-            .map_err(StoreError::Migrate)?;
+            .map_err(|source| StoreError::Migrate {
+                path: path.to_path_buf(),
+                source,
+            })?;
         Ok(Db {
             conn,
             sync: Durability::Full,
@@ -204,11 +207,28 @@ pub enum StoreError {
         path: PathBuf,
     },
     /// The schema migration failed.
-    #[error("cannot migrate database schema")]
-    Migrate(#[source] rusqlite_migration::Error),
-    /// A query failed (disk full, I/O error, locked database…).
+    #[error("cannot migrate the schema of database {}", path.display())]
+    Migrate {
+        /// The database path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: rusqlite_migration::Error,
+    },
+    /// A query failed (disk full, I/O error, locked database…). Inside the store only: what
+    /// leaves it is [`StoreError::Query`], which names the file.
     #[error("database query failed")]
     Sqlite(#[from] rusqlite::Error),
+    /// A query on the database file failed (disk full, I/O error, locked database, a damaged
+    /// file…).
+    #[error("query on database {} failed", path.display())]
+    Query {
+        /// The database path.
+        path: PathBuf,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
     /// A stored alert payload is not valid JSON (the row was written by an incompatible version).
     #[error("stored alert {id} has an unreadable payload")]
     Payload {
@@ -225,6 +245,19 @@ pub enum StoreError {
     /// panicked outside an operation).
     #[error("database thread has stopped")]
     Closed,
+}
+
+impl StoreError {
+    /// The same error, naming the database file at `path` if it is a bare SQLite error.
+    fn in_file(self, path: &Path) -> StoreError {
+        match self {
+            StoreError::Sqlite(source) => StoreError::Query {
+                path: path.to_path_buf(),
+                source,
+            },
+            other => other,
+        }
+    }
 }
 
 /// What the store remembers about a feed between polls.
@@ -382,7 +415,7 @@ impl Store {
     /// not). Every write checks this by itself; this is for a daemon that has not written for
     /// a while.
     pub async fn check_file(&self) -> Result<(), StoreError> {
-        self.owner.call(|db: &mut Db| db.check_file()).await
+        self.call(|db: &mut Db| db.check_file()).await
     }
 
     /// Resolves once the database file is found deleted or replaced — by a write, or by a
@@ -436,7 +469,7 @@ impl Store {
         F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
     {
-        self.owner.call(move |db: &mut Db| op(&db.conn)).await
+        self.call(move |db: &mut Db| op(&db.conn)).await
     }
 
     /// [`Store::read`] for a batch of lookups (one per item of a document): all of them in
@@ -463,14 +496,26 @@ impl Store {
         F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
     {
-        self.owner.call(move |db: &mut Db| op(db.at(level)?)).await
+        self.call(move |db: &mut Db| op(db.at(level)?)).await
+    }
+
+    /// Runs `op` on the database thread; a failed query's error names the database file
+    /// (a full disk or a damaged file is then reported with the file it concerns).
+    async fn call<R, F>(&self, op: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&mut Db) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        self.owner
+            .call(op)
+            .await
+            .map_err(|e| e.in_file(&self.path))
     }
 
     /// The stored state of a feed, creating its row on first sight.
     pub async fn feed_state(&self, feed: &FeedId) -> Result<FeedState, StoreError> {
         let feed = feed.clone();
-        self.owner
-            .call(move |db: &mut Db| {
+        self.call(move |db: &mut Db| {
                 // Read first: on every poll but a feed's first, the row exists, and a plain
                 // read takes no write lock and commits nothing.
                 if let Some(state) = read_feed_state(&db.conn, &feed)? {
@@ -1105,8 +1150,7 @@ impl Store {
     /// database would (`PRAGMA query_only`: writes fail with SQLITE_READONLY). For fault tests:
     /// a filesystem cannot be remounted read-only while the daemon holds the file open.
     pub async fn set_query_only(&self, on: bool) -> Result<(), StoreError> {
-        self.owner
-            .call(move |db: &mut Db| Ok(db.conn.pragma_update(None, "query_only", on)?))
+        self.call(move |db: &mut Db| Ok(db.conn.pragma_update(None, "query_only", on)?))
             .await
     }
 

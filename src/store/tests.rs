@@ -928,3 +928,21 @@ async fn a_feeds_own_items_are_never_copies_of_each_other() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_failed_query_names_the_database_file() {
+    let (dir, store) = open().await;
+    let (_, st) = feed(&store).await;
+    store.set_query_only(true).await.expect("refuse writes");
+    let e = store
+        .set_next_poll(st.id, 100, std::time::Duration::from_secs(60))
+        .await
+        .expect_err("refused");
+    let chain = error_chain(&e);
+    let path = dir.path().join("sub/feedwatch.db");
+    assert!(
+        chain.starts_with(&format!("query on database {} failed: ", path.display())),
+        "{chain}"
+    );
+    assert!(chain.contains("readonly"), "{chain}");
+}
