@@ -106,6 +106,13 @@ pub async fn poll_and_log(engine: &Engine, n: usize) -> (bool, Option<Duration>)
             tracing::info!(feed = %feed.name, %url, "poll abandoned: shutting down");
             false
         }
+        // The store reports a failing database once (not once per poll and feed).
+        Err(e @ crate::pipeline::PollError::Store(_)) => {
+            metrics::counter!(crate::metrics::POLLS, "outcome" => "error").increment(1);
+            tracing::debug!(feed = %feed.name, %url, error = %error_chain(&e), next_poll = %next,
+                "poll failed: the database failed");
+            false
+        }
         Err(e) => {
             metrics::counter!(crate::metrics::POLLS, "outcome" => "error").increment(1);
             let status = match &e {

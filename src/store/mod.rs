@@ -17,6 +17,7 @@
 //! level as it is: `synchronous` only matters to commits.
 
 mod file;
+mod health;
 mod mutes;
 mod owner;
 mod schema;
@@ -40,6 +41,7 @@ use crate::domain::{
 };
 use crate::similar::Sketch;
 use file::FileId;
+use health::Health;
 use owner::Owner;
 
 /// How long a writer waits for a lock held by another connection before failing.
@@ -381,6 +383,8 @@ pub struct Store {
     path: PathBuf,
     /// Cancelled by the database thread once the file is found deleted or replaced.
     lost: CancellationToken,
+    /// Whether queries fail: reported once per run of failures, not once per call.
+    health: Arc<Health>,
 }
 
 /// Held by the one process that delivers from a database (see [`Store::try_delivery_lock`]).
@@ -408,6 +412,7 @@ impl Store {
             owner: Arc::new(owner),
             path,
             lost,
+            health: Arc::default(),
         })
     }
 
@@ -496,7 +501,11 @@ impl Store {
         F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
     {
-        self.call(move |db: &mut Db| op(db.at(level)?)).await
+        let written = self.call(move |db: &mut Db| op(db.at(level)?)).await;
+        if written.is_ok() {
+            self.health.wrote(&self.path);
+        }
+        written
     }
 
     /// Runs `op` on the database thread; a failed query's error names the database file
@@ -506,30 +515,29 @@ impl Store {
         F: FnOnce(&mut Db) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
     {
-        self.owner
-            .call(op)
-            .await
-            .map_err(|e| e.in_file(&self.path))
+        let result = self.owner.call(op).await.map_err(|e| e.in_file(&self.path));
+        if let Err(e) = &result {
+            self.health.failed(e);
+        }
+        result
     }
 
     /// The stored state of a feed, creating its row on first sight.
     pub async fn feed_state(&self, feed: &FeedId) -> Result<FeedState, StoreError> {
         let feed = feed.clone();
         self.call(move |db: &mut Db| {
-                // Read first: on every poll but a feed's first, the row exists, and a plain
-                // read takes no write lock and commits nothing.
-                if let Some(state) = read_feed_state(&db.conn, &feed)? {
-                    return Ok(state);
-                }
-                db.at(Durability::Normal)?
-                    .prepare_cached(
-                        "INSERT INTO feeds (url) VALUES (?1) ON CONFLICT(url) DO NOTHING",
-                    )?
-                    .execute(params![feed.as_str()])?;
-                read_feed_state(&db.conn, &feed)?
-                    .ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
-            })
-            .await
+            // Read first: on every poll but a feed's first, the row exists, and a plain
+            // read takes no write lock and commits nothing.
+            if let Some(state) = read_feed_state(&db.conn, &feed)? {
+                return Ok(state);
+            }
+            db.at(Durability::Normal)?
+                .prepare_cached("INSERT INTO feeds (url) VALUES (?1) ON CONFLICT(url) DO NOTHING")?
+                .execute(params![feed.as_str()])?;
+            read_feed_state(&db.conn, &feed)?
+                .ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
+        })
+        .await
     }
 
     /// Keys of the given items that are already stored for this feed. `items` is the whole

@@ -182,10 +182,11 @@ pub fn received_mail(smtp: &SmtpServer) -> Received {
     got
 }
 
-/// What the webhook receiver got.
+/// What the webhook receiver got (and accepted).
 pub fn received_hooks(hook: &WebhookReceiver) -> Received {
     let mut got = Received::new();
-    for h in hook.hooks() {
+    // A request it refused is not a delivery.
+    for h in hook.hooks().into_iter().filter(|h| h.status < 300) {
         for id in ids_in(&h.body) {
             got.entry(id).or_default().push(Copy {
                 accepted: h.at,
