@@ -17,7 +17,7 @@ use feedwatch::store::Store;
 use support::in_process::{InProcess, promptly_polled_path, wait_for};
 use support::{
     Daemon, FeedServer, Route, SilentListener, SmtpServer, WebhookReceiver, eventually_within,
-    feedwatch, free_port, kabulov_feed, send_signal,
+    feedwatch, fill, free_port, kabulov_feed, send_signal,
 };
 
 /// How long a stop may take at most in these tests: the daemon's bound (the in-flight send's
@@ -350,24 +350,6 @@ impl Drop for Tmpfs {
             .arg("-l")
             .arg(&self.0)
             .status();
-    }
-}
-
-/// Fills the filesystem holding `dir` with a file `filler` until it is full.
-fn fill(filler: &Path) {
-    use std::io::Write;
-    let mut f = std::fs::File::create(filler).expect("create filler");
-    let block = vec![0u8; 64 * 1024];
-    for _ in 0..10_000 {
-        if f.write_all(&block).is_err() {
-            break;
-        }
-    }
-    // Whatever is left below one block.
-    for _ in 0..65_536 {
-        if f.write_all(&[0]).is_err() || f.flush().is_err() {
-            return;
-        }
     }
 }
 

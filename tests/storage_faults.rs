@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use support::farm::{Farm, Received, env_u64, integrity, received_hooks, received_mail, unsent};
-use support::{Daemon, FeedServer, SmtpServer, WebhookReceiver, send_signal};
+use support::{Daemon, FeedServer, SmtpServer, WebhookReceiver, fill, send_signal};
 
 /// Feeds in the farm.
 const FEEDS: usize = 4;
@@ -139,22 +139,6 @@ impl Drop for Backing {
     fn drop(&mut self) {
         if let Backing::Tmpfs(mount) | Backing::Ext4 { mount, .. } = self {
             run("umount", &["-l", s(mount)]);
-        }
-    }
-}
-
-/// Fills the filesystem holding `filler` until a write fails.
-fn fill(filler: &Path) {
-    let mut f = std::fs::File::create(filler).expect("create filler");
-    let block = vec![0u8; 64 * 1024];
-    for _ in 0..100_000 {
-        if f.write_all(&block).is_err() {
-            break;
-        }
-    }
-    for _ in 0..65_536 {
-        if f.write_all(&[0]).is_err() || f.flush().is_err() {
-            return;
         }
     }
 }

@@ -807,3 +807,21 @@ impl SilentListener {
         self.accepted.load(Ordering::SeqCst)
     }
 }
+
+/// Fills the filesystem holding `filler` with that file until a write fails (a full disk).
+pub fn fill(filler: &Path) {
+    use std::io::Write;
+    let mut f = std::fs::File::create(filler).expect("create filler");
+    let block = vec![0u8; 64 * 1024];
+    for _ in 0..10_000 {
+        if f.write_all(&block).is_err() {
+            break;
+        }
+    }
+    // Whatever is left below one block.
+    for _ in 0..65_536 {
+        if f.write_all(&[0]).is_err() || f.flush().is_err() {
+            return;
+        }
+    }
+}
