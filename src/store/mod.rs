@@ -111,6 +111,16 @@ impl Db {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             file::create_private_dir(dir).map_err(io_err)?;
         }
+        // An empty file beside the delivery lock of a database that was in use was truncated
+        // (a restore gone wrong, a full disk, `> fw.db`): SQLite would take it for a new
+        // database and feedwatch would forget every queued alert and alert again on recent
+        // items. Refuse, and say how to recover. (A first start leaves no lock file before the
+        // schema is written, so a crash then does not trip this.)
+        if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) && lock_path(path).exists() {
+            return Err(StoreError::Emptied {
+                path: path.to_path_buf(),
+            });
+        }
         file::create_private_file(path).map_err(io_err)?;
         let mut conn = Connection::open(path).map_err(open_err)?;
         // SQLite opens a file it may not write read-only, silently, and every write then
@@ -172,6 +182,13 @@ impl Db {
     }
 }
 
+/// The delivery lock file of the database at `path`: `<database>.lock`.
+fn lock_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
 fn open_error(path: &Path, source: Box<dyn std::error::Error + Send + Sync>) -> StoreError {
     StoreError::Open {
         path: path.to_path_buf(),
@@ -198,6 +215,16 @@ pub enum StoreError {
         path.display()
     )]
     ReadOnly {
+        /// The database path.
+        path: PathBuf,
+    },
+    /// The database file is empty although it was in use (its delivery lock file exists): it
+    /// was truncated, and opening it would silently start afresh.
+    #[error(
+        "database {} is empty but was in use (its .lock file exists): it was truncated; restore it from a backup, or delete it and its .lock file to start afresh (recent items would alert again)",
+        path.display()
+    )]
+    Emptied {
         /// The database path.
         path: PathBuf,
     },
@@ -449,9 +476,7 @@ impl Store {
     /// can never send the same alert twice. `Ok(None)`: another process delivers. (A
     /// non-blocking `flock` on a local file: cheap enough to stay on the caller's thread.)
     pub fn try_delivery_lock(&self) -> Result<Option<DeliveryLock>, StoreError> {
-        let mut name = self.path.as_os_str().to_owned();
-        name.push(".lock");
-        let lock_path = PathBuf::from(name);
+        let lock_path = lock_path(&self.path);
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)

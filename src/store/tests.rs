@@ -946,3 +946,31 @@ async fn a_failed_query_names_the_database_file() {
     );
     assert!(chain.contains("readonly"), "{chain}");
 }
+
+#[tokio::test]
+async fn a_truncated_database_is_refused_not_started_afresh() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("fw.db");
+    // An empty file nobody used (no lock file yet) is a new database.
+    std::fs::write(&path, b"").expect("create");
+    let store = Store::open(&path)
+        .await
+        .expect("an unused empty file opens");
+    feed(&store).await;
+    drop(store.try_delivery_lock().expect("lock").expect("free"));
+    drop(store);
+    // Truncated after use: refused, naming the file.
+    for sidecar in ["fw.db-wal", "fw.db-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(sidecar));
+    }
+    std::fs::write(&path, b"").expect("truncate");
+    let err = match Store::open(&path).await {
+        Ok(_) => panic!("a truncated database opened as a new one"),
+        Err(e) => e,
+    };
+    assert!(matches!(err, StoreError::Emptied { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "{err}"
+    );
+}
