@@ -1,36 +1,64 @@
-//! From the decoded file (`raw`) to a validated [`Config`]: defaults, ranges, URLs, addresses,
-//! secrets read from their files, queries compiled, rules' feeds and notifiers resolved. One
-//! pass over the typed values that reports each problem at the value it is about.
+//! The checks a value's type cannot make alone, over the [`Config`] the file was read into:
+//! required keys, ranges, a URL's scheme, references between tables (a rule's feeds and
+//! notifiers), queries compiled with their rule's word-form options, default feed names.
+//! One pass that reports each problem at the value it is about, by its key path; a value that
+//! could not be read holds its default and gets no second problem.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 use std::time::Duration;
 
-use chrono_tz::Tz;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde::Deserializer;
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess};
 use url::Url;
 
-use crate::redact::{Redacted, redact_text};
-
-use super::de::{self, At, Lenient, Sink};
-use super::raw::{
-    Headers, NOTIFIERS, RawConfig, RawDelivery, RawEmail, RawFeed, RawIncluded, RawNotifier,
-    RawPoll, RawRule, RawStorage, RawStories, RawWebhook, Strings, Tables, Text,
-};
+use super::de::{self, At, Bad, Fields, Read, Sink, Tagged, read_table, table};
 use super::{
-    ArticleSettings, Config, DEFAULT_BACKLOG, DEFAULT_CONCURRENCY, DEFAULT_DB_PATH,
-    DEFAULT_GIVE_UP_AFTER, DEFAULT_HEALTH_ALERT_AFTER, DEFAULT_INTERVAL, DEFAULT_MAX_BODY,
-    DEFAULT_MIN_INTERVAL, DEFAULT_PER_HOST, DEFAULT_RETRY_BASE, DEFAULT_RETRY_CAP,
-    DEFAULT_SEND_TIMEOUT, DEFAULT_STORY_WINDOW, DEFAULT_TIMEOUT, Delivery, Email, Feed,
-    MIN_INTERVAL, Notifier, NotifierKind, Poll, Problem, Rule, Secret, SmtpTls, Storage, Stories,
-    Webhook, WebhookFormat, default_user_agent,
+    ArticleSettings, Config, Email, Feed, MIN_INTERVAL, Notifier, NotifierKind, Poll, Problem,
+    Rule, Secret, Webhook, fetchable, match_options,
 };
-use crate::rules::{Language, MatchOptions, Query};
+use crate::redact::Redacted;
+use crate::rules::{MatchOptions, Query};
+
+#[cfg(test)]
+pub(super) use super::values::parse_smtp_url;
 
 /// Longest send timeout for a notifier (the outbox waits for it).
 const MAX_SEND_TIMEOUT: Duration = Duration::from_secs(300);
 /// Shortest `[storage] keep`: item keys are kept forever anyway, bodies at least a day.
 const MIN_KEEP: Duration = Duration::from_secs(24 * 3600);
+/// A User-Agent that is empty or more than one line.
+pub(super) const NOT_ONE_LINE: &str = "must be a non-empty single line";
+
+/// `[notify.NAME]` tables by their `type`, each with the settings of [`NotifierKind`].
+const NOTIFIERS: Tagged = Tagged {
+    section: "notify",
+    tag: ["type", "notifier"],
+    variants: &["email", "webhook", "stdout"],
+};
+
+/// The keys of each notifier type's table (in [`NOTIFIERS`] order): `type`, the type's own
+/// keys, and the keys every notifier has ([`Notifier`]'s), which sit before `ca_file`, where
+/// the reference lists them.
+pub(super) static NOTIFIER_KEYS: LazyLock<[Vec<&'static str>; 3]> = LazyLock::new(|| {
+    [Email::KEYS, Webhook::KEYS, <()>::KEYS].map(|own| {
+        let common = own.iter().position(|k| *k == "ca_file");
+        let (before, after) = own.split_at(common.unwrap_or(own.len()));
+        [&["type"][..], before, Notifier::KEYS, after].concat()
+    })
+});
+
+table! {
+    /// An included file: more feeds and rules, nothing else.
+    pub struct Included {
+        /// `[[feed]]`.
+        feeds as "feed": Vec<Feed> = Vec::new(),
+        /// `[[rule]]`.
+        rules as "rule": Vec<Rule> = Vec::new(),
+    }
+}
 
 /// Decodes `text` (with `env` overrides and included files) and checks it. `base` is the
 /// folder relative paths start from.
@@ -49,195 +77,192 @@ pub(super) fn load(
         }]
     })?;
     de::apply_env(&mut root, env);
-    let mut sink = Sink::default();
+    let mut sink = Sink::new(base, env);
     sink.files.push(de::File::new(None, text));
-    de::retag(&mut root, &mut sink, &NOTIFIERS, de::keys_of::<RawConfig>());
-    let raw = match sink.decode::<RawConfig>(root, 0) {
-        Lenient::Valid(raw, _) => raw,
-        _ => RawConfig::default(),
-    };
-    let included = include(&mut sink, &raw.include, base);
-    let cx = Cx {
-        sink: &sink,
-        base,
-        env,
-    };
-    let config = check(&cx, &raw, &included);
+    de::retag(&mut root, &mut sink, &NOTIFIERS, Config::KEYS);
+    let mut config = sink.decode::<Config>(root, 0).unwrap_or_default();
+    let included = include(&mut sink, &config.include, base);
+    check(&sink, &mut config, included);
     let problems = sink.into_problems();
-    match config {
-        Some(config) if problems.is_empty() => Ok(config),
-        _ => Err(problems),
+    match problems.is_empty() {
+        true => Ok(config),
+        false => Err(problems),
     }
 }
 
-/// What the checks need besides the values: where problems go, the config's folder (relative
-/// paths start there) and the process environment (for `password_env` and systemd credentials).
-struct Cx<'a> {
+/// A table by its file and key path, to check its values by their keys.
+struct Scope<'a> {
     sink: &'a Sink,
-    base: &'a Path,
-    env: &'a [(String, String)],
+    file: usize,
+    key: String,
 }
 
-impl Cx<'_> {
-    fn err<T>(&self, value: &Lenient<T>, message: impl Into<String>) {
-        self.sink.err(value, message);
+impl<'a> Scope<'a> {
+    fn new(sink: &'a Sink, file: usize, key: String) -> Scope<'a> {
+        Scope { sink, file, key }
     }
 
-    /// A required key's value; its absence is a problem of `table`.
-    fn required<'v, T, U>(
-        &self,
-        table: &Lenient<T>,
-        v: &'v Lenient<U>,
-        key: &str,
-    ) -> Option<&'v U> {
-        if matches!(v, Lenient::Absent) {
-            self.err(table, format!("missing required key `{key}`"));
+    /// The key path of `key` in this table (`""`: the table itself; `"feeds[1]"`: an item).
+    fn path(&self, key: &str) -> String {
+        match (self.key.as_str(), key) {
+            (table, "") => table.to_string(),
+            ("", key) => key.to_string(),
+            (table, key) if key.starts_with('[') => format!("{table}{key}"),
+            (table, key) => format!("{table}.{key}"),
         }
-        v.get()
     }
 
-    /// The value, with `message` reported when it fails `ok`.
-    fn check<'v, T>(
-        &self,
-        v: &'v Lenient<T>,
-        ok: impl Fn(&T) -> bool,
-        message: &str,
-    ) -> Option<&'v T> {
-        let value = v.get()?;
-        if !ok(value) {
-            self.err(v, message);
+    /// Reports a problem at a valid value (nothing if it is absent or could not be read).
+    fn err(&self, key: &str, message: impl Into<String>) {
+        self.sink.err(self.file, &self.path(key), message);
+    }
+
+    /// Reports `message` at `key` unless `ok`.
+    fn check(&self, key: &str, ok: bool, message: &str) {
+        if !ok {
+            self.err(key, message);
         }
-        Some(value)
     }
 
-    /// A duration, with `message` reported when it fails `ok`.
-    fn duration(
-        &self,
-        v: &Lenient<Text<Duration>>,
-        ok: fn(Duration) -> bool,
-        message: &str,
-    ) -> Option<Duration> {
-        self.check(v, |d| ok(d.0), message).map(|d| d.0)
+    fn valid(&self, key: &str) -> bool {
+        self.sink.valid(self.file, &self.path(key))
     }
 
-    fn env(&self, name: &str) -> Option<&str> {
-        let found = self.env.iter().find(|(k, _)| k == name);
-        found.map(|(_, v)| v.as_str())
+    fn present(&self, key: &str) -> bool {
+        self.sink.place(self.file, &self.path(key)).is_some()
+    }
+
+    /// Whether nothing in this table has a problem (but an unknown key).
+    fn clean(&self) -> bool {
+        self.sink.clean(self.file, &self.key)
+    }
+
+    /// A required key's absence is a problem of its table.
+    fn require(&self, key: &str) {
+        if !self.present(key) {
+            self.err("", format!("missing required key `{key}`"));
+        }
+    }
+
+    /// A table in this one.
+    fn at(&self, key: &str) -> Scope<'a> {
+        Scope::new(self.sink, self.file, self.path(key))
     }
 }
 
-fn check(cx: &Cx<'_>, raw: &RawConfig, included: &[Lenient<RawIncluded>]) -> Option<Config> {
-    let storage = storage(cx, &raw.storage);
-    let poll = poll(cx, &raw.poll);
-    let default_interval = poll.as_ref().map_or(DEFAULT_INTERVAL, |p| p.interval);
+fn check(sink: &Sink, c: &mut Config, included: Vec<(usize, Included)>) {
+    let root = Scope::new(sink, 0, String::new());
+    let keep_ok = c.storage.keep.is_none_or(|k| k >= MIN_KEEP);
+    let keep_message = "must be at least 1d (item keys are kept forever anyway)";
+    root.at("storage").check("keep", keep_ok, keep_message);
+    poll(&root.at("poll"), &c.poll);
+
     // Included feeds and rules come after the main file's, in file-name order.
-    let included = included.iter().filter_map(Lenient::get);
-    let raw_feeds = tables(&raw.feed).chain(included.clone().flat_map(|i| tables(&i.feed)));
-    let raw_rules = tables(&raw.rule).chain(included.flat_map(|i| tables(&i.rule)));
-
-    let mut built: Vec<(usize, &Lenient<RawFeed>, Feed)> = Vec::new();
-    for (i, raw_feed) in raw_feeds.enumerate() {
-        if let Some(feed) = self::feed(cx, raw_feed, default_interval) {
-            built.push((i, raw_feed, feed));
+    let mut feeds = vec![(0, std::mem::take(&mut c.feeds))];
+    let mut rules = vec![(0, std::mem::take(&mut c.rules))];
+    for (file, i) in included {
+        feeds.push((file, i.feeds));
+        rules.push((file, i.rules));
+    }
+    let mut built: Vec<(usize, Scope<'_>, Feed)> = Vec::new();
+    for (i, (s, mut feed)) in items(sink, "feed", feeds).enumerate() {
+        if s.valid("") && self::feed(&s, &mut feed, c.poll.interval) {
+            built.push((i, s, feed));
         }
     }
     default_names(&mut built);
-    let mut feeds: Vec<Feed> = Vec::with_capacity(built.len());
     let mut seen = SeenFeeds::default();
-    for (i, raw_feed, feed) in built {
-        duplicate_feed(cx, raw_feed, &feed, i, &mut seen);
-        feeds.push(feed);
+    for (i, s, feed) in built {
+        duplicate_feed(&s, &feed, i, &mut seen);
+        c.feeds.push(feed);
     }
 
-    let named = raw.notify.get().map(|n| n.0.as_slice()).unwrap_or_default();
-    let notifiers = (named.iter())
-        .filter_map(|(name, raw)| Some((name.clone(), notifier(cx, name, raw)?)))
-        .collect();
     // Every [notify.NAME] table, valid or not: a rule naming a broken notifier should not get a
     // second error saying the notifier does not exist.
-    let declared: BTreeSet<&str> = named.iter().map(|(name, _)| name.as_str()).collect();
-    if let Some(p) = raw.poll.get() {
-        unknown_notifiers(cx, &p.health_notify, &declared);
-    }
-    let defaults = raw.matching.get().map_or_else(MatchOptions::default, |m| {
-        match_options(cx, &m.languages, &m.transliterate, MatchOptions::default())
-    });
-    let mut rules: Vec<Rule> = Vec::new();
-    for raw_rule in raw_rules {
-        let Some(rule) = self::rule(cx, raw_rule, &feeds, &declared, defaults) else {
-            continue;
-        };
-        if let Some(r) = raw_rule
-            .get()
-            .filter(|_| rules.iter().any(|r| r.name == rule.name))
-        {
-            cx.err(&r.name, format!("duplicate rule name {:?}", rule.name));
+    let declared: BTreeSet<String> = c.notifiers.keys().cloned().collect();
+    for (name, n) in &mut c.notifiers {
+        let s = root.at(&format!("notify.{name}"));
+        match &mut n.kind {
+            NotifierKind::Email(e) => email(&s, e),
+            NotifierKind::Webhook(w) => webhook(&s, w),
+            NotifierKind::Stdout => {}
         }
-        rules.push(rule);
     }
-    if rules.iter().any(|r| r.enabled) && declared.is_empty() {
-        let at = cx
-            .sink
-            .place(&raw.notify)
-            .unwrap_or_else(|| At::main("notify"));
+    if let Some(names) = &c.poll.health_notify {
+        unknown_notifiers(&root.at("poll"), "health_notify", names, &declared);
+    }
+    for (s, mut r) in items(sink, "rule", rules) {
+        if !s.valid("") || !rule(&s, &mut r, &c.feeds, &declared, c.matching) {
+            continue;
+        }
+        if c.rules.iter().any(|b| b.name == r.name) {
+            s.err("name", format!("duplicate rule name {:?}", r.name));
+        }
+        c.rules.push(r);
+    }
+    if c.rules.iter().any(|r| r.enabled) && declared.is_empty() {
+        let at = (sink.place(0, "notify").filter(|(_, valid)| *valid))
+            .map_or_else(|| At::main("notify"), |(at, _)| at);
         let message = "rules are configured but no notifier is: add a [notify.NAME] table";
-        cx.sink.report(&at, message);
+        sink.report(&at, message);
     }
 
-    let delivery = delivery(cx, &raw.delivery);
-    let metrics = raw.metrics.get().and_then(|m| {
-        let listen = cx.required(&raw.metrics, &m.listen, "listen")?;
-        let problem = format!(r#"invalid address {listen:?}; write it like "127.0.0.1:9187""#);
-        listen.parse().map_err(|_| cx.err(&m.listen, problem)).ok()
-    });
-    Some(Config {
-        source: PathBuf::new(),
-        storage: storage?,
-        poll: poll?,
-        feeds,
-        rules,
-        notifiers,
-        delivery: delivery?,
-        stories: stories(cx, &raw.stories)?,
-        metrics,
-        matching: defaults,
+    let d = root.at("delivery");
+    let delivery = &c.delivery;
+    d.check(
+        "retry_base",
+        !delivery.retry_base.is_zero(),
+        "must be more than 0s",
+    );
+    if delivery.retry_cap < delivery.retry_base {
+        match d.present("retry_cap") {
+            true => d.err("retry_cap", "must not be shorter than retry_base"),
+            false => d.err(
+                "retry_base",
+                "must not be longer than retry_cap (1h by default)",
+            ),
+        }
+    }
+    root.at("metrics").require("listen");
+    let similarity = c.stories.similarity;
+    root.at("stories").check(
+        "similarity",
+        similarity > 0.0 && similarity <= 1.0,
+        "must be more than 0 and at most 1 (the share of shingles in common)",
+    );
+}
+
+/// The tables of an array of tables in each file, with their place (`feed[2]` of its file).
+fn items<'a, T>(
+    sink: &'a Sink,
+    key: &'a str,
+    files: Vec<(usize, Vec<T>)>,
+) -> impl Iterator<Item = (Scope<'a>, T)> {
+    files.into_iter().flat_map(move |(file, list)| {
+        let scope = move |j| Scope::new(sink, file, format!("{key}[{j}]"));
+        list.into_iter()
+            .enumerate()
+            .map(move |(j, t)| (scope(j), t))
     })
-}
-
-/// The tables of an array of tables (none if it is not one).
-fn tables<T>(t: &Lenient<Tables<T>>) -> impl Iterator<Item = &Lenient<T>> + Clone {
-    t.get().into_iter().flat_map(|t| t.0.iter())
-}
-
-/// The valid strings of a list, each with its place.
-fn strings(list: &Lenient<Strings>) -> impl Iterator<Item = (&Lenient<String>, &String)> {
-    let items = list.get().into_iter().flat_map(|l| l.0.iter());
-    items.filter_map(|item| Some((item, item.get()?)))
-}
-
-/// A section's table: all defaults when the file has none, `None` when it is not a table.
-fn section<'a, T>(raw: &'a Lenient<T>, default: &'a T) -> Option<&'a T> {
-    match raw {
-        Lenient::Invalid => None,
-        _ => Some(raw.get().unwrap_or(default)),
-    }
 }
 
 /// `include = ["rules.d/*.toml", …]`: decodes the included files, sorted by name within each
 /// pattern, relative to the config's folder.
-fn include(sink: &mut Sink, patterns: &Lenient<Strings>, base: &Path) -> Vec<Lenient<RawIncluded>> {
+fn include(sink: &mut Sink, patterns: &[String], base: &Path) -> Vec<(usize, Included)> {
     let mut files: Vec<(PathBuf, String)> = Vec::new();
-    for (item, pat) in strings(patterns) {
+    for (i, pat) in patterns.iter().enumerate() {
+        let item = format!("include[{i}]");
+        if !sink.valid(0, &item) {
+            continue;
+        }
         // Checked on its own, so a mistake's position is in the pattern as written.
         if let Err(e) = glob::Pattern::new(pat) {
-            sink.err(item, format!("invalid pattern {pat:?}: {e}"));
+            sink.err(0, &item, format!("invalid pattern {pat:?}: {e}"));
             continue;
         }
         let Some(base) = base.to_str() else {
-            sink.err(
-                item,
-                format!("cannot expand {pat:?}: the config's folder is not UTF-8"),
-            );
+            let problem = format!("cannot expand {pat:?}: the config's folder is not UTF-8");
+            sink.err(0, &item, problem);
             continue;
         };
         let full = Path::new(&glob::Pattern::escape(base)).join(pat);
@@ -246,14 +271,14 @@ fn include(sink: &mut Sink, patterns: &Lenient<Strings>, base: &Path) -> Vec<Len
             match entry {
                 Ok(p) if p.is_file() => found.push(p),
                 Ok(_) => {}
-                Err(e) => sink.err(item, format!("cannot read {}: {e}", e.path().display())),
+                Err(e) => sink.err(0, &item, format!("cannot read {}: {e}", e.path().display())),
             }
         }
         found.sort();
         for f in found {
             match std::fs::read_to_string(&f) {
                 Ok(t) => files.push((f, t)),
-                Err(e) => sink.err(item, format!("cannot read {}: {e}", f.display())),
+                Err(e) => sink.err(0, &item, format!("cannot read {}: {e}", f.display())),
             }
         }
     }
@@ -262,7 +287,7 @@ fn include(sink: &mut Sink, patterns: &Lenient<Strings>, base: &Path) -> Vec<Len
         let file = sink.files.len();
         sink.files.push(de::File::new(Some(path), &text));
         match de::parse(&text) {
-            Ok(root) => out.push(sink.decode(root, file)),
+            Ok(root) => out.extend(sink.decode(root, file).map(|i| (file, i))),
             Err((line, message)) => {
                 let mut at = sink.at(file, String::new(), 0, Vec::new());
                 at.line = line;
@@ -273,164 +298,81 @@ fn include(sink: &mut Sink, patterns: &Lenient<Strings>, base: &Path) -> Vec<Len
     out
 }
 
-fn storage(cx: &Cx<'_>, raw: &Lenient<RawStorage>) -> Option<Storage> {
-    let default = RawStorage::default();
-    let s = section(raw, &default)?;
-    let path = match s.path.get() {
-        Some(p) if p.trim().is_empty() => {
-            cx.err(&s.path, "must not be empty");
-            return None;
-        }
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(DEFAULT_DB_PATH),
-    };
-    let keep_message = "must be at least 1d (item keys are kept forever anyway)";
-    Some(Storage {
-        path: cx.base.join(path),
-        keep: cx.duration(&s.keep, |k| k >= MIN_KEEP, keep_message),
-    })
-}
-
-fn poll(cx: &Cx<'_>, raw: &Lenient<RawPoll>) -> Option<Poll> {
-    let default = RawPoll::default();
-    let p = section(raw, &default)?;
-    let at_least_1s = |d| d >= MIN_INTERVAL;
-    let any = |_| true;
-    let proxy = p.proxy.get().and_then(|u| match Url::parse(u.trim()) {
-        Ok(url) if matches!(url.scheme(), "http" | "https" | "socks5" | "socks5h") => Some(url),
-        _ => {
-            // A proxy URL may carry credentials: shown redacted, like every URL.
-            let u = redact_text(u);
-            let problem = format!("invalid proxy URL {u:?}; use http://, https:// or socks5://");
-            cx.err(&p.proxy, problem);
-            None
-        }
-    });
-    let poll = Poll {
-        interval: (cx.duration(&p.interval, at_least_1s, "must be at least 1s"))
-            .unwrap_or(DEFAULT_INTERVAL),
-        timeout: (cx.duration(&p.timeout, |d| !d.is_zero(), "must be more than 0s"))
-            .unwrap_or(DEFAULT_TIMEOUT),
-        max_body: (cx.check(&p.max_body, |n| n.0 > 0, "must be more than 0 bytes"))
-            .map_or(DEFAULT_MAX_BODY, |n| n.0),
-        backlog: cx.duration(&p.backlog, any, "").unwrap_or(DEFAULT_BACKLOG),
-        concurrency: count(cx, &p.concurrency, 10_000).unwrap_or(DEFAULT_CONCURRENCY),
-        user_agent: (cx
-            .check(&p.user_agent, |ua| single_line(ua), NOT_ONE_LINE)
-            .cloned())
-        .unwrap_or_else(default_user_agent),
-        min_interval: (cx.duration(&p.min_interval, at_least_1s, "must be at least 1s"))
-            .unwrap_or(DEFAULT_MIN_INTERVAL),
-        per_host: count(cx, &p.per_host, 1000).unwrap_or(DEFAULT_PER_HOST),
-        health_alert_after: (cx.duration(&p.health_alert_after, any, ""))
-            .unwrap_or(DEFAULT_HEALTH_ALERT_AFTER),
-        // Names are checked against the notifiers in `check`, once those are read.
-        health_notify: match p.health_notify {
-            Lenient::Absent => None,
-            _ => Some(strings(&p.health_notify).map(|(_, n)| n.clone()).collect()),
-        },
-        proxy,
-    };
-    cx.sink.clean(raw).then_some(poll)
+fn poll(p: &Scope<'_>, poll: &Poll) {
+    p.check(
+        "interval",
+        poll.interval >= MIN_INTERVAL,
+        "must be at least 1s",
+    );
+    p.check("timeout", !poll.timeout.is_zero(), "must be more than 0s");
+    p.check("max_body", poll.max_body > 0, "must be more than 0 bytes");
+    count(p, "concurrency", poll.concurrency, 10_000);
+    let ua = &poll.user_agent;
+    p.check(
+        "user_agent",
+        !ua.trim().is_empty() && !ua.contains(['\r', '\n']),
+        NOT_ONE_LINE,
+    );
+    let min = poll.min_interval;
+    p.check("min_interval", min >= MIN_INTERVAL, "must be at least 1s");
+    count(p, "per_host", poll.per_host, 1000);
 }
 
 /// A count between 1 and `max`.
-fn count(cx: &Cx<'_>, value: &Lenient<u64>, max: u64) -> Option<usize> {
-    let message = format!("must be between 1 and {max}");
-    let n = cx.check(value, |n| (1..=max).contains(n), &message)?;
-    usize::try_from(*n).ok()
-}
-
-const NOT_ONE_LINE: &str = "must be a non-empty single line";
-
-fn single_line(s: &str) -> bool {
-    !s.trim().is_empty() && !s.contains(['\r', '\n'])
-}
-
-/// An `http://` or `https://` URL with a host; `unsupported` says why another is refused,
-/// given the URL's display form (`Redacted`: a URL in a config may hold a credential).
-/// An unparseable value is not echoed at all: which part of it is secret cannot be known,
-/// and the key path and line already point at it.
-fn http_url(cx: &Cx<'_>, v: &Lenient<String>, unsupported: impl Fn(&Url) -> String) -> Option<Url> {
-    let u = v.get()?;
-    match Url::parse(u.trim()) {
-        Ok(url) if super::fetchable(&url) => Some(url),
-        Ok(url) => {
-            cx.err(v, unsupported(&url));
-            None
-        }
-        Err(e) => {
-            cx.err(v, format!("invalid URL: {e}"));
-            None
-        }
-    }
-}
-
-fn feed(cx: &Cx<'_>, raw: &Lenient<RawFeed>, default_interval: Duration) -> Option<Feed> {
-    let f = raw.get()?;
-    cx.required(raw, &f.url, "url");
-    let url = http_url(cx, &f.url, |url| {
-        let (u, scheme) = (Redacted::url(url).to_string(), url.scheme());
-        format!(
-            "unsupported URL {u:?}: only http:// and https:// with a host are fetched (scheme was {scheme:?})"
-        )
-    });
-    let name = cx.check(&f.name, |n| !n.trim().is_empty(), "must not be empty");
-    let interval = cx.duration(&f.interval, |d| d >= MIN_INTERVAL, "must be at least 1s");
-    let headers = headers(cx, &f.headers);
-    let user_agent = f.user_agent.get().and_then(|ua| {
-        let value = HeaderValue::from_str(ua).ok().filter(|_| single_line(ua));
-        if value.is_none() && !single_line(ua) {
-            cx.err(&f.user_agent, NOT_ONE_LINE);
-        } else if value.is_none() {
-            cx.err(
-                &f.user_agent,
-                "must not hold control characters (it is sent as an HTTP header)",
-            );
-        }
-        value
-    });
-    let article = article_settings(cx, f);
-    // A feed with other problems is still returned (with defaults) when its URL is valid, so
-    // rules that select it do not report a second, misleading error; the config as a whole is
-    // rejected anyway because a problem was recorded.
-    let url = url?;
-    Some(Feed {
-        name: (name.cloned()).unwrap_or_else(|| url.host_str().unwrap_or(url.as_str()).into()),
-        url,
-        interval: interval.unwrap_or(default_interval),
-        tags: strings(&f.tags).map(|(_, t)| t.clone()).collect(),
-        headers,
-        user_agent,
-        article,
-    })
-}
-
-/// `fetch_article` and its companions; the companions without `fetch_article = true` are an
-/// error (they would silently do nothing).
-fn article_settings(cx: &Cx<'_>, f: &RawFeed) -> Option<ArticleSettings> {
-    let selector = cx.check(
-        &f.article_selector,
-        |s| crate::article::valid_selector(s),
-        "must be a valid CSS selector (e.g. \"div.article-body\")",
+fn count(s: &Scope<'_>, key: &str, n: usize, max: usize) {
+    s.check(
+        key,
+        (1..=max).contains(&n),
+        &format!("must be between 1 and {max}"),
     );
-    let max = count(cx, &f.max_articles, 1000);
-    let on = f.fetch_article.get().copied().unwrap_or(false);
-    if !on {
-        let orphan = "only applies with fetch_article = true";
-        if f.article_selector.get().is_some() {
-            cx.err(&f.article_selector, orphan);
-        }
-        if f.max_articles.get().is_some() {
-            cx.err(&f.max_articles, orphan);
-        }
-        return None;
+}
+
+/// Checks a feed and fills in what it does not say; whether it is one to poll (its URL is
+/// valid). A feed with other problems still is, so rules that select it do not report a
+/// second, misleading error; the config as a whole is rejected anyway.
+fn feed(s: &Scope<'_>, f: &mut Feed, default_interval: Duration) -> bool {
+    s.require("url");
+    if !fetchable(&f.url) {
+        let (u, scheme) = (Redacted::url(&f.url).to_string(), f.url.scheme());
+        s.err(
+            "url",
+            format!(
+                "unsupported URL {u:?}: only http:// and https:// with a host are fetched (scheme was {scheme:?})"
+            ),
+        );
     }
-    Some(ArticleSettings {
-        selector: selector.cloned(),
-        allow_private: f.allow_private.get().copied(),
-        max_per_poll: max.unwrap_or(crate::article::DEFAULT_MAX_ARTICLES_PER_POLL),
-    })
+    s.check("name", !f.name.trim().is_empty(), "must not be empty");
+    if !s.valid("name") {
+        f.name = f.url.host_str().unwrap_or(f.url.as_str()).into();
+    }
+    s.check(
+        "interval",
+        f.interval >= MIN_INTERVAL,
+        "must be at least 1s",
+    );
+    if !s.valid("interval") {
+        f.interval = default_interval;
+    }
+    let selector = f.article_selector.as_deref();
+    let message = "must be a valid CSS selector (e.g. \"div.article-body\")";
+    s.check(
+        "article_selector",
+        selector.is_none_or(crate::article::valid_selector),
+        message,
+    );
+    count(s, "max_articles", f.max_articles.unwrap_or(1), 1000);
+    f.article = f.fetch_article.then(|| ArticleSettings {
+        selector: f.article_selector.clone(),
+        allow_private: f.allow_private,
+        max_per_poll: (f.max_articles).unwrap_or(crate::article::DEFAULT_MAX_ARTICLES_PER_POLL),
+    });
+    // The companions without `fetch_article = true` would silently do nothing.
+    if !f.fetch_article {
+        let orphan = "only applies with fetch_article = true";
+        s.err("article_selector", orphan);
+        s.err("max_articles", orphan);
+    }
+    s.valid("url") && fetchable(&f.url)
 }
 
 /// Names the feeds written without a `name`, readably and uniquely (issue 12: several feeds of
@@ -441,14 +383,14 @@ fn article_settings(cx: &Cx<'_>, f: &RawFeed) -> Option<ArticleSettings> {
 /// `https://`, or query values only) it is numbered in file order (`example.org/rss (2)`).
 /// A default name never takes an explicit `name` of another feed. Only the display name
 /// changes: the database knows a feed by its URL, so renaming loses none of its state.
-fn default_names(feeds: &mut [(usize, &Lenient<RawFeed>, Feed)]) {
-    let unnamed =
-        |raw: &Lenient<RawFeed>| raw.get().is_some_and(|f| matches!(f.name, Lenient::Absent));
+fn default_names(feeds: &mut [(usize, Scope<'_>, Feed)]) {
     let explicit: HashSet<String> = (feeds.iter())
-        .filter(|(_, raw, _)| !unnamed(raw))
+        .filter(|(_, s, _)| s.present("name"))
         .map(|(_, _, f)| f.name.clone())
         .collect();
-    let mut pending: Vec<usize> = (0..feeds.len()).filter(|&k| unnamed(feeds[k].1)).collect();
+    let mut pending: Vec<usize> = (0..feeds.len())
+        .filter(|&k| !feeds[k].1.present("name"))
+        .collect();
     let forms: [fn(&Url) -> String; 2] = [
         |url| url.host_str().unwrap_or(url.as_str()).to_string(),
         |url| {
@@ -492,115 +434,58 @@ struct SeenFeeds {
 }
 
 /// Feeds must differ in URL and in name. As before, a duplicate names the latest feed like it.
-fn duplicate_feed(
-    cx: &Cx<'_>,
-    raw: &Lenient<RawFeed>,
-    feed: &Feed,
-    index: usize,
-    seen: &mut SeenFeeds,
-) {
+fn duplicate_feed(s: &Scope<'_>, feed: &Feed, index: usize, seen: &mut SeenFeeds) {
     let same_url = seen.urls.insert(feed.url.as_str().to_string(), index);
     let same_name = seen.names.insert(feed.name.clone(), index);
-    let Some(f) = raw.get() else { return };
     if let Some(first) = same_url {
         let url = Redacted::url(&feed.url).to_string();
-        cx.err(
-            &f.url,
+        s.err(
+            "url",
             format!("duplicate feed url {url:?} (also feed[{first}])"),
         );
     }
     if let Some(first) = same_name {
         let name = &feed.name;
         let problem = format!("duplicate feed name {name:?} (also feed[{first}]");
-        match f.name {
-            Lenient::Absent => cx.err(raw, format!("{problem}; give the feed a `name`)")),
-            _ => cx.err(&f.name, format!("{problem})")),
+        match s.present("name") {
+            false => s.err("", format!("{problem}; give the feed a `name`)")),
+            true => s.err("name", format!("{problem})")),
         }
     }
 }
 
-/// `headers = { Name = "value" }`, parsed once for every request. Values are marked sensitive
-/// (they are often credentials): `Debug` hides them and HTTP/2 never indexes them.
-fn headers(cx: &Cx<'_>, raw: &Lenient<Headers>) -> HeaderMap {
-    let mut map = HeaderMap::new();
-    for (name, value) in raw.get().map(|h| h.0.as_slice()).unwrap_or_default() {
-        let Some(text) = value.get() else { continue };
-        let Ok(header) = HeaderName::from_bytes(name.as_bytes()) else {
-            cx.err(value, format!("invalid header name {name:?}"));
-            continue;
-        };
-        // Leading and trailing whitespace is not part of a field value (RFC 9110 §5.5).
-        let Ok(mut v) = HeaderValue::from_str(text.trim()) else {
-            let problem =
-                "invalid header value: line breaks and control characters are not allowed";
-            cx.err(value, problem);
-            continue;
-        };
-        v.set_sensitive(true);
-        map.append(header, v);
-    }
-    map
-}
-
-/// `languages` and `transliterate` of a rule or of `[matching]`, each overriding `defaults`
-/// where given.
-fn match_options(
-    cx: &Cx<'_>,
-    languages: &Lenient<Strings>,
-    transliterate: &Lenient<bool>,
+/// Checks a rule, compiles its query and resolves its feeds and notifiers; whether it is
+/// usable (nothing in it has a problem).
+fn rule(
+    s: &Scope<'_>,
+    r: &mut Rule,
+    feeds: &[Feed],
+    declared: &BTreeSet<String>,
     defaults: MatchOptions,
-) -> MatchOptions {
-    let mut options = defaults;
-    if languages.get().is_some() {
-        options.en = false;
-        options.ru = false;
-        for (item, code) in strings(languages) {
-            match Language::from_code(code) {
-                Some(l) => options = options.with_language(l),
-                None => {
-                    let known: Vec<&str> = Language::ALL.iter().map(|l| l.code()).collect();
-                    let message =
-                        format!("unknown language {code:?} (known: {})", known.join(", "));
-                    cx.err(item, message);
-                }
+) -> bool {
+    s.require("name");
+    s.check("name", !r.name.trim().is_empty(), "must not be empty");
+    let options = match_options(&r.languages, r.transliterate, defaults);
+    s.require("query");
+    if s.valid("query") {
+        match Query::parse_with(&r.query_text, options) {
+            Ok(query) => r.query = query,
+            Err(e) => {
+                let caret: Vec<String> = (e.caret(&r.query_text).lines())
+                    .map(|l| format!("      {l}"))
+                    .collect();
+                s.err("query", format!("invalid query: {e}\n{}", caret.join("\n")));
             }
         }
     }
-    if let Some(&t) = transliterate.get() {
-        options.transliterate = t;
-    }
-    options
-}
-
-fn rule(
-    cx: &Cx<'_>,
-    raw: &Lenient<RawRule>,
-    feeds: &[Feed],
-    declared: &BTreeSet<&str>,
-    defaults: MatchOptions,
-) -> Option<Rule> {
-    let r = raw.get()?;
-    let name = cx.required(raw, &r.name, "name");
-    cx.check(&r.name, |n| !n.trim().is_empty(), "must not be empty");
-    let options = match_options(cx, &r.languages, &r.transliterate, defaults);
-    let query_text = cx.required(raw, &r.query, "query");
-    let query = query_text.and_then(|q| {
-        let parsed = Query::parse_with(q, options).map_err(|e| {
-            let caret: Vec<String> = e.caret(q).lines().map(|l| format!("      {l}")).collect();
-            cx.err(
-                &r.query,
-                format!("invalid query: {e}\n{}", caret.join("\n")),
-            );
-        });
-        parsed.ok()
-    });
-    let max_per_hour = cx.check(
-        &r.max_per_hour,
-        |n| *n > 0 && u32::try_from(*n).is_ok(),
-        "must be between 1 and 4294967295",
-    );
+    let per_hour = r.max_per_hour != Some(0);
+    s.check("max_per_hour", per_hour, "must be between 1 and 4294967295");
     let mut selected = BTreeSet::new();
-    for (item, sel) in strings(&r.feeds) {
+    for (i, sel) in r.selectors.iter().enumerate() {
+        let item = format!("feeds[{i}]");
+        if !s.valid(&item) {
+            continue;
+        }
         let hits: Vec<usize> = (0..feeds.len())
             .filter(|&n| selects(sel, &feeds[n]))
             .collect();
@@ -610,51 +495,37 @@ fn rule(
                 Ok(url) if url.has_host() => Redacted::url(&url).to_string(),
                 _ => sel.clone(),
             };
-            cx.err(
-                item,
-                format!(
-                    "{sel:?} matches no configured feed (use a feed name, a feed URL or tag:NAME)"
-                ),
+            let problem = format!(
+                "{sel:?} matches no configured feed (use a feed name, a feed URL or tag:NAME)"
             );
+            s.err(&item, problem);
         }
         selected.extend(hits);
     }
-    unknown_notifiers(cx, &r.notify, declared);
-    if !cx.sink.clean(raw) {
-        return None;
+    unknown_notifiers(s, "notify", &r.notify, declared);
+    // No `feeds`: every feed; no `notify`: every notifier.
+    r.feeds = match s.present("feeds") {
+        true => selected.into_iter().collect(),
+        false => (0..feeds.len()).collect(),
+    };
+    if !s.present("notify") {
+        r.notify = declared.iter().cloned().collect();
     }
-    Some(Rule {
-        name: name?.clone(),
-        query_text: query_text?.clone(),
-        query: query?,
-        // No `feeds`: every feed; no `notify`: every notifier.
-        feeds: match r.feeds {
-            Lenient::Absent => (0..feeds.len()).collect(),
-            _ => selected.into_iter().collect(),
-        },
-        notify: match r.notify {
-            Lenient::Absent => declared.iter().map(|n| n.to_string()).collect(),
-            _ => strings(&r.notify).map(|(_, n)| n.clone()).collect(),
-        },
-        enabled: r.enabled.get().copied().unwrap_or(true),
-        digest: r.digest.get().map(|d| d.0),
-        max_per_hour: max_per_hour.and_then(|n| u32::try_from(*n).ok()),
-    })
+    s.clean()
 }
 
-/// Reports each name in `list` that is not a `[notify.NAME]` table.
-fn unknown_notifiers(cx: &Cx<'_>, list: &Lenient<Strings>, declared: &BTreeSet<&str>) {
-    let known: Vec<&str> = declared.iter().copied().collect();
-    let known = if known.is_empty() {
-        "none".to_string()
-    } else {
-        known.join(", ")
+/// Reports each name in the list at `key` that is not a `[notify.NAME]` table.
+fn unknown_notifiers(s: &Scope<'_>, key: &str, names: &[String], declared: &BTreeSet<String>) {
+    let known: Vec<&str> = declared.iter().map(String::as_str).collect();
+    let known = match known.is_empty() {
+        true => "none".to_string(),
+        false => known.join(", "),
     };
-    for (item, n) in strings(list).filter(|(_, n)| !declared.contains(n.as_str())) {
-        cx.err(
-            item,
-            format!("no notifier named {n:?} (configured: {known})"),
-        );
+    for (i, n) in names.iter().enumerate() {
+        if !declared.contains(n) {
+            let problem = format!("no notifier named {n:?} (configured: {known})");
+            s.err(&format!("{key}[{i}]"), problem);
+        }
     }
 }
 
@@ -666,284 +537,175 @@ fn selects(selector: &str, feed: &Feed) -> bool {
     feed.name == selector || Url::parse(selector).is_ok_and(|u| u == feed.url)
 }
 
-fn notifier(cx: &Cx<'_>, name: &str, raw: &Lenient<RawNotifier>) -> Option<Notifier> {
-    let (kind, digest, quiet_hours, group, timezone) = match raw.get()? {
-        RawNotifier::Email(e) => (
-            email(cx, raw, e).map(NotifierKind::Email),
-            &e.digest,
-            &e.quiet_hours,
-            &e.group,
-            &e.timezone,
-        ),
-        RawNotifier::Webhook(w) => (
-            webhook(cx, raw, w).map(NotifierKind::Webhook),
-            &w.digest,
-            &w.quiet_hours,
-            &w.group,
-            &w.timezone,
-        ),
-        RawNotifier::Stdout(s) => (
-            Some(NotifierKind::Stdout),
-            &s.digest,
-            &s.quiet_hours,
-            &s.group,
-            &s.timezone,
-        ),
-    };
-    let digest = digest.get().map(|d| d.0);
-    Some(Notifier {
-        name: name.to_string(),
-        kind: kind?,
-        digest,
-        quiet_hours: quiet_hours.get().map(|q| q.0),
-        group: group.get().map(|g| g.0).unwrap_or_default(),
-        timezone: timezone
-            .get()
-            .map_or_else(|| machine_zone(cx.env("TZ")), |z| z.0),
-    })
-}
-
-/// The machine's time zone: `$TZ` when it names a zone (`Europe/Moscow`, `:Europe/Moscow`,
-/// or a path into a zoneinfo folder), else the zone the system is set to (`/etc/localtime`),
-/// else UTC.
-fn machine_zone(tz_env: Option<&str>) -> Tz {
-    let named = |s: &str| -> Option<Tz> {
-        let s = s.trim().trim_start_matches(':');
-        let s = s.rsplit_once("zoneinfo/").map_or(s, |(_, name)| name);
-        s.parse().ok()
-    };
-    tz_env
-        .and_then(named)
-        .or_else(|| iana_time_zone::get_timezone().ok().and_then(|s| named(&s)))
-        .unwrap_or(Tz::UTC)
-}
-
-fn email(cx: &Cx<'_>, table: &Lenient<RawNotifier>, e: &RawEmail) -> Option<Email> {
-    let endpoint = cx.required(table, &e.smtp, "smtp").and_then(|s| {
-        parse_smtp_url(s)
-            .map_err(|message| cx.err(&e.smtp, message))
-            .ok()
-    });
-    let mut password = secret_file(cx, &e.password_file);
-    if let Some(var) = e.password_env.get() {
-        if password.is_some() {
-            cx.err(
-                &e.password_env,
+fn email(s: &Scope<'_>, e: &mut Email) {
+    s.require("smtp");
+    if let Some(var) = &e.password_env {
+        if e.password.is_some() {
+            s.err(
+                "password_env",
                 "set password_file or password_env, not both",
             );
         }
-        match cx.env(var) {
-            Some(v) if !v.is_empty() => password = Some(Secret(v.to_string())),
-            _ => cx.err(
-                &e.password_env,
+        match s.sink.env(var) {
+            Some(v) if !v.is_empty() => e.password = Some(Secret(v.to_string())),
+            _ => s.err(
+                "password_env",
                 format!("environment variable {var} is not set or empty"),
             ),
         }
     }
-    if password.is_some() && e.username.get().is_none() {
-        cx.err(table, "a password is set but username is not");
+    if e.password.is_some() && e.username.is_none() {
+        s.err("", "a password is set but username is not");
     }
-    let ca_pem = ca_file(cx, &e.ca_file);
-    let from = cx
-        .required(table, &e.from, "from")
-        .and_then(|s| mailbox(cx, &e.from, s));
-    cx.required(table, &e.to, "to");
-    let to: Vec<_> = strings(&e.to)
-        .filter_map(|(item, s)| mailbox(cx, item, s))
-        .collect();
-    if e.to.get().is_some_and(|t| t.0.is_empty()) && cx.sink.clean(table) {
-        cx.err(&e.to, "needs at least one address");
+    s.require("from");
+    s.require("to");
+    if e.to.is_empty() && s.clean() {
+        s.err("to", "needs at least one address");
     }
-    let timeout = send_timeout(cx, &e.timeout);
-    let (host, port, tls) = endpoint.filter(|_| cx.sink.clean(table))?;
-    let username = e.username.get().cloned();
-    let tls = match (&username, &password) {
-        (Some(_), Some(_)) => tls.for_login(),
-        _ => tls,
+    send_timeout(s, e.timeout);
+    (e.host, e.port) = (e.smtp.host.clone(), e.smtp.port);
+    e.tls = match e.logs_in() {
+        true => e.smtp.tls.for_login(),
+        false => e.smtp.tls,
     };
-    Some(Email {
-        host,
-        port,
-        tls,
-        username,
-        password,
-        from: from?,
-        to,
-        timeout,
-        subject: e.subject.get().map(|s| s.0.clone()).unwrap_or_default(),
-        ca_pem,
-    })
 }
 
-fn mailbox(cx: &Cx<'_>, at: &Lenient<String>, s: &str) -> Option<lettre::message::Mailbox> {
-    let parsed = s.parse().map_err(|e| format!("invalid address {s:?}: {e}"));
-    parsed.map_err(|problem| cx.err(at, problem)).ok()
-}
-
-fn webhook(cx: &Cx<'_>, table: &Lenient<RawNotifier>, w: &RawWebhook) -> Option<Webhook> {
-    cx.required(table, &w.url, "url");
-    let url = http_url(cx, &w.url, |url| {
-        let u = Redacted::webhook(url).to_string();
-        format!("unsupported URL {u:?}: use http:// or https://")
-    });
-    let webhook = Webhook {
-        url: url?,
-        headers: headers(cx, &w.headers),
-        secret: secret_file(cx, &w.secret_file),
-        format: w.format.get().map_or(WebhookFormat::Json, |f| f.0),
-        timeout: send_timeout(cx, &w.timeout),
-        ca_pem: ca_file(cx, &w.ca_file),
-    };
-    cx.sink.clean(table).then_some(webhook)
+fn webhook(s: &Scope<'_>, w: &Webhook) {
+    s.require("url");
+    if !fetchable(&w.url) {
+        let u = Redacted::webhook(&w.url).to_string();
+        s.err(
+            "url",
+            format!("unsupported URL {u:?}: use http:// or https://"),
+        );
+    }
+    send_timeout(s, w.timeout);
 }
 
 /// A notifier's `timeout`: more than 0 and at most 5 minutes.
-fn send_timeout(cx: &Cx<'_>, value: &Lenient<Text<Duration>>) -> Duration {
-    let ok = |d: Duration| !d.is_zero() && d <= MAX_SEND_TIMEOUT;
-    let timeout = cx.duration(value, ok, "must be more than 0s and at most 5m");
-    timeout.filter(|d| ok(*d)).unwrap_or(DEFAULT_SEND_TIMEOUT)
+fn send_timeout(s: &Scope<'_>, timeout: Duration) {
+    let ok = !timeout.is_zero() && timeout <= MAX_SEND_TIMEOUT;
+    s.check("timeout", ok, "must be more than 0s and at most 5m");
 }
 
-/// Reads the file a key names (relative to the config's folder).
-fn read(cx: &Cx<'_>, value: &Lenient<String>, file: &str) -> Option<(PathBuf, Vec<u8>)> {
-    let full = cx.base.join(file);
-    match std::fs::read(&full) {
-        Ok(bytes) => Some((full, bytes)),
-        Err(e) => {
-            cx.err(value, format!("cannot read {}: {e}", full.display()));
-            None
-        }
+/// `[notify.NAME]` tables, each read by its `type` (which `de::retag` has put first). An
+/// invalid one is still there, so rules naming it get no second problem.
+pub(super) struct Notifiers(BTreeMap<String, Notifier>);
+
+impl From<Notifiers> for BTreeMap<String, Notifier> {
+    fn from(n: Notifiers) -> Self {
+        n.0
     }
 }
 
-/// A secret from the file a key names.
-fn secret_file(cx: &Cx<'_>, value: &Lenient<String>) -> Option<Secret> {
-    let file = value.get()?;
-    // systemd's LoadCredential= puts secrets in $CREDENTIALS_DIRECTORY, whose path the
-    // config cannot know in advance: `password_file = "$CREDENTIALS_DIRECTORY/smtp"`.
-    let file = match file.strip_prefix("$CREDENTIALS_DIRECTORY/") {
-        Some(rest) => match cx.env("CREDENTIALS_DIRECTORY") {
-            Some(dir) => format!("{dir}/{rest}"),
-            None => {
-                cx.err(value, "uses $CREDENTIALS_DIRECTORY, which is not set (it is set by systemd's LoadCredential=)");
-                return None;
-            }
-        },
-        None => file.clone(),
-    };
-    let (full, bytes) = read(cx, value, &file)?;
-    warn_if_others_can_read(cx, value, &full);
-    let Ok(text) = String::from_utf8(bytes) else {
-        let problem = format!(
-            "cannot read {}: stream did not contain valid UTF-8",
-            full.display()
-        );
-        cx.err(value, problem);
-        return None;
-    };
-    // A trailing newline from `echo secret > file` is not part of the secret.
-    Some(Secret(text.trim_end_matches(['\r', '\n']).to_string()))
-}
+impl Read for Notifiers {
+    const EXPECTING: &'static str = "tables like [notify.NAME]";
 
-/// Warns when users other than the owner (group or others) may read the secret file `full`:
-/// whoever reads it can send mail or sign webhooks as feedwatch. A warning, not an error: the
-/// file works, and a group-readable one may be deliberate.
-fn warn_if_others_can_read(cx: &Cx<'_>, value: &Lenient<String>, full: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let Ok(meta) = std::fs::metadata(full) else {
-        return; // just read: it went away since, and the next load will say so
-    };
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o044 != 0 {
-        let key = cx.sink.place(value).map(|at| at.key).unwrap_or_default();
-        tracing::warn!(
-            key,
-            file = %full.display(),
-            mode = format!("{mode:o}"),
-            "secret file is readable by other users; make it readable by its owner only (chmod 600)"
-        );
+    fn from_map<'de, A: MapAccess<'de>>(map: A) -> Result<Result<Self, Bad>, A::Error> {
+        let read = BTreeMap::<String, Typed>::from_map(map)?;
+        Ok(read.map(|tables| {
+            let named = tables.into_iter().map(|(name, Typed(mut n))| {
+                n.name = name.clone();
+                (name, n)
+            });
+            Notifiers(named.collect())
+        }))
     }
 }
 
-/// `ca_file`: PEM with one or more CA certificates to trust in addition to the system's.
-fn ca_file(cx: &Cx<'_>, value: &Lenient<String>) -> Option<Vec<u8>> {
-    let (full, pem) = read(cx, value, value.get()?)?;
-    if lettre::transport::smtp::client::Certificate::from_pem(&pem).is_err() {
-        cx.err(
-            value,
-            format!("{} holds no PEM certificate", full.display()),
-        );
-        return None;
+/// One `[notify.NAME]` table, as `{ TYPE = { … } }`.
+struct Typed(Notifier);
+
+impl Read for Typed {
+    const EXPECTING: &'static str = "a table";
+
+    fn placeholder() -> Option<Self> {
+        Some(Typed(Notifier::default()))
     }
-    Some(pem)
+
+    fn from_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<Result<Self, Bad>, A::Error> {
+        let Some(kind) = map.next_key::<String>()? else {
+            return Ok(Err(Bad::Reported));
+        };
+        Ok(match kind.as_str() {
+            "email" => map
+                .next_value_seed(Seed::<Kind<Email, 0>>::new())?
+                .map(Typed::from),
+            "webhook" => map
+                .next_value_seed(Seed::<Kind<Webhook, 1>>::new())?
+                .map(Typed::from),
+            _ => map
+                .next_value_seed(Seed::<Kind<(), 2>>::new())?
+                .map(Typed::from),
+        })
+    }
 }
 
-fn delivery(cx: &Cx<'_>, raw: &Lenient<RawDelivery>) -> Option<Delivery> {
-    let default = RawDelivery::default();
-    let d = section(raw, &default)?;
-    let base = cx.duration(&d.retry_base, |b| !b.is_zero(), "must be more than 0s");
-    let delivery = Delivery {
-        retry_base: base.unwrap_or(DEFAULT_RETRY_BASE),
-        retry_cap: d.retry_cap.get().map_or(DEFAULT_RETRY_CAP, |c| c.0),
-        give_up_after: d.give_up_after.get().map_or(DEFAULT_GIVE_UP_AFTER, |g| g.0),
-    };
-    if delivery.retry_cap < delivery.retry_base {
-        match d.retry_cap {
-            Lenient::Absent => cx.err(
-                &d.retry_base,
-                "must not be longer than retry_cap (1h by default)",
-            ),
-            _ => cx.err(&d.retry_cap, "must not be shorter than retry_base"),
-        }
+/// A notifier table of one type: the common keys go to the notifier, the others to `K`, whose
+/// settings are its kind.
+struct Kind<K, const I: usize>(Notifier, PhantomData<K>);
+
+impl<K: Fields + Into<NotifierKind>, const I: usize> Read for Kind<K, I> {
+    const EXPECTING: &'static str = "a table";
+
+    fn from_map<'de, A: MapAccess<'de>>(map: A) -> Result<Result<Self, Bad>, A::Error> {
+        let (mut notifier, mut own) = (Notifier::default(), K::default());
+        read_table(map, &NOTIFIER_KEYS[I], |key, map| match key {
+            "type" => map.next_value::<IgnoredAny>().map(drop),
+            key if Notifier::KEYS.contains(&key) => notifier.read_field(key, map),
+            key => own.read_field(key, map),
+        })?;
+        notifier.kind = own.into();
+        Ok(Ok(Kind(notifier, PhantomData)))
     }
-    cx.sink.clean(raw).then_some(delivery)
 }
 
-fn stories(cx: &Cx<'_>, raw: &Lenient<RawStories>) -> Option<Stories> {
-    let default = RawStories::default();
-    let s = section(raw, &default)?;
-    let similarity = cx.check(
-        &s.similarity,
-        |v| *v > 0.0 && *v <= 1.0,
-        "must be more than 0 and at most 1 (the share of shingles in common)",
-    );
-    let stories = Stories {
-        window: s.window.get().map_or(DEFAULT_STORY_WINDOW, |w| w.0),
-        similarity: similarity
-            .copied()
-            .unwrap_or(crate::similar::DEFAULT_SIMILARITY),
-    };
-    cx.sink.clean(raw).then_some(stories)
+impl<K, const I: usize> From<Kind<K, I>> for Typed {
+    fn from(Kind(notifier, _): Kind<K, I>) -> Self {
+        Typed(notifier)
+    }
 }
 
-/// `smtp://host[:port][?tls=required|opportunistic|none]` or `smtps://host[:port]`.
-pub(super) fn parse_smtp_url(s: &str) -> Result<(String, u16, SmtpTls), String> {
-    // Not echoed: a password typed into the URL would be shown with it.
-    let url = Url::parse(s.trim()).map_err(|e| format!("invalid SMTP URL: {e}"))?;
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("put credentials in `username` and `password_file`, not in the URL".into());
+impl From<Email> for NotifierKind {
+    fn from(e: Email) -> Self {
+        NotifierKind::Email(e)
     }
-    let host = (url.host_str().filter(|h| !h.is_empty()))
-        .ok_or_else(|| format!("SMTP URL {:?} has no host", Redacted::url(&url).to_string()))?
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
-    let tls = url.query_pairs().find(|(k, _)| k == "tls").map(|(_, v)| v);
-    let (tls, default_port) = match (url.scheme(), tls.as_deref()) {
-        ("smtp", None | Some("opportunistic")) => (SmtpTls::Opportunistic, 25),
-        ("smtp", Some("required")) => (SmtpTls::Required, 587),
-        ("smtp", Some("none")) => (SmtpTls::None, 25),
-        ("smtps", None) => (SmtpTls::Wrapper, 465),
-        ("smtp" | "smtps", Some(other)) => {
-            return Err(format!(
-                "unknown tls={other:?} in SMTP URL; use required, opportunistic or none (smtp:// only)"
-            ));
-        }
-        (scheme, _) => {
-            return Err(format!(
-                "unsupported scheme {scheme:?}; use smtp:// (STARTTLS when offered) or smtps:// (implicit TLS)"
-            ));
-        }
-    };
-    Ok((host, url.port().unwrap_or(default_port), tls))
+}
+
+impl From<Webhook> for NotifierKind {
+    fn from(w: Webhook) -> Self {
+        NotifierKind::Webhook(w)
+    }
+}
+
+impl From<()> for NotifierKind {
+    fn from((): ()) -> Self {
+        NotifierKind::Stdout
+    }
+}
+
+/// `type = "stdout"` has no keys of its own.
+impl Fields for () {
+    const KEYS: &'static [&'static str] = &[];
+
+    fn read_field<'de, A: MapAccess<'de>>(&mut self, _: &str, map: &mut A) -> Result<(), A::Error> {
+        map.next_value::<IgnoredAny>().map(drop)
+    }
+}
+
+/// Reads a value of `T` where a map's own reader wants one (a tagged variant).
+struct Seed<T>(PhantomData<T>);
+
+impl<T> Seed<T> {
+    fn new() -> Self {
+        Seed(PhantomData)
+    }
+}
+
+impl<'de, T: Read> DeserializeSeed<'de> for Seed<T> {
+    type Value = Result<T, Bad>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        T::read(d)
+    }
 }

@@ -1,25 +1,27 @@
-//! Reading a config file into the serde types of `raw` with the `toml` crate's own
-//! deserializer, so that `check` can list every mistake at once, each with its key path and
-//! line. Three things are added to plain `toml::from_str`:
+//! Reading a config file into the types of `config` with the `toml` crate's own deserializer,
+//! so that `check` can list every mistake at once, each with its key path and line. Three
+//! things are added to plain `toml::from_str`:
 //!
-//! - every value is a [`Lenient`]: one its type rejects is recorded and read as `Invalid`, and
-//!   the rest of its table is still read;
-//! - a table is read through [`Keys`], which records every unknown key with a "did you mean"
-//!   and the keys the table accepts (`deny_unknown_fields` would stop at the first);
+//! - a value its type rejects is recorded and its field keeps its default, and the rest of its
+//!   table is still read ([`Field`]);
+//! - a table declared with [`table!`] records every unknown key with a "did you mean" and the
+//!   keys the table accepts (`deny_unknown_fields` would stop at the first);
 //! - `FEEDWATCH_SECTION__KEY` overrides are applied to the parsed tree before it is read.
 //!
-//! Nothing here names a config key. Problems go to the [`Sink`] of the load, which the reading
-//! finds in a thread-local because serde gives a `Deserialize` impl no context of its own.
+//! Every value read leaves its place (file, key path, line, and whether it was valid) in the
+//! [`Sink`], where the checks after reading find it by key path. Nothing here names a config
+//! key. The sink of the load is in a thread-local because serde gives a `Deserialize` impl no
+//! context of its own.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Range;
 use std::path::PathBuf;
 
-use serde::de::value::MapAccessDeserializer;
-use serde::de::{self, DeserializeOwned, IgnoredAny, IntoDeserializer, MapAccess, SeqAccess};
+use serde::de::{self, IgnoredAny, IntoDeserializer, MapAccess, SeqAccess};
 use serde::de::{DeserializeSeed, Visitor};
 use serde::{Deserialize, Deserializer};
 use toml::Spanned;
@@ -39,6 +41,73 @@ thread_local! {
     /// The sink of the file being read on this thread (see the module comment).
     static READING: RefCell<Option<Sink>> = const { RefCell::new(None) };
 }
+
+/// Declares a table of the config file: the struct, each key once with its doc comment, type
+/// and default (`key: Type = default`); its `Default`; its keys in declaration order; and how
+/// it is read ([`Fields`]). `as "name"` gives a key another name than its field; `=> Via` reads
+/// the value as `Via` and converts it (`From<Via>`), for a field whose type reads differently
+/// elsewhere. Fields after `;` are not keys: the checks fill them once the file is read.
+macro_rules! table {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $(
+                $(#[doc = $doc:literal])*
+                $field:ident $(as $key:literal)? : $ty:ty = $default:expr $(=> $via:ty)?,
+            )*
+            $(;
+                $(
+                    $(#[doc = $ddoc:literal])*
+                    $dfield:ident : $dty:ty = $ddefault:expr,
+                )*
+            )?
+        }
+    ) => {
+        $(#[$meta])*
+        pub struct $name {
+            $( $(#[doc = $doc])* pub $field: $ty, )*
+            $($( $(#[doc = $ddoc])* pub $dfield: $dty, )*)?
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name {
+                    $( $field: $default, )*
+                    $($( $dfield: $ddefault, )*)?
+                }
+            }
+        }
+
+        impl $crate::config::de::Fields for $name {
+            const KEYS: &'static [&'static str] =
+                &[$( $crate::config::de::table!(@key $field $($key)?) ),*];
+
+            #[allow(clippy::useless_conversion)]
+            fn read_field<'de, A: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut A,
+            ) -> Result<(), A::Error> {
+                $(
+                    if key == $crate::config::de::table!(@key $field $($key)?) {
+                        type Via = $crate::config::de::table!(@via $ty $(, $via)?);
+                        let seed = $crate::config::de::Field::<Via>::new();
+                        if let Some(value) = map.next_value_seed(seed)? {
+                            self.$field = value.into();
+                        }
+                        return Ok(());
+                    }
+                )*
+                map.next_value::<serde::de::IgnoredAny>().map(drop)
+            }
+        }
+    };
+    (@key $field:ident) => { stringify!($field) };
+    (@key $field:ident $key:literal) => { $key };
+    (@via $ty:ty) => { $ty };
+    (@via $ty:ty, $via:ty) => { $via };
+}
+pub(super) use table;
 
 /// Parses TOML text; on a syntax error, its line and message.
 pub(super) fn parse(text: &str) -> Result<DeTable<'_>, (Option<usize>, String)> {
@@ -204,12 +273,17 @@ impl At {
 }
 
 /// Collects every problem of a load, from reading and from the checks after it, and the
-/// places of values read, so a check can report a problem at a value without naming its key.
+/// place of every value read, so a check can report a problem at a value by its key path.
 #[derive(Debug, Default)]
 pub(super) struct Sink {
     /// The main file, then each included file.
     pub files: Vec<File>,
-    places: RefCell<Vec<At>>,
+    /// The config's folder: relative paths in it start there.
+    pub base: PathBuf,
+    /// The process environment (for `password_env`, systemd credentials and `$TZ`).
+    pub env: Vec<(String, String)>,
+    /// Each value read by file and key path: where it is, and whether its type took it.
+    places: RefCell<HashMap<(usize, String), (At, bool)>>,
     /// Each problem, and whether it is an unknown key (which leaves its table usable).
     problems: RefCell<Vec<(At, String, bool)>>,
     /// While reading: the file, and the path to the value being read, each step with its `pos`
@@ -230,18 +304,35 @@ impl Sink {
         }
     }
 
-    /// Keeps a value's place; its number is what [`Lenient::Valid`] holds.
-    fn keep(&self, at: At) -> usize {
-        let mut places = self.places.borrow_mut();
-        places.push(at);
-        places.len() - 1
+    /// The sink of a load from the config's folder `base` with the environment `env`.
+    pub(super) fn new(base: &std::path::Path, env: &[(String, String)]) -> Sink {
+        Sink {
+            base: base.to_path_buf(),
+            env: env.to_vec(),
+            ..Sink::default()
+        }
+    }
+
+    /// The value of an environment variable.
+    pub(super) fn env(&self, name: &str) -> Option<&str> {
+        let found = self.env.iter().find(|(k, _)| k == name);
+        found.map(|(_, v)| v.as_str())
+    }
+
+    fn keep(&self, at: At, valid: bool) {
+        let key = (at.file, at.key.clone());
+        self.places.borrow_mut().insert(key, (at, valid));
+    }
+
+    /// The key path of the value being read.
+    pub(super) fn key(&self) -> String {
+        let key: String = self.path.iter().map(|(k, _, _)| k.as_str()).collect();
+        key.strip_prefix('.').unwrap_or(&key).to_string()
     }
 
     fn here(&self, offset: usize) -> At {
-        let key: String = self.path.iter().map(|(k, _, _)| k.as_str()).collect();
-        let key = key.strip_prefix('.').unwrap_or(&key).to_string();
         let pos = self.path.iter().map(|(_, p, _)| *p).collect();
-        self.at(self.file, key, offset, pos)
+        self.at(self.file, self.key(), offset, pos)
     }
 
     fn record(&self, at: At, message: String, unknown: bool) {
@@ -253,44 +344,55 @@ impl Sink {
         self.record(at.clone(), message.into(), false);
     }
 
-    /// Records a problem at a value read (or its table).
-    pub(super) fn err<T>(&self, value: &Lenient<T>, message: impl Into<String>) {
-        if let Some(at) = self.place(value) {
+    /// Where the value at `key` of file `file` is, and whether it is valid; `None`: absent.
+    pub(super) fn place(&self, file: usize, key: &str) -> Option<(At, bool)> {
+        self.places.borrow().get(&(file, key.to_string())).cloned()
+    }
+
+    /// Whether the value at `key` of file `file` was read and is valid.
+    pub(super) fn valid(&self, file: usize, key: &str) -> bool {
+        matches!(self.place(file, key), Some((_, true)))
+    }
+
+    /// Records a problem at a valid value (a check's); nothing if the value is absent or
+    /// invalid already, when its field holds the default.
+    pub(super) fn err(&self, file: usize, key: &str, message: impl Into<String>) {
+        if let Some((at, true)) = self.place(file, key) {
             self.record(at, message.into(), false);
         }
     }
 
-    /// Where a value read is.
-    pub(super) fn place<T>(&self, value: &Lenient<T>) -> Option<At> {
-        match value {
-            Lenient::Valid(_, place) => self.places.borrow().get(*place).cloned(),
-            _ => None,
+    /// Records that the value at `key` is not valid after all, and why.
+    fn fail(&self, file: usize, key: String, message: String) {
+        let mut places = self.places.borrow_mut();
+        if let Some((at, valid)) = places.get_mut(&(file, key)) {
+            *valid = false;
+            self.record(at.clone(), message, false);
         }
     }
 
-    /// Whether no problem (but an unknown key) is recorded at a value or inside it.
-    pub(super) fn clean<T>(&self, value: &Lenient<T>) -> bool {
-        let Lenient::Valid(_, place) = value else {
-            return matches!(value, Lenient::Absent);
-        };
-        let Some(at) = self.places.borrow().get(*place).cloned() else {
+    /// Whether no problem (but an unknown key) is recorded at a value or inside it; an absent
+    /// value is clean, an invalid one is not.
+    pub(super) fn clean(&self, file: usize, key: &str) -> bool {
+        let Some((at, valid)) = self.place(file, key) else {
             return true;
         };
-        let inside = |key: &str| {
-            key.strip_prefix(at.key.as_str())
+        let inside = |k: &str| {
+            k.strip_prefix(at.key.as_str())
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
         };
-        !(self.problems.borrow().iter())
-            .any(|(p, _, unknown)| !unknown && p.file == at.file && inside(&p.key))
+        valid
+            && !(self.problems.borrow().iter())
+                .any(|(p, _, unknown)| !unknown && p.file == at.file && inside(&p.key))
     }
 
     /// Reads `T` from the tree of file number `file` (an index into `files`).
-    pub(super) fn decode<T: Read>(&mut self, root: DeTable<'_>, file: usize) -> Lenient<T> {
+    pub(super) fn decode<T: Read>(&mut self, root: DeTable<'_>, file: usize) -> Option<T> {
         let mut sink = std::mem::take(self);
         sink.file = file;
         READING.with(|r| *r.borrow_mut() = Some(sink));
         let de = ValueDeserializer::from(Spanned::new(0..0, DeValue::Table(root)));
-        let read = Lenient::deserialize(de).unwrap_or(Lenient::Invalid);
+        let read = Field::<T>::new().deserialize(de).ok().flatten();
         *self = READING.with(|r| r.borrow_mut().take()).unwrap_or_default();
         read
     }
@@ -321,52 +423,54 @@ impl Sink {
 }
 
 /// Runs `f` on the sink of the file being read.
-fn with<R>(f: impl FnOnce(&mut Sink) -> R) -> R {
+pub(super) fn with<R>(f: impl FnOnce(&mut Sink) -> R) -> R {
     READING.with(|r| f(r.borrow_mut().get_or_insert_with(Sink::default)))
 }
 
-/// A value that may be absent, or present but invalid, without failing the table around it:
-/// how reading goes on after a mistake. `Invalid` means the problem is recorded; `Valid`
-/// carries the value's place for later checks ([`Sink::err`]).
-#[derive(Debug, Default)]
-pub(super) enum Lenient<T> {
-    #[default]
-    Absent,
-    Invalid,
-    Valid(T, usize),
+/// Records that the value being read is not valid after all (a check its own reader makes once
+/// its parts are read, like a header's name).
+fn fail_here(message: String) {
+    with(|s| s.fail(s.file, s.key(), message));
 }
 
-impl<T> Lenient<T> {
-    /// The value, if present and valid.
-    pub(super) fn get(&self) -> Option<&T> {
-        match self {
-            Lenient::Valid(v, _) => Some(v),
-            _ => None,
-        }
+/// Reads one value as `T`, leaving its place in the sink: `None` when it is not a valid `T`
+/// (the problem is recorded), so its field keeps its default and reading goes on.
+pub(super) struct Field<T>(PhantomData<T>);
+
+impl<T> Field<T> {
+    pub(super) fn new() -> Self {
+        Field(PhantomData)
     }
 }
 
-impl<'de, T: Read> Deserialize<'de> for Lenient<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+impl<'de, T: Read> DeserializeSeed<'de> for Field<T> {
+    type Value = Option<T>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<T>, D::Error> {
         let read = Spanned::<Attempt<T>>::deserialize(d)?;
         let at = with(|s| s.here(read.span().start));
-        Ok(match read.into_inner().0 {
-            Ok(value) => Lenient::Valid(value, with(|s| s.keep(at))),
-            Err(bad) => {
-                let key = at.key.rsplit(['.', '[']).next().unwrap_or_default();
-                let message = match bad {
-                    Bad::Found(kind) => {
-                        let expected = T::EXPECTING.replace("{key}", key);
-                        format!("expected {expected}, found {kind}")
-                    }
-                    Bad::Says(message) => message,
-                    Bad::Reported => return Ok(Lenient::Invalid),
-                };
-                with(|s| s.record(at, message, false));
-                Lenient::Invalid
-            }
-        })
+        Ok(settle(at, read.into_inner().0))
     }
+}
+
+/// Keeps the place of a value read and records why it is not valid, if it is not.
+fn settle<T: Read>(at: At, read: Result<T, Bad>) -> Option<T> {
+    with(|s| s.keep(at.clone(), read.is_ok()));
+    let bad = match read {
+        Ok(value) => return Some(value),
+        Err(bad) => bad,
+    };
+    let key = at.key.rsplit(['.', '[']).next().unwrap_or_default();
+    let message = match bad {
+        Bad::Found(kind) => {
+            let expected = T::EXPECTING.replace("{key}", key);
+            format!("expected {expected}, found {kind}")
+        }
+        Bad::Says(message) => message,
+        Bad::Reported => return None,
+    };
+    with(|s| s.record(at, message, false));
+    None
 }
 
 /// One value read by its [`Read`] impl; an error of the deserializer itself (a number too
@@ -396,6 +500,15 @@ pub(super) enum Bad {
 pub(super) trait Read: Sized {
     /// What a value looks like, for "expected …, found a number"; `{key}` is its key.
     const EXPECTING: &'static str;
+    /// What a list of these looks like.
+    const LIST: &'static str = "a list of strings";
+    /// Whether one value stands for a list of one.
+    const ALONE: bool = true;
+
+    /// What an invalid item of a list is read as, so the items after it keep their index.
+    fn placeholder() -> Option<Self> {
+        None
+    }
 
     fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Result<Self, Bad>, D::Error> {
         d.deserialize_any(Shape(PhantomData))
@@ -414,19 +527,59 @@ pub(super) trait Read: Sized {
     }
 }
 
-/// A table of the schema: a serde struct, read through [`Keys`].
-pub(super) trait Table: DeserializeOwned + Default {}
+/// A table of the schema, declared with [`table!`].
+pub(super) trait Fields: Default {
+    /// Its keys, in declaration order.
+    const KEYS: &'static [&'static str];
 
-impl<T: Table> Read for T {
+    /// Reads the value of `key`, one of [`Fields::KEYS`], into its field.
+    fn read_field<'de, A: MapAccess<'de>>(
+        &mut self,
+        key: &str,
+        map: &mut A,
+    ) -> Result<(), A::Error>;
+}
+
+impl<T: Fields> Read for T {
     const EXPECTING: &'static str = "a table";
+    const LIST: &'static str = "an array of tables ([[{key}]])";
+    const ALONE: bool = false;
+
+    fn placeholder() -> Option<Self> {
+        Some(T::default())
+    }
 
     fn from_map<'de, A: MapAccess<'de>>(map: A) -> Result<Result<Self, Bad>, A::Error> {
-        let keys = Keys {
-            map,
-            fields: keys_of::<T>(),
-        };
-        T::deserialize(MapAccessDeserializer::new(keys)).map(Ok)
+        let mut table = T::default();
+        read_table(map, T::KEYS, |key, map| table.read_field(key, map))?;
+        Ok(Ok(table))
     }
+}
+
+/// Reads the entries of a table whose keys are `keys` with `field`: every other key is
+/// recorded as unknown and skipped, and the path follows the key being read.
+pub(super) fn read_table<'de, A: MapAccess<'de>>(
+    mut map: A,
+    keys: &[&str],
+    mut field: impl FnMut(&str, &mut A) -> Result<(), A::Error>,
+) -> Result<(), A::Error> {
+    while let Some(key) = map.next_key::<Spanned<String>>()? {
+        let Some(i) = keys.iter().position(|k| k == key.get_ref()) else {
+            with(|s| unknown(s, &key, keys));
+            map.next_value::<IgnoredAny>()?;
+            continue;
+        };
+        let step = (
+            format!(".{}", key.get_ref()),
+            to_pos(i + 1),
+            key.span().start,
+        );
+        with(|s| s.path.push(step));
+        let read = field(key.get_ref(), &mut map);
+        with(|s| s.path.pop());
+        read?;
+    }
+    Ok(())
 }
 
 /// Reads a leaf value whole, as a TOML value.
@@ -464,6 +617,10 @@ pub(super) fn kind(type_str: &str) -> &'static str {
 impl Read for String {
     const EXPECTING: &'static str = "a string";
 
+    fn placeholder() -> Option<Self> {
+        Some(String::new())
+    }
+
     fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Result<Self, Bad>, D::Error> {
         text(d, |s| Ok(s.to_string()))
     }
@@ -482,6 +639,15 @@ impl Read for u64 {
             };
             n.ok_or_else(|| Bad::Says(format!("expected {}", Self::EXPECTING)))
         })
+    }
+}
+
+impl Read for usize {
+    const EXPECTING: &'static str = u64::EXPECTING;
+
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Result<Self, Bad>, D::Error> {
+        let n = u64::read(d)?;
+        Ok(n.map(|n| usize::try_from(n).unwrap_or(usize::MAX)))
     }
 }
 
@@ -514,67 +680,92 @@ impl Read for bool {
     }
 }
 
-/// Any value (a notifier's `type`, which selected its table already).
-impl Read for IgnoredAny {
-    const EXPECTING: &'static str = "anything";
+/// An optional key: `None` when absent.
+impl<T: Read> Read for Option<T> {
+    const EXPECTING: &'static str = T::EXPECTING;
 
     fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Result<Self, Bad>, D::Error> {
-        IgnoredAny::deserialize(d).map(Ok)
+        Ok(T::read(d)?.map(Some))
     }
 }
 
-/// Reads the items of an array, each on its own.
-pub(super) fn items<'de, A: SeqAccess<'de>, T: Read>(
-    mut seq: A,
-) -> Result<Vec<Lenient<T>>, A::Error> {
-    let mut out = Vec::new();
-    loop {
-        let index = to_pos(out.len());
-        with(|s| s.path.push((format!("[{index}]"), index, usize::MAX)));
-        let item = seq.next_element::<Lenient<T>>();
-        with(|s| s.path.pop());
-        match item? {
-            Some(item) => out.push(item),
-            None => return Ok(out),
+/// A list, each item read on its own; a single value is a list of one where `T::ALONE`.
+impl<T: Read> Read for Vec<T> {
+    const EXPECTING: &'static str = T::LIST;
+
+    fn from_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<Result<Self, Bad>, A::Error> {
+        let mut out = Vec::new();
+        for index in 0.. {
+            let index = to_pos(index);
+            with(|s| s.path.push((format!("[{index}]"), index, usize::MAX)));
+            let item = seq.next_element_seed(Field::<T>::new());
+            with(|s| s.path.pop());
+            match item? {
+                Some(item) => out.extend(item.or_else(T::placeholder)),
+                None => break,
+            }
         }
+        Ok(Ok(out))
+    }
+
+    /// At the key's line: a single value has no place of its own.
+    fn from_str(s: &str) -> Result<Self, Bad> {
+        if !T::ALONE {
+            return Err(Bad::Found("a string"));
+        }
+        let at = with(|sink| {
+            let offset = sink
+                .path
+                .last()
+                .map_or(usize::MAX, |(_, _, offset)| *offset);
+            let mut at = sink.here(offset);
+            at.key.push_str("[0]");
+            at.pos.push(0);
+            at
+        });
+        let de: de::value::StrDeserializer<'_, de::value::Error> = s.into_deserializer();
+        let read = T::read(de);
+        let read = read.unwrap_or_else(|e| Err(Bad::Says(e.to_string())));
+        Ok(settle(at, read).into_iter().collect())
     }
 }
 
-/// A single value where a list is expected: a list of one, at the key's line.
-pub(super) fn one<T>(value: T) -> Lenient<T> {
-    with(|s| {
-        let offset = s.path.last().map_or(usize::MAX, |(_, _, offset)| *offset);
-        let mut at = s.here(offset);
-        at.key.push_str("[0]");
-        at.pos.push(0);
-        Lenient::Valid(value, s.keep(at))
-    })
+/// `[section.NAME]` tables or `{ NAME = value }`: each entry read on its own. An invalid entry
+/// is its placeholder, so its name is still known.
+impl<T: Read> Read for BTreeMap<String, T> {
+    const EXPECTING: &'static str = "tables like [{key}.NAME]";
+
+    fn from_map<'de, A: MapAccess<'de>>(map: A) -> Result<Result<Self, Bad>, A::Error> {
+        let mut out = BTreeMap::new();
+        named::<A, T>(map, |name, value| {
+            if let Some(value) = value.or_else(T::placeholder) {
+                out.insert(name, value);
+            }
+            Ok(())
+        })?;
+        Ok(Ok(out))
+    }
 }
 
-/// Reads the entries of a table of named values, each on its own.
+/// Reads the entries of a table of named values, each on its own, and hands each to `entry`
+/// while its path is the current one (an `Err` fails it).
 pub(super) fn named<'de, A: MapAccess<'de>, T: Read>(
     mut map: A,
-) -> Result<Vec<(String, Lenient<T>)>, A::Error> {
-    let mut out = Vec::new();
+    mut entry: impl FnMut(String, Option<T>) -> Result<(), String>,
+) -> Result<(), A::Error> {
+    let mut rank = 0;
     while let Some(name) = map.next_key::<String>()? {
-        let rank = to_pos(out.len());
-        with(|s| s.path.push((format!(".{name}"), rank, usize::MAX)));
-        let value = map.next_value::<Lenient<T>>();
+        with(|s| s.path.push((format!(".{name}"), to_pos(rank), usize::MAX)));
+        rank += 1;
+        let read = map.next_value_seed(Field::<T>::new()).map(|value| {
+            if let Err(problem) = entry(name, value) {
+                fail_here(problem);
+            }
+        });
         with(|s| s.path.pop());
-        out.push((name, value?));
+        read?;
     }
-    Ok(out)
-}
-
-/// Reads a value of `T` where a map's or array's own reader wants one (a tagged variant).
-pub(super) struct Seed<T>(pub PhantomData<T>);
-
-impl<'de, T: Read> DeserializeSeed<'de> for Seed<T> {
-    type Value = Result<T, Bad>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        T::read(d)
-    }
+    Ok(())
 }
 
 /// Gives a [`Read`] container the kind of value it is written as.
@@ -616,45 +807,6 @@ impl<'de, T: Read> Visitor<'de> for Shape<T> {
     }
 }
 
-/// The entries of a table whose keys are `fields`: every other key is recorded as unknown
-/// and skipped, and the path follows the key being read.
-struct Keys<A> {
-    map: A,
-    fields: &'static [&'static str],
-}
-
-impl<'de, A: MapAccess<'de>> MapAccess<'de> for Keys<A> {
-    type Error = A::Error;
-
-    fn next_key_seed<K: DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, A::Error> {
-        while let Some(key) = self.map.next_key::<Spanned<String>>()? {
-            if let Some(i) = self.fields.iter().position(|f| f == key.get_ref()) {
-                let step = (
-                    format!(".{}", key.get_ref()),
-                    to_pos(i + 1),
-                    key.span().start,
-                );
-                with(|s| s.path.push(step));
-                return seed
-                    .deserialize(key.into_inner().into_deserializer())
-                    .map(Some);
-            }
-            with(|s| unknown(s, &key, self.fields));
-            self.map.next_value::<IgnoredAny>()?;
-        }
-        Ok(None)
-    }
-
-    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
-        let value = self.map.next_value_seed(seed);
-        with(|s| s.path.pop());
-        value
-    }
-}
-
 fn unknown(s: &Sink, key: &Spanned<String>, fields: &[&str]) {
     let message = if s.file > 0 && s.path.is_empty() {
         let tables: Vec<String> = fields.iter().map(|f| format!("[[{f}]]")).collect();
@@ -680,9 +832,4 @@ fn closest<'f>(key: &str, allowed: &[&'f str]) -> Option<&'f str> {
         .filter(|(d, a)| *d <= 2.max(a.len() / 3))
         .min_by_key(|(d, _)| *d)
         .map(|(_, a)| a)
-}
-
-/// The keys serde's derive lists for the table type `T`, in declaration order.
-pub(super) fn keys_of<T: DeserializeOwned>() -> &'static [&'static str] {
-    serde_aux::serde_introspection::serde_introspect::<T>()
 }

@@ -104,6 +104,7 @@ fn rule_print(c: &Config, r: &Rule) -> String {
         .collect();
     let rule = Rule {
         feeds: Vec::new(),
+        selectors: Vec::new(),
         ..r.clone()
     };
     format!("{rule:?} {watched:?}")

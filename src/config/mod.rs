@@ -6,19 +6,22 @@
 //! all at once. Nothing here performs network I/O; the only file reads are the config itself,
 //! its included files and the secret and CA files it names.
 //!
-//! The way there: `raw` is the file format as serde types (each key named once, with its doc
-//! comment); `de` reads the TOML text and the environment into them, collecting problems; `check`
-//! turns them into the validated types below, in one pass that reports every remaining problem.
+//! The way there: the types below are the file format, each key a field declared once with its
+//! type, default and doc comment ([`de::table!`]); `de` reads the TOML text and the environment
+//! into them, recording each value's place and every problem; `values` is how each kind of
+//! value is parsed; `check` makes the checks a value's type cannot make alone, fills in what
+//! is resolved across the file (a rule's feeds, its compiled query) and reports every problem.
 
 mod check;
 mod de;
 mod diff;
-mod raw;
 mod schedule;
 mod subject;
+mod values;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -26,7 +29,8 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use url::Url;
 
 use crate::domain::{FeedId, Grouping};
-use crate::rules::Query;
+use crate::rules::{Language, MatchOptions, Query};
+use de::{Fields, table};
 
 pub use diff::{Changes, Delta};
 pub use schedule::{DigestSchedule, QuietHours, TimeOfDay};
@@ -95,20 +99,20 @@ impl fmt::Display for Problem {
 /// Every key the schema accepts, by table (`notify.email` etc. for notifier types), so docs
 /// and tests can be checked against the code.
 pub fn schema_keys() -> Vec<(&'static str, &'static [&'static str])> {
-    use de::keys_of;
+    let [email, webhook, stdout] = &*check::NOTIFIER_KEYS;
     vec![
-        ("", keys_of::<raw::RawConfig>()),
-        ("storage", keys_of::<raw::RawStorage>()),
-        ("poll", keys_of::<raw::RawPoll>()),
-        ("delivery", keys_of::<raw::RawDelivery>()),
-        ("feed", keys_of::<raw::RawFeed>()),
-        ("rule", keys_of::<raw::RawRule>()),
-        ("notify.email", keys_of::<raw::RawEmail>()),
-        ("notify.webhook", keys_of::<raw::RawWebhook>()),
-        ("notify.stdout", keys_of::<raw::RawStdout>()),
-        ("metrics", keys_of::<raw::RawMetrics>()),
-        ("matching", keys_of::<raw::RawMatching>()),
-        ("stories", keys_of::<raw::RawStories>()),
+        ("", Config::KEYS),
+        ("storage", Storage::KEYS),
+        ("poll", Poll::KEYS),
+        ("delivery", Delivery::KEYS),
+        ("feed", Feed::KEYS),
+        ("rule", Rule::KEYS),
+        ("notify.email", email),
+        ("notify.webhook", webhook),
+        ("notify.stdout", stdout),
+        ("metrics", Metrics::KEYS),
+        ("matching", Matching::KEYS),
+        ("stories", Stories::KEYS),
     ]
 }
 
@@ -150,109 +154,157 @@ fn list(problems: &[Problem]) -> String {
         .join("\n")
 }
 
-/// A validated configuration. Every value here has been checked; nothing downstream re-validates.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// The file this came from (relative paths in it are relative to its folder).
-    pub source: PathBuf,
-    /// `[storage]`.
-    pub storage: Storage,
-    /// `[poll]`.
-    pub poll: Poll,
-    /// `[[feed]]`, in file order.
-    pub feeds: Vec<Feed>,
-    /// `[[rule]]`, in file order (disabled rules included, with `enabled = false`).
-    pub rules: Vec<Rule>,
-    /// `[notify.NAME]`, by name.
-    pub notifiers: BTreeMap<String, Notifier>,
-    /// `[delivery]`: retry policy of the outbox.
-    pub delivery: Delivery,
-    /// `[stories]`: when copies in other feeds are the same story.
-    pub stories: Stories,
-    /// `[metrics] listen`: where to serve Prometheus metrics and `/healthz`.
-    pub metrics: Option<std::net::SocketAddr>,
-    /// `[matching]`: the word-form options of a rule that sets none (and of `backtest
-    /// --query`).
-    pub matching: crate::rules::MatchOptions,
+table! {
+    /// A validated configuration. Every value here has been checked; nothing downstream
+    /// re-validates. It is also what the file is read into: each key below is a field, with its
+    /// type, default and meaning (README.md's configuration reference says more).
+    #[derive(Debug, Clone)]
+    pub struct Config {
+        /// `[storage]`.
+        storage: Storage = Storage::default(),
+        /// `[poll]`.
+        poll: Poll = Poll::default(),
+        /// `[[feed]]`, in file order, then those of the included files.
+        feeds as "feed": Vec<Feed> = Vec::new(),
+        /// `[[rule]]`, in file order, then those of the included files (disabled rules
+        /// included, with `enabled = false`).
+        rules as "rule": Vec<Rule> = Vec::new(),
+        /// `[notify.NAME]`, by name.
+        notifiers as "notify": BTreeMap<String, Notifier> = BTreeMap::new() => check::Notifiers,
+        /// `[delivery]`: retry policy of the outbox.
+        delivery: Delivery = Delivery::default(),
+        /// `include`: file patterns of included files, relative to the config's folder.
+        include: Vec<String> = Vec::new(),
+        /// `[metrics] listen`: where to serve Prometheus metrics and `/healthz`.
+        metrics: Option<SocketAddr> = None => Metrics,
+        /// `[matching]`: the word-form options of a rule that sets none (and of `backtest
+        /// --query`).
+        matching: MatchOptions = MatchOptions::default() => Matching,
+        /// `[stories]`: when copies in other feeds are the same story.
+        stories: Stories = Stories::default(),
+        ;
+        /// The file this came from (relative paths in it are relative to its folder).
+        source: PathBuf = PathBuf::new(),
+    }
+}
+
+table! {
+    /// `[metrics]`.
+    pub struct Metrics {
+        /// Address of `/metrics` and `/healthz` (required).
+        listen: Option<SocketAddr> = None,
+    }
+}
+
+impl From<Metrics> for Option<SocketAddr> {
+    fn from(m: Metrics) -> Self {
+        m.listen
+    }
+}
+
+table! {
+    /// `[matching]`: the word-form options of a rule that sets none.
+    pub struct Matching {
+        /// Languages whose word forms match (`["ru", "en"]`).
+        languages: Option<Vec<Language>> = None,
+        /// Match Latin words in Cyrillic and the reverse.
+        transliterate: Option<bool> = None,
+    }
+}
+
+/// The word-form options `languages` and `transliterate` (of a rule or of `[matching]`) over
+/// `defaults`, each overriding them where given.
+fn match_options(
+    languages: &Option<Vec<Language>>,
+    transliterate: Option<bool>,
+    defaults: MatchOptions,
+) -> MatchOptions {
+    let mut options = defaults;
+    if let Some(languages) = languages {
+        options.en = false;
+        options.ru = false;
+        for &l in languages {
+            options = options.with_language(l);
+        }
+    }
+    if let Some(t) = transliterate {
+        options.transliterate = t;
+    }
+    options
+}
+
+impl From<Matching> for MatchOptions {
+    fn from(m: Matching) -> Self {
+        match_options(&m.languages, m.transliterate, MatchOptions::default())
+    }
 }
 
 /// Default `[stories] window`: copies of a story this close in time are one story.
 pub const DEFAULT_STORY_WINDOW: Duration = Duration::from_secs(48 * 3600);
 
-/// `[stories]`: syndicated copies of one story (other feeds, other URLs) alert once.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Stories {
-    /// How long after a story's first alert its copies are recognised; zero: never.
-    pub window: Duration,
-    /// Share (0–1] of title and lead shingles two items must share to be one story.
-    pub similarity: f64,
-}
-
-impl Default for Stories {
-    fn default() -> Self {
-        Stories {
-            window: DEFAULT_STORY_WINDOW,
-            similarity: crate::similar::DEFAULT_SIMILARITY,
-        }
+table! {
+    /// `[stories]`: syndicated copies of one story (other feeds, other URLs) alert once.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    pub struct Stories {
+        /// How long after a story's first alert its copies are recognised; zero: never.
+        window: Duration = DEFAULT_STORY_WINDOW,
+        /// Share (0–1] of title and lead shingles two items must share to be one story.
+        similarity: f64 = crate::similar::DEFAULT_SIMILARITY,
     }
 }
 
-/// `[delivery]`: how the outbox retries.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivery {
-    /// First retry delay after a transient failure (doubles each attempt).
-    pub retry_base: Duration,
-    /// Longest delay between two attempts.
-    pub retry_cap: Duration,
-    /// An alert still undelivered this long after it was queued is given up (dead).
-    pub give_up_after: Duration,
-}
-
-impl Default for Delivery {
-    fn default() -> Self {
-        Delivery {
-            retry_base: DEFAULT_RETRY_BASE,
-            retry_cap: DEFAULT_RETRY_CAP,
-            give_up_after: DEFAULT_GIVE_UP_AFTER,
-        }
+table! {
+    /// `[delivery]`: how the outbox retries.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Delivery {
+        /// First retry delay after a transient failure (doubles each attempt).
+        retry_base: Duration = DEFAULT_RETRY_BASE,
+        /// Longest delay between two attempts.
+        retry_cap: Duration = DEFAULT_RETRY_CAP,
+        /// An alert still undelivered this long after it was queued is given up (dead).
+        give_up_after: Duration = DEFAULT_GIVE_UP_AFTER,
     }
 }
 
-/// `[storage]`.
-#[derive(Debug, Clone)]
-pub struct Storage {
-    /// SQLite database file, absolute.
-    pub path: PathBuf,
-    /// Item bodies older than this are pruned (their keys stay, so nothing re-alerts).
-    pub keep: Option<Duration>,
+table! {
+    /// `[storage]`.
+    #[derive(Debug, Clone)]
+    pub struct Storage {
+        /// SQLite database file (written relative to the config's folder), absolute.
+        path: PathBuf = PathBuf::from(DEFAULT_DB_PATH),
+        /// Item bodies older than this are pruned (their keys stay, so nothing re-alerts).
+        keep: Option<Duration> = None,
+    }
 }
 
-/// `[poll]`.
-#[derive(Debug, Clone)]
-pub struct Poll {
-    /// Default interval between polls of one feed.
-    pub interval: Duration,
-    /// Total time allowed for one fetch.
-    pub timeout: Duration,
-    /// Largest accepted (decompressed) body, in bytes.
-    pub max_body: u64,
-    /// On a feed's first poll only items published within this window alert.
-    pub backlog: Duration,
-    /// How many feeds are fetched at the same time.
-    pub concurrency: usize,
-    /// User-Agent sent with every request.
-    pub user_agent: String,
-    /// No feed is polled more often than this.
-    pub min_interval: Duration,
-    /// At most this many polls run against one host at once.
-    pub per_host: usize,
-    /// A feed failing continuously for longer than this raises one feed-health alert.
-    pub health_alert_after: Duration,
-    /// Notifiers that get feed-health alerts (`health_notify`); `None`: every notifier.
-    pub health_notify: Option<Vec<String>>,
-    /// Proxy for every request (`http://`, `https://` or `socks5://`); the standard proxy
-    /// environment variables apply when unset.
-    pub proxy: Option<Url>,
+table! {
+    /// `[poll]`.
+    #[derive(Debug, Clone)]
+    pub struct Poll {
+        /// Default interval between polls of one feed.
+        interval: Duration = DEFAULT_INTERVAL,
+        /// Total time allowed for one fetch, headers and body.
+        timeout: Duration = DEFAULT_TIMEOUT,
+        /// Largest accepted (decompressed) body, in bytes.
+        max_body: u64 = DEFAULT_MAX_BODY => values::Size,
+        /// On a feed's first poll only items published within this window alert.
+        backlog: Duration = DEFAULT_BACKLOG,
+        /// How many feeds are fetched at the same time.
+        concurrency: usize = DEFAULT_CONCURRENCY,
+        /// User-Agent sent with every request.
+        user_agent: String = default_user_agent(),
+        /// No feed is polled more often than this.
+        min_interval: Duration = DEFAULT_MIN_INTERVAL,
+        /// At most this many polls run against one host at once.
+        per_host: usize = DEFAULT_PER_HOST,
+        /// A feed failing continuously for longer than this raises one feed-health alert.
+        health_alert_after: Duration = DEFAULT_HEALTH_ALERT_AFTER,
+        /// Notifiers that get feed-health alerts; `None`: every notifier.
+        health_notify: Option<Vec<String>> = None,
+        /// Proxy for every request (`http://`, `https://` or `socks5://`); the standard proxy
+        /// environment variables apply when unset.
+        proxy: Option<Url> = None => values::ProxyUrl,
+    }
 }
 
 /// Whether a URL is one feedwatch fetches: `http://` or `https://` with a host. The config
@@ -262,25 +314,41 @@ pub fn fetchable(url: &Url) -> bool {
     matches!(url.scheme(), "http" | "https") && url.host().is_some()
 }
 
-/// One `[[feed]]`.
-#[derive(Debug, Clone)]
-pub struct Feed {
-    /// The feed URL; also its identity in the database.
-    pub url: Url,
-    /// Display name; without a `name`, the URL's host, or more of the URL when other unnamed
-    /// feeds share the host (see `check::default_names`).
-    pub name: String,
-    /// Polling interval for this feed.
-    pub interval: Duration,
-    /// Tags rules can select with `tag:NAME`.
-    pub tags: Vec<String>,
-    /// Extra request headers for this feed (values marked sensitive).
-    pub headers: HeaderMap,
-    /// User-Agent for this feed instead of `[poll] user_agent`.
-    pub user_agent: Option<HeaderValue>,
-    /// `fetch_article = true`: each new item's link is fetched and its main text matched as
-    /// the `article` field. `None`: off.
-    pub article: Option<ArticleSettings>,
+/// What a required URL or address holds until its key is read (a missing one is a problem).
+fn placeholder_url() -> Url {
+    Url::parse("http://localhost/").expect("a valid URL")
+}
+
+table! {
+    /// One `[[feed]]`.
+    #[derive(Debug, Clone)]
+    pub struct Feed {
+        /// The feed URL (required); also its identity in the database.
+        url: Url = placeholder_url(),
+        /// Display name; without a `name`, the URL's host, or more of the URL when other
+        /// unnamed feeds share the host (see `check::default_names`).
+        name: String = String::new(),
+        /// Polling interval for this feed (default: `[poll] interval`).
+        interval: Duration = DEFAULT_INTERVAL,
+        /// Tags rules can select with `tag:NAME`.
+        tags: Vec<String> = Vec::new(),
+        /// Extra request headers for this feed (values marked sensitive).
+        headers: HeaderMap = HeaderMap::new(),
+        /// User-Agent for this feed instead of `[poll] user_agent`.
+        user_agent: Option<HeaderValue> = None,
+        /// Fetch each new item's link and match rules on its main text (`article:`).
+        fetch_article: bool = false,
+        /// CSS selector for the article text instead of readability.
+        article_selector: Option<String> = None,
+        /// Article fetches per poll.
+        max_articles: Option<usize> = None,
+        /// Whether article links may reach loopback/private/link-local addresses.
+        allow_private: Option<bool> = None,
+        ;
+        /// With `fetch_article = true`, its settings: each new item's link is fetched and its
+        /// main text matched as the `article` field. `None`: off.
+        article: Option<ArticleSettings> = None,
+    }
 }
 
 /// A feed's `fetch_article` settings.
@@ -303,44 +371,56 @@ impl Feed {
     }
 }
 
-/// One `[[rule]]`, compiled.
-#[derive(Debug, Clone)]
-pub struct Rule {
-    /// Unique rule name.
-    pub name: String,
-    /// The query as written.
-    pub query_text: String,
-    /// The compiled query.
-    pub query: Query,
-    /// Indices into [`Config::feeds`] this rule watches.
-    pub feeds: Vec<usize>,
-    /// Notifier names this rule sends to.
-    pub notify: Vec<String>,
-    /// `enabled = false` keeps the rule in the file without matching.
-    pub enabled: bool,
-    /// `digest = …`: this rule's alerts are collected and sent together on this schedule.
-    pub digest: Option<DigestSchedule>,
-    /// `max_per_hour = N`: beyond N alerts in an hour, further ones fold into a digest.
-    pub max_per_hour: Option<u32>,
+table! {
+    /// One `[[rule]]`, compiled.
+    #[derive(Debug, Clone)]
+    pub struct Rule {
+        /// Unique rule name (required).
+        name: String = String::new(),
+        /// The query as written (`query`, required).
+        query_text as "query": String = String::new(),
+        /// `feeds`: feed names, URLs or `tag:NAME` (none: every feed).
+        selectors as "feeds": Vec<String> = Vec::new(),
+        /// Notifier names this rule sends to (none written: every notifier).
+        notify: Vec<String> = Vec::new(),
+        /// `enabled = false` keeps the rule in the file without matching.
+        enabled: bool = true,
+        /// `digest = …`: this rule's alerts are collected and sent together on this schedule.
+        digest: Option<DigestSchedule> = None,
+        /// `max_per_hour = N`: beyond N alerts in an hour, further ones fold into a digest.
+        max_per_hour: Option<u32> = None,
+        /// Languages whose word forms match (`["ru", "en"]`); overrides `[matching]`.
+        languages: Option<Vec<Language>> = None,
+        /// Match Latin words in Cyrillic and the reverse; overrides `[matching]`.
+        transliterate: Option<bool> = None,
+        ;
+        /// The compiled query.
+        query: Query = Query::default(),
+        /// Indices into [`Config::feeds`] this rule watches.
+        feeds: Vec<usize> = Vec::new(),
+    }
 }
 
-/// One `[notify.NAME]`.
-#[derive(Debug, Clone)]
-pub struct Notifier {
-    /// The table's name.
-    pub name: String,
-    /// What kind of notifier, with its settings.
-    pub kind: NotifierKind,
-    /// `digest = …`: every alert to this notifier is collected into digests.
-    pub digest: Option<DigestSchedule>,
-    /// `quiet_hours = "22:00-07:00"`: alerts that would go out at once during these hours
-    /// are held and sent as one digest when they end.
-    pub quiet_hours: Option<QuietHours>,
-    /// `group = …`: one alert per story (default) or per story and rule.
-    pub group: Grouping,
-    /// `timezone = …`: the zone alerts show times in, and the zone of the `digest` times and
-    /// `quiet_hours` (default: the machine's).
-    pub timezone: chrono_tz::Tz,
+table! {
+    /// One `[notify.NAME]`: the keys every type has, and its type's own settings.
+    #[derive(Debug, Clone)]
+    pub struct Notifier {
+        /// `timezone = …`: the zone alerts show times in, and the zone of the `digest` times
+        /// and `quiet_hours` (default: the machine's).
+        timezone: chrono_tz::Tz = values::machine_zone(),
+        /// `group = …`: one alert per story (default) or per story and rule.
+        group: Grouping = Grouping::default(),
+        /// `digest = …`: every alert to this notifier is collected into digests.
+        digest: Option<DigestSchedule> = None,
+        /// `quiet_hours = "22:00-07:00"`: alerts that would go out at once during these hours
+        /// are held and sent as one digest when they end.
+        quiet_hours: Option<QuietHours> = None,
+        ;
+        /// The table's name.
+        name: String = String::new(),
+        /// What kind of notifier (`type`), with its settings.
+        kind: NotifierKind = NotifierKind::Stdout,
+    }
 }
 
 impl Notifier {
@@ -378,21 +458,23 @@ pub enum WebhookFormat {
     Ntfy,
 }
 
-/// `type = "webhook"` settings.
-#[derive(Clone)]
-pub struct Webhook {
-    /// Where to POST.
-    pub url: Url,
-    /// Extra request headers (values marked sensitive).
-    pub headers: HeaderMap,
-    /// HMAC key read from `secret_file`; signs every request when set.
-    pub secret: Option<Secret>,
-    /// Payload shape.
-    pub format: WebhookFormat,
-    /// Time allowed for one request.
-    pub timeout: Duration,
-    /// Extra trusted CA certificates (PEM), for receivers with a private CA.
-    pub ca_pem: Option<Vec<u8>>,
+table! {
+    /// `type = "webhook"` settings.
+    #[derive(Clone)]
+    pub struct Webhook {
+        /// Where to POST (required).
+        url: Url = placeholder_url(),
+        /// Extra request headers (values marked sensitive).
+        headers: HeaderMap = HeaderMap::new(),
+        /// HMAC key read from `secret_file`; signs every request when set.
+        secret as "secret_file": Option<Secret> = None,
+        /// Payload shape.
+        format: WebhookFormat = WebhookFormat::Json,
+        /// Time allowed for one request.
+        timeout: Duration = DEFAULT_SEND_TIMEOUT,
+        /// Extra trusted CA certificates (PEM) from `ca_file`, for receivers with a private CA.
+        ca_pem as "ca_file": Option<Vec<u8>> = None => values::CaFile,
+    }
 }
 
 impl fmt::Debug for Webhook {
@@ -421,9 +503,10 @@ impl NotifierKind {
 }
 
 /// How to talk TLS to the SMTP server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum SmtpTls {
     /// `smtp://`: STARTTLS when the server offers it, plain otherwise.
+    #[default]
     Opportunistic,
     /// `smtp://…?tls=required`: STARTTLS or fail.
     Required,
@@ -446,30 +529,53 @@ impl SmtpTls {
     }
 }
 
-/// `type = "email"` settings.
-#[derive(Clone)]
-pub struct Email {
-    /// SMTP host name or address.
+/// `smtp = "smtp://host:port?tls=…"`: the SMTP server and how to talk TLS to it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SmtpServer {
+    /// Host name or address.
     pub host: String,
-    /// SMTP port.
+    /// Port (25, 587 with `?tls=required`, 465 for `smtps://` unless written).
     pub port: u16,
-    /// TLS mode derived from the URL; with a login, opportunistic is already upgraded to
-    /// required ([`SmtpTls::for_login`]).
+    /// TLS mode.
     pub tls: SmtpTls,
-    /// Optional SMTP AUTH user name.
-    pub username: Option<String>,
-    /// Password read from `password_file` (or `password_env`); never printed.
-    pub password: Option<Secret>,
-    /// `From:` mailbox.
-    pub from: lettre::message::Mailbox,
-    /// `To:` mailboxes (at least one).
-    pub to: Vec<lettre::message::Mailbox>,
-    /// Time allowed for one delivery attempt as a whole, connect to last answer.
-    pub timeout: Duration,
-    /// Subject template with `{rule}`, `{title}`, `{feed}`, `{matched}`, `{link}` fields.
-    pub subject: SubjectTemplate,
-    /// Extra trusted CA certificates (PEM), for servers with a private CA.
-    pub ca_pem: Option<Vec<u8>>,
+}
+
+/// What a required mailbox holds until its key is read (a missing one is a problem).
+fn nobody() -> lettre::message::Mailbox {
+    "feedwatch@localhost".parse().expect("a valid address")
+}
+
+table! {
+    /// `type = "email"` settings.
+    #[derive(Clone)]
+    pub struct Email {
+        /// The SMTP server (required).
+        smtp: SmtpServer = SmtpServer::default(),
+        /// Optional SMTP AUTH user name.
+        username: Option<String> = None,
+        /// Password read from `password_file` (or `password_env`); never printed.
+        password as "password_file": Option<Secret> = None,
+        /// `From:` mailbox (required).
+        from: lettre::message::Mailbox = nobody(),
+        /// `To:` mailboxes (required, at least one).
+        to: Vec<lettre::message::Mailbox> = Vec::new(),
+        /// Time allowed for one delivery attempt as a whole, connect to last answer.
+        timeout: Duration = DEFAULT_SEND_TIMEOUT,
+        /// The environment variable holding the password, instead of `password_file`.
+        password_env: Option<String> = None,
+        /// Subject template with `{rule}`, `{title}`, `{feed}`, `{matched}`, `{link}` fields.
+        subject: SubjectTemplate = SubjectTemplate::default(),
+        /// Extra trusted CA certificates (PEM) from `ca_file`, for servers with a private CA.
+        ca_pem as "ca_file": Option<Vec<u8>> = None => values::CaFile,
+        ;
+        /// SMTP host name or address (of `smtp`).
+        host: String = String::new(),
+        /// SMTP port.
+        port: u16 = 0,
+        /// TLS mode derived from the URL; with a login, opportunistic is already upgraded to
+        /// required ([`SmtpTls::for_login`]).
+        tls: SmtpTls = SmtpTls::Opportunistic,
+    }
 }
 
 impl Email {

@@ -139,6 +139,17 @@ pub(crate) struct Chunk {
     pub prefix: bool,
 }
 
+/// The empty query, which matches nothing: what a rule holds until its own query compiles.
+impl Default for Query {
+    fn default() -> Self {
+        Query {
+            source: String::new(),
+            options: MatchOptions::default(),
+            root: Node::Or(Vec::new()),
+        }
+    }
+}
+
 impl Query {
     /// Parses and compiles `src`. Any problem is reported with the char offset it was found at.
     pub fn parse(src: &str) -> Result<Query, QueryError> {
