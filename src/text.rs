@@ -241,17 +241,26 @@ pub struct Folded {
     /// The folded text. Never starts or ends with a space; never contains two spaces in a row.
     pub text: String,
     /// `map[i]` is the byte offset in the original of the start of the source segment that
-    /// produced folded byte `i`; `map[text.len()]` is the original's length. Non-decreasing.
+    /// produced folded byte `base + i`; `map[text.len()]` is the original's length (or, for a
+    /// fold stopped early, where the next folded byte would come from). Non-decreasing.
     map: Vec<u32>,
+    /// Offset of `text` in the whole fold: 0, except for a window resumed at a [`FoldPoint`]
+    /// (see [`fold_with_map_from`]).
+    base: usize,
 }
 
 impl Folded {
+    /// Offset of [`Folded::text`] in the whole fold (0 unless resumed at a point).
+    pub(crate) fn base(&self) -> usize {
+        self.base
+    }
+
     /// Maps a byte range of [`Folded::text`] back to the byte range of the original text that
     /// produced it (always on char boundaries of the original). Out-of-range input is clamped.
     pub fn original_range(&self, range: std::ops::Range<usize>) -> std::ops::Range<usize> {
         let len = self.text.len();
-        let start = range.start.min(len);
-        let end = range.end.clamp(start, len);
+        let start = range.start.saturating_sub(self.base).min(len);
+        let end = range.end.saturating_sub(self.base).clamp(start, len);
         let orig_start = self.map[start] as usize;
         if end == start {
             return orig_start..orig_start;
@@ -279,8 +288,45 @@ impl Folded {
 /// ```
 pub fn fold(s: &str) -> String {
     let mut text = String::with_capacity(s.len());
-    fold_into(s, &mut text, &mut NoMap, usize::MAX);
+    fold_into(s, &mut text, &mut NoMap, usize::MAX, FoldPoint::START);
     text
+}
+
+/// A place in the fold of a text where folding can resume and give exactly the rest of the
+/// whole fold (and its offset map): the state of the folding loop between two source chars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FoldPoint {
+    /// Folded bytes before this point.
+    pub(crate) folded: usize,
+    /// Byte offset in the original where folding resumes.
+    original: u32,
+    /// Original offset of the whitespace owed (as one space) before the next folded char.
+    pending_space: Option<u32>,
+}
+
+impl FoldPoint {
+    /// The start of every fold.
+    pub(crate) const START: FoldPoint = FoldPoint {
+        folded: 0,
+        original: 0,
+        pending_space: None,
+    };
+}
+
+/// [`fold`], also returning a [`FoldPoint`] about every `stride` folded bytes (where the
+/// folding loop passes an ASCII byte: between words of any script written with spaces), so
+/// that the offset map of any part can be built later from the nearest point before it
+/// instead of from the start ([`fold_with_map_from`]). The matcher folds every field this way
+/// and maps back only the few hits it reports.
+pub(crate) fn fold_with_points(s: &str, stride: usize) -> (String, Vec<FoldPoint>) {
+    let mut text = String::with_capacity(s.len());
+    let mut points = Points {
+        points: Vec::new(),
+        next: stride.max(1),
+        stride: stride.max(1),
+    };
+    fold_into(s, &mut text, &mut points, usize::MAX, FoldPoint::START);
+    (text, points.points)
 }
 
 /// [`fold`], keeping the offset map back into `s` (see [`Folded::original_range`]).
@@ -293,11 +339,27 @@ pub fn fold_with_map(s: &str) -> Folded {
 /// fold for any range ending at or before `folded_len`. The bool says whether all of `s` was
 /// folded. A reported hit needs the map only up to the hit, and mapping is the costly part.
 pub(crate) fn fold_with_map_prefix(s: &str, folded_len: usize) -> (Folded, bool) {
-    let mut text = String::with_capacity(s.len().min(folded_len.saturating_add(64)));
+    fold_with_map_from(s, FoldPoint::START, folded_len)
+}
+
+/// [`fold_with_map_prefix`] of the part of the fold that starts at `from` (a point of `s`
+/// from [`fold_with_points`]): [`Folded::original_range`] gives the same answer as on the
+/// whole fold for any range of the whole fold's offsets from `from.folded` to `folded_end`.
+pub(crate) fn fold_with_map_from(s: &str, from: FoldPoint, folded_end: usize) -> (Folded, bool) {
+    // A point of another text could fall inside a char: start over rather than panic.
+    let from = if s.is_char_boundary(from.original as usize) {
+        from
+    } else {
+        FoldPoint::START
+    };
+    let base = from.folded;
+    let limit = folded_end.saturating_sub(base);
+    let rest = s.len().saturating_sub(from.original as usize);
+    let mut text = String::with_capacity(rest.min(limit.saturating_add(64)));
     let mut map: Vec<u32> = Vec::with_capacity(text.capacity() + 1);
-    let (last, complete) = fold_into(s, &mut text, &mut map, folded_len);
+    let (last, complete) = fold_into(s, &mut text, &mut map, limit, from);
     map.push(last);
-    (Folded { text, map }, complete)
+    (Folded { text, map, base }, complete)
 }
 
 /// Where [`fold_into`] records, for each folded byte, the original offset it came from. The
@@ -308,6 +370,31 @@ trait OffsetMap {
     fn repeat(&mut self, at: u32, n: usize);
     /// Folded bytes copied one-to-one from the source bytes `range`.
     fn identity(&mut self, range: std::ops::Range<u32>);
+    /// The loop may resume here: see [`FoldPoint`].
+    #[inline(always)]
+    fn point(&mut self, _at: FoldPoint) {}
+}
+
+/// Records a [`FoldPoint`] about every `stride` folded bytes, and no map.
+struct Points {
+    points: Vec<FoldPoint>,
+    /// Folded length at or after which the next point is recorded.
+    next: usize,
+    stride: usize,
+}
+
+impl OffsetMap for Points {
+    #[inline]
+    fn repeat(&mut self, _at: u32, _n: usize) {}
+    #[inline]
+    fn identity(&mut self, _range: std::ops::Range<u32>) {}
+    #[inline]
+    fn point(&mut self, at: FoldPoint) {
+        if at.folded >= self.next {
+            self.points.push(at);
+            self.next = at.folded + self.stride;
+        }
+    }
 }
 
 struct NoMap;
@@ -330,12 +417,19 @@ impl OffsetMap for Vec<u32> {
     }
 }
 
-/// The folding loop shared by [`fold`] and [`fold_with_map`]. Stops before emitting more once
-/// `text` is longer than `limit` bytes. Returns the map's final entry and whether all of `s`
-/// was folded: `s.len()` (below 4 GiB), or on a stop the original offset the next folded byte
-/// would have mapped to, exactly as in the whole fold (so the last complete segment maps to
-/// the same range either way).
-fn fold_into(s: &str, text: &mut String, map: &mut impl OffsetMap, limit: usize) -> (u32, bool) {
+/// The folding loop shared by [`fold`] and [`fold_with_map`], starting at `from` (whose
+/// folded bytes are not in `text`). Stops before emitting more once `text` is longer than
+/// `limit` bytes. Returns the map's final entry and whether all of `s` was folded: `s.len()`
+/// (below 4 GiB), or on a stop the original offset the next folded byte would have mapped
+/// to, exactly as in the whole fold (so the last complete segment maps to the same range
+/// either way).
+fn fold_into(
+    s: &str,
+    text: &mut String,
+    map: &mut impl OffsetMap,
+    limit: usize,
+    from: FoldPoint,
+) -> (u32, bool) {
     // Offsets are stored as u32 to halve the map's size; a longer text is folded only up to
     // 4 GiB, which no feed item reaches (and the tail is then simply not matchable).
     let s = if s.len() >= u32::MAX as usize {
@@ -348,15 +442,22 @@ fn fold_into(s: &str, text: &mut String, map: &mut impl OffsetMap, limit: usize)
         s
     };
     // Whether a space is owed before the next non-space output (collapsing + trimming).
-    let mut pending_space: Option<u32> = None;
+    let mut pending_space: Option<u32> = from.pending_space;
+    // Whether folded text was produced before `from` (a leading space is trimmed, not owed).
+    let resumed = from.folded > 0;
     let bytes = s.as_bytes();
-    let mut i = 0;
+    let mut i = from.original as usize;
     let mut scratch = String::new();
     while i < bytes.len() {
         let b = bytes[i];
         if b.is_ascii() {
+            map.point(FoldPoint {
+                folded: from.folded + text.len(),
+                original: i as u32,
+                pending_space,
+            });
             if is_ascii_separator(b) {
-                if !text.is_empty() && pending_space.is_none() {
+                if (resumed || !text.is_empty()) && pending_space.is_none() {
                     pending_space = Some(i as u32);
                 }
                 i += 1;
@@ -444,7 +545,7 @@ fn fold_into(s: &str, text: &mut String, map: &mut impl OffsetMap, limit: usize)
         }
         for c in folded.chars() {
             if c == ' ' {
-                if !text.is_empty() && pending_space.is_none() {
+                if (resumed || !text.is_empty()) && pending_space.is_none() {
                     pending_space = Some(i as u32);
                 }
             } else {
@@ -1062,6 +1163,19 @@ mod tests {
             let (prefix, _) = fold_with_map_prefix(&text, hi);
             proptest::prop_assert_eq!(prefix.original_range(lo..hi), mapped.original_range(lo..hi));
             proptest::prop_assert_eq!(fold(&text), mapped.text.clone());
+            // A window resumed at any fold point answers like the whole map for the ranges
+            // it covers (stride 1: a point wherever the loop may resume).
+            let (folded, points) = fold_with_points(&text, 1);
+            proptest::prop_assert_eq!(&folded, &mapped.text);
+            for point in points.iter().filter(|p| p.folded <= lo) {
+                let (window, _) = fold_with_map_from(&text, *point, hi);
+                proptest::prop_assert_eq!(
+                    window.original_range(lo..hi),
+                    mapped.original_range(lo..hi),
+                    "resumed at {:?}",
+                    point
+                );
+            }
             let r = mapped.original_range(0..mapped.text.len());
             proptest::prop_assert!(text.get(r).is_some());
             proptest::prop_assert_eq!(is_collapsed(&text), collapse_whitespace(&text) == text);
@@ -1149,6 +1263,35 @@ mod tests {
                     whole.original_range(0..end),
                     "{text:?} ..{end}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn resumed_fold_maps_like_the_whole_fold() {
+        // Points between words of every kind of text: whitespace runs, dashes, Cyrillic,
+        // accents, a trailing space (owed, then trimmed), and a text with no point at all.
+        for text in [
+            "Zamir  Kabulov said — in Moscow-format talks ",
+            "посол  Кабулов\nзаявил, что «московский формат» ",
+            "Zürich, Straße; cafe\u{301} noir — ǅ ½",
+            "北京北京",
+        ] {
+            let whole = fold_with_map(text);
+            let (folded, points) = fold_with_points(text, 1);
+            assert_eq!(folded, whole.text, "{text:?}");
+            assert!(text.is_ascii() || !points.is_empty() || !text.contains(' '));
+            for point in &points {
+                for start in point.folded..=whole.text.len() {
+                    for end in start..=whole.text.len() {
+                        let (window, _) = fold_with_map_from(text, *point, end);
+                        assert_eq!(
+                            window.original_range(start..end),
+                            whole.original_range(start..end),
+                            "{text:?} from {point:?}: {start}..{end}"
+                        );
+                    }
+                }
             }
         }
     }

@@ -41,8 +41,8 @@ use super::query::{Node, Query, TermKind};
 use super::snippet::{LIST_SEPARATOR, snippet};
 use super::{Document, Field, FieldSet};
 use crate::text::{
-    Folded, collapse_whitespace, fold, fold_literal_core, fold_with_map_prefix, is_collapsed,
-    is_unspaced_script, is_word_char,
+    FoldPoint, Folded, collapse_whitespace, fold, fold_literal_core, fold_with_map_from,
+    fold_with_points, is_collapsed, is_unspaced_script, is_word_char,
 };
 
 /// Rule sets with at most this many automaton patterns are tried as a full DFA (fastest scan,
@@ -52,6 +52,11 @@ use crate::text::{
 /// as fast as the NFA; 22,700 patterns (every rule with `languages = ["en", "ru"]` and
 /// `transliterate`) make a 28 MB one.
 const DFA_MAX_PATTERNS: usize = 60_000;
+
+/// Folded bytes between two points where a field's fold can be resumed to map a reported hit
+/// back to the original text: mapping costs about as much as folding again, so a hit costs a
+/// fold of at most this much text (plus the hit) instead of the field up to the hit.
+const FOLD_POINT_STRIDE: usize = 256;
 
 /// Largest DFA kept, in heap bytes; a bigger one is replaced by the contiguous NFA.
 const DFA_MAX_BYTES: usize = 96 << 20;
@@ -214,10 +219,11 @@ pub struct PreparedDocument<'a> {
 struct PreparedField<'a> {
     /// Plain text as given (list fields joined with [`LIST_SEPARATOR`]).
     original: Cow<'a, str>,
-    /// Folded text: what the automaton scans and hits point into.
-    folded: OnceCell<String>,
-    /// A prefix of the same fold with its map back to `original` (and whether it is the
-    /// whole fold): built only to report a match, and only as far as the hit.
+    /// Folded text: what the automaton scans and hits point into; and the points every
+    /// [`FOLD_POINT_STRIDE`] bytes where its folding can be resumed.
+    folded: OnceCell<(String, Vec<FoldPoint>)>,
+    /// A part of the same fold with its map back to `original` (and whether it runs to the
+    /// end): built only to report a match, from the fold point before the hit to the hit.
     mapped: RefCell<Option<(Folded, bool)>>,
     /// Whitespace-collapsed original, what regexes run on; `None` when `original` already is
     /// (text from `html_to_text` always is), to skip a copy per item.
@@ -238,17 +244,25 @@ impl<'a> PreparedField<'a> {
     }
 
     fn folded(&self) -> &str {
-        self.folded.get_or_init(|| fold(&self.original))
+        &self.folded_with_points().0
+    }
+
+    fn folded_with_points(&self) -> &(String, Vec<FoldPoint>) {
+        self.folded
+            .get_or_init(|| fold_with_points(&self.original, FOLD_POINT_STRIDE))
     }
 
     /// The byte range of `original` that produced the folded bytes `r`.
     fn original_range(&self, r: Range<usize>) -> Range<usize> {
         let mut mapped = self.mapped.borrow_mut();
-        let covered = mapped
-            .as_ref()
-            .is_some_and(|(f, complete)| *complete || r.end < f.text.len());
+        let covered = mapped.as_ref().is_some_and(|(f, complete)| {
+            f.base() <= r.start && (*complete || r.end < f.base() + f.text.len())
+        });
         if !covered {
-            *mapped = Some(fold_with_map_prefix(&self.original, r.end));
+            let points = &self.folded_with_points().1;
+            let after = points.partition_point(|p| p.folded <= r.start);
+            let from = after.checked_sub(1).map_or(FoldPoint::START, |k| points[k]);
+            *mapped = Some(fold_with_map_from(&self.original, from, r.end));
         }
         match mapped.as_ref() {
             Some((f, _)) => f.original_range(r),
