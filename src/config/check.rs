@@ -129,7 +129,7 @@ impl<'a> Scope<'a> {
     }
 
     fn present(&self, key: &str) -> bool {
-        self.sink.place(self.file, &self.path(key)).is_some()
+        self.sink.present(self.file, &self.path(key))
     }
 
     /// Whether nothing in this table has a problem (but an unknown key).
@@ -707,5 +707,38 @@ impl<'de, T: Read> DeserializeSeed<'de> for Seed<T> {
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         T::read(d)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// Each value is checked on its own, so a problem no longer hides another one (before the
+    /// tables were read into their types, these second problems went unreported).
+    #[test]
+    fn a_problem_does_not_hide_another_in_an_unrelated_key() {
+        let cases = [
+            (
+                "stories beside a poll problem",
+                "[poll]\ntimeout = \"0s\"\n[stories]\nsimilarity = 1.5\n",
+                ["poll.timeout", "stories.similarity"],
+            ),
+            (
+                "keep beside an empty path",
+                "[storage]\npath = \"\"\nkeep = \"1h\"\n",
+                ["storage.path", "storage.keep"],
+            ),
+            (
+                "a webhook's timeout beside its bad URL",
+                "[notify.hook]\ntype = \"webhook\"\nurl = \"ftp://x/\"\ntimeout = \"0s\"\n",
+                ["notify.hook.url", "notify.hook.timeout"],
+            ),
+        ];
+        for (case, text, keys) in cases {
+            let p = super::load(text, Path::new("/nonexistent"), &[]).expect_err(case);
+            let got: Vec<&str> = p.iter().map(|p| p.key.as_str()).collect();
+            assert_eq!(got, keys, "{case}: {p:#?}");
+        }
     }
 }

@@ -283,7 +283,7 @@ pub(super) struct Sink {
     /// The process environment (for `password_env`, systemd credentials and `$TZ`).
     pub env: Vec<(String, String)>,
     /// Each value read by file and key path: where it is, and whether its type took it.
-    places: RefCell<HashMap<(usize, String), (At, bool)>>,
+    places: RefCell<Vec<HashMap<String, (At, bool)>>>,
     /// Each problem, and whether it is an unknown key (which leaves its table usable).
     problems: RefCell<Vec<(At, String, bool)>>,
     /// While reading: the file, and the path to the value being read, each step with its `pos`
@@ -320,8 +320,16 @@ impl Sink {
     }
 
     fn keep(&self, at: At, valid: bool) {
-        let key = (at.file, at.key.clone());
-        self.places.borrow_mut().insert(key, (at, valid));
+        let mut places = self.places.borrow_mut();
+        if places.len() <= at.file {
+            places.resize_with(at.file + 1, HashMap::new);
+        }
+        places[at.file].insert(at.key.clone(), (at, valid));
+    }
+
+    /// `f` of the place of the value at `key` of file `file` (`None`: absent).
+    fn look<R>(&self, file: usize, key: &str, f: impl FnOnce(Option<&(At, bool)>) -> R) -> R {
+        f(self.places.borrow().get(file).and_then(|p| p.get(key)))
     }
 
     /// The key path of the value being read.
@@ -346,18 +354,23 @@ impl Sink {
 
     /// Where the value at `key` of file `file` is, and whether it is valid; `None`: absent.
     pub(super) fn place(&self, file: usize, key: &str) -> Option<(At, bool)> {
-        self.places.borrow().get(&(file, key.to_string())).cloned()
+        self.look(file, key, |p| p.cloned())
+    }
+
+    /// Whether the value at `key` of file `file` was read (valid or not).
+    pub(super) fn present(&self, file: usize, key: &str) -> bool {
+        self.look(file, key, |p| p.is_some())
     }
 
     /// Whether the value at `key` of file `file` was read and is valid.
     pub(super) fn valid(&self, file: usize, key: &str) -> bool {
-        matches!(self.place(file, key), Some((_, true)))
+        self.look(file, key, |p| matches!(p, Some((_, true))))
     }
 
     /// Records a problem at a valid value (a check's); nothing if the value is absent or
     /// invalid already, when its field holds the default.
     pub(super) fn err(&self, file: usize, key: &str, message: impl Into<String>) {
-        if let Some((at, true)) = self.place(file, key) {
+        if let Some(at) = self.look(file, key, |p| p.filter(|p| p.1).map(|p| p.0.clone())) {
             self.record(at, message.into(), false);
         }
     }
@@ -365,7 +378,7 @@ impl Sink {
     /// Records that the value at `key` is not valid after all, and why.
     fn fail(&self, file: usize, key: String, message: String) {
         let mut places = self.places.borrow_mut();
-        if let Some((at, valid)) = places.get_mut(&(file, key)) {
+        if let Some((at, valid)) = places.get_mut(file).and_then(|p| p.get_mut(&key)) {
             *valid = false;
             self.record(at.clone(), message, false);
         }
@@ -425,6 +438,11 @@ impl Sink {
 /// Runs `f` on the sink of the file being read.
 pub(super) fn with<R>(f: impl FnOnce(&mut Sink) -> R) -> R {
     READING.with(|r| f(r.borrow_mut().get_or_insert_with(Sink::default)))
+}
+
+/// An environment variable of the load on this thread, if one is being read.
+pub(super) fn env_var(name: &str) -> Option<String> {
+    READING.with(|r| Some(r.borrow().as_ref()?.env(name)?.to_owned()))
 }
 
 /// Records that the value being read is not valid after all (a check its own reader makes once

@@ -15,7 +15,7 @@ use serde::de::MapAccess;
 use url::Url;
 
 use super::WebhookFormat;
-use super::de::{Bad, Read, kind, leaf, named, text, with};
+use super::de::{Bad, Read, env_var, kind, leaf, named, text, with};
 use super::{DigestSchedule, QuietHours, Secret, SmtpServer, SmtpTls, SubjectTemplate};
 use crate::domain::Grouping;
 use crate::redact::{Redacted, redact_text};
@@ -103,7 +103,8 @@ pub(super) fn machine_zone() -> Tz {
         let s = s.rsplit_once("zoneinfo/").map_or(s, |(_, name)| name);
         s.parse().ok()
     };
-    with(|s| s.env("TZ").and_then(named))
+    env_var("TZ")
+        .and_then(|tz| named(&tz))
         .or_else(|| iana_time_zone::get_timezone().ok().and_then(|s| named(&s)))
         .unwrap_or(Tz::UTC)
 }
@@ -249,7 +250,7 @@ fn secret_file(file: &str) -> Result<Secret, String> {
     // systemd's LoadCredential= puts secrets in $CREDENTIALS_DIRECTORY, whose path the
     // config cannot know in advance: `password_file = "$CREDENTIALS_DIRECTORY/smtp"`.
     let file = match file.strip_prefix("$CREDENTIALS_DIRECTORY/") {
-        Some(rest) => match with(|s| s.env("CREDENTIALS_DIRECTORY").map(str::to_owned)) {
+        Some(rest) => match env_var("CREDENTIALS_DIRECTORY") {
             Some(dir) => format!("{dir}/{rest}"),
             None => return Err("uses $CREDENTIALS_DIRECTORY, which is not set (it is set by systemd's LoadCredential=)".into()),
         },
