@@ -205,10 +205,38 @@ static DAY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)<day>\s*([A-Za-z]+)\s*</day>").expect("static regex is valid")
 });
 
+/// `hour` (pattern 0) and `day` (pattern 1) in any ASCII case: what [`skip_hints`] looks for
+/// before it runs its regexes.
+static HOUR_OR_DAY: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
+    aho_corasick::AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(["hour", "day"])
+        .expect("static patterns are valid")
+});
+
+/// Whether `text` has `hour`, and whether it has `day`, in any ASCII case.
+fn hour_or_day(text: &str) -> (bool, bool) {
+    let (mut hour, mut day) = (false, false);
+    for m in HOUR_OR_DAY.find_iter(text) {
+        hour |= m.pattern().as_usize() == 0;
+        day |= m.pattern().as_usize() == 1;
+        if hour && day {
+            break;
+        }
+    }
+    (hour, day)
+}
+
 /// RSS 2.0 `<skipHours>` / `<skipDays>` (feed-rs does not model them). Hours are GMT, 0–23.
 fn skip_hints(text: &str) -> (Vec<u32>, Vec<chrono::Weekday>) {
-    let hours = SKIP_HOURS
-        .captures(text)
+    // Two case-insensitive regex passes over every document cost more than the hints are
+    // worth when there are none: a document without `hour` (in any case) has no `<skipHours>`,
+    // one without `day` no `<skipDays>`. (`s` and `k` also match `ſ` and the Kelvin sign under
+    // Unicode case folding; `hour` and `day` have no such letters.)
+    let (has_hour, has_day) = hour_or_day(text);
+    let hours = has_hour
+        .then(|| SKIP_HOURS.captures(text))
+        .flatten()
         .map(|c| {
             HOUR.captures_iter(&c[1])
                 .filter_map(|h| h[1].parse::<u32>().ok())
@@ -216,8 +244,9 @@ fn skip_hints(text: &str) -> (Vec<u32>, Vec<chrono::Weekday>) {
                 .collect()
         })
         .unwrap_or_default();
-    let days = SKIP_DAYS
-        .captures(text)
+    let days = has_day
+        .then(|| SKIP_DAYS.captures(text))
+        .flatten()
         .map(|c| {
             DAY.captures_iter(&c[1])
                 .filter_map(|d| d[1].parse::<chrono::Weekday>().ok())
@@ -419,13 +448,7 @@ fn strip_declarations(text: &str, recoveries: &mut Vec<Recovery>) -> String {
         None => text,
     };
     let mut later = false;
-    let stripped = LATER_DECL.replace_all(rest, |c: &regex::Captures<'_>| match c.get(1) {
-        Some(kept) => kept.as_str().to_string(),
-        None => {
-            later = true;
-            String::new()
-        }
-    });
+    let stripped = drop_later_declarations(rest, &mut later);
     if later {
         recoveries.push(Recovery::LaterDeclaration);
     }
@@ -434,12 +457,40 @@ fn strip_declarations(text: &str, recoveries: &mut Vec<Recovery>) -> String {
         .to_string()
 }
 
+/// `text` without its XML declarations (CDATA sections and comments are content); sets `later`
+/// if it had any.
+fn drop_later_declarations<'a>(text: &'a str, later: &mut bool) -> Cow<'a, str> {
+    // Almost every document has none: one substring search instead of a regex pass that
+    // copies each CDATA section and comment it meets (issue 13's profile). Without `<?xml`
+    // the regex finds nothing to drop (a test checks it).
+    if !text.contains("<?xml") {
+        return Cow::Borrowed(text);
+    }
+    LATER_DECL.replace_all(text, |c: &regex::Captures<'_>| match c.get(1) {
+        Some(kept) => kept.as_str().to_string(),
+        None => {
+            *later = true;
+            String::new()
+        }
+    })
+}
+
 /// Replaces references to entities HTML defines and XML does not (`&nbsp;`, `&mdash;`,
 /// `&eacute;`, …) with numeric character references, as a browser or feedparser would read
 /// them. Without this feed-rs keeps them as literal text (and as literal text in attributes
 /// such as link URLs). Names neither language defines are left alone.
 fn replace_html_entities(text: &str) -> Option<String> {
-    const XML_ENTITIES: [&str; 5] = ["amp", "lt", "gt", "quot", "apos"];
+    if !maybe_html_entity(text) {
+        return None;
+    }
+    replace_html_entities_slowly(text)
+}
+
+/// The entities XML defines itself: left as they are.
+const XML_ENTITIES: [&str; 5] = ["amp", "lt", "gt", "quot", "apos"];
+
+/// [`replace_html_entities`] without its quick scan: the regex pass over the whole document.
+fn replace_html_entities_slowly(text: &str) -> Option<String> {
     let mut replaced = false;
     let out = ENTITY_REF.replace_all(text, |c: &regex::Captures<'_>| {
         let whole = c.get(0).map_or("", |m| m.as_str());
@@ -458,6 +509,23 @@ fn replace_html_entities(text: &str) -> Option<String> {
         chars
     });
     replaced.then(|| out.into_owned())
+}
+
+/// Whether `text` may hold an entity reference [`replace_html_entities`] replaces: a `&name;`
+/// whose name is not one of [`XML_ENTITIES`]. A quick scan first, because feeds escape their
+/// HTML (`&lt;p&gt;`), and a regex pass that matches every one of those rebuilt the whole
+/// document for nothing (issue 13's profile). Over-approximates (CDATA and comments are not
+/// skipped, any name length counts), never under (a test checks it): a `true` is decided by
+/// the regex.
+fn maybe_html_entity(text: &str) -> bool {
+    text.match_indices('&').any(|(at, _)| {
+        let after = &text[at + 1..];
+        let name_len = after.bytes().take_while(u8::is_ascii_alphanumeric).count();
+        let name = &after[..name_len];
+        name.starts_with(|c: char| c.is_ascii_alphabetic())
+            && after[name_len..].starts_with(';')
+            && !XML_ENTITIES.contains(&name)
+    })
 }
 
 fn charset_param(content_type: &str) -> Option<String> {
@@ -1088,6 +1156,61 @@ mod tests {
             b"<rss><channel><item>",
         ] {
             assert!(parse_feed(body, None, &base()).is_err());
+        }
+    }
+
+    #[test]
+    fn the_quick_entity_scan_says_which_documents_may_hold_html_entities() {
+        let cases = [
+            (
+                "escaped markup only",
+                "&lt;p&gt;a &amp; b&lt;/p&gt; &quot;&apos;",
+                false,
+            ),
+            ("an HTML entity", "a&nbsp;b", true),
+            (
+                "an HTML entity after escaped markup",
+                "&lt;p&gt;caf&eacute;",
+                true,
+            ),
+            ("a numeric reference", "&#233; &#xE9;", false),
+            ("no semicolon", "AT&T and &nbsp", false),
+            ("a name starting with a digit", "&1abc;", false),
+            ("an unknown name (decided by the regex)", "&bogus;", true),
+        ];
+        for (name, text, may) in cases {
+            assert_eq!(maybe_html_entity(text), may, "{name}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The quick scans never skip work the regexes would do.
+        #[test]
+        fn the_quick_scans_skip_only_what_the_regexes_would_not_change(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "&", ";", "lt", "nbsp", "amp", "eacute", "x", "1", " ", "<![CDATA[", "]]>",
+                    "<!--", "-->", "<?xml", "<?xml ", "?>", "<skip", "<ſkip", "<SKIP", "\u{212A}",
+                    "Hours>", "hours>", "HOUR", "Days>", "DAYS>", "day", "</skip", "é",
+                ]),
+                0..24,
+            )
+        ) {
+            let text = parts.concat();
+            if !maybe_html_entity(&text) {
+                proptest::prop_assert_eq!(replace_html_entities_slowly(&text), None);
+            }
+            if !text.contains("<?xml") {
+                let mut later = false;
+                let kept = LATER_DECL.replace_all(&text, |c: &regex::Captures<'_>| {
+                    c.get(1).map_or_else(|| { later = true; String::new() }, |k| k.as_str().into())
+                });
+                proptest::prop_assert_eq!(&kept, &text);
+                proptest::prop_assert!(!later);
+            }
+            let (hour, day) = hour_or_day(&text);
+            proptest::prop_assert!(hour || !SKIP_HOURS.is_match(&text));
+            proptest::prop_assert!(day || !SKIP_DAYS.is_match(&text));
         }
     }
 
