@@ -31,7 +31,7 @@ use crate::rules::{Document, MatchedTerm, RuleSet};
 use crate::scheduler::{FailureClass, Outcome, Policy, next_poll};
 use crate::similar::Sketch;
 use crate::store::{
-    ArticleTally, Copies, FeedState, Ingest, MutedMatch, NextPoll, Store, StoreError,
+    ArticleTally, Copies, FeedState, Ingest, MutedMatch, NewItems, NextPoll, Store, StoreError,
 };
 
 pub use crate::domain::HEALTH_RULE;
@@ -631,13 +631,13 @@ impl Engine {
             rekey_by_link(&mut parsed.items);
         }
 
-        let known = self.store.known_items(state.id, &parsed.items).await?;
-        let mut new_items: Vec<Item> = parsed
-            .items
-            .iter()
-            .filter(|i| !known.contains(&i.key))
-            .cloned()
-            .collect();
+        let seen = parsed.items.len();
+        let NewItems {
+            items: mut new_items,
+            mut shared,
+        } = (self.store)
+            .new_items(state.id, std::mem::take(&mut parsed.items))
+            .await?;
 
         // On the first poll only recent, dated items may alert: subscribing to a feed must
         // not flood the user with its whole archive.
@@ -652,17 +652,21 @@ impl Engine {
             .fetch_articles(cfg, &url, &mut new_items, &in_backlog)
             .await;
         // Entries that share a page (a live blog, a status page) with an earlier entry of
-        // this feed, or with another new one, are distinct stories despite the shared link.
-        let mut shared = self.store.links_in_feed(state.id, &new_items).await?;
-        let mut link_count: std::collections::HashMap<String, usize> =
+        // this feed (`shared` from the store), or with another new one, are distinct stories
+        // despite the shared link.
+        let links: Vec<Option<String>> = new_items
+            .iter()
+            .map(|i| i.link.as_deref().map(canonical_link))
+            .collect();
+        let mut link_count: std::collections::HashMap<&str, usize> =
             std::collections::HashMap::new();
-        for l in new_items.iter().filter_map(|i| i.link.as_deref()) {
-            *link_count.entry(canonical_link(l)).or_default() += 1;
+        for l in links.iter().flatten() {
+            *link_count.entry(l).or_default() += 1;
         }
-        for i in &new_items {
-            if i.link
+        for (i, link) in new_items.iter().zip(&links) {
+            if link
                 .as_deref()
-                .is_some_and(|l| link_count.get(&canonical_link(l)).is_some_and(|c| *c > 1))
+                .is_some_and(|l| link_count.get(l).is_some_and(|c| *c > 1))
             {
                 shared.insert(i.key.clone());
             }
@@ -713,7 +717,7 @@ impl Engine {
         Ok((
             PollReport {
                 not_modified: false,
-                seen: parsed.items.len(),
+                seen,
                 new_items: report.items,
                 alerts: report.alerts + recovered,
             },

@@ -3,7 +3,9 @@
 //! the runtime goes on polling and keeping deadlines.
 //!
 //! Callers send boxed closures over a bounded channel and await the answer on a oneshot; the
-//! thread runs them one at a time (SQLite serializes writers anyway). A panic in a closure is
+//! thread runs them one at a time (SQLite serializes writers anyway). Once it has run every
+//! request that was waiting, and before it sleeps, it calls the state's `idle` hook: the store
+//! commits there, in one transaction, the writes it was asked to group (see `Db::flush`). A panic in a closure is
 //! caught and answered as [`StoreError::Panicked`]: the caller gets an error instead of waiting
 //! forever, and the thread goes on serving everyone else. The thread ends when the last
 //! [`Owner`] handle drops: the channel closes, the queue drains, the connection closes, and the
@@ -47,8 +49,11 @@ impl<S: 'static> Owner<S> {
     /// Starts the thread, which builds its state with `open` (so opening and migrating the
     /// database do not block the runtime either). `spawn_failed` turns a failure to start the
     /// thread into the caller's error.
+    /// `idle` runs whenever the queue has been emptied (a panic in it is caught, like one in
+    /// a request).
     pub(super) async fn start(
         open: impl FnOnce() -> Result<S, StoreError> + Send + 'static,
+        idle: fn(&mut S),
         spawn_failed: impl FnOnce(std::io::Error) -> StoreError,
     ) -> Result<Owner<S>, StoreError> {
         let (requests, mut queue) = mpsc::channel::<Job<S>>(QUEUE);
@@ -72,6 +77,12 @@ impl<S: 'static> Owner<S> {
                 }
                 while let Some(job) = queue.blocking_recv() {
                     job(&mut state);
+                    // Everything already waiting runs before `idle`, so work that `idle`
+                    // finishes (a group commit) is done once for all of it.
+                    while let Ok(job) = queue.try_recv() {
+                        job(&mut state);
+                    }
+                    let _ = panic::catch_unwind(AssertUnwindSafe(|| idle(&mut state)));
                 }
             })
             .map_err(spawn_failed)?;
@@ -107,6 +118,30 @@ impl<S: 'static> Owner<S> {
     }
 }
 
+#[cfg(test)]
+impl<S: 'static> Owner<S> {
+    /// Holds the thread in a request until the returned sender sends (or drops), so that the
+    /// requests made meanwhile wait together in the queue, as a busy poll round's do. Returns
+    /// once the thread is held, with the holding request's task.
+    pub(super) async fn hold(
+        self: &std::sync::Arc<Self>,
+    ) -> (std::sync::mpsc::Sender<()>, tokio::task::JoinHandle<()>) {
+        let (started, running) = oneshot::channel();
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let owner = self.clone();
+        let holding = tokio::spawn(async move {
+            let holding = owner.call(move |_: &mut S| {
+                let _ = started.send(());
+                let _ = held.recv();
+                Ok(())
+            });
+            holding.await.expect("the holding request");
+        });
+        running.await.expect("the holding request runs");
+        (release, holding)
+    }
+}
+
 impl<S> Drop for Owner<S> {
     fn drop(&mut self) {
         drop(self.requests.take());
@@ -135,7 +170,7 @@ mod tests {
     use super::*;
 
     async fn counter() -> Owner<u32> {
-        Owner::start(|| Ok(0), |_| StoreError::Closed)
+        Owner::start(|| Ok(0), |_| {}, |_| StoreError::Closed)
             .await
             .expect("start")
     }
@@ -165,12 +200,59 @@ mod tests {
 
     #[tokio::test]
     async fn a_failing_or_panicking_open_is_an_error() {
-        let failed = Owner::<u32>::start(|| Err(StoreError::Closed), |_| StoreError::Closed).await;
+        let failed =
+            Owner::<u32>::start(|| Err(StoreError::Closed), |_| {}, |_| StoreError::Closed).await;
         assert!(matches!(failed, Err(StoreError::Closed)), "{failed:?}");
-        let panicked = Owner::<u32>::start(|| panic!("cannot open"), |_| StoreError::Closed).await;
+        let panicked =
+            Owner::<u32>::start(|| panic!("cannot open"), |_| {}, |_| StoreError::Closed).await;
         assert!(
             matches!(&panicked, Err(StoreError::Panicked(m)) if m == "cannot open"),
             "{panicked:?}"
+        );
+    }
+
+    /// Requests run, requests run when `idle` last ran, times `idle` ran.
+    type Tally = (u32, u32, u32);
+
+    #[tokio::test]
+    async fn idle_runs_once_the_waiting_requests_have_run() {
+        let idle = |s: &mut Tally| {
+            s.1 = s.0;
+            s.2 += 1;
+        };
+        let owner = Owner::start(|| Ok((0, 0, 0)), idle, |_| StoreError::Closed)
+            .await
+            .map(std::sync::Arc::new)
+            .expect("start");
+        // Hold the thread in a request while three more queue up behind it.
+        let (release, holding) = owner.hold().await;
+        let queued: Vec<_> = (0..3)
+            .map(|_| {
+                let o = owner.clone();
+                tokio::spawn(async move {
+                    o.call(|s: &mut Tally| {
+                        s.0 += 1;
+                        Ok(())
+                    })
+                    .await
+                })
+            })
+            .collect();
+        // On this single-threaded runtime each yield lets the spawned tasks send.
+        for _ in 0..8 {
+            tokio::task::yield_now().await;
+        }
+        release.send(()).expect("release");
+        holding.await.expect("join");
+        for q in queued {
+            q.await.expect("join").expect("queued request");
+        }
+        let tally = owner.call(|s: &mut Tally| Ok(*s)).await.expect("read");
+        assert_eq!(
+            tally,
+            (3, 3, 1),
+            "idle ran once, after the holding request and all three waiting ones (and not yet \
+             after the reading one)"
         );
     }
 
@@ -187,7 +269,7 @@ mod tests {
     async fn dropping_the_last_handle_ends_the_thread() {
         let ended = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = Flag(ended.clone());
-        let owner = Owner::start(move || Ok(flag), |_| StoreError::Closed)
+        let owner = Owner::start(move || Ok(flag), |_| {}, |_| StoreError::Closed)
             .await
             .expect("start");
         let name = owner

@@ -94,11 +94,155 @@ async fn ingest_dedupes_items_and_queues_alerts_once() {
         "a by key, c by link and title; e (same page, new title) is new"
     );
     let shared = store
-        .links_in_feed(st.id, &[same_page, item("d")])
+        .links_in_feed(st.id, &[same_page.clone(), item("d")])
         .await
         .expect("links");
     assert_eq!(keys(shared), vec!["e".to_string()]);
+    // Both in one trip, as a poll asks: the new items themselves come back.
+    let sorted = store
+        .new_items(st.id, vec![item("a"), moved, same_page, item("d")])
+        .await
+        .expect("new items");
+    let new: Vec<&str> = sorted.items.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(new, ["e", "d"]);
+    assert_eq!(keys(sorted.shared), vec!["e".to_string()]);
     assert_eq!(store.due_alerts(100, 10).await.expect("due").len(), 3);
+}
+
+#[tokio::test]
+async fn a_first_poll_gets_every_item_back_as_new() {
+    let (_dir, store) = open().await;
+    let (_, st) = feed(&store).await;
+    let doc = vec![item("a"), item("b"), on_page("c", "C", "")];
+    let sorted = store
+        .new_items(st.id, doc.clone())
+        .await
+        .expect("new items");
+    assert_eq!(format!("{:?}", sorted.items), format!("{doc:?}"));
+    assert!(sorted.shared.is_empty());
+}
+
+/// `(feed row id, items)` ingested while the database thread is held, all at once.
+async fn ingest_together(
+    store: &Store,
+    batches: Vec<(i64, Ingest)>,
+) -> Vec<Result<IngestReport, StoreError>> {
+    let (release, holding) = store.owner.hold().await;
+    let calls: Vec<_> = batches
+        .into_iter()
+        .map(|(id, batch)| {
+            let s = store.clone();
+            tokio::spawn(async move { s.ingest(id, "http://f/", batch).await })
+        })
+        .collect();
+    // On this single-threaded runtime each yield lets the spawned calls reach the queue.
+    for _ in 0..8 {
+        tokio::task::yield_now().await;
+    }
+    release.send(()).expect("release");
+    holding.await.expect("join");
+    let mut out = Vec::new();
+    for c in calls {
+        out.push(c.await.expect("join"));
+    }
+    out
+}
+
+#[tokio::test]
+async fn ingests_waiting_together_commit_once_at_the_strictest_durability() {
+    let (_dir, store) = open().await;
+    let mut ids = Vec::new();
+    for url in ["http://f/", "http://g/", "http://h/"] {
+        let st = store
+            .feed_state(&FeedId::from_stored(url.into()))
+            .await
+            .expect("state");
+        ids.push(st.id);
+    }
+    let reports = ingest_together(
+        &store,
+        vec![
+            (
+                ids[0],
+                Ingest::batch(vec![item("a")], vec![alert(0, "mail")], 1),
+            ),
+            (ids[1], Ingest::batch(vec![item("b")], vec![], 1)),
+            (ids[2], Ingest::batch(vec![item("c"), item("d")], vec![], 1)),
+        ],
+    )
+    .await;
+    let reports: Vec<IngestReport> = reports.into_iter().map(|r| r.expect("ingest")).collect();
+    assert_eq!(
+        reports,
+        [
+            IngestReport {
+                items: 1,
+                alerts: 1
+            },
+            IngestReport {
+                items: 1,
+                alerts: 0
+            },
+            IngestReport {
+                items: 2,
+                alerts: 0
+            },
+        ]
+    );
+    // One by one, the last two would have left NORMAL behind.
+    assert_eq!(
+        synchronous(&store).await,
+        2,
+        "one commit, at FULL for the alert"
+    );
+    assert_eq!(store.due_alerts(1, 10).await.expect("due").len(), 1);
+}
+
+#[tokio::test]
+async fn a_failing_ingest_among_others_waiting_fails_alone() {
+    let (_dir, store) = open().await;
+    let (_, st) = feed(&store).await;
+    let g = store
+        .feed_state(&FeedId::from_stored("http://g/".into()))
+        .await
+        .expect("state");
+    // No feed row 9999: its items break the foreign key.
+    let reports = ingest_together(
+        &store,
+        vec![
+            (
+                st.id,
+                Ingest::batch(vec![item("a")], vec![alert(0, "mail")], 1),
+            ),
+            (9999, Ingest::batch(vec![item("x")], vec![], 1)),
+            (g.id, Ingest::batch(vec![item("b")], vec![], 1)),
+        ],
+    )
+    .await;
+    assert!(
+        matches!(&reports[1], Err(StoreError::Query { .. })),
+        "{:?}",
+        reports[1]
+    );
+    assert_eq!(
+        reports[0].as_ref().expect("first feed"),
+        &IngestReport {
+            items: 1,
+            alerts: 1
+        }
+    );
+    assert_eq!(
+        reports[2].as_ref().expect("third feed"),
+        &IngestReport {
+            items: 1,
+            alerts: 0
+        }
+    );
+    for (id, key) in [(st.id, "a"), (g.id, "b")] {
+        let known = store.known_items(id, &[item(key)]).await.expect("known");
+        assert_eq!(keys(known), vec![key.to_string()], "{key} is stored");
+    }
+    assert_eq!(store.due_alerts(1, 10).await.expect("due").len(), 1);
 }
 
 /// An item keyed `key` on the shared page `http://example.org/page`, titled `title`, with
@@ -430,6 +574,10 @@ async fn reads_leave_synchronous_as_the_last_write_set_it() {
         (
             "links_in_feed",
             Box::pin(async { s.links_in_feed(st.id, &[item("a")]).await.map(drop) }),
+        ),
+        (
+            "new_items",
+            Box::pin(async { s.new_items(st.id, vec![item("a")]).await.map(drop) }),
         ),
         (
             "feeds_overview",
