@@ -367,7 +367,7 @@ fn feed(s: &Scope<'_>, f: &mut Feed, default_interval: Duration) -> bool {
         max_per_poll: (f.max_articles).unwrap_or(crate::article::DEFAULT_MAX_ARTICLES_PER_POLL),
     });
     // The companions without `fetch_article = true` would silently do nothing.
-    if !f.fetch_article {
+    if !f.fetch_article && (f.article_selector.is_some() || f.max_articles.is_some()) {
         let orphan = "only applies with fetch_article = true";
         s.err("article_selector", orphan);
         s.err("max_articles", orphan);

@@ -272,6 +272,26 @@ impl At {
     }
 }
 
+/// Where a value read is (its file and key are those it is kept under), and whether its type
+/// took it.
+#[derive(Debug)]
+struct Place {
+    line: Option<usize>,
+    pos: Vec<u32>,
+    valid: bool,
+}
+
+impl Place {
+    fn at(&self, file: usize, key: &str) -> At {
+        At {
+            file,
+            key: key.to_string(),
+            line: self.line,
+            pos: self.pos.clone(),
+        }
+    }
+}
+
 /// Collects every problem of a load, from reading and from the checks after it, and the
 /// place of every value read, so a check can report a problem at a value by its key path.
 #[derive(Debug, Default)]
@@ -283,7 +303,7 @@ pub(super) struct Sink {
     /// The process environment (for `password_env`, systemd credentials and `$TZ`).
     pub env: Vec<(String, String)>,
     /// Each value read by file and key path: where it is, and whether its type took it.
-    places: RefCell<Vec<HashMap<String, (At, bool)>>>,
+    places: RefCell<Vec<HashMap<String, Place>>>,
     /// Each problem, and whether it is an unknown key (which leaves its table usable).
     problems: RefCell<Vec<(At, String, bool)>>,
     /// While reading: the file, and the path to the value being read, each step with its `pos`
@@ -324,18 +344,26 @@ impl Sink {
         if places.len() <= at.file {
             places.resize_with(at.file + 1, HashMap::new);
         }
-        places[at.file].insert(at.key.clone(), (at, valid));
+        let place = Place {
+            line: at.line,
+            pos: at.pos,
+            valid,
+        };
+        places[at.file].insert(at.key, place);
     }
 
     /// `f` of the place of the value at `key` of file `file` (`None`: absent).
-    fn look<R>(&self, file: usize, key: &str, f: impl FnOnce(Option<&(At, bool)>) -> R) -> R {
+    fn look<R>(&self, file: usize, key: &str, f: impl FnOnce(Option<&Place>) -> R) -> R {
         f(self.places.borrow().get(file).and_then(|p| p.get(key)))
     }
 
     /// The key path of the value being read.
     pub(super) fn key(&self) -> String {
-        let key: String = self.path.iter().map(|(k, _, _)| k.as_str()).collect();
-        key.strip_prefix('.').unwrap_or(&key).to_string()
+        let mut key: String = self.path.iter().map(|(k, _, _)| k.as_str()).collect();
+        if key.starts_with('.') {
+            key.remove(0);
+        }
+        key
     }
 
     fn here(&self, offset: usize) -> At {
@@ -354,7 +382,7 @@ impl Sink {
 
     /// Where the value at `key` of file `file` is, and whether it is valid; `None`: absent.
     pub(super) fn place(&self, file: usize, key: &str) -> Option<(At, bool)> {
-        self.look(file, key, |p| p.cloned())
+        self.look(file, key, |p| p.map(|p| (p.at(file, key), p.valid)))
     }
 
     /// Whether the value at `key` of file `file` was read (valid or not).
@@ -364,13 +392,15 @@ impl Sink {
 
     /// Whether the value at `key` of file `file` was read and is valid.
     pub(super) fn valid(&self, file: usize, key: &str) -> bool {
-        self.look(file, key, |p| matches!(p, Some((_, true))))
+        self.look(file, key, |p| p.is_some_and(|p| p.valid))
     }
 
     /// Records a problem at a valid value (a check's); nothing if the value is absent or
     /// invalid already, when its field holds the default.
     pub(super) fn err(&self, file: usize, key: &str, message: impl Into<String>) {
-        if let Some(at) = self.look(file, key, |p| p.filter(|p| p.1).map(|p| p.0.clone())) {
+        if let Some(at) = self.look(file, key, |p| {
+            p.filter(|p| p.valid).map(|p| p.at(file, key))
+        }) {
             self.record(at, message.into(), false);
         }
     }
@@ -378,9 +408,9 @@ impl Sink {
     /// Records that the value at `key` is not valid after all, and why.
     fn fail(&self, file: usize, key: String, message: String) {
         let mut places = self.places.borrow_mut();
-        if let Some((at, valid)) = places.get_mut(file).and_then(|p| p.get_mut(&key)) {
-            *valid = false;
-            self.record(at.clone(), message, false);
+        if let Some(place) = places.get_mut(file).and_then(|p| p.get_mut(&key)) {
+            place.valid = false;
+            self.record(place.at(file, &key), message, false);
         }
     }
 
@@ -473,11 +503,14 @@ impl<'de, T: Read> DeserializeSeed<'de> for Field<T> {
 
 /// Keeps the place of a value read and records why it is not valid, if it is not.
 fn settle<T: Read>(at: At, read: Result<T, Bad>) -> Option<T> {
-    with(|s| s.keep(at.clone(), read.is_ok()));
     let bad = match read {
-        Ok(value) => return Some(value),
+        Ok(value) => {
+            with(|s| s.keep(at, true));
+            return Some(value);
+        }
         Err(bad) => bad,
     };
+    with(|s| s.keep(at.clone(), false));
     let key = at.key.rsplit(['.', '[']).next().unwrap_or_default();
     let message = match bad {
         Bad::Found(kind) => {

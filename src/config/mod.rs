@@ -314,9 +314,12 @@ pub fn fetchable(url: &Url) -> bool {
     matches!(url.scheme(), "http" | "https") && url.host().is_some()
 }
 
-/// What a required URL or address holds until its key is read (a missing one is a problem).
+/// What a required URL holds until its key is read (a missing one is a problem); parsed once,
+/// as every feed starts with it.
 fn placeholder_url() -> Url {
-    Url::parse("http://localhost/").expect("a valid URL")
+    static PLACEHOLDER: std::sync::LazyLock<Url> =
+        std::sync::LazyLock::new(|| Url::parse("http://localhost/").expect("a valid URL"));
+    PLACEHOLDER.clone()
 }
 
 table! {
