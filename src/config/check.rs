@@ -320,11 +320,9 @@ fn poll(p: &Scope<'_>, poll: &Poll) {
 
 /// A count between 1 and `max`.
 fn count(s: &Scope<'_>, key: &str, n: usize, max: usize) {
-    s.check(
-        key,
-        (1..=max).contains(&n),
-        &format!("must be between 1 and {max}"),
-    );
+    if !(1..=max).contains(&n) {
+        s.err(key, format!("must be between 1 and {max}"));
+    }
 }
 
 /// Checks a feed and fills in what it does not say; whether it is one to poll (its URL is

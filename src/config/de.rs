@@ -15,12 +15,13 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Range;
 use std::path::PathBuf;
 
+use rustc_hash::FxHashMap;
 use serde::de::{self, IgnoredAny, IntoDeserializer, MapAccess, SeqAccess};
 use serde::de::{DeserializeSeed, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -303,7 +304,8 @@ pub(super) struct Sink {
     /// The process environment (for `password_env`, systemd credentials and `$TZ`).
     pub env: Vec<(String, String)>,
     /// Each value read by file and key path: where it is, and whether its type took it.
-    places: RefCell<Vec<HashMap<String, Place>>>,
+    /// (FxHash: a load looks a place up several times for each of thousands of feeds.)
+    places: RefCell<Vec<FxHashMap<String, Place>>>,
     /// Each problem, and whether it is an unknown key (which leaves its table usable).
     problems: RefCell<Vec<(At, String, bool)>>,
     /// While reading: the file, and the path to the value being read, each step with its `pos`
@@ -342,7 +344,7 @@ impl Sink {
     fn keep(&self, at: At, valid: bool) {
         let mut places = self.places.borrow_mut();
         if places.len() <= at.file {
-            places.resize_with(at.file + 1, HashMap::new);
+            places.resize_with(at.file + 1, FxHashMap::default);
         }
         let place = Place {
             line: at.line,
