@@ -205,7 +205,7 @@ pub fn collapse_whitespace(s: &str) -> String {
 /// 0 if there is none. Only `C2` (NEL, NBSP), `E1` (U+1680), `E2` (U+2000…) and `E3`
 /// (U+3000) can start a non-ASCII one; any other byte is decided without decoding.
 #[inline(always)]
-fn whitespace_len(s: &str, i: usize) -> usize {
+pub(crate) fn whitespace_len(s: &str, i: usize) -> usize {
     match s.as_bytes()[i] {
         b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r' => 1,
         0xC2 | 0xE1 | 0xE2 | 0xE3 => s

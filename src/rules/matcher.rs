@@ -198,8 +198,15 @@ enum CKind {
         /// [`rarity`] of each word, to choose the trigger.
         rarity: Vec<u32>,
         distance: Option<u32>,
+        /// The first word with a base in the automaton (0 if none), whose hits a phrase is
+        /// found from: set once the automaton is chosen, so that evaluating a candidate rule
+        /// does not visit every variant of every word to find it.
+        anchor: usize,
     },
 }
+
+/// The words of a [`CKind::Forms`] term, each with the ways it may be written.
+type FormWords = [Vec<FormVariant>];
 
 /// One way a word of a [`CKind::Forms`] term may be written: a text word that starts with the
 /// pattern's text (the base) and continues with one of the endings.
@@ -485,6 +492,7 @@ impl Compiler {
                             })
                             .collect(),
                         distance,
+                        anchor: 0,
                     },
                     TermKind::Regex { regex, set_source } => {
                         let prefilter: Vec<u32> = regex_literals(&set_source)
@@ -865,6 +873,14 @@ impl RuleSet {
             automaton_ids[at].raw = Some(r as u32);
         }
         let automaton = (!ac_strings.is_empty()).then(|| build_automaton(&ac_strings));
+        for term in rules.iter_mut().flat_map(|r| r.terms.iter_mut()) {
+            if let CKind::Forms { words, anchor, .. } = &mut term.kind {
+                *anchor = words
+                    .iter()
+                    .position(|w| w.iter().any(|v| in_automaton[v.pattern as usize]))
+                    .unwrap_or(0);
+            }
+        }
         RuleSet {
             rules,
             patterns,
@@ -1368,8 +1384,9 @@ impl Ctx<'_, '_> {
             CKind::Forms {
                 words,
                 distance: None,
+                anchor,
                 ..
-            } => self.forms_phrase(words, field).map(Found::Folded),
+            } => self.forms_phrase(words, *anchor, field).map(Found::Folded),
             CKind::Forms {
                 words,
                 distance: Some(d),
@@ -1542,11 +1559,7 @@ impl Ctx<'_, '_> {
     /// its forms, one after the other. The phrase is anchored on a word whose bases are in the
     /// automaton (their hits are already known), and the words around it are compared in
     /// place, so a phrase costs no substring search.
-    fn forms_phrase(&self, words: &[Vec<FormVariant>], field: Field) -> Option<Range<usize>> {
-        let anchor = words
-            .iter()
-            .position(|w| w.iter().any(|v| self.set.in_automaton[v.pattern as usize]))
-            .unwrap_or(0);
+    fn forms_phrase(&self, words: &FormWords, anchor: usize, field: Field) -> Option<Range<usize>> {
         let (before, rest) = words.split_at(anchor);
         let (at, after) = rest.split_first()?;
         let text = self.doc.field(field).folded();
