@@ -100,20 +100,59 @@ struct Db {
     file: FileId,
     /// Cancelled once the file is found deleted or replaced; [`Store::file_lost`] waits on it.
     lost: CancellationToken,
-    /// Ingests waiting for the group commit ([`Db::flush`]), in the order they came.
-    grouped: Vec<GroupedIngest>,
+    /// Writes waiting for the group commit ([`Db::flush`]), in the order they came.
+    grouped: Vec<Box<dyn GroupedWrite>>,
 }
 
-/// Most ingests one group commit takes: a bound on how long the first of them waits.
+impl std::fmt::Debug for dyn GroupedWrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GroupedWrite")
+    }
+}
+
+/// Most writes one group commit takes: a bound on how long the first of them waits.
 const MAX_GROUP: usize = 64;
 
-/// An ingest waiting for [`Db::flush`], with the caller waiting for its report.
-#[derive(Debug)]
-struct GroupedIngest {
-    feed_id: i64,
-    feed_url: String,
-    batch: Ingest,
-    reply: oneshot::Sender<Result<IngestReport, StoreError>>,
+/// A write waiting for [`Db::flush`], with its caller waiting for the answer.
+trait GroupedWrite: Send {
+    /// How hard its commit must insist.
+    fn durability(&self) -> Durability;
+    /// Writes, in the group's transaction (or its own), keeping the result to answer with.
+    fn write(&mut self, tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError>;
+    /// Answers the caller once the transaction it wrote in is committed (`Ok`), or failed.
+    fn answer(self: Box<Self>, committed: Result<(), StoreError>);
+}
+
+/// A [`GroupedWrite`] made of the write `op` and the channel its caller waits on.
+struct Grouped<T, F> {
+    level: Durability,
+    op: F,
+    written: Option<T>,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> GroupedWrite for Grouped<T, F>
+where
+    T: Send,
+    F: Fn(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send,
+{
+    fn durability(&self) -> Durability {
+        self.level
+    }
+
+    fn write(&mut self, tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+        self.written = Some((self.op)(tx)?);
+        Ok(())
+    }
+
+    fn answer(self: Box<Self>, committed: Result<(), StoreError>) {
+        let Grouped { written, reply, .. } = *self;
+        let answer = committed.and_then(|()| {
+            written.ok_or_else(|| StoreError::Panicked("group commit lost a write".into()))
+        });
+        // The caller may have stopped waiting: nothing to tell it.
+        let _ = reply.send(answer);
+    }
 }
 
 impl Db {
@@ -173,59 +212,53 @@ impl Db {
         })
     }
 
-    /// Queues an ingest for the next group commit, which runs once every request already
+    /// Queues a write for the next group commit, which runs once every request already
     /// waiting for the database thread has run (the thread's idle hook), or at once when
     /// [`MAX_GROUP`] are queued.
-    fn group(&mut self, ingest: GroupedIngest) {
-        self.grouped.push(ingest);
+    fn group(&mut self, write: Box<dyn GroupedWrite>) {
+        self.grouped.push(write);
         if self.grouped.len() >= MAX_GROUP {
             self.flush();
         }
     }
 
-    /// The group commit: the queued ingests in one transaction, at the strictest durability
-    /// any of them needs, each caller answered only once it is committed. A first poll of
-    /// 2,000 feeds committed 2,000 times, rewriting the same index pages into the WAL each
-    /// time (issue 13's profile: 11 % of its CPU in commits). Should anything in the group
-    /// fail, the group is rolled back and each ingest runs again in its own transaction, so
-    /// each caller gets its own outcome, as if there were no grouping. Reads on the database
-    /// thread never see a queued ingest: it is not written until here.
+    /// The group commit: the queued writes (ingests, new feed rows) in one transaction, at the
+    /// strictest durability any of them needs, each caller answered only once it is
+    /// committed. A first poll of 2,000 feeds committed 4,000 times (a row for each feed, then
+    /// its items), rewriting the same index pages into the WAL each time (issue 13's profile:
+    /// 11 % of its CPU in commits). Should anything in the group fail, the group is rolled
+    /// back and each write runs again in its own transaction, so each caller gets its own
+    /// outcome, as if there were no grouping. Reads on the database thread never see a queued
+    /// write: it is not written until here.
     fn flush(&mut self) {
-        let grouped = std::mem::take(&mut self.grouped);
+        let mut grouped = std::mem::take(&mut self.grouped);
         if grouped.len() > 1 {
-            let level = if grouped
-                .iter()
-                .any(|g| g.batch.durability() == Durability::Full)
-            {
+            let level = if grouped.iter().any(|g| g.durability() == Durability::Full) {
                 Durability::Full
             } else {
                 Durability::Normal
             };
             let together = self.at(level).and_then(|conn| {
                 let tx = conn.transaction()?;
-                let reports = grouped
-                    .iter()
-                    .map(|g| ingest(&tx, g.feed_id, &g.feed_url, &g.batch))
-                    .collect::<Result<Vec<_>, _>>()?;
-                tx.commit()?;
-                Ok(reports)
+                for g in &mut grouped {
+                    g.write(&tx)?;
+                }
+                Ok(tx.commit()?)
             });
-            if let Ok(reports) = together {
-                for (g, report) in grouped.into_iter().zip(reports) {
-                    // The caller may have stopped waiting: nothing to tell it.
-                    let _ = g.reply.send(Ok(report));
+            if together.is_ok() {
+                for g in grouped {
+                    g.answer(Ok(()));
                 }
                 return;
             }
         }
-        for g in grouped {
-            let written = self.at(g.batch.durability()).and_then(|conn| {
+        for mut g in grouped {
+            let written = self.at(g.durability()).and_then(|conn| {
                 let tx = conn.transaction()?;
-                let report = ingest(&tx, g.feed_id, &g.feed_url, &g.batch)?;
-                tx.commit()?;
-                Ok(report)
+                g.write(&tx)?;
+                Ok(tx.commit()?)
             });
-            let _ = g.reply.send(written);
+            g.answer(written);
         }
     }
 
@@ -637,17 +670,21 @@ impl Store {
 
     /// The stored state of a feed, creating its row on first sight.
     pub async fn feed_state(&self, feed: &FeedId) -> Result<FeedState, StoreError> {
+        // Read first: on every poll but a feed's first, the row exists, and a plain read takes
+        // no write lock and commits nothing.
+        let wanted = feed.clone();
+        let stored = self
+            .read(move |conn| read_feed_state(conn, &wanted))
+            .await?;
+        if let Some(state) = stored {
+            return Ok(state);
+        }
+        // A new feed's row: with the other writes of a first poll, in one commit.
         let feed = feed.clone();
-        self.call(move |db: &mut Db| {
-            // Read first: on every poll but a feed's first, the row exists, and a plain
-            // read takes no write lock and commits nothing.
-            if let Some(state) = read_feed_state(&db.conn, &feed)? {
-                return Ok(state);
-            }
-            db.at(Durability::Normal)?
-                .prepare_cached("INSERT INTO feeds (url) VALUES (?1) ON CONFLICT(url) DO NOTHING")?
+        self.write_grouped(Durability::Normal, move |tx| {
+            tx.prepare_cached("INSERT INTO feeds (url) VALUES (?1) ON CONFLICT(url) DO NOTHING")?
                 .execute(params![feed.as_str()])?;
-            read_feed_state(&db.conn, &feed)?
+            read_feed_state(tx, &feed)?
                 .ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
         })
         .await
@@ -912,13 +949,27 @@ impl Store {
         feed_url: &str,
         batch: Ingest,
     ) -> Result<IngestReport, StoreError> {
+        let feed_url = feed_url.to_string();
+        self.write_grouped(batch.durability(), move |tx| {
+            ingest(tx, feed_id, &feed_url, &batch)
+        })
+        .await
+    }
+
+    /// Runs the write `op` in the next group commit ([`Db::flush`]) and returns its result
+    /// once that is committed.
+    async fn write_grouped<T, F>(&self, level: Durability, op: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Fn(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
-        let grouped = GroupedIngest {
-            feed_id,
-            feed_url: feed_url.to_string(),
-            batch,
+        let grouped = Box::new(Grouped {
+            level,
+            op,
+            written: None,
             reply,
-        };
+        });
         self.call(move |db: &mut Db| {
             db.group(grouped);
             Ok(())
