@@ -67,8 +67,14 @@ async fn logs_and_metrics_say_each_change_once_and_follow_reloads() {
     let daemon = Daemon::start(&cfg, &dir.path().join("daemon.log"));
 
     // An unchanged feed and a failing one, polled a few times each.
-    eventually_within(30, "304s and repeated failures", || {
-        feeds.seen("/ok").len() >= 3 && feeds.seen("/bad").len() >= 3
+    // Wait for the log lines too, not only the requests: the daemon writes a poll's line
+    // after the farm has answered it.
+    eventually_within(30, "304s and repeated failures, logged", || {
+        let log = daemon.log_text();
+        feeds.seen("/ok").len() >= 3
+            && feeds.seen("/bad").len() >= 3
+            && !lines_with(&log, "not modified").is_empty()
+            && lines_with(&log, "feed=flaky").len() >= 3
     })
     .await;
     let log = daemon.log_text();
