@@ -508,9 +508,6 @@ pub struct StoredItem {
     pub alerted: Vec<String>,
 }
 
-/// A lookup of some of a feed's items' keys ([`known_keys`], [`linked_keys`]).
-type KeyLookup = fn(&Connection, i64, &[Item]) -> Result<HashSet<ItemKey>, StoreError>;
-
 /// What [`Store::new_items`] found: a document's new items.
 #[derive(Debug, Clone, Default)]
 pub struct NewItems {
@@ -690,56 +687,9 @@ impl Store {
         .await
     }
 
-    /// Keys of the given items that are already stored for this feed. `items` is the whole
-    /// document: whether a page is shared depends on its other entries too.
-    ///
-    /// An item is known by its key, or as the same story under another key: a stored item of
-    /// this feed with the same canonical link and title (a feed that changes its GUIDs
-    /// wholesale, an item without GUID whose text was edited). Where the link is shared — two
-    /// stored items of this feed have it, or two entries of this document — the link says
-    /// nothing about the story: a status page or live blog links every entry to one page. There
-    /// the story must also have the same text, so entries that differ in title or text are
-    /// different items.
-    ///
-    /// A pruned item (`[storage] keep`) keeps its key, link and title but not its text: it is
-    /// its own tombstone, found by key or by link and title on a page that is not shared, and
-    /// never stands for any other item with that link.
-    pub async fn known_items(
-        &self,
-        feed_id: i64,
-        items: &[Item],
-    ) -> Result<HashSet<ItemKey>, StoreError> {
-        self.look_up(feed_id, items, known_keys).await
-    }
-
-    /// Keys of the given (new) items whose canonical link some stored item of this feed
-    /// already has: entries that share a page with earlier ones.
-    pub async fn links_in_feed(
-        &self,
-        feed_id: i64,
-        items: &[Item],
-    ) -> Result<HashSet<ItemKey>, StoreError> {
-        self.look_up(feed_id, items, linked_keys).await
-    }
-
-    /// Runs `lookup` on copies of `items` of feed `feed_id`, if the feed has any item stored.
-    async fn look_up(
-        &self,
-        feed_id: i64,
-        items: &[Item],
-        lookup: KeyLookup,
-    ) -> Result<HashSet<ItemKey>, StoreError> {
-        let items = items.to_vec();
-        self.read_batch(move |conn| match has_items(conn, feed_id)? {
-            true => lookup(conn, feed_id, &items),
-            false => Ok(HashSet::new()),
-        })
-        .await
-    }
-
     /// A poll's document sorted against what is stored, in one trip to the database thread:
-    /// the items that are new (in document order; see [`Store::known_items`] for what counts
-    /// as known) and which of them share a page with a stored item ([`Store::links_in_feed`]).
+    /// the items that are new (in document order; see [`known_keys`] for what counts as known)
+    /// and which of them share a page with a stored item ([`linked_keys`]).
     /// The items travel to the database thread and the new ones come back, not copies: on a
     /// feed's first poll every item is new, and copying their text was 5 % of the poll's CPU
     /// (issue 13).
@@ -917,7 +867,7 @@ impl Store {
 
     /// Retention (`[storage] keep`): empties the bodies of items first seen more than `keep`
     /// before `now`, keeping their keys, links and titles (so they never alert again, and
-    /// are still recognised under a new GUID; see [`Store::known_items`]) and the alerts' own
+    /// are still recognised under a new GUID; see [`known_keys`]) and the alerts' own
     /// copies. Best effort: the outcome is logged, and a failure is tried again next time.
     pub async fn prune(&self, keep: Duration, now: i64) {
         let before = now.saturating_sub(i64::try_from(keep.as_secs()).unwrap_or(i64::MAX));
@@ -1494,8 +1444,21 @@ fn ingest(
     Ok(report)
 }
 
-/// The body of [`Store::known_items`], on the database thread (inside a read transaction), for a
-/// feed with items stored.
+/// Keys of `items` (a whole document: whether a page is shared depends on its other entries
+/// too) that are already stored for feed `feed_id`, which has items stored; on the database
+/// thread, inside a read transaction.
+///
+/// An item is known by its key, or as the same story under another key: a stored item of
+/// this feed with the same canonical link and title (a feed that changes its GUIDs
+/// wholesale, an item without GUID whose text was edited). Where the link is shared — two
+/// stored items of this feed have it, or two entries of this document — the link says
+/// nothing about the story: a status page or live blog links every entry to one page. There
+/// the story must also have the same text, so entries that differ in title or text are
+/// different items.
+///
+/// A pruned item (`[storage] keep`) keeps its key, link and title but not its text: it is
+/// its own tombstone, found by key or by link and title on a page that is not shared, and
+/// never stands for any other item with that link.
 fn known_keys(
     conn: &Connection,
     feed_id: i64,
@@ -1544,8 +1507,9 @@ fn known_keys(
     Ok(known)
 }
 
-/// The body of [`Store::links_in_feed`], on the database thread (inside a read transaction), for a
-/// feed with items stored.
+/// Keys of the given (new) items whose canonical link some stored item of feed `feed_id`
+/// already has: entries that share a page with earlier ones. On the database thread, inside a
+/// read transaction, for a feed with items stored.
 fn linked_keys(
     conn: &Connection,
     feed_id: i64,
@@ -2124,6 +2088,49 @@ fn json_list(v: &[String]) -> String {
 
 fn parse_list(s: &str) -> Vec<String> {
     serde_json::from_str(s).unwrap_or_default()
+}
+
+/// A lookup of some of a feed's items' keys ([`known_keys`], [`linked_keys`]).
+#[cfg(test)]
+type KeyLookup = fn(&Connection, i64, &[Item]) -> Result<HashSet<ItemKey>, StoreError>;
+
+/// The two lookups of [`Store::new_items`] one at a time, so tests can pin each on its own.
+#[cfg(test)]
+impl Store {
+    /// Keys of the given items that are already stored for this feed. `items` is the whole
+    /// document: whether a page is shared depends on its other entries too.
+    pub async fn known_items(
+        &self,
+        feed_id: i64,
+        items: &[Item],
+    ) -> Result<HashSet<ItemKey>, StoreError> {
+        self.look_up(feed_id, items, known_keys).await
+    }
+
+    /// Keys of the given (new) items whose canonical link some stored item of this feed
+    /// already has: entries that share a page with earlier ones.
+    pub async fn links_in_feed(
+        &self,
+        feed_id: i64,
+        items: &[Item],
+    ) -> Result<HashSet<ItemKey>, StoreError> {
+        self.look_up(feed_id, items, linked_keys).await
+    }
+
+    /// Runs `lookup` on copies of `items` of feed `feed_id`, if the feed has any item stored.
+    async fn look_up(
+        &self,
+        feed_id: i64,
+        items: &[Item],
+        lookup: KeyLookup,
+    ) -> Result<HashSet<ItemKey>, StoreError> {
+        let items = items.to_vec();
+        self.read_batch(move |conn| match has_items(conn, feed_id)? {
+            true => lookup(conn, feed_id, &items),
+            false => Ok(HashSet::new()),
+        })
+        .await
+    }
 }
 
 #[cfg(test)]
