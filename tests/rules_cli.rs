@@ -413,3 +413,52 @@ async fn check_warns_about_queries_and_unused_notifiers_but_exits_0() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backtest_tells_a_delivered_alert_from_one_on_its_way_and_one_given_up() {
+    // Two rules alert on the Kabulov item: one to a webhook that rejects it for good (400:
+    // the alert is given up), one to a port nothing listens on (refused: it waits for a retry).
+    let (feeds, dir) = seed_feed_config("3650days", "").await;
+    feeds.set("/hook", Route::status(400));
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let refused = format!("http://{}/hook", closed.local_addr().expect("addr"));
+    drop(closed);
+    let cfg = &config_path(&dir);
+    let mut text = std::fs::read_to_string(cfg).expect("read");
+    text.push_str(&format!(
+        "[[rule]]\nname = \"to-rejecting\"\nquery = 'Kabulov'\nnotify = [\"rejecting\"]\n\
+         [[rule]]\nname = \"to-down\"\nquery = 'Kabulov'\nnotify = [\"down\"]\n\
+         [notify.rejecting]\ntype = \"webhook\"\nurl = \"{}\"\n\
+         [notify.down]\ntype = \"webhook\"\nurl = \"{refused}\"\n",
+        feeds.url("/hook")
+    ));
+    std::fs::write(cfg, text).expect("write");
+    let once = feedwatch(&["--config", cfg, "once"]).await;
+    assert!(
+        feeds.requests() >= 2,
+        "the feed and the rejecting hook: {once:#?}"
+    );
+
+    let run = feedwatch(&["--config", cfg, "backtest", "--query", "Kabulov"]).await;
+    assert_eq!(run.code, Some(0), "{run:#?}");
+    let out = &run.stdout;
+    assert!(!out.contains("already alerted:"), "{out}");
+    assert!(
+        out.contains("  alert queued, not delivered yet: to-down\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  alert given up, never delivered: to-rejecting\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("would have alerted on 1 of 3 stored items from the last 30days (0 already alerted, 1 queued)"),
+        "{out}"
+    );
+    let json = feedwatch(&["--config", cfg, "backtest", "--query", "Kabulov", "--json"]).await;
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    let item = &v[0];
+    assert_eq!(item["alerted"], serde_json::json!([]), "{v:#}");
+    assert_eq!(item["queued"], serde_json::json!(["to-down"]), "{v:#}");
+    assert_eq!(item["failed"], serde_json::json!(["to-rejecting"]), "{v:#}");
+}

@@ -12,6 +12,7 @@ use chrono::Utc;
 use super::print_hit;
 use crate::cli::BacktestArgs;
 use crate::config::Config;
+use crate::domain::AlertStatus;
 use crate::rules::{Query, RuleSet};
 use crate::store::Store;
 
@@ -54,7 +55,7 @@ pub async fn run(path: &Path, args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     let mut json_out = Vec::new();
     let mut out = super::stdout();
     let items = store.items_since(since_ts).await?;
-    let (mut count, mut muted, mut already) = (0, 0, 0);
+    let (mut count, mut muted, mut already, mut on_the_way, mut given_up) = (0, 0, 0, 0, 0);
     for stored in &items {
         let Some(n) = config
             .feeds
@@ -77,12 +78,17 @@ pub async fn run(path: &Path, args: &BacktestArgs) -> anyhow::Result<ExitCode> {
             stored.item.key.as_str().to_string(),
         ));
         muted += usize::from(was_muted);
-        already += usize::from(!stored.alerted.is_empty());
+        let alerted = stored.rules_with(&[AlertStatus::Sent]);
+        let queued = stored.rules_with(&[AlertStatus::Pending, AlertStatus::Retry]);
+        let failed = stored.rules_with(&[AlertStatus::Dead]);
+        already += usize::from(!alerted.is_empty());
+        on_the_way += usize::from(alerted.is_empty() && !queued.is_empty());
+        given_up += usize::from(alerted.is_empty() && queued.is_empty() && !failed.is_empty());
         if args.json {
             json_out.push(serde_json::json!({
                 "feed": feed.name, "title": stored.item.title, "link": stored.item.link,
                 "published": stored.item.published, "matched": hit.terms, "muted": was_muted,
-                "alerted": stored.alerted,
+                "alerted": alerted, "queued": queued, "failed": failed,
             }));
         } else {
             let mark = if was_muted {
@@ -98,8 +104,14 @@ pub async fn run(path: &Path, args: &BacktestArgs) -> anyhow::Result<ExitCode> {
                 &hit,
                 tty,
             )?;
-            if !stored.alerted.is_empty() {
-                writeln!(out, "  already alerted: {}", stored.alerted.join(", "))?;
+            for (what, rules) in [
+                ("already alerted", &alerted),
+                ("alert queued, not delivered yet", &queued),
+                ("alert given up, never delivered", &failed),
+            ] {
+                if !rules.is_empty() {
+                    writeln!(out, "  {what}: {}", rules.join(", "))?;
+                }
             }
         }
     }
@@ -110,9 +122,10 @@ pub async fn run(path: &Path, args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     writeln!(
         out,
         "{label} would have alerted on {count} of {} stored items from the last {} \
-         ({already} already alerted)",
+         ({already} already alerted{})",
         items.len(),
-        humantime::format_duration(args.since)
+        humantime::format_duration(args.since),
+        undelivered_note(on_the_way, given_up),
     )?;
     if let Some(name) = rule_name {
         if muted > 0 {
@@ -128,4 +141,17 @@ pub async fn run(path: &Path, args: &BacktestArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `, 2 queued, 1 given up` after the count of items already alerted: matches whose alert was
+/// decided but has not reached anyone (yet, or ever). Empty when there are none.
+fn undelivered_note(queued: usize, given_up: usize) -> String {
+    let mut note = String::new();
+    if queued > 0 {
+        note.push_str(&format!(", {queued} queued"));
+    }
+    if given_up > 0 {
+        note.push_str(&format!(", {given_up} given up"));
+    }
+    note
 }

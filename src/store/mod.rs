@@ -24,7 +24,7 @@ mod schema;
 
 pub use mutes::{Mute, MutedMatch};
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -504,8 +504,50 @@ pub struct StoredItem {
     pub feed_url: String,
     /// The item.
     pub item: Item,
-    /// The rules that already alerted on this item (any notifier, any status), by name.
-    pub alerted: Vec<String>,
+    /// The rules that decided an alert on this item, by name, each with how far its alert
+    /// got: [`AlertStatus::Sent`] if any notifier delivered it, else the status of the one
+    /// still on its way ([`AlertStatus::Pending`] or [`AlertStatus::Retry`]), else
+    /// [`AlertStatus::Dead`]. Sorted by name.
+    pub alerts: Vec<(String, AlertStatus)>,
+}
+
+impl StoredItem {
+    /// The rules whose alert for this item is in `status`.
+    pub fn rules_with(&self, status: &[AlertStatus]) -> Vec<&str> {
+        self.alerts
+            .iter()
+            .filter(|(_, s)| status.contains(s))
+            .map(|(rule, _)| rule.as_str())
+            .collect()
+    }
+}
+
+/// How far a rule's alert got when it has several (one per notifier): delivered anywhere
+/// beats on its way, which beats given up.
+fn furthest(a: AlertStatus, b: AlertStatus) -> AlertStatus {
+    let rank = |s| match s {
+        AlertStatus::Sent => 3,
+        AlertStatus::Retry => 2,
+        AlertStatus::Pending => 1,
+        AlertStatus::Dead => 0,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
+/// Reads the `[[rule, status], …]` array [`Store::items_since`] builds into
+/// [`StoredItem::alerts`]. The store wrote every part of it; anything it cannot read (a
+/// status this build does not know) is left out rather than failing the backtest.
+fn alerts_by_rule(json: &str) -> Vec<(String, AlertStatus)> {
+    let pairs: Vec<(String, String)> = serde_json::from_str(json).unwrap_or_default();
+    let mut by_rule: BTreeMap<String, AlertStatus> = BTreeMap::new();
+    for (rule, status) in pairs {
+        let Some(status) = AlertStatus::from_name(&status) else {
+            continue;
+        };
+        let entry = by_rule.entry(rule).or_insert(status);
+        *entry = furthest(*entry, status);
+    }
+    by_rule.into_iter().collect()
 }
 
 /// What [`Store::new_items`] found: a document's new items.
@@ -1307,7 +1349,7 @@ impl Store {
             let mut stmt = conn.prepare_cached(
                 "SELECT f.url, i.key, i.title, i.link, i.summary, i.content, i.authors,
                         i.categories, i.published_at,
-                        (SELECT json_group_array(DISTINCT r.value)
+                        (SELECT json_group_array(json_array(r.value, a.status))
                          FROM alerts a, json_each(a.rules) r WHERE a.item_id = i.id),
                         i.article
                  FROM items i JOIN feeds f ON f.id = i.feed_id
@@ -1329,9 +1371,7 @@ impl Store {
                             .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0)),
                         article: r.get(10)?,
                     },
-                    // Written by this store as a JSON array of names; anything else reads
-                    // as "not alerted" rather than failing the backtest.
-                    alerted: serde_json::from_str(&r.get::<_, String>(9)?).unwrap_or_default(),
+                    alerts: alerts_by_rule(&r.get::<_, String>(9)?),
                 })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)

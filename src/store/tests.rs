@@ -1122,3 +1122,28 @@ async fn a_truncated_database_is_refused_not_started_afresh() {
         "{err}"
     );
 }
+
+#[test]
+fn a_rules_alert_counts_as_far_as_its_furthest_notifier_got() {
+    use AlertStatus::{Dead, Pending, Retry, Sent};
+    let read = |pairs: &[(&str, AlertStatus)]| {
+        let json: Vec<(&str, &str)> = pairs.iter().map(|(r, s)| (*r, s.as_str())).collect();
+        alerts_by_rule(&serde_json::to_string(&json).expect("json"))
+    };
+    assert_eq!(read(&[("a", Dead), ("a", Sent)]), vec![("a".into(), Sent)]);
+    assert_eq!(
+        read(&[("a", Pending), ("a", Dead)]),
+        vec![("a".into(), Pending)]
+    );
+    assert_eq!(
+        read(&[("a", Pending), ("a", Retry)]),
+        vec![("a".into(), Retry)]
+    );
+    assert_eq!(
+        read(&[("b", Dead), ("a", Sent), ("b", Retry)]),
+        vec![("a".into(), Sent), ("b".into(), Retry)]
+    );
+    // A status this build does not know, or a damaged array, reads as no alert.
+    assert_eq!(alerts_by_rule(r#"[["a","bounced"]]"#), vec![]);
+    assert_eq!(alerts_by_rule("not json"), vec![]);
+}
