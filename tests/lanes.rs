@@ -138,8 +138,10 @@ async fn a_hung_smtp_server_does_not_delay_webhook_alerts() {
     eventually_within(25, "the webhook alert", || !hooks.hooks().is_empty()).await;
     let waited = hooks.hooks()[0].at.saturating_duration_since(polled);
     eprintln!("webhook alert {waited:?} after the poll, SMTP hung");
+    // Behind the hung send it would wait for the send's 20 s deadline; a few seconds leave
+    // room for a debug build on a loaded machine without hiding that.
     assert!(
-        waited < Duration::from_secs(1),
+        waited < Duration::from_secs(5),
         "the webhook alert waited {waited:?} behind the hung SMTP server"
     );
     assert!(silent.accepted() >= 1, "the email was being sent meanwhile");
