@@ -11,9 +11,9 @@ use crate::commands;
 
 /// Exit status for a bad configuration (sysexits EX_CONFIG).
 pub const EXIT_CONFIG: u8 = 78;
-/// Exit status when the daemon's database file was deleted or replaced under it (sysexits
-/// EX_IOERR): systemd is told not to restart on it, since a restart would begin an empty
-/// database and alert again on recent items.
+/// Exit status when the daemon's database file was deleted or replaced under it, or is
+/// damaged at start-up (sysexits EX_IOERR): systemd is told not to restart on it, since a
+/// restart would begin an empty database and alert again on recent items, or fail again.
 pub const EXIT_DATABASE_LOST: u8 = 74;
 
 /// Sets up `tracing` on stderr. `RUST_LOG` wins over `--log-level`. On a terminal: colours

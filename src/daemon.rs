@@ -271,6 +271,16 @@ fn log_refused_reload(e: &ConfigError) {
 )]
 pub struct DatabaseLost(crate::store::StoreError);
 
+/// The daemon could not start because its database file is damaged or is not a database.
+/// The binary exits with [`crate::app::EXIT_DATABASE_LOST`] as for a lost file: a restart
+/// would fail the same way every few seconds, so the operator decides.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{}; the file is damaged, and restarting will not mend it. Restore it from a backup (feedwatch carries on where the backup left off), rescue what is readable with `sqlite3 FILE .recover | sqlite3 NEW` and put NEW in its place, or move it aside to begin a new, empty database, whose first polls alert on items published within [poll] backlog",
+    error_chain(.0)
+)]
+pub struct DatabaseDamaged(pub crate::store::StoreError);
+
 /// What woke the daemon's main loop.
 enum Event {
     Shutdown,

@@ -1,5 +1,6 @@
 //! The `feedwatch` binary: parses the command line, runs the library, maps errors to exit codes
-//! (0 ok, 1 failure, 78 bad configuration — EX_CONFIG, which systemd is told not to restart on).
+//! (0 ok, 1 failure, 78 bad configuration — EX_CONFIG, 74 a database lost or damaged —
+//! EX_IOERR; systemd is told not to restart on either).
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -8,7 +9,7 @@ use clap::Parser;
 use feedwatch::app;
 use feedwatch::cli::Cli;
 use feedwatch::config::ConfigError;
-use feedwatch::daemon::DatabaseLost;
+use feedwatch::daemon::{DatabaseDamaged, DatabaseLost};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -22,7 +23,9 @@ fn main() -> ExitCode {
             let _ = writeln!(std::io::stderr(), "feedwatch: error: {e:#}");
             if e.downcast_ref::<ConfigError>().is_some() {
                 ExitCode::from(app::EXIT_CONFIG)
-            } else if e.downcast_ref::<DatabaseLost>().is_some() {
+            } else if e.downcast_ref::<DatabaseLost>().is_some()
+                || e.downcast_ref::<DatabaseDamaged>().is_some()
+            {
                 ExitCode::from(app::EXIT_DATABASE_LOST)
             } else {
                 ExitCode::FAILURE

@@ -93,6 +93,36 @@ async fn a_database_deleted_or_replaced_under_the_daemon_stops_it_with_an_error(
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_database_stops_the_daemon_at_start_up_with_74() {
+    let (dir, _feeds, cfg) = with_database().await;
+    let db = dir.path().join("state/fw.db");
+    // The header overwritten (as by a stray write or a failing disk): not a database now.
+    let mut bytes = std::fs::read(&db).expect("read");
+    assert!(bytes.len() > 100, "a database was written");
+    bytes[..100].fill(b'#');
+    std::fs::write(&db, &bytes).expect("damage");
+    let run = tokio::time::timeout(EXIT_WITHIN, feedwatch(&["--config", s(&cfg), "run"]))
+        .await
+        .expect("the daemon ran on a damaged database");
+    // 74: the unit does not restart it every few seconds (a restart would fail the same way).
+    assert_eq!(
+        run.code,
+        Some(i32::from(feedwatch::app::EXIT_DATABASE_LOST)),
+        "{run:#?}"
+    );
+    assert!(
+        run.stderr.contains("fw.db")
+            && run
+                .stderr
+                .contains("the file is damaged, and restarting will not mend it"),
+        "{}",
+        run.stderr
+    );
+    // The file is left as it was, for the operator to rescue.
+    assert_eq!(std::fs::read(&db).expect("read"), bytes);
+}
+
 /// Whether `program args…` runs and succeeds here, for `case`. If not, prints a notice (the
 /// case skips); a missing program panics instead under [`REQUIRE_TOOLS`].
 fn usable(case: &str, program: &str, args: &[&str]) -> bool {

@@ -8,13 +8,17 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::daemon::{self, Reload};
+use crate::daemon::{self, DatabaseDamaged, Reload};
 use crate::store::Store;
 
 /// Runs the daemon on the config at `path` until SIGTERM/SIGINT.
 pub async fn run(path: &Path) -> anyhow::Result<ExitCode> {
     let config = Config::load(path)?;
-    let store = Store::open(&config.storage.path).await?;
+    let store = match Store::open(&config.storage.path).await {
+        Ok(store) => store,
+        Err(e) if e.is_damaged() => return Err(DatabaseDamaged(e).into()),
+        Err(e) => return Err(e.into()),
+    };
     let shutdown = CancellationToken::new();
     let (reload_tx, reload) = Reload::from_file(path.to_path_buf());
     let signals = tokio::spawn(watch_signals(shutdown.clone(), reload_tx));

@@ -382,6 +382,25 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether SQLite found the file damaged ("database disk image is malformed") or not a
+    /// database at all: nothing a retry or a restart mends.
+    pub fn is_damaged(&self) -> bool {
+        use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        // Bounded by the length of the chain, which ends.
+        while let Some(e) = cause {
+            if let Some(code) = e
+                .downcast_ref::<rusqlite::Error>()
+                .and_then(rusqlite::Error::sqlite_error_code)
+                && matches!(code, DatabaseCorrupt | NotADatabase)
+            {
+                return true;
+            }
+            cause = e.source();
+        }
+        false
+    }
+
     /// The same error, naming the database file at `path` if it is a bare SQLite error.
     fn in_file(self, path: &Path) -> StoreError {
         match self {

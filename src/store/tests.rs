@@ -1147,3 +1147,24 @@ fn a_rules_alert_counts_as_far_as_its_furthest_notifier_got() {
     assert_eq!(alerts_by_rule(r#"[["a","bounced"]]"#), vec![]);
     assert_eq!(alerts_by_rule("not json"), vec![]);
 }
+
+#[tokio::test]
+async fn a_file_that_is_not_a_database_is_damaged_and_a_locked_one_is_not() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("fw.db");
+    std::fs::write(&path, vec![b'x'; 8192]).expect("write");
+    let Err(err) = Store::open(&path).await else {
+        panic!("opened a file that is not a database");
+    };
+    assert!(err.is_damaged(), "{err:?}");
+    let other = StoreError::ReadOnly { path: path.clone() };
+    assert!(!other.is_damaged());
+    let busy = StoreError::Query {
+        path,
+        source: rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        ),
+    };
+    assert!(!busy.is_damaged());
+}
