@@ -834,6 +834,11 @@ pub fn is_word_char(c: char) -> bool {
     if c.is_ascii() {
         return c.is_ascii_alphanumeric();
     }
+    // The Cyrillic letters (all alphabetic) without the Unicode table lookup: the matcher asks
+    // about every char of the Russian text it finds words in.
+    if matches!(c, '\u{0400}'..='\u{045F}') {
+        return true;
+    }
     c.is_alphanumeric() || is_combining_mark(c)
 }
 
@@ -1310,6 +1315,14 @@ mod tests {
         ];
         for (c, want) in cases {
             assert_eq!(is_word_char(c), want, "{c:?}");
+        }
+    }
+
+    /// The Cyrillic fast path answers what the Unicode tables do, for every char it covers.
+    #[test]
+    fn cyrillic_fast_path_agrees_with_unicode() {
+        for c in '\u{0400}'..='\u{045F}' {
+            assert_eq!(is_word_char(c), c.is_alphanumeric(), "{c:?}");
         }
     }
 }
