@@ -209,11 +209,18 @@ static DAY: LazyLock<Regex> = LazyLock::new(|| {
 /// looks for before it runs its regexes. Spelled out rather than `ascii_case_insensitive`,
 /// which leaves aho-corasick without its SIMD prefilter: that scan cost more than the regexes
 /// it was to spare.
+/// The first word [`HOUR_OR_DAY`] looks for: its patterns are this word's case forms, then
+/// `day`'s.
+const HOUR_WORD: &str = "hour";
+/// How many case forms [`ascii_case_forms`] gives [`HOUR_WORD`]: one per upper/lower choice of
+/// each letter.
+const HOUR_FORMS: usize = 1 << HOUR_WORD.len();
+
 static HOUR_OR_DAY: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
     // Leftmost-first: the SIMD ("packed") prefilter serves leftmost searches only.
     aho_corasick::AhoCorasick::builder()
         .match_kind(aho_corasick::MatchKind::LeftmostFirst)
-        .build(["hour", "day"].iter().flat_map(|w| ascii_case_forms(w)))
+        .build([HOUR_WORD, "day"].iter().flat_map(|w| ascii_case_forms(w)))
         .expect("static patterns are valid")
 });
 
@@ -236,9 +243,9 @@ fn ascii_case_forms(word: &str) -> Vec<String> {
 fn hour_or_day(text: &str) -> (bool, bool) {
     let (mut hour, mut day) = (false, false);
     for m in HOUR_OR_DAY.find_iter(text) {
-        // The first 16 patterns are the forms of `hour`.
-        hour |= m.pattern().as_usize() < 16;
-        day |= m.pattern().as_usize() >= 16;
+        let is_hour = m.pattern().as_usize() < HOUR_FORMS;
+        hour |= is_hour;
+        day |= !is_hour;
         if hour && day {
             break;
         }
