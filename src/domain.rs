@@ -579,27 +579,32 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
 /// no `.`/`..` segment (spelt plainly or percent-encoded) and no query or fragment. Anything
 /// else takes the parser's way; a test checks both ways agree on what this accepts.
 fn plainly_canonical(link: &str) -> bool {
+    // Bytes and slice splits throughout, nothing allocated: this runs for every new item,
+    // twice (issue 13's profile had it at 5 % of a first poll with a `Vec` of labels, a
+    // lowercased copy of the path and `str` searches).
     let (rest, default_port) = if let Some(r) = link.strip_prefix("https://") {
-        (r, "443")
+        (r.as_bytes(), &b"443"[..])
     } else if let Some(r) = link.strip_prefix("http://") {
-        (r, "80")
+        (r.as_bytes(), &b"80"[..])
     } else {
         return false;
     };
-    let Some(slash) = rest.find('/') else {
+    let Some(slash) = rest.iter().position(|&b| b == b'/') else {
         return false;
     };
     let (authority, path) = rest.split_at(slash);
-    let (host, port) = match authority.split_once(':') {
-        Some((h, p)) => (h, Some(p)),
+    let (host, port) = match authority.iter().position(|&b| b == b':') {
+        Some(colon) => (&authority[..colon], Some(&authority[colon + 1..])),
         None => (authority, None),
     };
     if let Some(p) = port {
         let plain_number = !p.is_empty()
             && p.len() <= 5
-            && p.bytes().all(|b| b.is_ascii_digit())
-            && !p.starts_with('0')
-            && p.parse::<u32>().is_ok_and(|n| n <= 65_535);
+            && p.iter().all(u8::is_ascii_digit)
+            && !p.starts_with(b"0")
+            && p.iter()
+                .fold(0u32, |n, &d| n * 10 + u32::from(d - b'0'))
+                .le(&65_535);
         if !plain_number || p == default_port {
             return false;
         }
@@ -609,45 +614,47 @@ fn plainly_canonical(link: &str) -> bool {
 
 /// A lowercase DNS name of plain labels (no punycode, which the parser checks), or a plain
 /// dotted-quad IPv4 address: a numeric last label makes the parser read an IPv4 address.
-fn plain_host(host: &str) -> bool {
-    let labels: Vec<&str> = host.split('.').collect();
-    let plain_label = |l: &&str| {
+fn plain_host(host: &[u8]) -> bool {
+    let plain_label = |l: &[u8]| {
         !l.is_empty()
-            && !l.starts_with("xn--")
-            && l.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !l.starts_with(b"xn--")
+            && l.iter()
+                .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     };
-    if !labels.iter().all(plain_label) {
+    let labels = || host.split(|&b| b == b'.');
+    if !labels().all(plain_label) {
         return false;
     }
-    let last = labels.last().copied().unwrap_or_default();
-    if last.bytes().all(|b| b.is_ascii_digit()) {
-        return labels.len() == 4
-            && labels.iter().all(|l| {
-                l.bytes().all(|b| b.is_ascii_digit())
-                    && (l.len() == 1 || !l.starts_with('0'))
-                    && l.parse::<u16>().is_ok_and(|n| n <= 255)
+    let last = labels().next_back().unwrap_or_default();
+    if last.iter().all(u8::is_ascii_digit) {
+        return labels().count() == 4
+            && labels().all(|l| {
+                l.iter().all(u8::is_ascii_digit)
+                    && (l.len() == 1 || !l.starts_with(b"0"))
+                    && l.len() <= 3
+                    && l.iter().fold(0u32, |n, &d| n * 10 + u32::from(d - b'0')) <= 255
             });
     }
     // `0x…` is a hexadecimal IPv4 part to the parser.
-    !last.starts_with("0x")
+    !last.starts_with(b"0x")
 }
 
 /// A path the URL parser leaves as it is.
-fn plain_path(path: &str) -> bool {
-    let bytes = path.as_bytes();
-    let chars_ok = bytes.iter().enumerate().all(|(i, &b)| match b {
+fn plain_path(path: &[u8]) -> bool {
+    let chars_ok = path.iter().enumerate().all(|(i, &b)| match b {
         b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' => true,
         b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+'
         | b',' | b';' | b'=' | b':' | b'@' | b'/' => true,
-        b'%' => bytes
+        // `%2e` (either case) is a percent-encoded `.`, which the parser reads as one.
+        b'%' => path
             .get(i + 1..i + 3)
-            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)),
+            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit) && !h.eq_ignore_ascii_case(b"2e")),
         _ => false,
     });
     chars_ok
-        && !path.to_ascii_lowercase().contains("%2e")
-        && path.split('/').all(|seg| seg != "." && seg != "..")
+        && path
+            .split(|&b| b == b'/')
+            .all(|seg| seg != b"." && seg != b"..")
 }
 
 /// Whether two tags are the same tag. Tags are case-insensitive everywhere (`tag:russia`
