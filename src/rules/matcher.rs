@@ -59,6 +59,10 @@ const DFA_MAX_PATTERNS: usize = 60_000;
 /// fold of at most this much text (plus the hit) instead of the field up to the hit.
 const FOLD_POINT_STRIDE: usize = 64;
 
+/// Terms of each candidate rule read ahead of evaluation (see [`RuleSet::warm`]): nearly every
+/// rule has at most this many.
+const WARM_TERMS: usize = 3;
+
 /// Largest DFA kept, in heap bytes; a bigger one is replaced by the contiguous NFA.
 const DFA_MAX_BYTES: usize = 96 << 20;
 
@@ -1046,6 +1050,7 @@ impl RuleSet {
             lazy_first: RefCell::default(),
             regex_results: RefCell::default(),
         };
+        std::hint::black_box(self.warm(&candidates));
         let mut out = Vec::new();
         for r in candidates {
             let rule = &self.rules[r as usize];
@@ -1057,6 +1062,30 @@ impl RuleSet {
             }
         }
         out
+    }
+
+    /// Reads the first bytes of every candidate rule's data and returns something computed
+    /// from them, so that none of the reads is optimised away. A rule's nodes, terms and word
+    /// forms are separate heap blocks, out of cache after the automaton pass; evaluated one
+    /// rule after another, each miss waits for the one before, whereas these reads do not
+    /// depend on each other across rules, so the processor overlaps their misses.
+    fn warm(&self, candidates: &[u32]) -> usize {
+        let mut sum = 0usize;
+        for &r in candidates {
+            let rule = &self.rules[r as usize];
+            if let CNode::And(items) | CNode::Or(items) = &rule.root {
+                sum = sum.wrapping_add(usize::from(matches!(items.first(), Some(CNode::Leaf(_)))));
+            }
+            for term in rule.terms.iter().take(WARM_TERMS) {
+                sum = sum.wrapping_add(usize::from(term.fields.0));
+                if let CKind::Forms { words, anchor, .. } = &term.kind
+                    && let Some(v) = words.get(*anchor).and_then(|w| w.first())
+                {
+                    sum = sum.wrapping_add(v.pattern as usize);
+                }
+            }
+        }
+        sum
     }
 
     /// Runs the automaton over every scanned field.
@@ -1382,7 +1411,9 @@ impl Ctx<'_, '_> {
                 self.regex_results.borrow_mut().insert((*id, field), found);
                 found
             }
-            _ => self.find(term, field).is_some(),
+            // Words never occur in an empty field (often the article): skip looking up each
+            // form's hits in it.
+            _ => !self.doc.field(field).original.is_empty() && self.find(term, field).is_some(),
         }
     }
 
