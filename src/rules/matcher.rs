@@ -88,7 +88,7 @@ const EXTRACT_LIMIT_TOTAL: usize = 4_096;
 pub struct RuleSet {
     rules: Vec<CompiledRule>,
     /// Folded text of every distinct literal; a pattern id indexes this and the vectors below.
-    patterns: Vec<String>,
+    patterns: Texts,
     /// Fields in which each pattern is looked for (union over the terms that use it).
     pattern_fields: Vec<FieldSet>,
     /// Whether each pattern is in the automaton (a trigger) or looked up lazily.
@@ -483,10 +483,51 @@ struct Group {
     rarity: u32,
 }
 
+/// Strings stored end to end in one buffer, by id. The bases of a word's forms are interned one
+/// after another as its rule is compiled, so comparing a text word with each of them (a
+/// phrase's other words, in every spelling) reads a cache line or two, not a heap block per
+/// base scattered over the heap.
+#[derive(Debug, Clone, Default)]
+struct Texts {
+    bytes: String,
+    /// `ends[i]`: where string `i` ends in `bytes` (it starts where string `i - 1` ends).
+    ends: Vec<u32>,
+}
+
+impl Texts {
+    /// Appends `text`; returns its id.
+    fn push(&mut self, text: &str) -> u32 {
+        let id = u32::try_from(self.ends.len()).expect("fewer than 4 billion distinct terms");
+        self.bytes.push_str(text);
+        let end = u32::try_from(self.bytes.len()).expect("terms' text fits in 4 GB");
+        self.ends.push(end);
+        id
+    }
+
+    /// String `id`; empty for an unknown id.
+    fn get(&self, id: u32) -> &str {
+        let i = id as usize;
+        let start = match i.checked_sub(1) {
+            Some(before) => self.ends.get(before).copied().unwrap_or(0),
+            None => 0,
+        };
+        let end = self.ends.get(i).copied().unwrap_or(start);
+        self.bytes.get(start as usize..end as usize).unwrap_or_default()
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.ends.len()).map(|i| self.get(i as u32))
+    }
+}
+
 /// Accumulates the pieces of a [`RuleSet`] while queries are compiled.
 #[derive(Default)]
 struct Compiler {
-    patterns: Vec<String>,
+    patterns: Texts,
     pattern_fields: Vec<FieldSet>,
     ids: HashMap<String, u32>,
     raw_patterns: Vec<String>,
@@ -509,8 +550,7 @@ impl Compiler {
             self.pattern_fields[id as usize] = self.pattern_fields[id as usize].union(fields);
             return id;
         }
-        let id = u32::try_from(self.patterns.len()).expect("fewer than 4 billion distinct terms");
-        self.patterns.push(folded.to_string());
+        let id = self.patterns.push(folded);
         self.pattern_fields.push(fields);
         self.ids.insert(folded.to_string(), id);
         id
@@ -675,7 +715,7 @@ impl Compiler {
         patterns
             .iter()
             .map(|&p| {
-                let folded = &self.patterns[p as usize];
+                let folded = self.patterns.get(p);
                 self.shared(Group {
                     triggers: vec![Trigger::Word(p)],
                     rarity: rarity(folded, written_word(written, folded)),
@@ -692,7 +732,7 @@ impl Compiler {
                 match &term.kind {
                     CKind::Literal { pattern, .. } => Some(self.shared(Group {
                         triggers: vec![Trigger::Word(*pattern)],
-                        rarity: rarity(&self.patterns[*pattern as usize], &term.written),
+                        rarity: rarity(self.patterns.get(*pattern), &term.written),
                     })),
                     // Every word (chunk) must occur: any one of them is a valid group.
                     CKind::Near { patterns, .. } => self.rarest_of(patterns, &term.written),
@@ -944,7 +984,7 @@ impl RuleSet {
             }
             in_automaton[p] = true;
             scan_fields = scan_fields.union(pattern_fields[p]);
-            entries.entry(patterns[p].as_str()).or_default().word = Some(p as u32);
+            entries.entry(patterns.get(p as u32)).or_default().word = Some(p as u32);
         }
         for (r, t) in raw_triggers.iter_mut().enumerate() {
             t.dedup();
@@ -1148,7 +1188,7 @@ impl RuleSet {
     /// field with it (memchr's SIMD search; std's `str::find` is a scalar Two-Way, and
     /// measured the larger part of evaluating a rule with options on).
     fn finder(&self, pattern: u32) -> Option<Finder<'_>> {
-        let needle = self.patterns[pattern as usize].as_str();
+        let needle = self.patterns.get(pattern);
         (!needle.is_empty()).then(|| Finder::new(needle))
     }
 
@@ -1241,7 +1281,7 @@ impl RuleSet {
             .map_or(gap, |(i, _)| i);
         let text_word = &head[word_start..];
         word.iter().find_map(|v| {
-            let base = self.patterns[v.pattern as usize].as_str();
+            let base = self.patterns.get(v.pattern);
             let start = if let Some(rest) = text_word.strip_prefix(base) {
                 v.endings.accepts(rest).then_some(word_start)?
             } else {
@@ -1267,7 +1307,7 @@ impl RuleSet {
         let at = pos + text.get(pos..)?.strip_prefix(' ').map(|_| 1)?;
         let tail = text.get(at..)?;
         word.iter().find_map(|v| {
-            let base = self.patterns[v.pattern as usize].as_str();
+            let base = self.patterns.get(v.pattern);
             if !tail.starts_with(base) {
                 return None;
             }
@@ -1550,7 +1590,7 @@ impl Ctx<'_, '_> {
                     return None;
                 }
                 let start = end + 1;
-                let needle = self.set.patterns[p as usize].as_str();
+                let needle = self.set.patterns.get(p);
                 if !text.get(start..)?.starts_with(needle) {
                     return None;
                 }
@@ -1604,7 +1644,7 @@ impl Ctx<'_, '_> {
             .position(|&p| self.set.in_automaton[p as usize])
             .unwrap_or_else(|| {
                 (0..patterns.len())
-                    .max_by_key(|&k| self.set.patterns[patterns[k] as usize].len())
+                    .max_by_key(|&k| self.set.patterns.get(patterns[k]).len())
                     .unwrap_or(0)
             });
         // (word index, which pattern, start, end), sorted by position at the end.
@@ -1911,7 +1951,7 @@ mod tests {
         let set = RuleSet::new(queries);
         let triggers: Vec<&str> = (0..set.patterns.len())
             .filter(|&p| set.in_automaton[p])
-            .map(|p| set.patterns[p].as_str())
+            .map(|p| set.patterns.get(p as u32))
             .collect();
         assert!(
             !triggers.iter().any(|t| t.starts_with("minist")),
@@ -1985,7 +2025,7 @@ mod tests {
         ]);
         let triggers: Vec<&str> = (0..set.patterns.len())
             .filter(|&p| set.in_automaton[p])
-            .map(|p| set.patterns[p].as_str())
+            .map(|p| set.patterns.get(p as u32))
             .collect();
         assert_eq!(triggers, vec!["kabulov", "lavrov", "kabul", "herat"]);
     }
