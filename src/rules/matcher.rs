@@ -512,7 +512,9 @@ impl Texts {
             None => 0,
         };
         let end = self.ends.get(i).copied().unwrap_or(start);
-        self.bytes.get(start as usize..end as usize).unwrap_or_default()
+        self.bytes
+            .get(start as usize..end as usize)
+            .unwrap_or_default()
     }
 
     fn len(&self) -> usize {
