@@ -225,12 +225,24 @@ pub fn is_collapsed(s: &str) -> bool {
         return false;
     }
     let mut prev_space = false;
-    for (i, &b) in bytes.iter().enumerate() {
-        match (b, whitespace_len(s, i)) {
+    let mut i = 0;
+    // Only ASCII controls and space, and the lead bytes of the non-ASCII whitespace chars,
+    // need a look (as in `whitespace_len`); runs of other bytes are skipped in one go (the
+    // matcher asks this of every snippet it builds).
+    while let Some(k) = bytes.get(i..).and_then(|rest| {
+        rest.iter()
+            .position(|&b| b <= b' ' || matches!(b, 0xC2 | 0xE1 | 0xE2 | 0xE3))
+    }) {
+        let at = i + k;
+        if k > 0 {
+            prev_space = false;
+        }
+        match (bytes[at], whitespace_len(s, at)) {
             (_, 0) => prev_space = false,
             (b' ', _) if !prev_space => prev_space = true,
             _ => return false,
         }
+        i = at + 1;
     }
     true
 }

@@ -93,15 +93,10 @@ pub struct RuleSet {
     pattern_fields: Vec<FieldSet>,
     /// Whether each pattern is in the automaton (a trigger) or looked up lazily.
     in_automaton: Vec<bool>,
-    /// What an automaton hit of each pattern that does not end a word can be used for; the
-    /// scan drops the hits no term can use, so they make no rule a candidate.
-    partial: Vec<Partial>,
     /// `triggers[pattern]`: the rules for which this pattern is a trigger.
     triggers: Vec<Vec<u32>>,
     /// Folded text of every raw (regex prefilter) pattern.
     raw_patterns: Vec<String>,
-    /// Fields in which each raw (regex prefilter) pattern is looked for.
-    raw_fields: Vec<FieldSet>,
     /// `raw_triggers[raw]`: the rules for which this raw pattern is a trigger.
     raw_triggers: Vec<Vec<u32>>,
     /// Over the trigger patterns and every raw pattern; `None` when there are none.
@@ -116,11 +111,18 @@ pub struct RuleSet {
 }
 
 /// One automaton pattern: a word pattern (hits must start on a word boundary), a raw pattern
-/// (any occurrence counts), or both.
-#[derive(Debug, Clone, Copy, Default)]
+/// (any occurrence counts), or both; with what the scan needs to know about each, in one
+/// place, so that a hit costs one cache miss, not one per table.
+#[derive(Debug, Clone, Default)]
 struct AcEntry {
     word: Option<u32>,
+    /// Fields the word pattern is looked for in.
+    word_fields: FieldSet,
+    /// What a hit of the word pattern inside a text word can be used for.
+    partial: Partial,
     raw: Option<u32>,
+    /// Fields the raw pattern is looked for in.
+    raw_fields: FieldSet,
 }
 
 /// What a hit of a word pattern that stops inside a text word (`kabul` in `kabulova`) can be
@@ -979,6 +981,7 @@ impl RuleSet {
         // benchmark's floor builds its own: both then scan the same DFA, states laid out in
         // the same (depth-first) order, and the floor measures exactly the scan we do.
         let mut entries: BTreeMap<&str, AcEntry> = BTreeMap::new();
+        let mut partial = partial_uses(&rules, patterns.len());
         for (p, t) in triggers.iter_mut().enumerate() {
             t.dedup();
             if t.is_empty() {
@@ -986,12 +989,19 @@ impl RuleSet {
             }
             in_automaton[p] = true;
             scan_fields = scan_fields.union(pattern_fields[p]);
-            entries.entry(patterns.get(p as u32)).or_default().word = Some(p as u32);
+            let entry = entries.entry(patterns.get(p as u32)).or_default();
+            entry.word = Some(p as u32);
+            entry.word_fields = pattern_fields[p];
+            // The scan drops the hits inside a word that no term can use: they would make
+            // every rule they trigger a candidate for nothing.
+            entry.partial = std::mem::take(&mut partial[p]);
         }
         for (r, t) in raw_triggers.iter_mut().enumerate() {
             t.dedup();
             scan_fields = scan_fields.union(raw_fields[r]);
-            entries.entry(raw_patterns[r].as_str()).or_default().raw = Some(r as u32);
+            let entry = entries.entry(raw_patterns[r].as_str()).or_default();
+            entry.raw = Some(r as u32);
+            entry.raw_fields = raw_fields[r];
         }
         let (ac_strings, automaton_ids): (Vec<&str>, Vec<AcEntry>) = entries.into_iter().unzip();
         let automaton = (!ac_strings.is_empty()).then(|| build_automaton(&ac_strings));
@@ -1010,16 +1020,13 @@ impl RuleSet {
                     .map_or(0, |(k, _)| k);
             }
         }
-        let partial = partial_uses(&rules, patterns.len());
         RuleSet {
             rules,
             patterns,
             pattern_fields,
             in_automaton,
-            partial,
             triggers,
             raw_patterns,
-            raw_fields,
             raw_triggers,
             automaton,
             automaton_ids,
@@ -1143,16 +1150,16 @@ impl RuleSet {
             }
             let text = pf.folded();
             for m in ac.find_overlapping_iter(text) {
-                let entry = self.automaton_ids[m.pattern().as_usize()];
+                let entry = &self.automaton_ids[m.pattern().as_usize()];
                 if let Some(p) = entry.word
-                    && self.pattern_fields[p as usize].contains(field)
+                    && entry.word_fields.contains(field)
                     && let Some(hit) = Hit::at(text, m.start(), m.end(), p, field)
-                    && (hit.whole || self.partial[p as usize].keeps(text, m.end()))
+                    && (hit.whole || entry.partial.keeps(text, m.end()))
                 {
                     scan.hits.push(hit);
                 }
                 if let Some(r) = entry.raw
-                    && self.raw_fields[r as usize].contains(field)
+                    && entry.raw_fields.contains(field)
                     && !scan.raw_hits.contains(&(r, field))
                 {
                     scan.raw_hits.push((r, field));
@@ -1422,7 +1429,15 @@ impl Ctx<'_, '_> {
             CNode::Not(inner) => !self.eval(rule, inner),
             CNode::Leaf(i) => {
                 let term = &rule.terms[*i];
-                term.fields.iter().any(|f| self.occurs(term, f))
+                match &term.kind {
+                    CKind::Forms {
+                        words,
+                        distance: None,
+                        anchor,
+                        ..
+                    } => self.forms_phrase_anywhere(words, *anchor, term.fields),
+                    _ => term.fields.iter().any(|f| self.occurs(term, f)),
+                }
             }
         }
     }
@@ -1744,6 +1759,30 @@ impl Ctx<'_, '_> {
             });
         }
         best
+    }
+
+    /// Whether a [`CKind::Forms`] phrase occurs in any of `fields`: [`Ctx::forms_phrase`] on
+    /// each field, but with each form's hits looked up once for all fields (a word has a
+    /// dozen forms with every option on, and every candidate rule asks).
+    fn forms_phrase_anywhere(&self, words: &FormWords, anchor: usize, fields: FieldSet) -> bool {
+        let (before, rest) = words.split_at(anchor);
+        let Some((at, after)) = rest.split_first() else {
+            return false;
+        };
+        at.iter().any(|v| {
+            self.with_hits(v.pattern, |hits| {
+                hits.iter().any(|h| {
+                    if !fields.contains(h.field) {
+                        return false;
+                    }
+                    let text = self.doc.field(h.field).folded();
+                    form_end(text, h.end as usize, v.endings)
+                        .and_then(|end| self.set.following_words(text, end, after))
+                        .and_then(|_| self.set.preceding_words(text, h.start as usize, before))
+                        .is_some()
+                })
+            })
+        })
     }
 
     /// Smallest window of `field` holding every word of a [`CKind::Forms`] proximity phrase
