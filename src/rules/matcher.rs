@@ -22,7 +22,9 @@
 //!
 //! Matching a document: fold each scanned field once ([`PreparedDocument`]), run the automaton
 //! over it once (overlapping, so `moscow` and `moscow format` both report), keep the hits that
-//! sit on word boundaries, then evaluate only the rules they trigger plus the "always" list.
+//! sit on word boundaries (of those that stop inside a word, only the ones a prefix or word
+//! form of some rule can use, see [`Partial`]), then evaluate only the rules they trigger plus
+//! the "always" list.
 //! Cost grows with the text and the number of *hits*, not with the number of rules. The
 //! folded-to-original offset map and the snippets are built only for rules that match.
 
