@@ -21,7 +21,7 @@ const MAX_DEPTH: usize = 32;
 
 /// An element this path has open: its name, and whether any text but whitespace is in it.
 struct Open {
-    name: String,
+    name: &'static str,
     has_text: bool,
 }
 
@@ -51,11 +51,9 @@ pub fn plain_text(html: &str) -> Option<String> {
             return open.iter().all(|o| o.has_text).then_some(out);
         };
         rest = if *first == b'<' {
+            // Only names of the two lists come back.
             let (name, end, after) = tag(tail)?;
-            let block = BLOCK.contains(&name.as_str());
-            if !block && !INLINE.contains(&name.as_str()) {
-                return None;
-            }
+            let block = BLOCK.contains(&name);
             if name == "br" {
                 if end {
                     return None;
@@ -102,10 +100,11 @@ fn special(c: char) -> bool {
             | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{feff}')
 }
 
-/// The lowercase name of the start or end tag `s` opens with, whether it is an end tag, and
-/// what follows it; `None` for anything but a plain tag (`<name attr="v">`, `</name>`,
-/// `<name/>`).
-fn tag(s: &str) -> Option<(String, bool, &str)> {
+/// The name (from [`BLOCK`] or [`INLINE`], matched in any ASCII case) of the start or end tag
+/// `s` opens with, whether it is an end tag, and what follows it; `None` for another name, or
+/// anything but a plain tag (`<name attr="v">`, `</name>`, `<name/>`). The lists' own names
+/// are returned, so reading a tag allocates nothing.
+fn tag(s: &str) -> Option<(&'static str, bool, &str)> {
     let body = s.strip_prefix('<')?;
     let (end, body) = match body.strip_prefix('/') {
         Some(b) => (true, b),
@@ -115,7 +114,12 @@ fn tag(s: &str) -> Option<(String, bool, &str)> {
     if name_len == 0 || !body.as_bytes()[0].is_ascii_alphabetic() {
         return None;
     }
-    let name = body[..name_len].to_ascii_lowercase();
+    let written = &body[..name_len];
+    let name = BLOCK
+        .iter()
+        .chain(INLINE)
+        .find(|n| n.eq_ignore_ascii_case(written))
+        .copied()?;
     let attrs = &body[name_len..];
     match attrs.bytes().next()? {
         b'>' | b'/' | b' ' | b'\t' | b'\n' | b'\r' | 0x0C => {}
