@@ -639,17 +639,33 @@ fn plain_host(host: &[u8]) -> bool {
     !last.starts_with(b"0x")
 }
 
+/// The bytes a path keeps as they are besides `%`: letters, digits, `/` and RFC 3986's
+/// unreserved and sub-delims characters, `:` and `@`. A table, read once per byte.
+const PATH_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    let others = b"-._~!$&'()*+,;=:@/";
+    let mut i = 0;
+    while i < others.len() {
+        table[others[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
 /// A path the URL parser leaves as it is.
 fn plain_path(path: &[u8]) -> bool {
-    let chars_ok = path.iter().enumerate().all(|(i, &b)| match b {
-        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' => true,
-        b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+'
-        | b',' | b';' | b'=' | b':' | b'@' | b'/' => true,
-        // `%2e` (either case) is a percent-encoded `.`, which the parser reads as one.
-        b'%' => path
-            .get(i + 1..i + 3)
-            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit) && !h.eq_ignore_ascii_case(b"2e")),
-        _ => false,
+    let chars_ok = path.iter().enumerate().all(|(i, &b)| {
+        PATH_BYTES[usize::from(b)]
+            // `%2e` (either case) is a percent-encoded `.`, which the parser reads as one.
+            || (b == b'%'
+                && path.get(i + 1..i + 3).is_some_and(|h| {
+                    h.iter().all(u8::is_ascii_hexdigit) && !h.eq_ignore_ascii_case(b"2e")
+                }))
     });
     chars_ok
         && path
