@@ -207,10 +207,6 @@ static DAY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)<day>\s*([A-Za-z]+)\s*</day>").expect("static regex is valid")
 });
 
-/// `hour` and `day` in every ASCII case (the 16 forms of `hour` first): what [`skip_hints`]
-/// looks for before it runs its regexes. Spelled out rather than `ascii_case_insensitive`,
-/// which leaves aho-corasick without its SIMD prefilter: that scan cost more than the regexes
-/// it was to spare.
 /// The first word [`HOUR_OR_DAY`] looks for: its patterns are this word's case forms, then
 /// `day`'s.
 const HOUR_WORD: &str = "hour";
@@ -218,6 +214,10 @@ const HOUR_WORD: &str = "hour";
 /// each letter.
 const HOUR_FORMS: usize = 1 << HOUR_WORD.len();
 
+/// `hour` and `day` in every ASCII case (the [`HOUR_FORMS`] forms of `hour` first): what
+/// [`skip_hints`] looks for before it runs its regexes. Spelled out rather than
+/// `ascii_case_insensitive`, which leaves aho-corasick without its SIMD prefilter: that scan
+/// cost more than the regexes it was to spare.
 static HOUR_OR_DAY: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
     // Leftmost-first: the SIMD ("packed") prefilter serves leftmost searches only.
     aho_corasick::AhoCorasick::builder()
