@@ -553,20 +553,22 @@ fn furthest(a: AlertStatus, b: AlertStatus) -> AlertStatus {
     if rank(b) > rank(a) { b } else { a }
 }
 
-/// Reads the `[[rule, status], …]` array [`Store::items_since`] builds into
-/// [`StoredItem::alerts`]. The store wrote every part of it; anything it cannot read (a
-/// status this build does not know) is left out rather than failing the backtest.
-fn alerts_by_rule(json: &str) -> Vec<(String, AlertStatus)> {
-    let pairs: Vec<(String, String)> = serde_json::from_str(json).unwrap_or_default();
+/// Reads the `[[rule, status], …]` array [`Store::items_since`] builds (column `column`) into
+/// [`StoredItem::alerts`]. The store wrote every part of it, so anything else (a status this
+/// build does not know) is an error, as it is for an alert row's own status.
+fn alerts_by_rule(json: &str, column: usize) -> rusqlite::Result<Vec<(String, AlertStatus)>> {
+    let bad = |e: Box<dyn std::error::Error + Send + Sync>| {
+        rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, e)
+    };
+    let pairs: Vec<(String, String)> = serde_json::from_str(json).map_err(|e| bad(e.into()))?;
     let mut by_rule: BTreeMap<String, AlertStatus> = BTreeMap::new();
     for (rule, status) in pairs {
-        let Some(status) = AlertStatus::from_name(&status) else {
-            continue;
-        };
+        let status = AlertStatus::from_name(&status)
+            .ok_or_else(|| bad(format!("unknown alert status {status:?}").into()))?;
         let entry = by_rule.entry(rule).or_insert(status);
         *entry = furthest(*entry, status);
     }
-    by_rule.into_iter().collect()
+    Ok(by_rule.into_iter().collect())
 }
 
 /// What [`Store::new_items`] found: a document's new items.
@@ -1390,7 +1392,7 @@ impl Store {
                             .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0)),
                         article: r.get(10)?,
                     },
-                    alerts: alerts_by_rule(&r.get::<_, String>(9)?),
+                    alerts: alerts_by_rule(&r.get::<_, String>(9)?, 9)?,
                 })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
