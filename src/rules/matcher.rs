@@ -1309,6 +1309,24 @@ impl RuleSet {
         })
     }
 
+    /// The folded range of a [`CKind::Forms`] phrase in `text` (the hit's field) whose anchor
+    /// word is the form `v` hit at `h`, with the words `before` and `after` it around it, if
+    /// they are.
+    #[inline]
+    fn forms_phrase_at(
+        &self,
+        text: &str,
+        h: Hit,
+        v: FormVariant,
+        before: &FormWords,
+        after: &FormWords,
+    ) -> Option<Range<usize>> {
+        let end = form_end(text, h.end as usize, v.endings)
+            .and_then(|end| self.following_words(text, end, after))?;
+        let start = self.preceding_words(text, h.start as usize, before)?;
+        Some(start..end)
+    }
+
     /// Where the words `rest` of a forms phrase end when they follow, each after one space,
     /// from `pos` of the folded `text`, each in one of its forms; `None` if they do not.
     fn following_words(&self, text: &str, pos: usize, rest: &[Vec<FormVariant>]) -> Option<usize> {
@@ -1739,10 +1757,11 @@ impl Ctx<'_, '_> {
     fn forms_phrase(&self, words: &FormWords, anchor: usize, field: Field) -> Option<Range<usize>> {
         let (before, rest) = words.split_at(anchor);
         let (at, after) = rest.split_first()?;
+        let text = self.doc.field(field).folded();
         let mut best: Option<Range<usize>> = None;
         for v in at {
             self.each_hit(v.pattern, field, |h| {
-                match self.forms_phrase_at(h, *v, before, after) {
+                match self.set.forms_phrase_at(text, h, *v, before, after) {
                     Some(r) => {
                         if best.as_ref().is_none_or(|b| r.start < b.start) {
                             best = Some(r);
@@ -1767,26 +1786,15 @@ impl Ctx<'_, '_> {
         at.iter().any(|v| {
             self.with_hits(v.pattern, |hits| {
                 hits.iter().any(|&h| {
-                    fields.contains(h.field) && self.forms_phrase_at(h, *v, before, after).is_some()
+                    fields.contains(h.field) && {
+                        let text = self.doc.field(h.field).folded();
+                        self.set
+                            .forms_phrase_at(text, h, *v, before, after)
+                            .is_some()
+                    }
                 })
             })
         })
-    }
-
-    /// The folded range of a [`CKind::Forms`] phrase whose anchor word is the form `v` hit at
-    /// `h`, with the words `before` and `after` it around it, if they are.
-    fn forms_phrase_at(
-        &self,
-        h: Hit,
-        v: FormVariant,
-        before: &FormWords,
-        after: &FormWords,
-    ) -> Option<Range<usize>> {
-        let text = self.doc.field(h.field).folded();
-        let end = form_end(text, h.end as usize, v.endings)
-            .and_then(|end| self.set.following_words(text, end, after))?;
-        let start = self.set.preceding_words(text, h.start as usize, before)?;
-        Some(start..end)
     }
 
     /// Smallest window of `field` holding every word of a [`CKind::Forms`] proximity phrase
