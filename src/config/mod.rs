@@ -7,7 +7,7 @@
 //! its included files and the secret and CA files it names.
 //!
 //! The way there: the types below are the file format, each key a field declared once with its
-//! type, default and doc comment ([`de::table!`]); `de` reads the TOML text and the environment
+//! type, default and doc comment (`de::table!`); `de` reads the TOML text and the environment
 //! into them, recording each value's place and every problem; `values` is how each kind of
 //! value is parsed; `check` makes the checks a value's type cannot make alone, fills in what
 //! is resolved across the file (a rule's feeds, its compiled query) and reports every problem.

@@ -230,7 +230,7 @@ impl Outbox {
     }
 
     /// Alerts due by `due_by` whose notifier is no longer configured stay queued (they are
-    /// not ours to drop) and are looked at again in [`MISSING_NOTIFIER_RECHECK`] (or on
+    /// not ours to drop) and are looked at again in `MISSING_NOTIFIER_RECHECK` (or on
     /// `alerts retry`); returns how many.
     pub async fn defer_orphans(&self, now: i64, due_by: i64) -> Result<usize, StoreError> {
         let mut deferred = 0;

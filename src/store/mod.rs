@@ -6,14 +6,14 @@
 //! twice. This module knows domain types only — never rules, fetching or notifiers.
 //!
 //! The API is async and never blocks the runtime: the one connection lives on its own thread
-//! ([`owner`]), and each call sends it a closure and awaits the answer. A lock wait
+//! (`owner`), and each call sends it a closure and awaits the answer. A lock wait
 //! (`busy_timeout`), an fsync or a prune parks that thread, not a tokio worker.
 //!
-//! Durability is chosen per write (see [`Durability`]): everything that touches the outbox
+//! Durability is chosen per write (see `Durability`): everything that touches the outbox
 //! commits with `synchronous=FULL`; per-poll bookkeeping that carries no alert (a 304, a poll's
 //! time, the next-poll time, items that matched no rule) commits with `synchronous=NORMAL`,
 //! which in WAL mode skips the fsync per commit. That is what lets one disk serve thousands of
-//! polls a second; the trade-off is spelled out on [`Durability::Normal`]. Reads leave the
+//! polls a second; the trade-off is spelled out on `Durability::Normal`. Reads leave the
 //! level as it is: `synchronous` only matters to commits.
 
 mod file;
@@ -751,8 +751,8 @@ impl Store {
     }
 
     /// A poll's document sorted against what is stored, in one trip to the database thread:
-    /// the items that are new (in document order; see [`known_keys`] for what counts as known)
-    /// and which of them share a page with a stored item ([`linked_keys`]).
+    /// the items that are new (in document order; see `known_keys` for what counts as known)
+    /// and which of them share a page with a stored item (`linked_keys`).
     /// The items travel to the database thread and the new ones come back, not copies: on a
     /// feed's first poll every item is new, and copying their text was 5 % of the poll's CPU
     /// (issue 13).
@@ -930,7 +930,7 @@ impl Store {
 
     /// Retention (`[storage] keep`): empties the bodies of items first seen more than `keep`
     /// before `now`, keeping their keys, links and titles (so they never alert again, and
-    /// are still recognised under a new GUID; see [`known_keys`]) and the alerts' own
+    /// are still recognised under a new GUID; see `known_keys`) and the alerts' own
     /// copies. Best effort: the outcome is logged, and a failure is tried again next time.
     pub async fn prune(&self, keep: Duration, now: i64) {
         let before = now.saturating_sub(i64::try_from(keep.as_secs()).unwrap_or(i64::MAX));
@@ -955,7 +955,7 @@ impl Store {
     /// Stores a successful poll: feed metadata, new items and their alerts, atomically.
     ///
     /// Ingests that reach the database thread together are committed together (see
-    /// [`Db::flush`]); each call returns once its own ingest is committed.
+    /// `Db::flush`); each call returns once its own ingest is committed.
     pub async fn ingest(
         &self,
         feed_id: i64,
