@@ -205,7 +205,7 @@ pub struct BacktestArgs {
     pub rule: Option<String>,
     /// An ad-hoc query to try instead of a rule, e.g. '"Moscow format" OR Kabulov' (over
     /// every configured feed).
-    #[arg(long, value_name = "QUERY")]
+    #[arg(long, value_name = "QUERY", allow_hyphen_values = true)]
     pub query: Option<String>,
     /// How far back to look (items first seen within this period).
     #[arg(long, default_value = "30d", value_parser = humantime::parse_duration)]
@@ -219,7 +219,9 @@ pub struct BacktestArgs {
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["file", "url"])))]
 pub struct TestRuleArgs {
-    /// The query, e.g. '"Moscow format" OR Kabulov'.
+    /// The query, e.g. '"Moscow format" OR Kabulov' (it may start with `-`, as in
+    /// '-football Kabulov').
+    #[arg(allow_hyphen_values = true)]
     pub query: String,
     /// A feed file to test against.
     #[arg(long, value_name = "FEED.xml")]

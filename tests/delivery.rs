@@ -205,6 +205,37 @@ fn verify_signature(secret: &str, hook: &support::Hook) {
     assert!((0..120).contains(&age), "fresh timestamp ({age} s)");
 }
 
+/// `once` delivers every alert that is due, not only the first batch the outbox claims at a
+/// time (500): it exited 1 with one alert left over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_delivers_more_alerts_than_one_batch() {
+    const ITEMS: usize = 501;
+    let feeds = FeedServer::start().await;
+    feeds.set("/f", Route::rss(kabulov_feed(ITEMS, "b"), "\"1\""));
+    let hooks = WebhookReceiver::start().await;
+    // Each item its own story: their near-identical texts would otherwise fold into one alert.
+    let notifier = format!(
+        "[stories]\nwindow = \"0s\"\n\n{}",
+        webhook(&hooks.url(), None)
+    );
+    let s = Setup::new(&feeds.url("/f"), &notifier, "");
+
+    let first = feedwatch(&["--config", s.cfg(), "once"]).await;
+    assert_eq!(first.code, Some(0), "{first:#?}");
+    let ids: std::collections::BTreeSet<String> = (hooks.hooks().iter())
+        .map(|h| {
+            h.headers["idempotency-key"]
+                .to_str()
+                .expect("ascii")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids.len(), ITEMS, "every alert once");
+    let second = feedwatch(&["--config", s.cfg(), "once"]).await;
+    assert_eq!(second.code, Some(0), "{second:#?}");
+    assert_eq!(hooks.hooks().len(), ITEMS, "nothing sent twice");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_is_signed_retried_after_500_and_delivered_once() {
     let feeds = FeedServer::start().await;

@@ -86,6 +86,12 @@ async fn test_rule_json_and_exit_codes() {
     assert_eq!(none.code, Some(1), "whole words only: {none:#?}");
     assert!(none.stdout.contains("0 of 3 items matched"));
 
+    // A query may start with an exclusion: it is the query, not an unknown flag.
+    let excluding = feedwatch(&["test-rule", "-frost Moscow", "--file", &seed()]).await;
+    assert_eq!(excluding.code, Some(0), "{excluding:#?}");
+    assert!(excluding.stdout.contains("read as: (NOT frost) AND Moscow"));
+    assert!(excluding.stdout.contains("1 of 3 items matched"));
+
     let bad = feedwatch(&["test-rule", "(Kabulov OR", "--file", &seed()]).await;
     assert_eq!(bad.code, Some(2), "{bad:#?}");
     assert!(bad.stderr.contains("invalid query"), "{}", bad.stderr);

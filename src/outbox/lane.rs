@@ -183,14 +183,39 @@ impl Lane {
         if self.ledger.gate(&self.store).await.is_err() {
             return Ok(report);
         }
-        let alerts = self.store.due_alerts_for(&self.name, due_by, BATCH).await?;
+        // Claimed a batch at a time, until none is left: `feedwatch once` delivers every
+        // alert that is due, not the first batch of them. Each full batch leaves the due set
+        // smaller (sent or given up) or ends the pass, so the batches are bounded by the queue.
+        loop {
+            let alerts = self.store.due_alerts_for(&self.name, due_by, BATCH).await?;
+            let full = alerts.len() == BATCH;
+            if !self.singles(&alerts, now, stop, &mut report).await? {
+                return Ok(report);
+            }
+            if !full || report.deferred > 0 {
+                break;
+            }
+        }
+        self.deliver_digests(now, stop, &mut report).await?;
+        Ok(report)
+    }
+
+    /// Sends `alerts` one by one, in order, adding to `report`: `false` when the pass must
+    /// end here (told to stop, or a delivery could not be recorded).
+    async fn singles(
+        &self,
+        alerts: &[Alert],
+        now: i64,
+        stop: &Stop,
+        report: &mut DeliveryReport,
+    ) -> Result<bool, StoreError> {
         let mut queue = alerts.iter();
         while let Some(alert) = queue.next() {
             if self.must_stop(stop) {
-                return Ok(report);
+                return Ok(false);
             }
             let Some(result) = self.send(stop, alert, self.notifier.send(alert, now)).await else {
-                return Ok(report);
+                return Ok(false);
             };
             match self
                 .record(std::slice::from_ref(alert), result, now)
@@ -199,7 +224,7 @@ impl Lane {
                 Outcome::Sent => report.sent += 1,
                 Outcome::Unrecorded => {
                     report.sent += 1;
-                    return Ok(report);
+                    return Ok(false);
                 }
                 Outcome::Dead => report.dead += 1,
                 Outcome::Retry(at) => {
@@ -214,8 +239,7 @@ impl Lane {
                 }
             }
         }
-        self.deliver_digests(now, stop, &mut report).await?;
-        Ok(report)
+        Ok(true)
     }
 
     /// Only this notifier's digests due at `now` (`feedwatch alerts flush`, after
