@@ -100,13 +100,16 @@ pub fn next_poll(
     key: &str,
 ) -> Option<DateTime<Utc>> {
     let base = interval.max(policy.min_interval);
+    // What the server asked for (max-age, Expires, ttl, Retry-After): the jitter spreads feeds
+    // out but never brings a poll before it.
+    let mut asked = None;
     let delay = match outcome {
         Outcome::Gone => return None,
         Outcome::Success { not_before, .. } => {
-            let hinted = not_before
+            asked = not_before
                 .and_then(|t| (t - now).to_std().ok())
                 .map(|d| d.min(MAX_HINT_DELAY));
-            hinted.map_or(base, |h| h.max(base))
+            asked.map_or(base, |h| h.max(base))
         }
         Outcome::Failure {
             consecutive,
@@ -121,12 +124,12 @@ pub fn next_poll(
             let backoff = base
                 .saturating_mul(factor.saturating_pow(exp))
                 .min(policy.max_backoff.max(base));
-            retry_after
-                .map(|r| r.min(MAX_HINT_DELAY))
-                .map_or(backoff, |r| r.max(backoff))
+            asked = retry_after.map(|r| r.min(MAX_HINT_DELAY));
+            asked.map_or(backoff, |r| r.max(backoff))
         }
     };
-    let at = now + chrono_duration(jitter(delay, key, now));
+    let jittered = jitter(delay, key, now).max(asked.unwrap_or_default());
+    let at = now + chrono_duration(jittered);
     Some(match outcome {
         Outcome::Success {
             skip_hours,
@@ -451,7 +454,27 @@ mod tests {
         // Retry-After still wins over a shorter back-off, whatever the class.
         let outcome = failure(2, Some(Duration::from_secs(7200)), FailureClass::Permanent);
         let got = secs_after(now, next_poll(&p, i15, &outcome, now, "http://a/"));
-        assert!((6480..=7921).contains(&got), "{got}s");
+        assert!((7200..=7921).contains(&got), "{got}s");
+    }
+
+    /// The jitter spreads polls out but never brings one before the time the server asked
+    /// for (Retry-After, max-age/Expires), whichever way it falls for a feed.
+    #[test]
+    fn no_poll_comes_before_the_server_asked() {
+        let now = t("2026-01-05T10:00:00Z");
+        let p = Policy::default();
+        let i10 = Duration::from_secs(10);
+        let five_minutes = Duration::from_secs(300);
+        let mut earliest = (i64::MAX, i64::MAX);
+        for i in 0..200 {
+            let key = format!("http://host/feed{i}");
+            let hinted = success(Some(now + chrono_duration(five_minutes)));
+            let retry = failure(1, Some(five_minutes), FailureClass::Transient);
+            let s = secs_after(now, next_poll(&p, i10, &hinted, now, &key));
+            let r = secs_after(now, next_poll(&p, i10, &retry, now, &key));
+            earliest = (earliest.0.min(s), earliest.1.min(r));
+        }
+        assert_eq!(earliest, (300, 300), "max-age and Retry-After of 300 s");
     }
 
     #[test]
