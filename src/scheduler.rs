@@ -102,14 +102,13 @@ pub fn next_poll(
     let base = interval.max(policy.min_interval);
     // What the server asked for (max-age, Expires, ttl, Retry-After): the jitter spreads feeds
     // out but never brings a poll before it.
-    let mut asked = None;
-    let delay = match outcome {
+    let (delay, asked) = match outcome {
         Outcome::Gone => return None,
         Outcome::Success { not_before, .. } => {
-            asked = not_before
+            let asked = not_before
                 .and_then(|t| (t - now).to_std().ok())
                 .map(|d| d.min(MAX_HINT_DELAY));
-            asked.map_or(base, |h| h.max(base))
+            (asked.map_or(base, |h| h.max(base)), asked)
         }
         Outcome::Failure {
             consecutive,
@@ -124,8 +123,8 @@ pub fn next_poll(
             let backoff = base
                 .saturating_mul(factor.saturating_pow(exp))
                 .min(policy.max_backoff.max(base));
-            asked = retry_after.map(|r| r.min(MAX_HINT_DELAY));
-            asked.map_or(backoff, |r| r.max(backoff))
+            let asked = retry_after.map(|r| r.min(MAX_HINT_DELAY));
+            (asked.map_or(backoff, |r| r.max(backoff)), asked)
         }
     };
     let jittered = jitter(delay, key, now).max(asked.unwrap_or_default());
