@@ -42,6 +42,13 @@ fn is_quote(c: char) -> bool {
     matches!(c, '"' | '“' | '”' | '„')
 }
 
+/// Chars that open a phrase: the quotes, and `«`, how Russian text quotes
+/// (`«московский формат»`), which only `»` closes, so guillemets inside a `"…"` phrase stay
+/// part of it.
+fn opens_phrase(c: char) -> bool {
+    is_quote(c) || c == '«'
+}
+
 /// A parsed, compiled query (one watch rule's `query`).
 #[derive(Debug, Clone)]
 pub struct Query {
@@ -325,7 +332,7 @@ pub(super) fn lex(src: &str) -> Result<Vec<Token>, QueryError> {
                 i += 1;
                 Tok::RParen
             }
-            c if is_quote(c) => {
+            c if opens_phrase(c) => {
                 let (tok, next) = lex_phrase(&chars, i)?;
                 i = next;
                 tok
@@ -360,8 +367,12 @@ pub(super) fn lex(src: &str) -> Result<Vec<Token>, QueryError> {
 }
 
 fn lex_phrase(chars: &[char], open: usize) -> Result<(Tok, usize), QueryError> {
+    let closes = |c: char| match chars[open] {
+        '«' => c == '»',
+        _ => is_quote(c),
+    };
     let mut i = open + 1;
-    while i < chars.len() && !is_quote(chars[i]) {
+    while i < chars.len() && !closes(chars[i]) {
         i += 1;
     }
     if i >= chars.len() {
@@ -400,7 +411,7 @@ fn lex_phrase(chars: &[char], open: usize) -> Result<(Tok, usize), QueryError> {
         && !c.is_whitespace()
         && c != ')'
         && c != '('
-        && !is_quote(c)
+        && !opens_phrase(c)
     {
         return Err(QueryError::new(
             i,
@@ -534,7 +545,7 @@ fn lex_bare(chars: &[char], start: usize) -> Result<(Tok, usize), QueryError> {
     let mut i = start;
     while i < chars.len() {
         let c = chars[i];
-        if c.is_whitespace() || c == '(' || c == ')' || is_quote(c) {
+        if c.is_whitespace() || c == '(' || c == ')' || opens_phrase(c) {
             break;
         }
         i += 1;
@@ -967,6 +978,22 @@ mod tests {
             ("bare_word", "Kabulov", "Kabulov"),
             ("phrase", "\"Moscow format\"", "\"Moscow format\""),
             ("typographic_quotes", "“Moscow format”", "\"Moscow format\""),
+            (
+                "low_and_high_quotes",
+                "„Moscow format“",
+                "\"Moscow format\"",
+            ),
+            ("guillemets", "«московский формат»", "\"московский формат\""),
+            (
+                "guillemets_near",
+                "«Moscow talks»~3 x",
+                "\"Moscow talks\"~3 AND x",
+            ),
+            (
+                "guillemets_field",
+                "title:«Moscow format»",
+                "title:\"Moscow format\"",
+            ),
             ("implicit_and", "a b c", "a AND b AND c"),
             ("explicit_and", "a AND b", "a AND b"),
             ("or", "a OR b", "a OR b"),

@@ -223,6 +223,13 @@ fn whitespace_and_punctuation() {
             true,
         ),
         ("guillemets", "\"«Moscow»\"", content("\"Moscow\""), true),
+        ("guillemet_phrase", "«Moscow format»", content(SEED), true),
+        (
+            "guillemet_phrase_is_a_phrase",
+            "«Moscow format»",
+            content("Moscow switches its parks to a winter format"),
+            false,
+        ),
         (
             "typographic_query_quotes",
             "“Moscow format”",
