@@ -472,7 +472,12 @@ fn rule(
                 let caret: Vec<String> = (e.caret(&r.query_text).lines())
                     .map(|l| format!("      {l}"))
                     .collect();
-                s.err("query", format!("invalid query: {e}\n{}", caret.join("\n")));
+                let rule = match r.name.trim() {
+                    "" => String::new(),
+                    name => format!(" in rule {name:?}"),
+                };
+                let caret = caret.join("\n");
+                s.err("query", format!("invalid query{rule}: {e}\n{caret}"));
             }
         }
     }
