@@ -98,8 +98,14 @@ pub async fn poll_and_log(engine: &Engine, n: usize) -> (bool, Option<Duration>)
         Ok(r) => {
             metrics::counter!(crate::metrics::POLLS, "outcome" => "ok").increment(1);
             metrics::counter!(crate::metrics::ITEMS).increment(r.new_items as u64);
-            tracing::info!(feed = %feed.name, %url, items = r.seen,
-                new = r.new_items, alerts = r.alerts, next_poll = %next, "polled");
+            // A feed without validators answers 200 every time: without anything new that
+            // is as quiet as a 304.
+            match r.new_items {
+                0 => tracing::debug!(feed = %feed.name, %url, items = r.seen, new = 0,
+                    alerts = r.alerts, next_poll = %next, "polled"),
+                new => tracing::info!(feed = %feed.name, %url, items = r.seen, new,
+                    alerts = r.alerts, next_poll = %next, "polled"),
+            }
             true
         }
         Err(crate::pipeline::PollError::ShuttingDown) => {
