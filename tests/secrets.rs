@@ -231,3 +231,27 @@ async fn config_errors_do_not_echo_secrets_in_urls() {
     leaks.search("check of a bad config", &shown(&run));
     leaks.assert_none(&run.stderr);
 }
+
+/// `parse URL` and `test-rule --url URL` show a URL they cannot fetch masked, as everything
+/// else does: the URL may be a configured feed's, token included.
+#[tokio::test]
+async fn commands_given_a_url_do_not_echo_its_secrets() {
+    let port = free_port();
+    let url = format!("http://feeduser:feedpass-5ecret@127.0.0.1:{port}/f?token=feedtoken-5ecret");
+    let runs = [
+        ("parse", feedwatch(&["parse", &url]).await),
+        (
+            "test-rule",
+            feedwatch(&["test-rule", "Kabulov", "--url", &url]).await,
+        ),
+    ];
+    let mut leaks = Leaks::default();
+    for (what, run) in &runs {
+        assert_ne!(run.code, Some(0), "nothing listens there: {run:#?}");
+        // Not vacuous: the URL is named, masked.
+        let masked = format!("http://***@127.0.0.1:{port}/f?token=***");
+        assert!(run.stderr.contains(&masked), "{what}: {}", run.stderr);
+        leaks.search(what, &shown(run));
+    }
+    leaks.assert_none(&format!("{runs:#?}"));
+}

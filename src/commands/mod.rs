@@ -51,7 +51,8 @@ impl FeedSource {
     pub fn from_arg(arg: &str) -> anyhow::Result<FeedSource> {
         let lower = arg.get(..8).unwrap_or(arg).to_ascii_lowercase();
         if lower.starts_with("http://") || lower.starts_with("https://") {
-            let url = url::Url::parse(arg).with_context(|| format!("invalid URL {arg:?}"))?;
+            let url = url::Url::parse(arg)
+                .with_context(|| format!("invalid URL {:?}", crate::redact::redact_text(arg)))?;
             Ok(FeedSource::Url(url))
         } else {
             Ok(FeedSource::File(arg.into()))
@@ -79,6 +80,7 @@ impl FeedSource {
                     crate::config::DEFAULT_MAX_BODY,
                     crate::config::default_user_agent(),
                 ))?;
+                let shown = crate::redact::Redacted::url(url);
                 match fetcher.fetch(url, &Validators::default()).await {
                     Ok(FetchOutcome::Fetched(f)) => Ok(FeedBody {
                         bytes: f.body,
@@ -86,9 +88,9 @@ impl FeedSource {
                         base: f.final_url,
                     }),
                     Ok(FetchOutcome::NotModified(_)) => {
-                        anyhow::bail!("{url}: server answered 304 to an unconditional GET")
+                        anyhow::bail!("{shown}: server answered 304 to an unconditional GET")
                     }
-                    Err(e) => Err(anyhow::Error::new(e).context(format!("cannot fetch {url}"))),
+                    Err(e) => Err(anyhow::Error::new(e).context(format!("cannot fetch {shown}"))),
                 }
             }
         }

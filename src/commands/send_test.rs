@@ -71,9 +71,11 @@ pub async fn run(path: &Path, name: &str) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            writeln!(out, "{name}: NOT delivered: {}", error_chain(&e))?;
+            // Not delivered is the answer, even when nobody reads it any more (`| true`): a
+            // closed pipe must not turn it into success.
+            let _ = writeln!(out, "{name}: NOT delivered: {}", error_chain(&e));
             if let Some(h) = notifier.hint(&e) {
-                writeln!(out, "hint: {h}")?;
+                let _ = writeln!(out, "hint: {h}");
             }
             Ok(ExitCode::FAILURE)
         }

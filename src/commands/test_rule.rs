@@ -110,7 +110,7 @@ async fn load(args: &TestRuleArgs) -> anyhow::Result<(ParsedFeed, url::Url)> {
         base,
     } = source.load().await?;
     let feed = crate::parse::parse_feed(&bytes, content_type.as_deref(), &base)
-        .with_context(|| format!("cannot parse {base}"))?;
+        .with_context(|| format!("cannot parse {}", crate::redact::Redacted::url(&base)))?;
     Ok((feed, base))
 }
 
