@@ -163,7 +163,14 @@ async fn a_missing_or_empty_article_still_alerts_on_the_feed_text() {
     let cfg = cfg.to_str().expect("utf-8");
     let out = once(cfg).await;
     assert_eq!(alerts_in(&out), 2, "{out}");
-    article_counts_shown(cfg, 0, 2).await;
+    let listing = article_counts_shown(cfg, 0, 2).await;
+    // The link (already masked when stored) and the reason, as written.
+    let last = (listing.lines())
+        .find(|l| l.contains("last failure: "))
+        .unwrap_or_else(|| panic!("no last failure in:\n{listing}"));
+    let reason = ["the page yields no text", "404"];
+    assert!(reason.iter().any(|r| last.contains(r)), "{last}");
+    assert!(!last.contains("%20"), "{last}");
 }
 
 #[tokio::test]

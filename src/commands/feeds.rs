@@ -69,8 +69,8 @@ pub async fn run(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
         )?;
         if f.article.is_some() || r.articles.fetched + r.articles.failed > 0 {
             let a = &r.articles;
-            let last = a.error.as_deref().map(redact_text);
-            let last = last
+            // Stored with its link masked already ("LINK: reason"): shown as it is.
+            let last = (a.error.as_deref())
                 .map(|e| format!("   last failure: {e}"))
                 .unwrap_or_default();
             writeln!(
