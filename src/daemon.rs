@@ -269,7 +269,7 @@ fn log_refused_reload(e: &ConfigError) {
 #[error(
     "{0}; stopping. Restore the file and start feedwatch again (it carries on where it stopped), or start it without one to begin a new, empty database, whose first polls alert on items published within [poll] backlog"
 )]
-pub struct DatabaseLost(crate::store::StoreError);
+pub struct DatabaseLost(pub crate::store::StoreError);
 
 /// The daemon could not start because its database file is damaged or is not a database.
 /// The binary exits with [`crate::app::EXIT_DATABASE_LOST`] as for a lost file: a restart

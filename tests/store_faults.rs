@@ -123,6 +123,32 @@ async fn a_damaged_database_stops_the_daemon_at_start_up_with_74() {
     assert_eq!(std::fs::read(&db).expect("read"), bytes);
 }
 
+/// A database truncated to nothing after use is refused (opening it would start afresh and
+/// alert on the backlog again) with 74 too, not 1, on which the unit would restart it forever.
+#[tokio::test]
+async fn an_emptied_database_stops_the_daemon_at_start_up_with_74() {
+    let (dir, _feeds, cfg) = with_database().await;
+    let db = dir.path().join("state/fw.db");
+    for sidecar in ["fw.db-wal", "fw.db-shm"] {
+        let _ = std::fs::remove_file(dir.path().join("state").join(sidecar));
+    }
+    std::fs::write(&db, b"").expect("truncate");
+    let run = tokio::time::timeout(EXIT_WITHIN, feedwatch(&["--config", s(&cfg), "run"]))
+        .await
+        .expect("the daemon ran on an emptied database");
+    assert_eq!(
+        run.code,
+        Some(i32::from(feedwatch::app::EXIT_DATABASE_LOST)),
+        "{run:#?}"
+    );
+    assert!(
+        run.stderr.contains("fw.db") && run.stderr.contains("it was truncated"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read(&db).expect("read"), b"", "left as it was");
+}
+
 /// Whether `program args…` runs and succeeds here, for `case`. If not, prints a notice (the
 /// case skips); a missing program panics instead under [`REQUIRE_TOOLS`].
 fn usable(case: &str, program: &str, args: &[&str]) -> bool {

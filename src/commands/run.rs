@@ -8,8 +8,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::daemon::{self, DatabaseDamaged, Reload};
-use crate::store::Store;
+use crate::daemon::{self, DatabaseDamaged, DatabaseLost, Reload};
+use crate::store::{Store, StoreError};
 
 /// Runs the daemon on the config at `path` until SIGTERM/SIGINT.
 pub async fn run(path: &Path) -> anyhow::Result<ExitCode> {
@@ -17,6 +17,8 @@ pub async fn run(path: &Path) -> anyhow::Result<ExitCode> {
     let store = match Store::open(&config.storage.path).await {
         Ok(store) => store,
         Err(e) if e.is_damaged() => return Err(DatabaseDamaged(e).into()),
+        // Truncated after use: its contents are lost as surely as a deleted file's.
+        Err(e @ StoreError::Emptied { .. }) => return Err(DatabaseLost(e).into()),
         Err(e) => return Err(e.into()),
     };
     let shutdown = CancellationToken::new();
