@@ -15,13 +15,14 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use reqwest::header::HeaderValue;
 use tokio::sync::Semaphore;
 use url::Url;
 
 use crate::config::ArticleSettings;
 use crate::domain::Item;
 use crate::fetch::guard::AddressPolicy;
-use crate::fetch::{FetchError, FetchOutcome, FetchSettings, Fetcher, Validators};
+use crate::fetch::{FetchError, FetchOutcome, FetchSettings, Fetcher, RequestOptions, Validators};
 
 /// Default `max_articles`: article fetches one feed makes per poll. A feed that publishes 500
 /// items at once must not become 500 requests at once.
@@ -146,6 +147,8 @@ pub struct FeedArticles<'a> {
     pub policy: AddressPolicy,
     /// `article_selector`, when set.
     pub selector: Option<&'a str>,
+    /// The feed's own User-Agent, when it has one (else the fetcher's).
+    pub user_agent: Option<&'a HeaderValue>,
 }
 
 /// The article fetchers shared by every feed, and the per-host limit across feeds.
@@ -220,7 +223,14 @@ impl Articles {
             let fetcher = fetcher.clone();
             let link = w.link.clone();
             let selector = feed.selector.map(str::to_string);
-            tasks.spawn(async move { (n, this.fetch_one(&fetcher, &link, selector).await) });
+            let options = RequestOptions {
+                user_agent: feed.user_agent.cloned(),
+                ..RequestOptions::default()
+            };
+            tasks.spawn(async move {
+                let page = this.fetch_one(&fetcher, &link, selector, &options);
+                (n, page.await)
+            });
         }
         // A little beyond the fetch timeout: a fetch that starts at once ends by its own
         // timeout, and its error is more telling than "deadline".
@@ -260,6 +270,7 @@ impl Articles {
         let feed = FeedArticles {
             policy: Articles::policy_for(settings.allow_private, feed_url).await,
             selector: settings.selector.as_deref(),
+            user_agent: settings.user_agent.as_ref(),
         };
         let results = self.fetch_all(&wanted, feed).await;
         wanted
@@ -281,6 +292,7 @@ impl Articles {
         fetcher: &Fetcher,
         link: &str,
         selector: Option<String>,
+        options: &RequestOptions,
     ) -> Result<String, ArticleError> {
         let url = Url::parse(link).map_err(|_| {
             ArticleError::Fetch(FetchError::Refused(crate::fetch::guard::Refusal::NoHost))
@@ -297,7 +309,10 @@ impl Articles {
             .acquire_owned()
             .await
             .map_err(|_| ArticleError::Deadline)?;
-        let fetched = match fetcher.fetch(&url, &Validators::default()).await {
+        let fetched = match fetcher
+            .fetch_with(&url, &Validators::default(), options)
+            .await
+        {
             Ok(FetchOutcome::Fetched(f)) => f,
             Ok(FetchOutcome::NotModified(_)) => return Err(ArticleError::NotModified),
             Err(e) => return Err(ArticleError::Fetch(e)),

@@ -112,6 +112,21 @@ async fn article_selector_picks_the_text_to_match() {
     assert_eq!(server.seen("/story").len(), 1);
 }
 
+/// A feed's own `user_agent` goes with its article requests too, not only with the feed's.
+#[tokio::test]
+async fn a_feeds_user_agent_is_sent_for_its_articles() {
+    let server = story_server().await;
+    let keys = "fetch_article = true\nuser_agent = \"feedUA/2\"";
+    let (_dir, cfg) = config_dir(&config(&server.url("/feed.xml"), keys));
+    let out = once(cfg.to_str().expect("utf-8")).await;
+    assert_eq!(alerts_in(&out), 1, "{out}");
+    for path in ["/feed.xml", "/story"] {
+        let seen = server.seen(path);
+        assert_eq!(seen.len(), 1, "{path}");
+        assert_eq!(seen[0].headers["user-agent"], "feedUA/2", "{path}");
+    }
+}
+
 #[tokio::test]
 async fn allow_private_false_refuses_a_loopback_link_and_the_item_still_matches_its_feed_text() {
     let feeds = FeedServer::start().await;

@@ -141,6 +141,7 @@ fn article_plan(config: &Path, args: &TestRuleArgs) -> Option<ArticlePlan> {
             selector: args.article_selector.clone(),
             allow_private: None,
             max_per_poll: DEFAULT_MAX_ARTICLES_PER_POLL,
+            user_agent: None,
         },
         None => return None,
     };

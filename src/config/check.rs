@@ -363,6 +363,7 @@ fn feed(s: &Scope<'_>, f: &mut Feed, default_interval: Duration) -> bool {
         selector: f.article_selector.clone(),
         allow_private: f.allow_private,
         max_per_poll: (f.max_articles).unwrap_or(crate::article::DEFAULT_MAX_ARTICLES_PER_POLL),
+        user_agent: f.user_agent.clone(),
     });
     // The companions without `fetch_article = true` would silently do nothing.
     if !f.fetch_article && (f.article_selector.is_some() || f.max_articles.is_some()) {

@@ -365,6 +365,9 @@ pub struct ArticleSettings {
     /// `max_articles`: article fetches per poll (default
     /// [`crate::article::DEFAULT_MAX_ARTICLES_PER_POLL`]).
     pub max_per_poll: usize,
+    /// The feed's own `user_agent`, sent for its articles as for the feed (`None`: `[poll]
+    /// user_agent`).
+    pub user_agent: Option<HeaderValue>,
 }
 
 impl Feed {
