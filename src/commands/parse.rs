@@ -16,8 +16,12 @@ use crate::pipeline::{PARSE_TIME_LIMIT, spawn_parse};
 /// Runs the command. Every failure is one line on stderr and exit 1, never a panic: the parse
 /// runs where a poll's runs, and a panic there becomes an error value.
 pub async fn run(source: &str, json: bool) -> anyhow::Result<ExitCode> {
-    // A URL is shown masked (userinfo, query values), as everywhere a URL is shown.
-    let shown = crate::redact::redact_text(source);
+    // A URL is shown masked (userinfo, query values), as everywhere a URL is shown; a file
+    // path as it is.
+    let shown = match FeedSource::from_arg(source) {
+        Ok(FeedSource::File(_)) => source.to_string(),
+        _ => crate::redact::redact_text(source),
+    };
     // A panic inside the parser is caught and reported as this command's one error line; the
     // default hook would print a multi-line message to stderr first.
     std::panic::set_hook(Box::new(|_| {}));
