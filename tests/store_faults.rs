@@ -102,25 +102,28 @@ async fn a_damaged_database_stops_the_daemon_at_start_up_with_74() {
     assert!(bytes.len() > 100, "a database was written");
     bytes[..100].fill(b'#');
     std::fs::write(&db, &bytes).expect("damage");
-    let run = tokio::time::timeout(EXIT_WITHIN, feedwatch(&["--config", s(&cfg), "run"]))
+    refused_with_74(&cfg, "the file is damaged, and restarting will not mend it").await;
+    // The file is left as it was, for the operator to rescue.
+    assert_eq!(std::fs::read(&db).expect("read"), bytes);
+}
+
+/// Runs the daemon on `cfg`, which must refuse its database at start-up with 74 (the unit does
+/// not restart it every few seconds: a restart would fail the same way), naming the file and
+/// saying `why`.
+async fn refused_with_74(cfg: &Path, why: &str) {
+    let run = tokio::time::timeout(EXIT_WITHIN, feedwatch(&["--config", s(cfg), "run"]))
         .await
-        .expect("the daemon ran on a damaged database");
-    // 74: the unit does not restart it every few seconds (a restart would fail the same way).
+        .expect("the daemon ran on its database");
     assert_eq!(
         run.code,
         Some(i32::from(feedwatch::app::EXIT_DATABASE_LOST)),
         "{run:#?}"
     );
     assert!(
-        run.stderr.contains("fw.db")
-            && run
-                .stderr
-                .contains("the file is damaged, and restarting will not mend it"),
+        run.stderr.contains("fw.db") && run.stderr.contains(why),
         "{}",
         run.stderr
     );
-    // The file is left as it was, for the operator to rescue.
-    assert_eq!(std::fs::read(&db).expect("read"), bytes);
 }
 
 /// A database truncated to nothing after use is refused (opening it would start afresh and
@@ -133,19 +136,7 @@ async fn an_emptied_database_stops_the_daemon_at_start_up_with_74() {
         let _ = std::fs::remove_file(dir.path().join("state").join(sidecar));
     }
     std::fs::write(&db, b"").expect("truncate");
-    let run = tokio::time::timeout(EXIT_WITHIN, feedwatch(&["--config", s(&cfg), "run"]))
-        .await
-        .expect("the daemon ran on an emptied database");
-    assert_eq!(
-        run.code,
-        Some(i32::from(feedwatch::app::EXIT_DATABASE_LOST)),
-        "{run:#?}"
-    );
-    assert!(
-        run.stderr.contains("fw.db") && run.stderr.contains("it was truncated"),
-        "{}",
-        run.stderr
-    );
+    refused_with_74(&cfg, "it was truncated").await;
     assert_eq!(std::fs::read(&db).expect("read"), b"", "left as it was");
 }
 
