@@ -9,6 +9,10 @@
 //! then a new engine, outbox and scheduler start on the same database. The schedule resumes
 //! from the next-poll times stored per feed, and queued alerts live in the outbox, so a reload
 //! neither polls everything at once nor loses or resends anything.
+//!
+//! Shutdown stops dispatching and claiming at once; polls and sends in flight get
+//! [`SHUTDOWN_GRACE`] to finish (a poll that does is recorded like any other), and what still
+//! runs when it ends is abandoned, so a stop is bounded whatever a server or a feed does.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -131,10 +135,17 @@ pub async fn run_with_ready(
         }
     }
     let watchdog = tokio::spawn(watchdog(store.clone(), shutdown.clone()));
+    // Polls in flight at shutdown get the grace sends get; those still running then are
+    // abandoned. A timer of its own rather than a step of the stop below: a SIGTERM that
+    // comes while a reload waits for its polls must bound them too.
+    let abandon = CancellationToken::new();
+    let abandoner = tokio::spawn(abandon_after_grace(shutdown.clone(), abandon.clone()));
 
     let mut daemon = Running {
         store: store.clone(),
         shutdown: shutdown.clone(),
+        abandon,
+        abandoner,
         ledger,
         wake: watch::Sender::new(()),
         lanes: Lanes::default(),
@@ -225,10 +236,10 @@ pub async fn run_with_ready(
         "shutting down: polls and sends in flight get a short grace; everything else stays queued"
     );
     // One deadline for all: the scheduler's polls and the lanes' sends were told to stop at
-    // the same moment and wind down side by side.
+    // the same moment and wind down side by side; both are given up when the grace ends.
     let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE + STOP_MARGIN;
     generation.stop_by(deadline).await;
-    daemon.lanes.join(deadline).await;
+    std::mem::take(&mut daemon.lanes).join(deadline).await;
     // One last try to record what was sent but not recorded (logged if it still fails).
     let settle = daemon.ledger.settle(&store);
     if tokio::time::timeout(STOP_MARGIN, settle).await.is_err() {
@@ -291,12 +302,26 @@ enum Event {
     DatabaseLost(crate::store::StoreError),
 }
 
-/// What outlives a generation: the store, the shutdown token, the delivery lanes (which a
+/// Cancels `abandon` [`SHUTDOWN_GRACE`] after `shutdown` is cancelled.
+async fn abandon_after_grace(shutdown: CancellationToken, abandon: CancellationToken) {
+    shutdown.cancelled().await;
+    tokio::time::sleep(SHUTDOWN_GRACE).await;
+    abandon.cancel();
+}
+
+/// What outlives a generation: the store, the shutdown tokens, the delivery lanes (which a
 /// reload hands over, see [`Outbox::spawn_lanes`]) and what they share.
 struct Running {
     store: Store,
-    /// Cancelled on SIGTERM/SIGINT: lanes abandon their sends after the grace.
+    /// Cancelled on SIGTERM/SIGINT: no poll or send starts any more; lanes abandon their
+    /// sends after the grace.
     shutdown: CancellationToken,
+    /// Cancelled [`SHUTDOWN_GRACE`] after `shutdown`: every generation's engine abandons the
+    /// polls it still runs then (until then they finish and are recorded). A reload never
+    /// cancels it: the polls of a generation it replaces always finish.
+    abandon: CancellationToken,
+    /// The timer that cancels `abandon`; aborted when the daemon returns (see `Drop`).
+    abandoner: tokio::task::JoinHandle<()>,
     /// Deliveries sent but not recorded, across generations.
     ledger: Ledger,
     /// Sent a value after every poll that may have queued alerts; each lane (of whichever
@@ -318,8 +343,9 @@ impl Running {
     /// cannot be built.
     async fn start(&mut self, config: Config) -> anyhow::Result<Generation> {
         let Parts { engine, outbox, .. } = Parts::with_store(config.clone(), self.store.clone())?;
-        // Shutdown (not a reload, which lets polls finish) abandons a parse in progress.
-        let engine = engine.with_shutdown(self.shutdown.clone());
+        // Polls in flight at shutdown finish within the grace, as on a reload, and are
+        // abandoned only when it ends.
+        let engine = engine.with_abandon(self.abandon.clone());
         let outbox = outbox.with_ledger(self.ledger.clone());
         let token = self.shutdown.child_token();
         // Lanes notify it after a pass that did something; the status line follows.
@@ -347,6 +373,15 @@ impl Running {
             scheduler: Some(scheduler),
             housekeeping: Some(housekeeping),
         })
+    }
+}
+
+impl Drop for Running {
+    /// The daemon is returning, on whichever path: nothing of it may go on polling (a
+    /// generation left running by a failure), and its grace timer has nothing left to cut.
+    fn drop(&mut self) {
+        self.abandon.cancel();
+        self.abandoner.abort();
     }
 }
 

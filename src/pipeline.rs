@@ -5,8 +5,10 @@
 //! ([`Store::ingest`]).
 //!
 //! Parsing is CPU work on the blocking pool, bounded per feed by [`PARSE_TIME_LIMIT`] (a feed
-//! over it fails like any other poll) and stopped at shutdown; alert payloads are bounded in
-//! size ([`AlertPayload::clipped`]) whatever the feed sends.
+//! over it fails like any other poll); alert payloads are bounded in size
+//! ([`AlertPayload::clipped`]) whatever the feed sends. A poll still fetching or parsing when
+//! it is abandoned ([`Engine::with_abandon`]: the daemon, when its shutdown grace ends) stops
+//! there and records nothing.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -124,20 +126,20 @@ fn over_budget(cpu: Option<Duration>, wall: Duration, limit: Duration, backstop:
 /// panic on hostile input; a panic that escapes its `catch_unwind` still ends as a `JoinError`,
 /// not a crash), stopped with [`ParseError::TooSlow`] past `limit` of the parsing thread's CPU
 /// time (or, as a backstop, six times `limit` of wall time) and with
-/// [`ParseError::Stopped`] once `shutdown` is cancelled. `feedwatch parse` calls it too, so
+/// [`ParseError::Stopped`] once `stop` is cancelled. `feedwatch parse` calls it too, so
 /// the command sees exactly what the daemon sees.
 pub fn spawn_parse(
     body: Vec<u8>,
     content_type: Option<String>,
     base: url::Url,
     limit: Duration,
-    shutdown: CancellationToken,
+    stop: CancellationToken,
 ) -> tokio::task::JoinHandle<Result<ParsedFeed, ParseError>> {
     tokio::task::spawn_blocking(move || {
         // Started here, on the blocking thread that parses: its CPU clock is the one to read.
         let budget = ParseBudget::start(limit, limit * PARSE_WALL_BACKSTOP_FACTOR);
         let go_on = || {
-            if shutdown.is_cancelled() {
+            if stop.is_cancelled() {
                 Err(ParseError::Stopped)
             } else {
                 budget.check()
@@ -162,7 +164,8 @@ pub enum PollError {
     /// The server said 410 Gone earlier; the feed is no longer polled.
     #[error("feed is gone (the server answered 410); polling stopped")]
     Gone,
-    /// feedwatch is shutting down: the poll was abandoned midway, nothing was recorded.
+    /// feedwatch is shutting down and the poll was still fetching or parsing when its grace
+    /// ended: it was abandoned midway, nothing was recorded.
     #[error("poll abandoned: feedwatch is shutting down")]
     ShuttingDown,
 }
@@ -241,9 +244,11 @@ pub struct Engine {
     policy: Policy,
     /// Longest one feed's parse may take: [`PARSE_TIME_LIMIT`] unless set otherwise.
     parse_limit: Duration,
-    /// Cancelled when feedwatch shuts down: a parse in progress stops at its next check and
-    /// the poll stops waiting for it. One-shot commands leave it uncancelled.
-    shutdown: CancellationToken,
+    /// Cancelled when polls in flight are to be given up (the daemon: when the shutdown grace
+    /// ends; a reload never does): a fetch in progress is dropped, a parse stops at its next
+    /// check, and the poll ends with [`PollError::ShuttingDown`]. A poll that got past them
+    /// first commits as usual. One-shot commands leave it uncancelled.
+    abandon: CancellationToken,
     /// Article fetchers, when any feed sets `fetch_article = true`.
     articles: Option<Articles>,
     /// URLs of the feeds whose article fetches are failing and have been logged as such:
@@ -290,14 +295,26 @@ impl Engine {
             fetcher,
             store,
             parse_limit: PARSE_TIME_LIMIT,
-            shutdown: CancellationToken::new(),
+            abandon: CancellationToken::new(),
         }
     }
 
-    /// Abandons polls midway (parsing stops at its next check) once `shutdown` is cancelled.
-    pub fn with_shutdown(mut self, shutdown: CancellationToken) -> Engine {
-        self.shutdown = shutdown;
+    /// Abandons polls still fetching or parsing (parsing stops at its next check) once
+    /// `abandon` is cancelled. Cancel it when they may no longer finish, not when they may
+    /// no longer start: a poll whose answer arrives before then is recorded.
+    pub fn with_abandon(mut self, abandon: CancellationToken) -> Engine {
+        self.abandon = abandon;
         self
+    }
+
+    /// Awaits `work` unless the poll is abandoned first (see [`Engine::with_abandon`]).
+    async fn unless_abandoned<T>(&self, work: impl Future<Output = T>) -> Result<T, PollError> {
+        tokio::select! {
+            // Work that is done wins: it is recorded even when the grace ends just then.
+            biased;
+            out = work => Ok(out),
+            () = self.abandon.cancelled() => Err(PollError::ShuttingDown),
+        }
     }
 
     /// Sets how long one feed's parse may take (tests: a limit a big feed exceeds).
@@ -561,7 +578,9 @@ impl Engine {
             headers_origin: Some(cfg.url.origin()),
             user_agent: cfg.user_agent.clone(),
         };
-        let outcome = self.fetcher.fetch_with(&url, &validators, &options).await?;
+        let outcome = self
+            .unless_abandoned(self.fetcher.fetch_with(&url, &validators, &options))
+            .await??;
         if let Some(moved) = outcome.permanent_redirect()
             && moved != &url
         {
@@ -603,19 +622,16 @@ impl Engine {
         let base = fetched.final_url.clone();
         let content_type = fetched.content_type.clone();
         let body = fetched.body;
-        let parse = spawn_parse(
-            body,
-            content_type,
-            base,
-            self.parse_limit,
-            self.shutdown.clone(),
-        );
-        let parsed = tokio::select! {
-            joined = parse => joined.map_err(|e| ParseError::Panicked(e.to_string()))?,
-            // A blocking task cannot be killed: it sees the same token at its next check and
-            // ends by itself; shutdown does not wait for that.
-            () = self.shutdown.cancelled() => return Err(PollError::ShuttingDown),
-        };
+        // A blocking task cannot be killed: it reads `stop` at its next check and ends by
+        // itself, when the poll is abandoned or when this future is dropped (a stop that
+        // gave up waiting), whichever comes first; nobody waits for that.
+        let stop = self.abandon.child_token();
+        let _stop_when_dropped = stop.clone().drop_guard();
+        let parse = spawn_parse(body, content_type, base, self.parse_limit, stop);
+        let parsed = self
+            .unless_abandoned(parse)
+            .await?
+            .map_err(|e| ParseError::Panicked(e.to_string()))?;
         let mut parsed: ParsedFeed = match parsed {
             Err(ParseError::Stopped) => return Err(PollError::ShuttingDown),
             parsed => parsed?,
@@ -649,8 +665,8 @@ impl Engine {
         let in_backlog =
             |item: &Item| !first_poll || item.published.is_some_and(|p| p >= backlog_start);
         let articles = self
-            .fetch_articles(cfg, &url, &mut new_items, &in_backlog)
-            .await;
+            .unless_abandoned(self.fetch_articles(cfg, &url, &mut new_items, &in_backlog))
+            .await?;
         // Entries that share a page (a live blog, a status page) with an earlier entry of
         // this feed (`shared` from the store), or with another new one, are distinct stories
         // despite the shared link.

@@ -1,5 +1,5 @@
 //! Hostile feeds and hostile item text (issue 10, faults 4 and 12): a deeply nested document
-//! costs bounded work and never holds up shutdown, a feed over the parse time limit is that
+//! costs bounded work and never holds up a stop beyond its grace, a feed over the parse time limit is that
 //! feed's failure only, and feed text never becomes a clickable `javascript:` link, a Discord
 //! `@everyone` ping or a 10 MB alert. Real servers on loopback: a feed server, an SMTP server,
 //! a webhook receiver.
@@ -187,7 +187,7 @@ async fn a_feed_over_the_parse_time_limit_fails_alone_while_another_feed_succeed
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_abandons_a_parse_in_progress_at_once() {
+async fn an_abandoned_poll_stops_its_parse_at_once() {
     let server = FeedServer::start().await;
     server.set("/big", Route::rss(big_feed(6_000), "\"b\""));
     let dir = tempfile::tempdir().expect("tempdir");
@@ -197,18 +197,19 @@ async fn shutdown_abandons_a_parse_in_progress_at_once() {
         "[notify.out]\ntype = \"stdout\"\n",
     );
     let config = feedwatch::config::Config::load(&cfg).expect("config loads");
-    let shutdown = CancellationToken::new();
+    // Cancelled by the daemon when its shutdown grace ends.
+    let abandon = CancellationToken::new();
     let engine = Parts::build(config)
         .await
         .expect("parts")
         .engine
-        .with_shutdown(shutdown.clone());
+        .with_abandon(abandon.clone());
     let poll = tokio::spawn(async move { engine.poll(0, chrono::Utc::now()).await });
     eventually("the feed is requested", || !server.seen("/big").is_empty()).await;
-    shutdown.cancel();
+    abandon.cancel();
     let polled = tokio::time::timeout(Duration::from_secs(2), poll)
         .await
-        .expect("the poll ends within 2 s of shutdown")
+        .expect("the poll ends within 2 s of being abandoned")
         .expect("the poll task does not panic");
     assert!(
         matches!(polled.result, Err(PollError::ShuttingDown)),

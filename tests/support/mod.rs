@@ -30,6 +30,9 @@ pub struct Route {
     pub last_modified: Option<String>,
     /// More response headers, sent as they are (`Location`, `Retry-After`, `Cache-Control`…).
     pub headers: Vec<(String, String)>,
+    /// How long the server waits before it answers (a slow server); the request counts as
+    /// seen as soon as it arrives.
+    pub delay: Duration,
 }
 
 impl Route {
@@ -42,6 +45,7 @@ impl Route {
             etag: None,
             last_modified: None,
             headers: Vec::new(),
+            delay: Duration::ZERO,
         }
     }
 
@@ -70,6 +74,12 @@ impl Route {
     /// The same with one more response header.
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Route {
         self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The same, answered `delay` after the request arrives.
+    pub fn after(mut self, delay: Duration) -> Route {
+        self.delay = delay;
         self
     }
 
@@ -112,7 +122,11 @@ impl FeedServer {
         let st = state.clone();
         let app = axum::Router::new().fallback(move |req: Request<Body>| {
             let st = st.clone();
-            async move { serve(&st, req) }
+            async move {
+                let (delay, resp) = serve(&st, req);
+                tokio::time::sleep(delay).await;
+                resp
+            }
         });
         let addr = serve_on(app, ip, "feed server").await;
         FeedServer { addr, state }
@@ -174,11 +188,13 @@ async fn serve_on(app: axum::Router, ip: Ipv4Addr, what: &'static str) -> Socket
     addr
 }
 
-fn serve(state: &Mutex<FeedState>, req: Request<Body>) -> Response<Body> {
+/// The answer to `req`, and how long to wait before sending it.
+fn serve(state: &Mutex<FeedState>, req: Request<Body>) -> (Duration, Response<Body>) {
     let mut st = state.lock().expect("lock");
     let path = req.uri().path().to_string();
     let headers = req.headers().clone();
     let route = st.routes.get(&path).cloned();
+    let delay = route.as_ref().map_or(Duration::ZERO, |r| r.delay);
     let (status, resp) = match route {
         None => (
             404,
@@ -224,11 +240,12 @@ fn serve(state: &Mutex<FeedState>, req: Request<Body>) -> Response<Body> {
         headers,
         status,
     });
-    resp.unwrap_or_else(|_| {
+    let resp = resp.unwrap_or_else(|_| {
         let mut r = Response::new(Body::empty());
         *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
         r
-    })
+    });
+    (delay, resp)
 }
 
 /// How [`raw_server`] sends the body after the response head.
