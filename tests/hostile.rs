@@ -14,8 +14,8 @@ use feedwatch::pipeline::{PollError, error_chain};
 use feedwatch::text::html_to_text;
 use feedwatch::wiring::Parts;
 use support::{
-    Daemon, FeedServer, Route, SmtpServer, WebhookReceiver, eventually, eventually_within,
-    feedwatch,
+    Daemon, FeedServer, Route, SmtpServer, WebhookReceiver, arg, eventually, eventually_within,
+    feedwatch, write_config,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -93,13 +93,7 @@ fn config(dir: &Path, feeds: &[(&str, String)], notifier: &str) -> PathBuf {
     text.push_str(&format!(
         "[[rule]]\nname = \"kabulov\"\nquery = 'Kabulov'\n\n{notifier}\n"
     ));
-    let path = dir.join("feedwatch.toml");
-    std::fs::write(&path, text).expect("write config");
-    path
-}
-
-fn arg(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
+    write_config(dir, &text)
 }
 
 /// Runs `f` on its own thread and fails the test if it takes longer than `bound`.

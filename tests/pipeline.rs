@@ -5,7 +5,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use support::{FeedServer, Route, SmtpServer, feedwatch, free_port, read_fixture};
+use support::{FeedServer, Route, SmtpServer, arg, feedwatch, free_port, read_fixture};
 
 const SEED_TITLE: &str = "Russia Invites Taliban for Afghan Talks";
 
@@ -23,13 +23,7 @@ fn write_config(dir: &Path, feeds: &[(&str, String)], smtp: &str, extra: &str) -
         "[[rule]]\nname = \"moscow-format\"\nquery = '\"Moscow format\" OR Kabulov'\nfeeds = [\"tag:russia\"]\nnotify = [\"analyst\"]\n\n\
          [notify.analyst]\ntype = \"email\"\nsmtp = \"{smtp}\"\nfrom = \"feedwatch <feedwatch@localhost>\"\nto = [\"analyst@example.org\"]\ntimeout = \"5s\"\n{extra}"
     ));
-    let path = dir.join("feedwatch.toml");
-    std::fs::write(&path, text).expect("write config");
-    path
-}
-
-fn arg(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
+    support::write_config(dir, &text)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -48,11 +48,7 @@ fn one_line(e: &anyhow::Error) -> String {
             parts.push(msg);
         }
     }
-    parts
-        .join(": ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+    crate::text::collapse_whitespace(&parts.join(": "))
 }
 
 /// Fetches or reads `source` and parses it as the daemon does.

@@ -540,9 +540,20 @@ pub fn read_fixture(name: &str) -> Vec<u8> {
 /// database's, land in the folder); the folder is removed when the first value drops.
 pub fn config_dir(text: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = dir.path().join("feedwatch.toml");
-    std::fs::write(&cfg, text).expect("write config");
+    let cfg = write_config(dir.path(), text);
     (dir, cfg)
+}
+
+/// Writes `text` as `feedwatch.toml` in `dir` and returns its path.
+pub fn write_config(dir: &Path, text: &str) -> PathBuf {
+    let cfg = dir.join("feedwatch.toml");
+    std::fs::write(&cfg, text).expect("write config");
+    cfg
+}
+
+/// A path as a command-line argument.
+pub fn arg(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
 }
 
 /// Output of one run of the feedwatch binary.
