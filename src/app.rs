@@ -65,7 +65,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             current_thread_runtime()?.block_on(commands::mute::unmute(&cli.config, &rule))
         }
         Command::Rules { json } => {
-            current_thread_runtime()?.block_on(commands::mute::rules(&cli.config, json))
+            current_thread_runtime()?.block_on(commands::rules::rules(&cli.config, json))
         }
         Command::Feeds { json } => {
             current_thread_runtime()?.block_on(commands::feeds::run(&cli.config, json))
@@ -74,24 +74,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::opml::import(&cli.config, &file, output.as_deref())
         }
         Command::ExportOpml => commands::opml::export(&cli.config),
-        Command::Completions { shell } => {
-            let mut cmd = <Cli as clap::CommandFactory>::command();
-            // Rendered in memory first: clap_complete panics on a failed write (a closed pipe).
-            let mut script = Vec::new();
-            clap_complete::generate(shell, &mut cmd, "feedwatch", &mut script);
-            std::io::Write::write_all(&mut std::io::stdout().lock(), &script)?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Man => {
-            let cmd = <Cli as clap::CommandFactory>::command();
-            let mut page = Vec::new();
-            clap_mangen::Man::new(cmd)
-                .render(&mut page)
-                .context("cannot render the man page")?;
-            // Unwrapped, so that a closed pipe ends quietly in `main`.
-            std::io::Write::write_all(&mut std::io::stdout().lock(), &page)?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Completions { shell } => commands::shell::completions(shell),
+        Command::Man => commands::shell::man(),
     }
 }
 

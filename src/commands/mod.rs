@@ -18,8 +18,10 @@ pub mod mute;
 pub mod once;
 pub mod opml;
 pub mod parse;
+pub mod rules;
 pub mod run;
 pub mod send_test;
+pub mod shell;
 pub mod test_rule;
 
 use std::io::{self, Write};

@@ -1,5 +1,5 @@
-//! `feedwatch mute RULE [--for D]`, `feedwatch unmute RULE` and `feedwatch rules`: silencing a
-//! rule for a while, and the rules with whatever silences them. The mutes live in the database
+//! `feedwatch mute RULE [--for D]` and `feedwatch unmute RULE`: silencing a rule for a while
+//! (`feedwatch rules` lists them with their mutes). The mutes live in the database
 //! (`store::mutes`), so they hold across restarts and reloads and a running daemon sees them on
 //! its next poll.
 
@@ -49,45 +49,6 @@ pub async fn unmute(path: &Path, rule: &str) -> anyhow::Result<ExitCode> {
         writeln!(out, "rule {rule:?} unmuted: its next matches alert")?;
     } else {
         writeln!(out, "rule {rule:?} was not muted")?;
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-pub async fn rules(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
-    let config = Config::load(path)?;
-    let mutes = mutes_if_any(&config).await?;
-    let mut out = super::stdout();
-    if json {
-        let list: Vec<serde_json::Value> = (config.rules.iter())
-            .map(|r| {
-                serde_json::json!({
-                    "name": r.name,
-                    "query": r.query_text,
-                    "enabled": r.enabled,
-                    "feeds": r.feeds.iter().filter_map(|&n| config.feeds.get(n)).map(|f| &f.name).collect::<Vec<_>>(),
-                    "notify": r.notify,
-                    "muted": mutes.iter().find(|m| m.rule == r.name),
-                })
-            })
-            .collect();
-        writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    for r in &config.rules {
-        writeln!(
-            out,
-            "{}{}{}: {}",
-            r.name,
-            if r.enabled { "" } else { " (disabled)" },
-            mute_note(&mutes, &r.name),
-            r.query_text
-        )?;
-        writeln!(
-            out,
-            "    {} feed(s), notify {}",
-            r.feeds.len(),
-            r.notify.join(", ")
-        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
