@@ -76,8 +76,9 @@ pub(super) fn load(
             message,
         }]
     })?;
-    de::apply_env(&mut root, env);
+    let from_env = de::apply_env(&mut root, env);
     let mut sink = Sink::new(base, env);
+    sink.from_env = from_env;
     sink.files.push(de::File::new(None, text));
     de::retag(&mut root, &mut sink, &NOTIFIERS, Config::KEYS);
     let mut config = sink.decode::<Config>(root, 0).unwrap_or_default();

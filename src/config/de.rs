@@ -120,8 +120,10 @@ pub(super) fn parse(text: &str) -> Result<DeTable<'_>, (Option<usize>, String)> 
 
 /// Applies `FEEDWATCH_SECTION__KEY=value` overrides (any depth, names lowercased) on top of the
 /// file, as the `config` crate's environment source did: a string that replaces whatever was
-/// there, keeping the line of what it replaced.
-pub(super) fn apply_env(root: &mut DeTable<'_>, env: &[(String, String)]) {
+/// there, keeping the line of what it replaced. Returns the key path each one set, with its
+/// variable, so a problem with such a value can name where it came from.
+pub(super) fn apply_env(root: &mut DeTable<'_>, env: &[(String, String)]) -> Vec<(String, String)> {
+    let mut set = Vec::new();
     let entry = |name: &str, value| (Spanned::new(NOWHERE, Cow::Owned(name.into())), value);
     for (name, text) in env {
         let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
@@ -147,7 +149,9 @@ pub(super) fn apply_env(root: &mut DeTable<'_>, env: &[(String, String)]) {
         let value = DeValue::String(Cow::Owned(text.clone()));
         let (k, v) = entry(key, Spanned::new(span, value));
         table.insert(k, v);
+        set.push((path.replace(ENV_SEPARATOR, "."), name.clone()));
     }
+    set
 }
 
 /// Tables told apart by a key, like `[notify.NAME] type = "email"`.
@@ -303,6 +307,8 @@ pub(super) struct Sink {
     pub base: PathBuf,
     /// The process environment (for `password_env`, systemd credentials and `$TZ`).
     pub env: Vec<(String, String)>,
+    /// The key paths that `FEEDWATCH_*__*` variables set, with each variable's name.
+    pub from_env: Vec<(String, String)>,
     /// Each value read by file and key path: where it is, and whether its type took it.
     /// (FxHash: a load looks a place up several times for each of thousands of feeds.)
     places: RefCell<Vec<FxHashMap<String, Place>>>,
@@ -457,11 +463,24 @@ impl Sink {
                 at.pos.clone(),
             )
         });
-        let problem = |(at, message, _): (At, String, bool)| Problem {
-            file: file(&at),
-            key: at.key,
-            line: at.line,
-            message,
+        let from_env = self.from_env;
+        let problem = |(at, mut message, _): (At, String, bool)| {
+            // A value from the environment keeps the line of what it replaced (or has none):
+            // the variable says where to look. (`[0]`: a single value read as a list of one.)
+            let var = (from_env.iter()).find(|(key, _)| {
+                at.file == 0
+                    && (at.key.strip_prefix(key.as_str()))
+                        .is_some_and(|rest| rest.is_empty() || rest.starts_with('['))
+            });
+            if let Some((_, var)) = var {
+                message.push_str(&format!(" (set by {var})"));
+            }
+            Problem {
+                file: file(&at),
+                key: at.key,
+                line: at.line,
+                message,
+            }
         };
         problems.into_iter().map(problem).collect()
     }
