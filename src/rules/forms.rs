@@ -149,6 +149,12 @@ impl Endings {
 }
 
 /// Ending sets by word class. Order matters only for display (`Кабулов{а,у,ым,е,…}`).
+///
+/// No class of a singular word has the genitive plural in -ов/-ев (форматов, музеев,
+/// Дмитриев): that form is also the surname made from the word (Кабул → Кабулов, песок →
+/// Песков, Дмитрий → Дмитриев, Сергей → Сергеев), the text is matched folded so its capitals
+/// cannot tell them apart, and a query must never turn one word into another. The plural
+/// classes (a query written in the plural: переговоры, границы) keep it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Paradigm {
     /// The word only.
@@ -168,10 +174,14 @@ enum Paradigm {
     NounIj,
     /// Adjectives and adjective-declined surnames: московский, Жириновский, новая.
     Adj,
-    /// Nouns in -а: война, встреча.
+    /// Nouns in -а: война, дорога.
     FemA,
     /// Capitalised nouns in -а (Москва, Газа): singular only.
     ProperFemA,
+    /// Nouns in -а after ж, ш, ч, щ, ц (встреча, столица): the instrumental is -ей/-ею when
+    /// unstressed, -ой/-ою when stressed (свечой), and the stress is not known: both.
+    FemASib,
+    ProperFemASib,
     /// Nouns in -я (неделя); capitalised ones use [`Paradigm::ProperFemJa`].
     FemJa,
     ProperFemJa,
@@ -186,6 +196,8 @@ enum Paradigm {
     NeutE,
     /// Plurals in -ы: переговоры, выборы.
     PluralY,
+    /// Plurals in -цы (границы, месяцы): the -ей/-ев forms of a stem in ц as well.
+    PluralYTs,
     /// Plurals in -и after a consonant: новости, книги.
     PluralI,
     /// English names and acronyms: Kabulov → Kabulovs.
@@ -205,7 +217,7 @@ enum Paradigm {
 }
 
 impl Paradigm {
-    const ALL: [Paradigm; 26] = [
+    const ALL: [Paradigm; 29] = [
         Paradigm::Exact,
         Paradigm::Surname,
         Paradigm::Masc,
@@ -216,6 +228,8 @@ impl Paradigm {
         Paradigm::Adj,
         Paradigm::FemA,
         Paradigm::ProperFemA,
+        Paradigm::FemASib,
+        Paradigm::ProperFemASib,
         Paradigm::FemJa,
         Paradigm::ProperFemJa,
         Paradigm::Ija,
@@ -224,6 +238,7 @@ impl Paradigm {
         Paradigm::ProperNeutO,
         Paradigm::NeutE,
         Paradigm::PluralY,
+        Paradigm::PluralYTs,
         Paradigm::PluralI,
         Paradigm::EnName,
         Paradigm::EnWord,
@@ -239,18 +254,22 @@ impl Paradigm {
             Paradigm::Exact => &[""],
             Paradigm::Surname => &["", "а", "у", "ым", "е", "ом", "ой", "ы", "ых", "ыми"],
             Paradigm::Masc => &[
-                "", "а", "у", "ом", "е", "ы", "и", "ов", "ей", "ам", "ами", "ах", "ем",
+                "", "а", "у", "ом", "е", "ы", "и", "ей", "ам", "ами", "ах", "ем",
             ],
             Paradigm::ProperMasc => &["", "а", "у", "ом", "е", "ем"],
             Paradigm::Soft => &["ь", "я", "ю", "ем", "е", "и", "ей", "ью", "ям", "ями", "ях"],
-            Paradigm::NounJ => &["й", "я", "ю", "ем", "е", "и", "ев", "ям", "ями", "ях"],
-            Paradigm::NounIj => &["й", "я", "ю", "ем", "и", "ев", "ям", "ями", "ях"],
+            Paradigm::NounJ => &["й", "я", "ю", "ем", "е", "и", "ям", "ями", "ях"],
+            Paradigm::NounIj => &["й", "я", "ю", "ем", "и", "ям", "ями", "ях"],
             Paradigm::Adj => &[
                 "ий", "ый", "ой", "ая", "яя", "ое", "ее", "ие", "ые", "ого", "его", "ому", "ему",
                 "им", "ым", "ом", "ем", "ую", "юю", "ою", "ею", "ей", "их", "ых", "ими", "ыми",
             ],
             Paradigm::FemA => &["а", "ы", "и", "е", "у", "ой", "ою", "", "ам", "ами", "ах"],
             Paradigm::ProperFemA => &["а", "ы", "и", "е", "у", "ой", "ою"],
+            Paradigm::FemASib => &[
+                "а", "ы", "и", "е", "у", "ей", "ею", "ой", "ою", "", "ам", "ами", "ах",
+            ],
+            Paradigm::ProperFemASib => &["а", "ы", "и", "е", "у", "ей", "ею", "ой", "ою"],
             Paradigm::FemJa => &["я", "и", "е", "ю", "ей", "ею", "ь", "ям", "ями", "ях"],
             Paradigm::ProperFemJa => &["я", "и", "е", "ю", "ей", "ею"],
             Paradigm::Ija => &["я", "и", "ю", "ей", "ею", "й", "ям", "ями", "ях"],
@@ -258,11 +277,15 @@ impl Paradigm {
             Paradigm::NeutO => &["о", "а", "у", "ом", "е", "", "ам", "ами", "ах"],
             Paradigm::ProperNeutO => &["о", "а", "у", "ом", "е"],
             Paradigm::NeutE => &[
-                "е", "я", "ю", "ем", "ей", "ям", "ями", "ях", "", "а", "у", "ом", "ы", "ов", "ам",
-                "ами", "ах",
+                "е", "я", "ю", "ем", "ей", "ям", "ями", "ях", "", "а", "у", "ом", "ы", "ам", "ами",
+                "ах",
             ],
             Paradigm::PluralY => &[
                 "ы", "", "а", "у", "ом", "е", "ов", "ам", "ами", "ах", "ой", "ою",
+            ],
+            Paradigm::PluralYTs => &[
+                "ы", "", "а", "у", "ом", "ем", "е", "ов", "ев", "ам", "ами", "ах", "ой", "ою",
+                "ей", "ею",
             ],
             Paradigm::PluralI => &[
                 "и", "ь", "я", "ю", "ей", "ям", "ями", "ях", "а", "у", "е", "ой", "ов", "ам",
@@ -372,6 +395,8 @@ pub(crate) fn expand(folded: &str, written: &str, options: MatchOptions) -> Vec<
                 .map(|(b, p)| Variant::new(b.clone(), Endings::native(*p))),
         );
         if options.transliterate {
+            let with_yo = with_yo(folded, written);
+            let spell = |base: &str| latin_spellings(base, with_yo.as_deref());
             // The word as written, spelled whole, where that differs from base and ending spelled
             // apart: `-ий` is spelled `-y` only together (Евгений → Yevgeny).
             let whole = if options.en {
@@ -380,10 +405,10 @@ pub(crate) fn expand(folded: &str, written: &str, options: MatchOptions) -> Vec<
                 Endings::native(Paradigm::Exact)
             };
             if folded.ends_with("ий") || folded.ends_with("ый") {
-                out.extend(romanize(folded).into_iter().map(|l| Variant::new(l, whole)));
+                out.extend(spell(folded).into_iter().map(|l| Variant::new(l, whole)));
             }
             for (base, p) in &readings {
-                for latin in romanize(base) {
+                for latin in spell(base) {
                     let endings = if *p == Paradigm::Exact && !options.en {
                         Endings::native(Paradigm::Exact)
                     } else {
@@ -394,14 +419,21 @@ pub(crate) fn expand(folded: &str, written: &str, options: MatchOptions) -> Vec<
             }
         }
     } else if is_latin_word(folded) {
-        if options.en {
-            out.extend(
-                en_readings(folded, shape)
-                    .into_iter()
-                    .map(|(b, p)| Variant::new(b, Endings::native(p))),
-            );
+        let latin = if options.en {
+            en_readings(folded, shape)
         } else {
-            out.push(Variant::exact(folded));
+            vec![(folded.to_string(), Paradigm::Exact)]
+        };
+        // German news spells a surname's в as w (Lawrow, Kabulow, Medwedew): one more Latin
+        // spelling, only for the surname shapes, so other words gain no literal.
+        let german = options.transliterate
+            && ["ov", "ev", "ova", "eva"]
+                .iter()
+                .any(|e| folded.ends_with(e));
+        for (b, p) in latin {
+            let w = german.then(|| b.replace('v', "w"));
+            out.push(Variant::new(b, Endings::native(p)));
+            out.extend(w.map(|w| Variant::new(w, Endings::native(p))));
         }
         if options.transliterate {
             for cyr in cyrillize(folded) {
@@ -471,15 +503,17 @@ fn ru_readings(w: &str, shape: Shape) -> Vec<(String, Paradigm)> {
     {
         push(2, P::Adj);
     } else if !is_ru_vowel(last) && last != 'й' && last != 'ь' {
+        // A surname is a surname however it is typed (`кабулов`, `lavrov`); a lowercase one
+        // may also be a common noun (остров), so it keeps that reading too.
         let surname = ["ов", "ев", "ин", "ын"].iter().any(|e| ends(e));
-        push(
-            0,
-            match (cap, surname) {
-                (true, true) => P::Surname,
-                (true, false) => P::ProperMasc,
-                (false, _) => P::Masc,
-            },
-        );
+        if surname {
+            push(0, P::Surname);
+        }
+        if !cap {
+            push(0, P::Masc);
+        } else if !surname {
+            push(0, P::ProperMasc);
+        }
     } else if last == 'ь' {
         push(1, P::Soft);
     } else if ends("ый") {
@@ -502,10 +536,18 @@ fn ru_readings(w: &str, shape: Shape) -> Vec<(String, Paradigm)> {
     } else if last == 'я' {
         push(1, if cap { P::ProperFemJa } else { P::FemJa });
     } else if last == 'а' {
-        if cap && ["ова", "ева", "ина", "ына"].iter().any(|e| ends(e)) {
+        if ["ова", "ева", "ина", "ына"].iter().any(|e| ends(e)) {
             push(1, P::Surname);
         }
-        push(1, if cap { P::ProperFemA } else { P::FemA });
+        push(
+            1,
+            match (cap, "жшчщц".contains(before)) {
+                (true, true) => P::ProperFemASib,
+                (true, false) => P::ProperFemA,
+                (false, true) => P::FemASib,
+                (false, false) => P::FemA,
+            },
+        );
     } else if ends("ое") || ends("ее") || ends("ые") {
         push(2, P::Adj);
     } else if ends("ие") {
@@ -516,7 +558,14 @@ fn ru_readings(w: &str, shape: Shape) -> Vec<(String, Paradigm)> {
     } else if last == 'о' {
         push(1, if cap { P::ProperNeutO } else { P::NeutO });
     } else if last == 'ы' {
-        push(1, P::PluralY);
+        push(
+            1,
+            if before == 'ц' {
+                P::PluralYTs
+            } else {
+                P::PluralY
+            },
+        );
     } else if last == 'и' && !cap && !is_ru_vowel(before) {
         push(1, P::PluralI);
     }
@@ -608,6 +657,41 @@ fn latin_options(prev: Option<char>, c: char) -> &'static [&'static str] {
     }
 }
 
+/// Most extra Latin spellings with `yo` for a `ё` written in the query: `Королёв` gets
+/// `korolyov`, `korolyow` besides its `е` spellings (`korolev` …).
+const YO_SPELLINGS: usize = 2;
+
+/// The query word lowercased with its `ё` kept, when it has one and folds to `folded` letter
+/// for letter (folding reads `ё` as `е`, and text is matched folded, but the Latin spelling of
+/// `ё` is `yo` as often as `e`: Пётр → Pyotr, Королёв → Korolyov).
+fn with_yo(folded: &str, written: &str) -> Option<String> {
+    let lower = written.to_lowercase();
+    let same = chars(&lower) == chars(folded)
+        && lower
+            .chars()
+            .zip(folded.chars())
+            .all(|(l, f)| l == f || (l == 'ё' && f == 'е'));
+    (same && lower.contains('ё')).then_some(lower)
+}
+
+/// Latin spellings of the folded Cyrillic `base`; with `with_yo` (the unfolded query word the
+/// base is a prefix of, see [`with_yo`]), also up to [`YO_SPELLINGS`] spelling its `ё` as `yo`.
+fn latin_spellings(base: &str, with_yo: Option<&str>) -> Vec<String> {
+    let mut out = romanize(base);
+    let unfolded: Option<String> = with_yo
+        .map(|w| w.chars().take(chars(base)).collect())
+        .filter(|u: &String| u.contains('ё'));
+    if let Some(unfolded) = unfolded {
+        let yo: Vec<String> = romanize(&unfolded)
+            .into_iter()
+            .filter(|l| !out.contains(l))
+            .take(YO_SPELLINGS)
+            .collect();
+        out.extend(yo);
+    }
+    out
+}
+
 /// Latin spellings of a folded Cyrillic string, BGN/PCGN first, at most [`MAX_SPELLINGS`].
 pub(crate) fn romanize(word: &str) -> Vec<String> {
     romanize_in_context(word, None)
@@ -627,6 +711,8 @@ fn romanize_in_context(s: &str, prev: Option<char>) -> Vec<String> {
         let p = if i == 0 { prev } else { Some(cs[i - 1]) };
         let final_pair = i + 2 == cs.len() && cs[i + 1] == 'й';
         let (opts, width): (&[&str], usize) = match c {
+            // -ский/-цкий: also Ukrainian-style -yy (Zelenskyy, as Reuters and AP write it).
+            'и' if final_pair && p == Some('к') => (&["iy", "y", "i", "ii", "ij", "yy"], 2),
             'и' if final_pair => (&["iy", "y", "i", "ii", "ij"], 2),
             'ы' if final_pair => (&["y", "yy", "iy", "yj"], 2),
             'к' if cs.get(i + 1) == Some(&'с') => (&["ks", "x"], 2),
@@ -677,6 +763,7 @@ const LATIN_KEYS: &[(&str, &[&str])] = &[
     ("je", &["е"]),
     ("iy", &["ий"]),
     ("yy", &["ый", "ий"]),
+    ("yi", &["ьи"]),
     ("ks", &["кс"]),
     ("x", &["кс"]),
     ("a", &["а"]),
@@ -744,6 +831,7 @@ pub(crate) fn cyrillize(word: &str) -> Vec<String> {
         }
         let prev = acc.chars().next_back();
         let after_vowel = prev.is_some_and(is_ru_vowel);
+        let after_consonant = prev.is_some_and(|p| !is_ru_vowel(p) && !"ьъй".contains(p));
         // (Cyrillic, length of the Latin group it spells), preferred first.
         let mut options: Vec<(&str, usize)> = Vec::new();
         for (key, cyr) in LATIN_KEYS {
@@ -764,8 +852,33 @@ pub(crate) fn cyrillize(word: &str) -> Vec<String> {
                     options.insert(at, ("ий", 1));
                     options.push(("ый", 1));
                 }
+                // A final i after a consonant is -ий as well (Yuri, Dmitri).
+                "i" if end == n && after_consonant => options.push(("ий", 1)),
                 "e" if i == 0 => options.push(("э", 1)),
+                // yi: ьи inside a word (Ilyin); -ий/-ый at the end (Zelenskyi); й + и after a
+                // vowel.
+                "yi" if end == n && after_consonant => {
+                    options[at] = ("ий", 2);
+                    options.push(("ый", 2));
+                }
+                "yi" if !after_consonant => options[at] = ("йи", 2),
                 _ => {}
+            }
+            // BGN/PCGN writes ь as ʼ, which the press drops: a y-vowel after a consonant may
+            // be ь + vowel (Tatyana, Ulyanov, Solovyov, Afanasyev), and l before a consonant
+            // may be ль (Yeltsin, Navalny, Olga). Other ь are left out: each doubles the
+            // spellings of every word it could stand in.
+            let y_vowel = key.len() == 2 && matches!(key.as_bytes()[0], b'y' | b'j' | b'i');
+            if after_consonant && y_vowel {
+                let soft: Vec<(&str, usize)> = options[at..]
+                    .iter()
+                    .filter_map(|&(c, len)| Some((soft_sign_before(c)?, len)))
+                    .collect();
+                options.extend(soft);
+            }
+            let next = word.as_bytes().get(end).copied();
+            if *key == "l" && next.is_some_and(|b| !b"aeiouyjl".contains(&b)) {
+                options.push(("ль", 1));
             }
         }
         // Reverse so the preferred option is popped first.
@@ -774,6 +887,16 @@ pub(crate) fn cyrillize(word: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// `ь` + `c` for the Cyrillic vowels that a Latin y-vowel spells (я, ю, е), else `None`.
+fn soft_sign_before(c: &str) -> Option<&'static str> {
+    match c {
+        "я" => Some("ья"),
+        "ю" => Some("ью"),
+        "е" => Some("ье"),
+        _ => None,
+    }
 }
 
 /// `Кабулов{а,у,ым,е,…}`: how the query word `written` (folded `folded`) expands, for
