@@ -858,10 +858,13 @@ pub(crate) fn cyrillize(word: &str) -> Vec<String> {
                 // yi: ьи inside a word (Ilyin); -ий/-ый at the end (Zelenskyi); й + и after a
                 // vowel.
                 "yi" if end == n && after_consonant => {
-                    options[at] = ("ий", 2);
-                    options.push(("ый", 2));
+                    options.truncate(at);
+                    options.extend([("ий", 2), ("ый", 2)]);
                 }
-                "yi" if !after_consonant => options[at] = ("йи", 2),
+                "yi" if !after_consonant => {
+                    options.truncate(at);
+                    options.push(("йи", 2));
+                }
                 _ => {}
             }
             // BGN/PCGN writes ь as ʼ, which the press drops: a y-vowel after a consonant may

@@ -489,7 +489,7 @@ fn spellings_per_word() -> (usize, usize, Vec<(String, usize)>) {
             (w.to_string(), bases.len())
         })
         .collect();
-    per.sort_by(|a, b| b.1.cmp(&a.1));
+    per.sort_by_key(|p| std::cmp::Reverse(p.1));
     let total = per.iter().map(|p| p.1).sum();
     let most = per.first().map_or(0, |p| p.1);
     (total, most, per)
