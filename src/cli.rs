@@ -61,7 +61,8 @@ pub enum Command {
         verbose: bool,
     },
     /// Poll every feed once, queue and deliver alerts, then exit (1 if any feed failed or any
-    /// due alert is still undelivered). Beside a running daemon, sending is left to it.
+    /// due alert is still undelivered). Retries skip feedwatch's back-off but never come
+    /// before a server's Retry-After. Beside a running daemon, sending is left to it.
     Once,
     /// Run the daemon: poll feeds on their intervals and deliver alerts until SIGTERM/SIGINT.
     Run,
@@ -180,7 +181,8 @@ impl clap::ValueEnum for AlertStatus {
 #[derive(Debug, Subcommand)]
 pub enum AlertsAction {
     /// Requeue one alert by id, or every dead alert with --dead, for immediate delivery by the
-    /// running daemon or the next `once`.
+    /// running daemon or the next `once` (by id even if its server asked to wait with
+    /// Retry-After).
     Retry {
         /// Alert id (from `feedwatch alerts`).
         #[arg(required_unless_present = "dead", conflicts_with = "dead")]

@@ -63,7 +63,14 @@ pub async fn run(path: &Path, args: &AlertsArgs) -> anyhow::Result<ExitCode> {
                     (AlertStatus::Pending, _, Some(_)) if r.digest.is_some() => {
                         waiting_for(r.digest.as_deref().unwrap_or(""))
                     }
-                    (_, _, Some(t)) => format!("next attempt {}", time(t)),
+                    (_, _, Some(t)) => match r.not_before.filter(|&nb| nb > now) {
+                        Some(nb) => format!(
+                            "next attempt {}; the server asked for none before {}",
+                            time(t),
+                            time(nb)
+                        ),
+                        None => format!("next attempt {}", time(t)),
+                    },
                     _ => String::new(),
                 };
                 writeln!(

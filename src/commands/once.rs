@@ -1,5 +1,7 @@
 //! `feedwatch once`: polls every feed once, delivers what is due (when this process holds the
 //! delivery lock), prunes, and exits 0, or 1 when a feed failed or an alert is still queued.
+//! Alerts are sent whatever feedwatch's own back-off says, but never before a time their
+//! server asked for (`Retry-After`): those stay queued and are named in the summary.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -22,19 +24,31 @@ pub async fn run(path: &Path) -> anyhow::Result<ExitCode> {
     let feeds = parts.engine.config().feeds.len();
     // Only the holder of the delivery lock sends: beside a running daemon, `once` polls and
     // queues, and leaves sending to the daemon (so nothing goes out twice).
-    let (delivery, undelivered) = match parts.store.try_delivery_lock()? {
-        Some(_lock) => (
-            parts.outbox.deliver_all(Utc::now().timestamp()).await?,
-            parts.store.undelivered_count().await?,
-        ),
+    let (delivery, undelivered, held) = match parts.store.try_delivery_lock()? {
+        Some(_lock) => {
+            let now = Utc::now().timestamp();
+            (
+                parts.outbox.deliver_all(now).await?,
+                parts.store.undelivered_count().await?,
+                parts.store.server_holds(now).await?,
+            )
+        }
         None => {
             tracing::info!(
                 "another feedwatch process (the daemon) holds this database's delivery lock; \
                  it delivers the queued alerts"
             );
-            (crate::outbox::DeliveryReport::default(), 0)
+            (crate::outbox::DeliveryReport::default(), 0, None)
         }
     };
+    if let Some(hold) = held {
+        tracing::info!(
+            alerts = hold.alerts,
+            not_before = %super::local_time(hold.until).unwrap_or_default(),
+            "alerts wait for the server's Retry-After: not sent before then (a later `once` \
+             or the daemon sends them)"
+        );
+    }
     if let Some(keep) = keep {
         parts.store.prune(keep, Utc::now().timestamp()).await;
     }
@@ -44,6 +58,7 @@ pub async fn run(path: &Path) -> anyhow::Result<ExitCode> {
         sent = delivery.sent,
         dead = delivery.dead,
         undelivered,
+        waiting_for_server = held.map_or(0, |h| h.alerts),
         "once: done"
     );
     Ok(if failed == 0 && undelivered == 0 && delivery.dead == 0 {

@@ -18,7 +18,7 @@ use super::{
 use crate::config::{Delivery, DigestSchedule};
 use crate::domain::{Alert, error_chain};
 use crate::notify::{Delivered, Notifier, NotifyError};
-use crate::store::{Store, StoreError};
+use crate::store::{Retry, Store, StoreError};
 
 /// Single alerts claimed per pass.
 const BATCH: usize = 500;
@@ -39,8 +39,8 @@ enum Outcome {
     Sent,
     /// Sent, but the store could not record it: it waits in the ledger and delivery pauses.
     Unrecorded,
-    /// Scheduled again at this unix time.
-    Retry(i64),
+    /// Scheduled again.
+    Retry(Retry),
     Dead,
 }
 
@@ -186,8 +186,12 @@ impl Lane {
         // Claimed a batch at a time, until none is left: `feedwatch once` delivers every
         // alert that is due, not the first batch of them. Each full batch leaves the due set
         // smaller (sent or given up) or ends the pass, so the batches are bounded by the queue.
+        // An alert its server holds past `now` (Retry-After) is never claimed, whatever
+        // `due_by`, so it cannot keep a batch full.
         loop {
-            let alerts = self.store.due_alerts_for(&self.name, due_by, BATCH).await?;
+            let alerts = (self.store)
+                .due_alerts_for(&self.name, now, due_by, BATCH)
+                .await?;
             let full = alerts.len() == BATCH;
             if !self.singles(&alerts, now, stop, &mut report).await? {
                 return Ok(report);
@@ -227,13 +231,14 @@ impl Lane {
                     return Ok(false);
                 }
                 Outcome::Dead => report.dead += 1,
-                Outcome::Retry(at) => {
+                Outcome::Retry(retry) => {
                     // The server is failing: the rest wait until the same time (attempts not
-                    // counted), so a server that is down is not hammered once per alert.
+                    // counted), so a server that is down is not hammered once per alert; a
+                    // server's Retry-After holds them as it holds this one.
                     let rest: Vec<i64> = queue.map(|a| a.id).collect();
                     report.deferred += 1 + rest.len();
                     if !rest.is_empty() {
-                        self.store.defer(&rest, at).await?;
+                        self.store.defer(&rest, retry).await?;
                     }
                     break;
                 }
@@ -379,17 +384,18 @@ impl Lane {
                 Ok(Outcome::Sent)
             }
             Err(e) => {
-                let retry_at = self.retry_at(first, &e, now);
+                let retry = self.retry_at(first, &e, now);
                 // The whole cause chain, once: what `alerts` shows and the logs say.
                 let error = error_chain(&e);
                 metrics::counter!(crate::metrics::DELIVERIES, "notifier" => first.notifier.clone(),
-                    "result" => if retry_at.is_some() { "retry" } else { "dead" })
+                    "result" => if retry.is_some() { "retry" } else { "dead" })
                 .increment(alerts.len() as u64);
                 for a in alerts {
-                    self.store.mark_failed(a.id, &error, retry_at).await?;
+                    self.store.mark_failed(a.id, &error, retry).await?;
                 }
-                match retry_at {
-                    Some(at) => {
+                match retry {
+                    Some(retry) => {
+                        let at = retry.at;
                         if first.attempts == 0 {
                             tracing::warn!(alert_id = first.id, notifier = %first.notifier,
                                 attempt = 1, retry_in_s = at - now, error = %error,
@@ -399,7 +405,7 @@ impl Lane {
                                 attempt = first.attempts + 1, retry_in_s = at - now, error = %error,
                                 "{kind} delivery failed again; will retry");
                         }
-                        Ok(Outcome::Retry(at))
+                        Ok(Outcome::Retry(retry))
                     }
                     None => {
                         tracing::error!(alert_id = first.id, notifier = %first.notifier,
@@ -413,8 +419,9 @@ impl Lane {
     }
 
     /// When to try again, or `None` to give up: permanent failures at once, transient ones
-    /// once `give_up_after` has passed since the alert was queued.
-    fn retry_at(&self, alert: &Alert, e: &NotifyError, now: i64) -> Option<i64> {
+    /// once `give_up_after` has passed since the alert was queued. The server's `Retry-After`
+    /// is kept apart as well (`not_before`): `feedwatch once` skips the back-off, not that.
+    fn retry_at(&self, alert: &Alert, e: &NotifyError, now: i64) -> Option<Retry> {
         let NotifyError::Transient { retry_after, .. } = e else {
             return None;
         };
@@ -426,14 +433,14 @@ impl Lane {
         }
         let backoff = retry_delay(&self.policy, alert.attempts, &alert.uid);
         // The server's Retry-After is honoured, never shortened, but bounded so a bogus
-        // header cannot park an alert for a year.
-        let wait = retry_after
-            .map(|r| r.min(MAX_RETRY_AFTER))
-            .map_or(backoff, |r| r.max(backoff));
-        // Times are whole seconds and `now` was rounded down: one more second makes sure a
-        // server's Retry-After is never undercut.
-        let margin = i64::from(retry_after.is_some());
-        Some(now.saturating_add(secs(wait).max(1) + margin))
+        // header cannot park an alert for a year. Times are whole seconds and `now` was
+        // rounded down: one more second makes sure it is never undercut.
+        let asked = retry_after.map(|r| secs(r.min(MAX_RETRY_AFTER)).saturating_add(1));
+        let wait = secs(backoff).max(1).max(asked.unwrap_or(0));
+        Some(Retry {
+            at: now.saturating_add(wait),
+            not_before: asked.map(|a| now.saturating_add(a)),
+        })
     }
 }
 

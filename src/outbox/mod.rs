@@ -35,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Delivery, DigestSchedule};
 use crate::domain::hash_hex;
 use crate::notify::Notifier;
-use crate::store::{Store, StoreError};
+use crate::store::{Retry, Store, StoreError};
 use lane::{Lane, PanicAlarm};
 pub use ledger::{DeliveryHealth, Ledger, STORE_RETRY_BASE, STORE_RETRY_CAP};
 
@@ -161,8 +161,10 @@ impl Outbox {
         self.deliver(now, now).await
     }
 
-    /// One pass over every undelivered single alert, back-off or not (what `feedwatch once`
-    /// does: the user asked for delivery now). Digests still wait for their schedule.
+    /// One pass over every undelivered single alert, feedwatch's back-off or not (what
+    /// `feedwatch once` does: the user asked for delivery now), except those whose server
+    /// asked for a later time (`Retry-After`): that is the server's word, not ours to skip.
+    /// Digests still wait for their schedule.
     pub async fn deliver_all(&self, now: i64) -> Result<DeliveryReport, StoreError> {
         self.deliver(now, i64::MAX - 1).await
     }
@@ -229,27 +231,26 @@ impl Outbox {
         Ok(report)
     }
 
-    /// Alerts due by `due_by` whose notifier is no longer configured stay queued (they are
-    /// not ours to drop) and are looked at again in `MISSING_NOTIFIER_RECHECK` (or on
-    /// `alerts retry`); returns how many.
+    /// Alerts due by `due_by` (and not held by a server past `now`) whose notifier is no
+    /// longer configured stay queued (they are not ours to drop) and are looked at again in
+    /// `MISSING_NOTIFIER_RECHECK` (or on `alerts retry`); returns how many.
     pub async fn defer_orphans(&self, now: i64, due_by: i64) -> Result<usize, StoreError> {
         let mut deferred = 0;
-        for name in self.store.due_notifiers(due_by).await? {
+        for name in self.store.due_notifiers(now, due_by).await? {
             if self.notifiers.contains_key(&name) {
                 continue;
             }
             let ids: Vec<i64> = self
                 .store
-                .due_alerts_for(&name, due_by, usize::MAX >> 1)
+                .due_alerts_for(&name, now, due_by, usize::MAX >> 1)
                 .await?
                 .iter()
                 .map(|a| a.id)
                 .collect();
             tracing::warn!(alert_ids = ?ids, notifier = %name,
                 "alerts wait for a notifier that is not configured");
-            self.store
-                .defer(&ids, now + secs(MISSING_NOTIFIER_RECHECK))
-                .await?;
+            let later = Retry::at(now + secs(MISSING_NOTIFIER_RECHECK));
+            self.store.defer(&ids, later).await?;
             deferred += ids.len();
         }
         Ok(deferred)
@@ -532,6 +533,46 @@ mod tests {
             outbox.flush(None, now).await.expect("flush").is_empty(),
             "nothing waits any more"
         );
+    }
+
+    /// `feedwatch once`'s pass skips feedwatch's own back-off but not a server's
+    /// Retry-After; the held alert is neither sent nor claimed again and again.
+    #[tokio::test]
+    async fn delivering_all_sends_the_backed_off_but_not_what_a_server_holds() {
+        use crate::store::Retry;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, outbox) = outbox_with(dir.path(), None, &["a", "b", "c"], 100).await;
+        let due = store.due_alerts(100, 10).await.expect("due");
+        let held = Retry {
+            at: 100 + 3601,
+            not_before: Some(100 + 3601),
+        };
+        let failures = [(Some(held), "HTTP 429"), (Some(Retry::at(130)), "HTTP 500")];
+        for (alert, (retry, error)) in due.iter().zip(failures) {
+            store
+                .mark_failed(alert.id, error, retry)
+                .await
+                .expect("fail");
+        }
+        let pass = outbox.deliver_all(101);
+        let r = tokio::time::timeout(Duration::from_secs(30), pass)
+            .await
+            .expect("the pass ends")
+            .expect("pass");
+        assert_eq!(
+            r,
+            DeliveryReport {
+                sent: 2,
+                deferred: 0,
+                dead: 0
+            }
+        );
+        assert_eq!(store.undelivered_count().await.expect("count"), 1);
+        let hold = store.server_holds(101).await.expect("holds");
+        assert_eq!(hold.map(|h| (h.alerts, h.until)), Some((1, 3701)));
+        let r = outbox.deliver_all(3700).await.expect("pass");
+        assert_eq!(r, DeliveryReport::default(), "not a second early");
+        assert_eq!(outbox.deliver_all(3701).await.expect("pass").sent, 1);
     }
 
     #[tokio::test]

@@ -1002,17 +1002,21 @@ impl Store {
 
     /// Single (non-digest) alerts due for delivery at `now`, oldest first.
     pub async fn due_alerts(&self, now: i64, limit: usize) -> Result<Vec<Alert>, StoreError> {
-        self.due_alerts_of(None, now, limit).await
+        self.due_alerts_of(None, now, now, limit).await
     }
 
-    /// [`Store::due_alerts`] of one notifier: what that notifier's delivery lane claims.
+    /// One notifier's single alerts whose next attempt is due by `due_by` and that no server
+    /// asked to hold past `now` (its `Retry-After`), oldest first: what that notifier's
+    /// delivery lane claims. The daemon asks with `due_by = now`; `feedwatch once` with a
+    /// `due_by` far ahead (it skips feedwatch's own back-off, never the server's).
     pub async fn due_alerts_for(
         &self,
         notifier: &str,
         now: i64,
+        due_by: i64,
         limit: usize,
     ) -> Result<Vec<Alert>, StoreError> {
-        self.due_alerts_of(Some(notifier.to_string()), now, limit)
+        self.due_alerts_of(Some(notifier.to_string()), now, due_by, limit)
             .await
     }
 
@@ -1020,22 +1024,25 @@ impl Store {
         &self,
         notifier: Option<String>,
         now: i64,
+        due_by: i64,
         limit: usize,
     ) -> Result<Vec<Alert>, StoreError> {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {ALERT_COLUMNS} FROM alerts
                  WHERE status IN (?3, ?4) AND digest IS NULL AND next_attempt_at <= ?1
+                   AND (not_before IS NULL OR not_before <= ?6)
                    AND (?5 IS NULL OR notifier = ?5)
                  ORDER BY id LIMIT ?2"
             ))?;
             let rows = stmt.query_map(
                 params![
-                    now,
+                    due_by,
                     limit as i64,
                     AlertStatus::Pending,
                     AlertStatus::Retry,
-                    notifier
+                    notifier,
+                    now
                 ],
                 read_alert,
             )?;
@@ -1044,16 +1051,18 @@ impl Store {
         .await
     }
 
-    /// The notifiers that have single alerts due at `now` (to find alerts whose notifier is
-    /// no longer configured).
-    pub async fn due_notifiers(&self, now: i64) -> Result<Vec<String>, StoreError> {
+    /// The notifiers that have single alerts due by `due_by` and not held by their server
+    /// past `now` (as [`Store::due_alerts_for`]; to find alerts whose notifier is no longer
+    /// configured).
+    pub async fn due_notifiers(&self, now: i64, due_by: i64) -> Result<Vec<String>, StoreError> {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT DISTINCT notifier FROM alerts
-                 WHERE status IN (?2, ?3) AND digest IS NULL AND next_attempt_at <= ?1",
+                 WHERE status IN (?2, ?3) AND digest IS NULL AND next_attempt_at <= ?1
+                   AND (not_before IS NULL OR not_before <= ?4)",
             )?;
             let rows = stmt.query_map(
-                params![now, AlertStatus::Pending, AlertStatus::Retry],
+                params![due_by, AlertStatus::Pending, AlertStatus::Retry, now],
                 |r| r.get(0),
             )?;
             Ok(rows.collect::<Result<_, _>>()?)
@@ -1092,7 +1101,8 @@ impl Store {
     /// `feedwatch alerts flush`: makes every digest queue of `notifier` (of every notifier
     /// when `None`) due now, in one transaction: their alerts are relabelled `label` (one
     /// queue per notifier, whose schedule says "at once") and a failed digest's back-off is
-    /// lifted. Returns the queues as they were, to say what was flushed. Only the label and
+    /// lifted, a server's `Retry-After` too (the operator's explicit order, as
+    /// [`Store::requeue`]). Returns the queues as they were, to say what was flushed. Only the label and
     /// the next attempt change: whoever holds the delivery lock sends them, exactly once.
     pub async fn flush_digests(
         &self,
@@ -1105,7 +1115,8 @@ impl Store {
             let tx = conn.transaction()?;
             let queues = digest_queues(&tx, notifier.as_deref())?;
             tx.execute(
-                "UPDATE alerts SET digest = ?1, next_attempt_at = min(next_attempt_at, ?2)
+                "UPDATE alerts SET digest = ?1, next_attempt_at = min(next_attempt_at, ?2),
+                        not_before = NULL
                  WHERE status IN (?3, ?4) AND digest IS NOT NULL
                    AND (?5 IS NULL OR notifier = ?5)",
                 params![
@@ -1207,7 +1218,7 @@ impl Store {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT id, uid, rule, notifier, status, attempts, last_error, created_at,
-                        next_attempt_at, sent_at, digest, payload
+                        next_attempt_at, sent_at, digest, payload, not_before
                  FROM alerts WHERE ?1 IS NULL OR status = ?1 ORDER BY id DESC LIMIT ?2",
             )?;
             let rows = stmt.query_map(params![status, limit as i64], |r| {
@@ -1224,6 +1235,11 @@ impl Store {
                     last_error: r.get(6)?,
                     created_at: r.get(7)?,
                     next_attempt_at: status.is_undelivered().then_some(next),
+                    not_before: if status.is_undelivered() {
+                        r.get(12)?
+                    } else {
+                        None
+                    },
                     status,
                     sent_at: r.get(9)?,
                     digest: r.get(10)?,
@@ -1240,11 +1256,14 @@ impl Store {
     }
 
     /// Requeues one alert (any status but `sent`) for immediate delivery. Returns whether it
-    /// existed and was requeued.
+    /// existed and was requeued. A server's `Retry-After` on it is lifted too: the operator
+    /// asked for this alert by id (`feedwatch alerts retry ID`), which no automatic delivery
+    /// does.
     pub async fn requeue(&self, id: i64, now: i64) -> Result<bool, StoreError> {
         let n = self
             .execute(
-                "UPDATE alerts SET status = ?3, next_attempt_at = ?2 WHERE id = ?1 AND status != ?4",
+                "UPDATE alerts SET status = ?3, next_attempt_at = ?2, not_before = NULL
+                 WHERE id = ?1 AND status != ?4",
                 (id, now, AlertStatus::Pending, AlertStatus::Sent),
             )
             .await?;
@@ -1254,7 +1273,8 @@ impl Store {
     /// Requeues every dead alert. Returns how many.
     pub async fn requeue_dead(&self, now: i64) -> Result<usize, StoreError> {
         self.execute(
-            "UPDATE alerts SET status = ?2, next_attempt_at = ?1 WHERE status = ?3",
+            "UPDATE alerts SET status = ?2, next_attempt_at = ?1, not_before = NULL
+             WHERE status = ?3",
             (now, AlertStatus::Pending, AlertStatus::Dead),
         )
         .await
@@ -1267,44 +1287,73 @@ impl Store {
             .map(drop)
     }
 
-    /// Records a failed delivery: `retry_at` schedules another attempt, `None` gives up (dead).
+    /// Records a failed delivery: `retry` schedules another attempt, `None` gives up (dead).
     pub async fn mark_failed(
         &self,
         id: i64,
         error: &str,
-        retry_at: Option<i64>,
+        retry: Option<Retry>,
     ) -> Result<(), StoreError> {
-        let (status, next) = match retry_at {
-            Some(t) => (AlertStatus::Retry, t),
-            None => (AlertStatus::Dead, i64::MAX),
+        let (status, next, not_before) = match retry {
+            Some(r) => (AlertStatus::Retry, r.at, r.not_before),
+            None => (AlertStatus::Dead, i64::MAX, None),
         };
         self.execute(
             "UPDATE alerts SET status = ?2, attempts = attempts + 1, last_error = ?3,
-                    next_attempt_at = ?4
+                    next_attempt_at = ?4, not_before = ?5
              WHERE id = ?1",
-            (id, status, error.to_string(), next),
+            (id, status, error.to_string(), next, not_before),
         )
         .await
         .map(drop)
     }
 
     /// Moves undelivered alerts' next attempt to `until` without counting an attempt: for
-    /// alerts waiting behind another alert's failure on the same notifier.
-    pub async fn defer(&self, ids: &[i64], until: i64) -> Result<(), StoreError> {
+    /// alerts waiting behind another alert's failure on the same notifier. When that failure
+    /// carried the server's `Retry-After`, it holds them too (`retry.not_before`): the server
+    /// asked for a pause, not for the next alert instead.
+    pub async fn defer(&self, ids: &[i64], retry: Retry) -> Result<(), StoreError> {
         let ids = ids.to_vec();
         self.write(Durability::Full, move |conn| {
             let tx = conn.transaction()?;
             {
+                // Both only move later: `max` of the two when both are set, else whichever is.
                 let mut stmt = tx.prepare_cached(
-                    "UPDATE alerts SET next_attempt_at = max(next_attempt_at, ?2)
+                    "UPDATE alerts SET next_attempt_at = max(next_attempt_at, ?2),
+                            not_before = coalesce(max(not_before, ?5), not_before, ?5)
                      WHERE id = ?1 AND status IN (?3, ?4)",
                 )?;
                 for id in ids {
-                    stmt.execute(params![id, until, AlertStatus::Pending, AlertStatus::Retry])?;
+                    stmt.execute(params![
+                        id,
+                        retry.at,
+                        AlertStatus::Pending,
+                        AlertStatus::Retry,
+                        retry.not_before
+                    ])?;
                 }
             }
             tx.commit()?;
             Ok(())
+        })
+        .await
+    }
+
+    /// The undelivered alerts that their server asked not to be sent before a time still
+    /// ahead of `now` (its `Retry-After`), and the earliest such time; `None` when there are
+    /// none. What `feedwatch once` reports as waiting for the server.
+    pub async fn server_holds(&self, now: i64) -> Result<Option<ServerHold>, StoreError> {
+        self.read(move |conn| {
+            let (alerts, until): (i64, Option<i64>) = conn.query_row(
+                "SELECT count(*), min(not_before) FROM alerts
+                 WHERE status IN (?1, ?2) AND not_before > ?3",
+                params![AlertStatus::Pending, AlertStatus::Retry, now],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            Ok(until.map(|until| ServerHold {
+                alerts: count(alerts),
+                until,
+            }))
         })
         .await
     }
@@ -2077,6 +2126,35 @@ fn digest_queues(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// When a failed alert is tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    /// Unix seconds of the next attempt: feedwatch's back-off, or the server's time if later.
+    pub at: i64,
+    /// Unix seconds before which the server asked not to be sent it (`Retry-After`), if it
+    /// asked. Never later than `at`; `feedwatch once`, which skips the back-off, keeps this.
+    pub not_before: Option<i64>,
+}
+
+impl Retry {
+    /// At `at`, on feedwatch's own account (no server asked for a time).
+    pub fn at(at: i64) -> Retry {
+        Retry {
+            at,
+            not_before: None,
+        }
+    }
+}
+
+/// Undelivered alerts held by their server's `Retry-After` ([`Store::server_holds`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerHold {
+    /// How many.
+    pub alerts: u64,
+    /// Unix seconds the first of them may be sent.
+    pub until: i64,
+}
+
 /// A queue of alerts waiting for one notifier's digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DigestQueue {
@@ -2126,6 +2204,9 @@ pub struct AlertRow {
     pub created_at: i64,
     /// Unix seconds of the next attempt, while undelivered.
     pub next_attempt_at: Option<i64>,
+    /// Unix seconds before which the receiving server asked not to be sent it (its
+    /// `Retry-After`), while undelivered; `feedwatch once` waits for it too.
+    pub not_before: Option<i64>,
     /// Unix seconds delivered.
     pub sent_at: Option<i64>,
     /// Digest schedule, when delivered in a digest.

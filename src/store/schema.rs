@@ -11,6 +11,7 @@ pub(super) fn migrations() -> Migrations<'static> {
         M::up(MUTES),
         M::up(STORY_SKETCHES),
         M::up(ARTICLES),
+        M::up(SERVER_HOLDS),
     ])
 }
 
@@ -150,11 +151,27 @@ const ARTICLES: &str = "
         ALTER TABLE feeds ADD COLUMN articles_failed INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE feeds ADD COLUMN article_error TEXT;";
 
+/// Version 6: the part of an alert's next attempt that the receiving server asked for (issue
+/// 4: `Retry-After` on a 429 or 503). `next_attempt_at` mixes it with feedwatch's own back-off,
+/// which `feedwatch once` skips; the server's time it must not. Existing rows get NULL (no
+/// server asked anything), so an upgrade changes no alert's schedule.
+const SERVER_HOLDS: &str = "
+        -- unix seconds before which the server asked not to be sent this alert; NULL if it
+        -- did not ask (cleared when the alert is requeued by `feedwatch alerts retry`)
+        ALTER TABLE alerts ADD COLUMN not_before INTEGER;";
+
 /// The migrations up to and including `version`, for tests that need a database as an older
 /// feedwatch left it.
 #[cfg(test)]
 pub(super) fn migrations_until(version: usize) -> Migrations<'static> {
-    let all = [INITIAL, ALERTS_BY_STORY, MUTES, STORY_SKETCHES, ARTICLES];
+    let all = [
+        INITIAL,
+        ALERTS_BY_STORY,
+        MUTES,
+        STORY_SKETCHES,
+        ARTICLES,
+        SERVER_HOLDS,
+    ];
     Migrations::new(all.iter().take(version).map(|sql| M::up(sql)).collect())
 }
 

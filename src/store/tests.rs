@@ -348,7 +348,7 @@ async fn failed_alert_waits_until_retry_time_and_dead_never_returns() {
     assert_eq!(due.len(), 2);
     assert_ne!(due[0].uid, due[1].uid);
     store
-        .mark_failed(due[0].id, "connection refused", Some(70))
+        .mark_failed(due[0].id, "connection refused", Some(Retry::at(70)))
         .await
         .expect("fail");
     store
@@ -365,6 +365,104 @@ async fn failed_alert_waits_until_retry_time_and_dead_never_returns() {
         store.alert_counts().await.expect("counts"),
         vec![(AlertStatus::Dead, 1), (AlertStatus::Sent, 1)]
     );
+}
+
+/// `feedwatch once` asks for every alert due by the end of time (it skips feedwatch's own
+/// back-off) at `now`: those a server held past `now` with Retry-After must not come back.
+#[tokio::test]
+async fn a_servers_retry_after_holds_an_alert_even_when_the_back_off_is_skipped() {
+    let (_dir, store) = open().await;
+    let due = queue_two(&store, 10).await;
+    let (held, backed_off) = (due[0].id, due[1].id);
+    let asked = Retry {
+        at: 3611,
+        not_before: Some(3611),
+    };
+    store
+        .mark_failed(held, "HTTP 429", Some(asked))
+        .await
+        .expect("429");
+    (store.mark_failed(backed_off, "HTTP 500", Some(Retry::at(70))))
+        .await
+        .expect("500");
+    let ids = |alerts: Vec<Alert>| alerts.iter().map(|a| a.id).collect::<Vec<_>>();
+    let once_at = async |now| {
+        ids(store
+            .due_alerts_for("mail", now, i64::MAX, 10)
+            .await
+            .expect("due"))
+    };
+    assert_eq!(
+        once_at(20).await,
+        vec![backed_off],
+        "own back-off skipped, not the server's"
+    );
+    assert!(
+        store.due_alerts(20, 10).await.expect("due").is_empty(),
+        "the daemon waits for both"
+    );
+    assert_eq!(
+        store.due_notifiers(20, i64::MAX).await.expect("due"),
+        vec!["mail"]
+    );
+    assert_eq!(
+        store.server_holds(20).await.expect("holds"),
+        Some(ServerHold {
+            alerts: 1,
+            until: 3611
+        })
+    );
+    let listed = store.list_alerts(None, 10).await.expect("list");
+    let not_before: Vec<_> = listed.iter().map(|r| (r.id, r.not_before)).collect();
+    assert_eq!(not_before, vec![(backed_off, None), (held, Some(3611))]);
+
+    // Alerts deferred behind a Retry-After are held by it too; a shorter hold never shortens it.
+    store.defer(&[backed_off], asked).await.expect("defer");
+    let shorter = Retry {
+        at: 100,
+        not_before: Some(100),
+    };
+    store
+        .defer(&[backed_off, held], shorter)
+        .await
+        .expect("defer");
+    store
+        .defer(&[backed_off], Retry::at(200))
+        .await
+        .expect("defer");
+    assert!(once_at(3610).await.is_empty(), "both held until 3611");
+    assert!(
+        store
+            .due_notifiers(3610, i64::MAX)
+            .await
+            .expect("due")
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .server_holds(3610)
+            .await
+            .expect("holds")
+            .map(|h| h.alerts),
+        Some(2)
+    );
+    assert_eq!(once_at(3611).await, vec![held, backed_off]);
+    assert_eq!(store.server_holds(3611).await.expect("holds"), None);
+
+    // `alerts retry ID` is the operator's explicit order: it lifts the server's hold.
+    assert!(store.requeue(held, 30).await.expect("requeue"));
+    assert_eq!(once_at(30).await, vec![held]);
+    assert_eq!(
+        ids(store.due_alerts(30, 10).await.expect("due")),
+        vec![held]
+    );
+    // Giving up forgets the hold: requeued from dead, the alert goes at once.
+    store
+        .mark_failed(backed_off, "HTTP 400", None)
+        .await
+        .expect("dead");
+    assert_eq!(store.requeue_dead(40).await.expect("requeue"), 1);
+    assert_eq!(once_at(40).await, vec![held, backed_off]);
 }
 
 #[tokio::test]
@@ -898,18 +996,30 @@ async fn per_rule_grouping_alerts_once_per_story_and_rule() {
     assert_eq!(kabulov.payload.sources.len(), 1, "the other feed is named");
 }
 
+/// A database file in `dir` at schema `version` (as an older feedwatch left it) holding the
+/// rows `sql` inserts.
+fn old_database(dir: &Path, version: usize, sql: &str) -> PathBuf {
+    let path = dir.join(format!("v{version}.db"));
+    let mut conn = Connection::open(&path).expect("open");
+    schema::migrations_until(version)
+        .to_latest(&mut conn)
+        .expect("old schema");
+    conn.execute_batch(sql).expect("old rows");
+    let stored: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .expect("version");
+    assert_eq!(usize::try_from(stored).ok(), Some(version));
+    path
+}
+
 #[tokio::test]
 async fn a_database_made_by_the_old_schema_keeps_its_alerts_and_does_not_alert_again() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("old.db");
-    {
-        // What feedwatch before issue 12 left: one alert per item, rule and notifier.
-        let mut conn = Connection::open(&path).expect("open");
-        schema::migrations_until(1)
-            .to_latest(&mut conn)
-            .expect("old schema");
-        conn.execute_batch(
-            r#"INSERT INTO feeds (id, url) VALUES (1, 'http://a/');
+    // What feedwatch before issue 12 left: one alert per item, rule and notifier.
+    let path = old_database(
+        dir.path(),
+        1,
+        r#"INSERT INTO feeds (id, url) VALUES (1, 'http://a/');
             INSERT INTO items (id, feed_id, key, title, summary, content, authors, categories,
                                first_seen_at, link_key)
                 VALUES (1, 1, 'guid:1', 'Russia Invites Taliban', '', '', '[]', '[]', 50,
@@ -922,13 +1032,7 @@ async fn a_database_made_by_the_old_schema_keeps_its_alerts_and_does_not_alert_a
                        ('old-pending', 1, 'kabulov', 'mail',
                         '{"rule":"kabulov","query":"Kabulov","matched":["Kabulov"],"feed_name":"A","feed_url":"http://a/","title":"Russia Invites Taliban","link":null,"published":null,"snippet":"Kabulov said","highlights":[[0,7]],"summary":"lead"}',
                         'pending', 0, 50, 50, NULL, 'https://news.example/story', NULL);"#,
-        )
-        .expect("old rows");
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .expect("version");
-        assert_eq!(version, 1);
-    }
+    );
     let store = Store::open(&path).await.expect("migrates");
     let rows = store.list_alerts(None, 10).await.expect("list");
     let by_uid = |uid: &str| rows.iter().find(|r| r.uid == uid).expect("row kept");
@@ -969,6 +1073,40 @@ async fn a_database_made_by_the_old_schema_keeps_its_alerts_and_does_not_alert_a
         &["moscow-format", "kabulov"],
     );
     assert_eq!(ingest_at(&store, "http://b/", "k3", vec![new]).await, 1);
+}
+
+/// A database schema version 5 left (before Retry-After was stored apart) migrates with its
+/// queued alerts as they were: no server hold, the same next attempt.
+#[tokio::test]
+async fn a_database_from_before_server_holds_keeps_its_queue() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = old_database(
+        dir.path(),
+        5,
+        r#"INSERT INTO alerts (uid, item_id, grouping, rule, rules, notifier, payload, status,
+                                attempts, created_at, next_attempt_at, story, digest)
+                VALUES ('backed-off', NULL, 'r', 'r', '["r"]', 'mail',
+                        '{"rule":"r","query":"q","matched":[],"feed_name":"A","feed_url":"http://a/","title":"T","link":null,"published":null,"snippet":"","highlights":[]}',
+                        'retry', 2, 50, 500, 'story-1', NULL);"#,
+    );
+    let store = Store::open(&path).await.expect("migrates");
+    let rows = store.list_alerts(None, 10).await.expect("list");
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].status, rows[0].attempts), (AlertStatus::Retry, 2));
+    assert_eq!(
+        (rows[0].next_attempt_at, rows[0].not_before),
+        (Some(500), None)
+    );
+    assert!(
+        store.due_alerts(60, 10).await.expect("due").is_empty(),
+        "back-off kept"
+    );
+    let once = store
+        .due_alerts_for("mail", 60, i64::MAX, 10)
+        .await
+        .expect("due");
+    assert_eq!(once.len(), 1, "`once` still skips feedwatch's own back-off");
+    assert_eq!(store.server_holds(60).await.expect("holds"), None);
 }
 
 /// [`story_alert`] with the sketch of `title` and `lead`.
