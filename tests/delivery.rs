@@ -363,52 +363,63 @@ async fn webhook_429_retry_after_is_honoured_by_the_daemon() {
 
 /// `once` skips feedwatch's own back-off (the user asked for delivery now) but not the
 /// server's: a receiver that answered `429 Retry-After: 3600` was posted to again by the next
-/// `once` a second later. Only the operator's `alerts retry ID` overrides the server.
+/// `once` a second later. Retry-After in seconds and as an HTTP date; only the operator's
+/// `alerts retry ID` overrides the server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn once_never_sends_before_the_servers_retry_after() {
-    let feeds = FeedServer::start().await;
-    feeds.set("/f", Route::rss(kabulov_feed(1, "h"), "\"1\""));
-    let hooks = WebhookReceiver::start().await;
-    hooks.answer(429, &[("retry-after", "3600")]);
-    let s = Setup::new(&feeds.url("/f"), &webhook(&hooks.url(), None), "");
+    let in_an_hour = chrono::Utc::now() + chrono::TimeDelta::hours(1);
+    let date = in_an_hour.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    for (status, retry_after) in [(429, "3600"), (503, date.as_str())] {
+        let case = format!("{status} Retry-After: {retry_after}");
+        let feeds = FeedServer::start().await;
+        feeds.set("/f", Route::rss(kabulov_feed(1, "h"), "\"1\""));
+        let hooks = WebhookReceiver::start().await;
+        hooks.answer(status, &[("retry-after", retry_after)]);
+        let s = Setup::new(&feeds.url("/f"), &webhook(&hooks.url(), None), "");
 
-    let first = feedwatch(&["--config", s.cfg(), "once"]).await;
-    assert_eq!(
-        first.code,
-        Some(1),
-        "the 429 leaves the alert queued: {first:#?}"
-    );
-    assert_eq!(hooks.hooks().len(), 1);
-    let second = feedwatch(&["--config", s.cfg(), "once"]).await;
-    assert_eq!(second.code, Some(1), "still undelivered: {second:#?}");
-    assert_eq!(
-        hooks.hooks().len(),
-        1,
-        "no request before the server's time"
-    );
-    assert!(
-        second.stderr.contains("wait for the server's Retry-After"),
-        "{}",
-        second.stderr
-    );
-    let list = feedwatch(&["--config", s.cfg(), "alerts"]).await;
-    assert!(
-        list.stdout.contains("the server asked for none before"),
-        "{list:#?}"
-    );
-    let json = feedwatch(&["--config", s.cfg(), "alerts", "--json"]).await;
-    let rows: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
-    let (id, not_before) = (rows[0]["id"].as_i64(), rows[0]["not_before"].as_i64());
-    let asked = chrono::Utc::now().timestamp() + 3500;
-    assert!(not_before.is_some_and(|t| t > asked), "{rows}");
+        let first = feedwatch(&["--config", s.cfg(), "once"]).await;
+        assert_eq!(
+            first.code,
+            Some(1),
+            "{case}: the alert stays queued: {first:#?}"
+        );
+        assert_eq!(hooks.hooks().len(), 1, "{case}");
+        let second = feedwatch(&["--config", s.cfg(), "once"]).await;
+        assert_eq!(
+            second.code,
+            Some(1),
+            "{case}: still undelivered: {second:#?}"
+        );
+        assert_eq!(
+            hooks.hooks().len(),
+            1,
+            "{case}: no request before the server's time"
+        );
+        let said = "wait for the server's Retry-After";
+        assert!(second.stderr.contains(said), "{case}: {}", second.stderr);
+        let list = feedwatch(&["--config", s.cfg(), "alerts"]).await;
+        assert!(
+            list.stdout.contains("as the server asked"),
+            "{case}: {list:#?}"
+        );
+        let json = feedwatch(&["--config", s.cfg(), "alerts", "--json"]).await;
+        let rows: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+        let (id, not_before) = (rows[0]["id"].as_i64(), rows[0]["not_before"].as_i64());
+        let asked = chrono::Utc::now().timestamp() + 3500;
+        assert!(not_before.is_some_and(|t| t > asked), "{case}: {rows}");
 
-    let id = id.expect("id").to_string();
-    let retry = feedwatch(&["--config", s.cfg(), "alerts", "retry", &id]).await;
-    assert_eq!(retry.code, Some(0), "{retry:#?}");
-    let third = feedwatch(&["--config", s.cfg(), "once"]).await;
-    assert_eq!(third.code, Some(0), "{third:#?}");
-    let statuses: Vec<u16> = hooks.hooks().iter().map(|h| h.status).collect();
-    assert_eq!(statuses, vec![429, 200], "sent when the operator asked");
+        let id = id.expect("id").to_string();
+        let retry = feedwatch(&["--config", s.cfg(), "alerts", "retry", &id]).await;
+        assert_eq!(retry.code, Some(0), "{case}: {retry:#?}");
+        let third = feedwatch(&["--config", s.cfg(), "once"]).await;
+        assert_eq!(third.code, Some(0), "{case}: {third:#?}");
+        let statuses: Vec<u16> = hooks.hooks().iter().map(|h| h.status).collect();
+        assert_eq!(
+            statuses,
+            vec![status, 200],
+            "{case}: sent when the operator asked"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -63,7 +63,14 @@ pub async fn run(path: &Path, args: &AlertsArgs) -> anyhow::Result<ExitCode> {
                     (AlertStatus::Pending, _, Some(_)) if r.digest.is_some() => {
                         waiting_for(r.digest.as_deref().unwrap_or(""))
                     }
+                    // A server's Retry-After is named: `once` waits for it too.
                     (_, _, Some(t)) => match r.not_before.filter(|&nb| nb > now) {
+                        Some(nb) if nb >= t => {
+                            format!(
+                                "next attempt {}, as the server asked (Retry-After)",
+                                time(t)
+                            )
+                        }
                         Some(nb) => format!(
                             "next attempt {}; the server asked for none before {}",
                             time(t),

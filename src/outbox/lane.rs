@@ -298,6 +298,8 @@ impl Lane {
                 // than hold alerts forever.
                 Err(_) => now,
             };
+            // A failed digest waits for its next attempt, in `once` too: feedwatch's back-off
+            // and, within it, a server's Retry-After (never undercut).
             if now < due || now < q.next_attempt {
                 continue;
             }
