@@ -757,6 +757,7 @@ const LATIN_KEYS: &[(&str, &[&str])] = &[
     ("ya", &["я"]),
     ("ja", &["я"]),
     ("ia", &["ия", "я"]),
+    ("ie", &["ие"]),
     ("yo", &["е"]),
     ("jo", &["е"]),
     ("ye", &["е"]),
@@ -868,7 +869,7 @@ pub(crate) fn cyrillize(word: &str) -> Vec<String> {
                 _ => {}
             }
             // BGN/PCGN writes ь as ʼ, which the press drops: a y-vowel after a consonant may
-            // be ь + vowel (Tatyana, Ulyanov, Solovyov, Afanasyev), and l before a consonant
+            // be ь + vowel (Tatyana, Ulyanov, Solovyov, Vasiliev), and l before a consonant
             // may be ль (Yeltsin, Navalny, Olga). Other ь are left out: each doubles the
             // spellings of every word it could stand in.
             let y_vowel = key.len() == 2 && matches!(key.as_bytes()[0], b'y' | b'j' | b'i');
@@ -892,12 +893,12 @@ pub(crate) fn cyrillize(word: &str) -> Vec<String> {
     out
 }
 
-/// `ь` + `c` for the Cyrillic vowels that a Latin y-vowel spells (я, ю, е), else `None`.
+/// `ь` + vowel for the Cyrillic that a Latin y-vowel or `ie` spells (я, ю, е, ие), else `None`.
 fn soft_sign_before(c: &str) -> Option<&'static str> {
     match c {
         "я" => Some("ья"),
         "ю" => Some("ью"),
-        "е" => Some("ье"),
+        "е" | "ие" => Some("ье"),
         _ => None,
     }
 }
