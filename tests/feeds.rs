@@ -399,6 +399,14 @@ async fn opml_import_export_completions_and_man() {
     let out = dir.path().join("feeds.d/imported.toml");
     let wrote = feedwatch(&["--config", s(&cfg), "import-opml", s(&opml), "-o", s(&out)]).await;
     assert_eq!(wrote.code, Some(0), "{wrote:#?}");
+    // The hint names the file as `include` reads it: relative to the config's folder.
+    assert!(
+        wrote
+            .stderr
+            .contains("include it with include = [\"feeds.d/imported.toml\"]"),
+        "{}",
+        wrote.stderr
+    );
     let check = feedwatch(&["--config", s(&cfg), "check"]).await;
     assert_eq!(
         check.code,
@@ -425,6 +433,15 @@ async fn opml_import_export_completions_and_man() {
     // Importing again adds nothing: everything is configured already.
     let again = feedwatch(&["--config", s(&cfg), "import-opml", s(&opml)]).await;
     assert!(!again.stdout.contains("[[feed]]"), "{}", again.stdout);
+
+    // A config that does not load cannot say what is configured already: an error (78), not
+    // every feed again.
+    let text = std::fs::read_to_string(&cfg).expect("read");
+    std::fs::write(&cfg, format!("{text}\n[poll]\ninterval = \"often\"\n")).expect("write");
+    let broken = feedwatch(&["--config", s(&cfg), "import-opml", s(&opml)]).await;
+    assert_eq!(broken.code, Some(78), "{broken:#?}");
+    assert!(!broken.stdout.contains("[[feed]]"), "{}", broken.stdout);
+    assert!(broken.stderr.contains("poll.interval"), "{}", broken.stderr);
 
     let bash = feedwatch(&["completions", "bash"]).await;
     assert_eq!(bash.code, Some(0));

@@ -1,12 +1,12 @@
 //! `feedwatch import-opml` and `export-opml`: feeds from and to other readers.
 
-use std::io::Write;
-use std::path::Path;
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::redact::Redacted;
 
 pub fn import(path: &Path, file: &Path, output: Option<&Path>) -> anyhow::Result<ExitCode> {
@@ -19,13 +19,22 @@ pub fn import(path: &Path, file: &Path, output: Option<&Path>) -> anyhow::Result
     let mut feeds = crate::opml::parse_opml(&text)
         .with_context(|| format!("cannot read {} as OPML", file.display()))?;
     // Leave out what the config already has (when there is a config to compare with), and
-    // keep its names: an imported name that is taken gets a number.
-    let (existing, names): (Vec<String>, Vec<String>) = Config::load(path)
-        .map(|c| {
+    // keep its names: an imported name that is taken gets a number. A config that exists but
+    // does not load is an error: every feed would look new, and the output would duplicate
+    // the configured ones.
+    let (existing, names): (Vec<String>, Vec<String>) = match Config::load(path) {
+        Ok(c) => {
             let urls = c.feeds.iter().map(|f| f.url.to_string()).collect();
             (urls, c.feeds.into_iter().map(|f| f.name).collect())
-        })
-        .unwrap_or_default();
+        }
+        Err(ConfigError::Read { source, .. }) if source.kind() == ErrorKind::NotFound => {
+            Default::default()
+        }
+        Err(e) => {
+            let why = "cannot tell which feeds are configured already; fix the config first";
+            return Err(anyhow::Error::new(e).context(why));
+        }
+    };
     let total = feeds.len();
     let mut invalid = 0;
     feeds.retain(|f| {
@@ -54,7 +63,7 @@ pub fn import(path: &Path, file: &Path, output: Option<&Path>) -> anyhow::Result
                 "wrote {} feed(s) to {} ({skipped}); include it with include = [\"{}\"] and run `feedwatch check`",
                 feeds.len(),
                 out.display(),
-                out.display()
+                include_path(path, out).display()
             );
         }
         None => {
@@ -63,6 +72,18 @@ pub fn import(path: &Path, file: &Path, output: Option<&Path>) -> anyhow::Result
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How the config at `config` names the file `out` in its `include`: relative to the config's
+/// folder, as `include` patterns are read (absolute when `out` is outside that folder).
+fn include_path(config: &Path, out: &Path) -> PathBuf {
+    let folder = config.parent().unwrap_or(Path::new("."));
+    let folder = std::path::absolute(folder).unwrap_or_else(|_| folder.to_path_buf());
+    let out = std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf());
+    match out.strip_prefix(&folder) {
+        Ok(relative) => relative.to_path_buf(),
+        Err(_) => out,
+    }
 }
 
 /// The entry's URL if the config would accept it; otherwise says on stderr which entry is

@@ -317,6 +317,39 @@ fn password_file_is_read_and_never_debug_printed() {
     assert_eq!(p[0].key, "notify.analyst.password_file");
 }
 
+/// A `ca_file` is read as the TLS client will read it: a file without a certificate, or with a
+/// PEM block that is not one, is a config error, not a failed handshake at the first send.
+#[test]
+fn a_ca_file_must_hold_readable_certificates() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config_check/secrets/ca.pem");
+    std::fs::copy(&ca, dir.path().join("ca.pem")).expect("copy");
+    let garbled =
+        "-----BEGIN CERTIFICATE-----\nTm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n";
+    std::fs::write(dir.path().join("garbled.pem"), garbled).expect("write");
+    std::fs::write(dir.path().join("text.pem"), "not a certificate\n").expect("write");
+    let with = |file: &str| {
+        GOOD.replace(
+            "to = [\"analyst@example.org\"]",
+            &format!("to = [\"analyst@example.org\"]\nca_file = \"{file}\""),
+        )
+    };
+    let c = load(&with("ca.pem"), dir.path(), &[]).expect("a real CA loads");
+    let NotifierKind::Email(e) = &c.notifiers["analyst"].kind else {
+        panic!("email");
+    };
+    assert!(e.ca_pem.is_some());
+    for (file, says) in [
+        ("garbled.pem", "holds a certificate that cannot be read"),
+        ("text.pem", "holds no PEM certificate"),
+    ] {
+        let p = load(&with(file), dir.path(), &[]).expect_err(file);
+        assert_eq!(p[0].key, "notify.analyst.ca_file", "{p:?}");
+        assert!(p[0].message.contains(says), "{file}: {}", p[0].message);
+    }
+}
+
 #[test]
 fn included_files_add_rules_and_feeds_and_report_problems_with_their_name() {
     let dir = tempfile::tempdir().expect("tempdir");

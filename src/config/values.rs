@@ -298,8 +298,22 @@ impl From<CaFile> for Option<Vec<u8>> {
 }
 
 fn ca_file(file: &str) -> Result<CaFile, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
     let (full, pem) = read_file(file)?;
-    if lettre::transport::smtp::client::Certificate::from_pem(&pem).is_err() {
+    // Each certificate is read as a trust anchor now, as the TLS client will read it, so a
+    // file that is not what it should be is a config error, not a failed handshake later.
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| format!("{}: malformed PEM: {e}", full.display()))?;
+        roots.add(cert).map_err(|e| {
+            format!(
+                "{} holds a certificate that cannot be read: {e}",
+                full.display()
+            )
+        })?;
+    }
+    if roots.is_empty() {
         return Err(format!("{} holds no PEM certificate", full.display()));
     }
     Ok(CaFile(pem))
