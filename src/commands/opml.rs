@@ -20,8 +20,8 @@ pub fn import(path: &Path, file: &Path, output: Option<&Path>) -> anyhow::Result
         .with_context(|| format!("cannot read {} as OPML", file.display()))?;
     // Leave out what the config already has (when there is a config to compare with), and
     // keep its names: an imported name that is taken gets a number. A config that exists but
-    // does not load is an error: every feed would look new, and the output would duplicate
-    // the configured ones.
+    // does not load (a rule naming a tag the imported feeds will bring, say) cannot say which
+    // feeds it has: the import goes on, and says so.
     let (existing, names): (Vec<String>, Vec<String>) = match Config::load(path) {
         Ok(c) => {
             let urls = c.feeds.iter().map(|f| f.url.to_string()).collect();
@@ -31,8 +31,11 @@ pub fn import(path: &Path, file: &Path, output: Option<&Path>) -> anyhow::Result
             Default::default()
         }
         Err(e) => {
-            let why = "cannot tell which feeds are configured already; fix the config first";
-            return Err(anyhow::Error::new(e).context(why));
+            say!(
+                "feedwatch: warning: {e:#}\nfeedwatch: warning: the config does not load, so \
+                 feeds it has already may be imported again; `feedwatch check` will name them"
+            );
+            Default::default()
         }
     };
     let total = feeds.len();
