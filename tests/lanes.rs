@@ -144,7 +144,11 @@ async fn a_hung_smtp_server_does_not_delay_webhook_alerts() {
         waited < Duration::from_secs(5),
         "the webhook alert waited {waited:?} behind the hung SMTP server"
     );
-    assert!(silent.accepted() >= 1, "the email was being sent meanwhile");
+    // The email lane runs beside the webhook's, so its connection may come just after.
+    eventually_within(5, "the email being sent meanwhile", || {
+        silent.accepted() >= 1
+    })
+    .await;
 
     // Stopping with the hung send in flight abandons it: it stays queued.
     let (stop, store) = stop_timed(daemon).await;
