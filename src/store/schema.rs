@@ -3,16 +3,19 @@
 
 use rusqlite_migration::{M, Migrations};
 
+/// Every migration's SQL, oldest first: version N is `ALL[N - 1]`.
+const ALL: [&str; 6] = [
+    INITIAL,
+    ALERTS_BY_STORY,
+    MUTES,
+    STORY_SKETCHES,
+    ARTICLES,
+    SERVER_HOLDS,
+];
+
 /// All migrations, oldest first.
 pub(super) fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![
-        M::up(INITIAL),
-        M::up(ALERTS_BY_STORY),
-        M::up(MUTES),
-        M::up(STORY_SKETCHES),
-        M::up(ARTICLES),
-        M::up(SERVER_HOLDS),
-    ])
+    migrations_until(ALL.len())
 }
 
 /// Version 1: feeds, items, the outbox (one alert per item, rule and notifier) and digests.
@@ -160,19 +163,10 @@ const SERVER_HOLDS: &str = "
         -- did not ask (cleared when the alert is requeued by `feedwatch alerts retry`)
         ALTER TABLE alerts ADD COLUMN not_before INTEGER;";
 
-/// The migrations up to and including `version`, for tests that need a database as an older
-/// feedwatch left it.
-#[cfg(test)]
+/// The migrations up to and including `version` (tests use it for a database as an older
+/// feedwatch left it).
 pub(super) fn migrations_until(version: usize) -> Migrations<'static> {
-    let all = [
-        INITIAL,
-        ALERTS_BY_STORY,
-        MUTES,
-        STORY_SKETCHES,
-        ARTICLES,
-        SERVER_HOLDS,
-    ];
-    Migrations::new(all.iter().take(version).map(|sql| M::up(sql)).collect())
+    Migrations::new(ALL.iter().take(version).map(|sql| M::up(sql)).collect())
 }
 
 #[cfg(test)]
